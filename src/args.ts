@@ -1,0 +1,165 @@
+// Command-line parsing for acme-client(1): getopt(3) semantics with optstring
+// "beFmnNOrsva:C:c:f:k:t:", plus the one long option --server.
+
+export const USAGE =
+  'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
+  '[-k domainkey] [-t challenge] [--server url] domain [altnames...]';
+
+export class UsageError extends Error {
+  constructor(readonly problem: string) {
+    super(problem);
+  }
+}
+
+export class NameError extends Error {
+  // `name` shadows Error#name: callers identify this error with instanceof, not by name.
+  constructor(override readonly name: string, readonly problem: string) {
+    super(`${name}: ${problem}`);
+  }
+}
+
+export interface Options {
+  backup: boolean;
+  expand: boolean;
+  force: boolean;
+  multiDir: boolean;
+  newAccountKey: boolean;
+  newDomainKey: boolean;
+  mustStaple: boolean;
+  revoke: boolean;
+  staging: boolean;
+  verbose: number;
+  agreement?: string;
+  challengeDir?: string;
+  certDir?: string;
+  accountKey?: string;
+  domainKey?: string;
+  challengeType?: string;
+  server?: string;
+  names: string[];
+}
+
+const FLAG_OPTIONS = {
+  b: 'backup', e: 'expand', F: 'force', m: 'multiDir', n: 'newAccountKey',
+  N: 'newDomainKey', O: 'mustStaple', r: 'revoke', s: 'staging',
+} as const;
+const VERBOSE_OPTION = 'v';
+const LETTER_VALUE_OPTIONS = {
+  a: 'agreement', C: 'challengeDir', c: 'certDir', f: 'accountKey', k: 'domainKey', t: 'challengeType',
+} as const;
+const SERVER_OPTION = 'server';
+const VALUE_OPTIONS = { ...LETTER_VALUE_OPTIONS, [SERVER_OPTION]: 'server' } as const;
+
+const FLAG_LETTERS = new Set<string>([...Object.keys(FLAG_OPTIONS), VERBOSE_OPTION]);
+const VALUE_LETTERS = new Set<string>(Object.keys(LETTER_VALUE_OPTIONS));
+
+/**
+ * The getopt(3) scan that yargs cannot do alone: grouped flags, a value attached or in the next
+ * word whatever it looks like, no long options but --server, and a stop at the first operand.
+ * Returns one option per word, each value in the word after its option, then "--" and the operands.
+ */
+function normalise(argv: readonly string[]): string[] {
+  const vector: string[] = [];
+  let next = 0;
+  const takeValue = (option: string): string => {
+    if (next >= argv.length) throw new UsageError(`option requires an argument -- ${option}`);
+    return argv[next++];
+  };
+  while (next < argv.length) {
+    const word = argv[next];
+    if (word === '--') {
+      next++;
+      break;
+    }
+    if (!word.startsWith('-') || word === '-') break;
+    next++;
+    if (word.startsWith('--')) {
+      const equals = word.indexOf('=');
+      const name = equals === -1 ? word.slice(2) : word.slice(2, equals);
+      if (name !== SERVER_OPTION) throw new UsageError(`unknown option -- ${name}`);
+      vector.push(`--${SERVER_OPTION}`, equals === -1 ? takeValue(name) : word.slice(equals + 1));
+      continue;
+    }
+    // By code point, so that a stray non-ASCII letter is reported whole.
+    const letters = [...word.slice(1)];
+    for (const [index, letter] of letters.entries()) {
+      if (FLAG_LETTERS.has(letter)) {
+        vector.push(`-${letter}`);
+      } else if (VALUE_LETTERS.has(letter)) {
+        const attached = letters.slice(index + 1).join('');
+        vector.push(`-${letter}`, attached === '' ? takeValue(letter) : attached);
+        break;
+      } else {
+        throw new UsageError(`unknown option -- ${letter}`);
+      }
+    }
+  }
+  return [...vector, '--', ...argv.slice(next)];
+}
+
+export async function parseCommandLine(argv: string[]): Promise<Options> {
+  // Loaded here so that processes which never parse a command line do not pay for yargs.
+  const { default: yargs } = await import('yargs');
+  const valueKeys = Object.keys(VALUE_OPTIONS);
+  const parsed = yargs()
+    .parserConfiguration({
+      'camel-case-expansion': false,
+      'dot-notation': false,
+      'parse-numbers': false,
+      'parse-positional-numbers': false,
+      'boolean-negation': false,
+      'duplicate-arguments-array': false,
+      'halt-at-non-option': true,
+      'nargs-eats-options': true,
+      'strip-dashed': true,
+    })
+    .boolean(Object.keys(FLAG_OPTIONS))
+    .count(VERBOSE_OPTION)
+    .string(valueKeys)
+    .requiresArg(valueKeys)
+    .nargs(Object.fromEntries(valueKeys.map((key) => [key, 1])))
+    .strict()
+    .help(false)
+    .version(false)
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw new UsageError(message ?? error?.message ?? 'bad command line');
+    })
+    .parseSync(normalise(argv));
+
+  const verbose = parsed[VERBOSE_OPTION];
+  const options: Options = {
+    backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false,
+    verbose: typeof verbose === 'number' ? verbose : 0,
+    // parse-positional-numbers is off, so every operand is still the string it was given as.
+    names: parsed._.map((operand) => String(operand)),
+  };
+  for (const [letter, field] of Object.entries(FLAG_OPTIONS)) options[field] = parsed[letter] === true;
+  for (const [key, field] of Object.entries(VALUE_OPTIONS)) {
+    const value = parsed[key];
+    if (typeof value === 'string') options[field] = value;
+  }
+  if (options.names.length === 0) throw new UsageError('no domain given');
+  return options;
+}
+
+const MAX_NAME_LENGTH = 253;
+const LABEL = /^[A-Za-z0-9_-]{1,63}$/;
+const WILDCARD_PREFIX = '*.';
+
+/** Validates domain names; returns them lower-cased, in order, refusing duplicates. */
+export function checkNames(names: string[], wildcards: boolean): string[] {
+  const seen = new Set<string>();
+  return names.map((name) => {
+    const host = wildcards && name.startsWith(WILDCARD_PREFIX) ? name.slice(WILDCARD_PREFIX.length) : name;
+    // split('.') yields an empty label for an empty host or a leading, trailing or doubled dot.
+    if (name.length > MAX_NAME_LENGTH || !host.split('.').every((label) => LABEL.test(label))) {
+      throw new NameError(name, 'bad domain syntax');
+    }
+    const lowered = name.toLowerCase();
+    if (seen.has(lowered)) throw new NameError(name, 'bad domain syntax: duplicate name');
+    seen.add(lowered);
+    return lowered;
+  });
+}

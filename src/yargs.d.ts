@@ -1,0 +1,25 @@
+// yargs 18 ships no type declarations; this covers only the calls src/args.ts makes.
+declare module 'yargs' {
+  export interface ParsedArguments {
+    readonly _: readonly (string | number)[];
+    readonly [key: string]: unknown;
+  }
+
+  export interface Argv {
+    parserConfiguration(config: Readonly<Record<string, boolean>>): Argv;
+    boolean(keys: readonly string[]): Argv;
+    count(key: string): Argv;
+    string(keys: readonly string[]): Argv;
+    requiresArg(keys: readonly string[]): Argv;
+    nargs(counts: Readonly<Record<string, number>>): Argv;
+    strict(): Argv;
+    help(enable: false): Argv;
+    version(enable: false): Argv;
+    exitProcess(enable: boolean): Argv;
+    // yargs passes a null or undefined message when it only has an error, and vice versa.
+    fail(handler: (message: string | null | undefined, error: Error | null | undefined) => void): Argv;
+    parseSync(args: readonly string[]): ParsedArguments;
+  }
+
+  export default function yargs(processArgs?: readonly string[]): Argv;
+}

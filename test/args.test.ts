@@ -1,0 +1,198 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Options } from '../src/args.js';
+
+const DEFAULTS = {
+  backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
+  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0,
+};
+
+function expected(fields: Partial<Options> & { names: string[] }): Options {
+  return { ...DEFAULTS, ...fields };
+}
+
+async function parsesTo(argv: string[], fields: Partial<Options> & { names: string[] }): Promise<void> {
+  assert.deepEqual(await parseCommandLine(argv), expected(fields), argv.join(' '));
+}
+
+async function rejectsWith(argv: string[], problem: string): Promise<void> {
+  await assert.rejects(parseCommandLine(argv), (error: unknown) => {
+    assert.ok(error instanceof UsageError, `${argv.join(' ')}: ${String(error)}`);
+    assert.equal(error.problem, problem, argv.join(' '));
+    assert.equal(error.message, problem);
+    return true;
+  });
+}
+
+function rejectsName(names: string[], wildcards: boolean, name: string, problem: string): void {
+  assert.throws(() => checkNames(names, wildcards), (error: unknown) => {
+    assert.ok(error instanceof NameError, `${names.join(' ')}: ${String(error)}`);
+    assert.equal(error.name, name);
+    assert.equal(error.problem, problem);
+    return true;
+  });
+}
+
+test('USAGE is the getopt synopsis plus --server', () => {
+  assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
+    '[-f accountkey] [-k domainkey] [-t challenge] [--server url] domain [altnames...]');
+});
+
+test('a lone domain gives the defaults', async () => {
+  await parsesTo(['example.com'], { names: ['example.com'] });
+});
+
+test('every flag sets its own field', async () => {
+  await parsesTo(['-b', '-e', '-F', '-m', '-n', '-N', '-O', '-r', '-s', 'example.com'], {
+    backup: true, expand: true, force: true, multiDir: true, newAccountKey: true,
+    newDomainKey: true, mustStaple: true, revoke: true, staging: true, names: ['example.com'],
+  });
+  await parsesTo(['-beFmnNOrs', 'example.com'], {
+    backup: true, expand: true, force: true, multiDir: true, newAccountKey: true,
+    newDomainKey: true, mustStaple: true, revoke: true, staging: true, names: ['example.com'],
+  });
+});
+
+test('every value option sets its own field', async () => {
+  await parsesTo(['-a', 'https://terms', '-C', '/chal', '-c', '/certs', '-f', '/acct.pem', '-k', '/dom.pem',
+    '-t', 'dns-01', '--server', 'https://acme/dir', 'example.com'], {
+    agreement: 'https://terms', challengeDir: '/chal', certDir: '/certs', accountKey: '/acct.pem',
+    domainKey: '/dom.pem', challengeType: 'dns-01', server: 'https://acme/dir', names: ['example.com'],
+  });
+});
+
+test('grouped flags', async () => {
+  await parsesTo(['-vNn', 'example.com'], { verbose: 1, newDomainKey: true, newAccountKey: true, names: ['example.com'] });
+});
+
+test('-v counts', async () => {
+  await parsesTo(['-v', 'example.com'], { verbose: 1, names: ['example.com'] });
+  await parsesTo(['-vv', 'example.com'], { verbose: 2, names: ['example.com'] });
+  await parsesTo(['-vvv', 'example.com'], { verbose: 3, names: ['example.com'] });
+  await parsesTo(['-v', '-v', 'example.com'], { verbose: 2, names: ['example.com'] });
+});
+
+test('a value attached or in the next word', async () => {
+  await parsesTo(['-Cdir', 'example.com'], { challengeDir: 'dir', names: ['example.com'] });
+  await parsesTo(['-C', 'dir', 'example.com'], { challengeDir: 'dir', names: ['example.com'] });
+  await parsesTo(['-c/certs', 'example.com'], { certDir: '/certs', names: ['example.com'] });
+});
+
+test('option letters are case-sensitive', async () => {
+  await parsesTo(['-n', 'example.com'], { newAccountKey: true, names: ['example.com'] });
+  await parsesTo(['-N', 'example.com'], { newDomainKey: true, names: ['example.com'] });
+  await parsesTo(['-c', 'x', 'example.com'], { certDir: 'x', names: ['example.com'] });
+  await parsesTo(['-C', 'x', 'example.com'], { challengeDir: 'x', names: ['example.com'] });
+  await parsesTo(['-f', 'x', 'example.com'], { accountKey: 'x', names: ['example.com'] });
+  await parsesTo(['-F', 'example.com'], { force: true, names: ['example.com'] });
+});
+
+test('a value option ends a group', async () => {
+  await parsesTo(['-vc', '/certs', 'example.com'], { verbose: 1, certDir: '/certs', names: ['example.com'] });
+  await parsesTo(['-Fc', '/d', 'example.com'], { force: true, certDir: '/d', names: ['example.com'] });
+  // The rest of the group is the value, even when it spells a flag.
+  await parsesTo(['-cv', 'example.com'], { certDir: 'v', names: ['example.com'] });
+});
+
+test('a value is taken from the next word even when it starts with a dash', async () => {
+  await parsesTo(['-C', '-dash-dir', 'example.com'], { challengeDir: '-dash-dir', names: ['example.com'] });
+  await parsesTo(['-k', '-v', 'example.com'], { domainKey: '-v', names: ['example.com'] });
+  await parsesTo(['-c', '--', 'example.com'], { certDir: '--', names: ['example.com'] });
+  await parsesTo(['-c', '', 'example.com'], { certDir: '', names: ['example.com'] });
+});
+
+test('-- ends the options', async () => {
+  await parsesTo(['-v', '--', 'example.com'], { verbose: 1, names: ['example.com'] });
+  await parsesTo(['--', '-weird.example.com'], { names: ['-weird.example.com'] });
+  await parsesTo(['-v', '--', '--'], { verbose: 1, names: ['--'] });
+});
+
+test('options stop at the first operand', async () => {
+  await parsesTo(['example.com', '-v', 'www'], { names: ['example.com', '-v', 'www'] });
+  await parsesTo(['-', '-v'], { names: ['-', '-v'] });
+});
+
+test('values and names stay strings', async () => {
+  await parsesTo(['-c', '007', '-a', 'true', '1.2.3.4', '0x10', '1e3', '007'], {
+    certDir: '007', agreement: 'true', names: ['1.2.3.4', '0x10', '1e3', '007'],
+  });
+});
+
+test('the last of a repeated value option wins', async () => {
+  await parsesTo(['-c', 'a', '-c', 'b', 'example.com'], { certDir: 'b', names: ['example.com'] });
+});
+
+test('an unknown option is refused without taking the next word', async () => {
+  await rejectsWith(['-x', 'example.com'], 'unknown option -- x');
+  await rejectsWith(['-x'], 'unknown option -- x');
+  await rejectsWith(['-vx', 'example.com'], 'unknown option -- x');
+});
+
+test('a value option without a value is refused', async () => {
+  await rejectsWith(['-c'], 'option requires an argument -- c');
+  await rejectsWith(['-vc'], 'option requires an argument -- c');
+});
+
+test('long options other than --server are refused', async () => {
+  await rejectsWith(['--help', 'example.com'], 'unknown option -- help');
+  await rejectsWith(['--version', 'example.com'], 'unknown option -- version');
+  await rejectsWith(['--no-v', 'example.com'], 'unknown option -- no-v');
+  await rejectsWith(['--v', 'example.com'], 'unknown option -- v');
+  await rejectsWith(['--c=/x', 'example.com'], 'unknown option -- c');
+  await rejectsWith(['--serve', 'https://x/dir', 'example.com'], 'unknown option -- serve');
+});
+
+test('= is not a separator for a short option', async () => {
+  await rejectsWith(['-v=1', 'example.com'], 'unknown option -- =');
+});
+
+test('a domain is required', async () => {
+  await rejectsWith([], 'no domain given');
+  await rejectsWith(['-v'], 'no domain given');
+  await rejectsWith(['-v', '--'], 'no domain given');
+});
+
+test('--server takes a URL in the next word or after =', async () => {
+  await parsesTo(['--server', 'https://x/dir', 'example.com'], { server: 'https://x/dir', names: ['example.com'] });
+  await parsesTo(['--server=https://x/dir', 'example.com'], { server: 'https://x/dir', names: ['example.com'] });
+  await parsesTo(['--server=https://x/dir?a=b', 'example.com'], { server: 'https://x/dir?a=b', names: ['example.com'] });
+  await rejectsWith(['--server'], 'option requires an argument -- server');
+});
+
+test('checkNames accepts good names and lower-cases them in order', () => {
+  assert.deepEqual(checkNames(['example.com', 'www.example.com', 'a-b_c.example', 'x'], false),
+    ['example.com', 'www.example.com', 'a-b_c.example', 'x']);
+  assert.deepEqual(checkNames(['WWW.Example.COM', 'example.com'], false), ['www.example.com', 'example.com']);
+});
+
+test('checkNames refuses duplicates regardless of case', () => {
+  rejectsName(['example.com', 'example.com'], false, 'example.com', 'bad domain syntax: duplicate name');
+  rejectsName(['example.com', 'EXAMPLE.com'], false, 'EXAMPLE.com', 'bad domain syntax: duplicate name');
+  rejectsName(['*.example.com', '*.Example.com'], true, '*.Example.com', 'bad domain syntax: duplicate name');
+});
+
+test('checkNames refuses bad characters', () => {
+  for (const name of ['a/b', 'a b', 'ex!', 'ex\u00e9.com', 'a\n.com', '']) rejectsName([name], false, name, 'bad domain syntax');
+});
+
+test('checkNames allows a leading wildcard only when asked to', () => {
+  assert.deepEqual(checkNames(['*.Example.com', 'example.com'], true), ['*.example.com', 'example.com']);
+  rejectsName(['*.example.com'], false, '*.example.com', 'bad domain syntax');
+  for (const name of ['*.', '*', 'a.*.b', '*.*.b', '**.b', '*b.c', 'a*.b']) rejectsName([name], true, name, 'bad domain syntax');
+});
+
+test('checkNames refuses empty labels', () => {
+  for (const name of ['.example.com', 'example.com.', 'example..com', '.', '*..com']) {
+    rejectsName([name], true, name, 'bad domain syntax');
+  }
+});
+
+test('checkNames refuses over-long labels and names', () => {
+  const label63 = 'a'.repeat(63);
+  assert.deepEqual(checkNames([`${label63}.com`], false), [`${label63}.com`]);
+  rejectsName([`${label63}a.com`], false, `${label63}a.com`, 'bad domain syntax');
+  const name253 = [label63, label63, label63, 'a'.repeat(61)].join('.');
+  assert.equal(name253.length, 253);
+  assert.deepEqual(checkNames([name253], false), [name253]);
+  rejectsName([`${name253}a`], false, `${name253}a`, 'bad domain syntax');
+});
