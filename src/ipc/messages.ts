@@ -1,0 +1,131 @@
+// The vocabulary of every channel: one discriminated union per direction, and a parser for each
+// that a receiving child applies before acting (a child never trusts its peer). The channels form
+// the C original's star around netproc, plus certproc -> fileproc:
+//
+//   acctproc <-> netproc <-> keyproc        netproc <-> chngproc
+//                  netproc <-> certproc -> fileproc
+
+import * as c from './check.js';
+import type { FlattenedJws } from '../acme/jws.js';
+
+// ---- netproc <-> acctproc: the account key signs; only signatures and the thumbprint come back.
+export type AccountAlg = 'RS256' | 'ES256' | 'ES384';
+export type NetToAcct =
+  | { op: 'sign'; id: number; url: string; nonce: string; payload: string; kid: string | null }
+  | { op: 'thumbprint'; id: number };
+export type AcctToNet =
+  | { op: 'ready'; alg: AccountAlg }
+  | { op: 'signature'; id: number; jws: FlattenedJws }
+  | { op: 'thumbprint'; id: number; thumbprint: string };
+
+export function parseNetToAcct(v: unknown): NetToAcct {
+  const m = c.object(v);
+  switch (m.op) {
+    case 'sign':
+      return { op: 'sign', id: c.integer(m, 'id'), url: c.string(m, 'url', 4096), nonce: c.base64url(m, 'nonce', 1024),
+        payload: c.string(m, 'payload'), kid: c.optionalString(m, 'kid', 4096) };
+    case 'thumbprint':
+      return { op: 'thumbprint', id: c.integer(m, 'id') };
+    default:
+      return c.unknownOp(m.op);
+  }
+}
+
+export function parseAcctToNet(v: unknown): AcctToNet {
+  const m = c.object(v);
+  switch (m.op) {
+    case 'ready':
+      return { op: 'ready', alg: c.oneOf(m, 'alg', ['RS256', 'ES256', 'ES384'] as const) };
+    case 'signature': {
+      const j = c.object(m.jws, 'jws');
+      return { op: 'signature', id: c.integer(m, 'id'),
+        jws: { protected: c.base64url(j, 'protected'), payload: c.base64url(j, 'payload'), signature: c.base64url(j, 'signature', 4096) } };
+    }
+    case 'thumbprint':
+      return { op: 'thumbprint', id: c.integer(m, 'id'), thumbprint: c.base64url(m, 'thumbprint', 64) };
+    default:
+      return c.unknownOp(m.op);
+  }
+}
+
+// ---- keyproc -> netproc: the CSR, and the public key the issued certificate must carry.
+export type KeyToNet = { op: 'csr'; csr: string; publicKey: string };
+export type NetToKey = never;
+
+export function parseKeyToNet(v: unknown): KeyToNet {
+  const m = c.object(v);
+  if (m.op !== 'csr') return c.unknownOp(m.op);
+  return { op: 'csr', csr: c.base64url(m, 'csr'), publicKey: c.base64url(m, 'publicKey', 8192) };
+}
+
+export function parseNever(v: unknown): never {
+  return c.unknownOp(c.object(v).op);
+}
+
+// ---- netproc <-> chngproc: one request per authorization; the ack means "the CA may look now".
+export type NetToChng = { op: 'challenge'; id: number; identifier: string; token: string; keyAuthorization: string };
+export type ChngToNet = { op: 'ack'; id: number };
+
+export function parseNetToChng(v: unknown): NetToChng {
+  const m = c.object(v);
+  if (m.op !== 'challenge') return c.unknownOp(m.op);
+  return { op: 'challenge', id: c.integer(m, 'id'), identifier: c.string(m, 'identifier', 300), token: c.string(m, 'token', 4096),
+    keyAuthorization: c.string(m, 'keyAuthorization', 4096) };
+}
+
+export function parseChngToNet(v: unknown): ChngToNet {
+  const m = c.object(v);
+  if (m.op !== 'ack') return c.unknownOp(m.op);
+  return { op: 'ack', id: c.integer(m, 'id') };
+}
+
+// ---- certproc <-> netproc: certproc judges the certificate on disk before any network traffic,
+// and checks the chain the CA sends before fileproc may write it.
+export type CertToNet =
+  | { op: 'current'; reason: string }
+  | { op: 'renew'; reason: string }
+  | { op: 'revoke'; certificate: string };
+export type NetToCert =
+  | { op: 'chain'; pem: string; publicKey: string }
+  | { op: 'revoked'; already: boolean };
+
+export function parseCertToNet(v: unknown): CertToNet {
+  const m = c.object(v);
+  switch (m.op) {
+    case 'current':
+    case 'renew':
+      return { op: m.op, reason: c.string(m, 'reason', 1024) };
+    case 'revoke':
+      return { op: 'revoke', certificate: c.base64url(m, 'certificate') };
+    default:
+      return c.unknownOp(m.op);
+  }
+}
+
+export function parseNetToCert(v: unknown): NetToCert {
+  const m = c.object(v);
+  switch (m.op) {
+    case 'chain':
+      return { op: 'chain', pem: c.string(m, 'pem'), publicKey: c.base64url(m, 'publicKey', 8192) };
+    case 'revoked':
+      return { op: 'revoked', already: c.boolean(m, 'already') };
+    default:
+      return c.unknownOp(m.op);
+  }
+}
+
+// ---- certproc -> fileproc: what to put in the cert dir, already checked.
+export type CertToFile = { op: 'install'; cert: string; chain: string } | { op: 'remove' };
+export type FileToCert = never;
+
+export function parseCertToFile(v: unknown): CertToFile {
+  const m = c.object(v);
+  switch (m.op) {
+    case 'install':
+      return { op: 'install', cert: c.string(m, 'cert'), chain: c.string(m, 'chain') };
+    case 'remove':
+      return { op: 'remove' };
+    default:
+      return c.unknownOp(m.op);
+  }
+}

@@ -1,0 +1,71 @@
+// What the parent hands each child at start: its file descriptors (fixed numbers, as the C
+// original's FDS_*) and its configuration, passed as one JSON argument. The parent is the only
+// writer of both; children still check the configuration's shape before using it.
+
+import * as c from './check.js';
+
+export type Role = 'netproc' | 'acctproc' | 'keyproc' | 'chngproc' | 'certproc' | 'fileproc';
+
+/** Descriptor numbers of each channel in the child that holds it. */
+export const FD = {
+  netproc: { acct: 3, key: 4, chng: 5, cert: 6 },
+  acctproc: { net: 3 },
+  keyproc: { net: 3 },
+  chngproc: { net: 3 },
+  certproc: { net: 3, file: 4 },
+  fileproc: { cert: 3 },
+} as const;
+
+export interface NetConfig { directoryUrl: string; names: string[]; challengeType: string; external: boolean; agreement: string | null; revoke: boolean; userAgent: string; verbose: number }
+export interface AcctConfig { keyFile: string; create: boolean; verbose: number }
+export interface KeyConfig { keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number }
+export interface ChngConfig { challengeDir: string | null; challengeType: string; verbose: number }
+export interface CertConfig { certDir: string; names: string[]; expand: boolean; force: boolean; revoke: boolean; verbose: number }
+export interface FileConfig { certDir: string; backup: boolean; verbose: number }
+
+export interface RoleConfig {
+  netproc: NetConfig;
+  acctproc: AcctConfig;
+  keyproc: KeyConfig;
+  chngproc: ChngConfig;
+  certproc: CertConfig;
+  fileproc: FileConfig;
+}
+
+function verbose(m: c.Fields): number {
+  return c.integer(m, 'verbose');
+}
+
+export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
+  netproc: (v) => {
+    const m = c.object(v, 'config');
+    return { directoryUrl: c.string(m, 'directoryUrl'), names: c.stringArray(m, 'names'), challengeType: c.string(m, 'challengeType'),
+      external: c.boolean(m, 'external'), agreement: c.optionalString(m, 'agreement'), revoke: c.boolean(m, 'revoke'),
+      userAgent: c.string(m, 'userAgent'), verbose: verbose(m) };
+  },
+  acctproc: (v) => {
+    const m = c.object(v, 'config');
+    return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), verbose: verbose(m) };
+  },
+  keyproc: (v) => {
+    const m = c.object(v, 'config');
+    return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), names: c.stringArray(m, 'names'),
+      mustStaple: c.boolean(m, 'mustStaple'), verbose: verbose(m) };
+  },
+  chngproc: (v) => {
+    const m = c.object(v, 'config');
+    return { challengeDir: c.optionalString(m, 'challengeDir'), challengeType: c.string(m, 'challengeType'), verbose: verbose(m) };
+  },
+  certproc: (v) => {
+    const m = c.object(v, 'config');
+    return { certDir: c.string(m, 'certDir'), names: c.stringArray(m, 'names'), expand: c.boolean(m, 'expand'),
+      force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), verbose: verbose(m) };
+  },
+  fileproc: (v) => {
+    const m = c.object(v, 'config');
+    return { certDir: c.string(m, 'certDir'), backup: c.boolean(m, 'backup'), verbose: verbose(m) };
+  },
+};
+
+/** Exit status by which fileproc says "I changed the certificate files" (the run then exits 0). */
+export const EXIT_CHANGED = 2;

@@ -1,0 +1,45 @@
+// Diagnostics shared by the parent and every child. All of them write to the inherited stderr in
+// the C style `acme-client: <subject>: <problem>`, so a failure is visible without -v and grep finds
+// it. stdout is never written here: with -t it belongs to chngproc alone.
+
+/** An error as a value: what it concerns, and what is wrong with it. */
+export class Failure extends Error {
+  constructor(readonly subject: string, readonly problem: string) {
+    super(`${subject}: ${problem}`);
+  }
+}
+
+let verbosity = 0;
+
+export function setVerbosity(level: number): void {
+  verbosity = level;
+}
+
+// Server-supplied text reaches the terminal: strip control characters so it cannot move the cursor,
+// rewrite lines or forge another message.
+export function sanitize(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' || c === '\t' ? ' ' : '?'));
+}
+
+export function warn(subject: string, problem: string): void {
+  process.stderr.write(`acme-client: ${sanitize(subject)}: ${sanitize(problem)}\n`);
+}
+
+/** -v: each step. */
+export function debug(subject: string, what: string): void {
+  if (verbosity >= 1) warn(subject, what);
+}
+
+/** -vv: traces, HTTP exchanges. */
+export function trace(subject: string, what: string): void {
+  if (verbosity >= 2) warn(subject, what);
+}
+
+/** Prints any thrown value as one line; a Failure keeps its subject. */
+export function reportError(role: string, err: unknown): void {
+  if (err instanceof Failure) warn(err.subject, err.problem);
+  else if (err instanceof Error && typeof (err as { subject?: unknown }).subject === 'string') {
+    const e = err as Error & { subject: string; problem?: string };
+    warn(e.subject, e.problem ?? e.message);
+  } else warn(role, err instanceof Error ? err.message : String(err));
+}
