@@ -1,0 +1,183 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { ChainError, certificateNames, splitPemCertificates } from '../src/x509/chain.js';
+
+// A self-contained openssl configuration, so the system openssl.cnf does not matter.
+const OPENSSL_CONFIG = `
+[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+[leaf]
+basicConstraints = CA:FALSE
+subjectAltName = DNS:Example.COM, IP:192.0.2.1, DNS:www.example.com, email:hostmaster@example.com, DNS:*.Example.NET
+[leaf_dirname]
+subjectAltName = @dirname_names
+[dirname_names]
+DNS.1 = first.example
+dirName.1 = directory
+DNS.2 = second.example
+[directory]
+CN = Example, Inc.
+O = "Quotes" and \\\\backslashes
+[leaf_comma]
+subjectAltName = @comma_names
+[comma_names]
+DNS.1 = good.example
+DNS.2 = bad,name.example
+`;
+
+let workDir = '';
+let root = '';
+let intermediate = '';
+let leaf = '';
+let dirnameLeaf = '';
+let commaLeaf = '';
+
+function openssl(args: string[]): void {
+  execFileSync('openssl', args, { cwd: workDir, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Makes `name`.pem signed by `issuer` (or self-signed) with the config's `extensions` section. */
+function makeCertificate(name: string, subject: string, curve: string, extensions: string, issuer?: string): string {
+  const common = ['-subj', subject, '-config', 'openssl.cnf', '-nodes', '-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-keyout', `${name}.key`];
+  if (issuer === undefined) {
+    openssl(['req', '-x509', ...common, '-days', '2', '-extensions', extensions, '-out', `${name}.pem`]);
+  } else {
+    openssl(['req', '-new', ...common, '-out', `${name}.csr`]);
+    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.pem`, '-CAkey', `${issuer}.key`, '-set_serial', '2',
+      '-days', '2', '-extfile', 'openssl.cnf', '-extensions', extensions, '-out', `${name}.pem`]);
+  }
+  return readFileSync(join(workDir, `${name}.pem`), 'utf8');
+}
+
+before(() => {
+  workDir = mkdtempSync(join(tmpdir(), 'acme-chain-test-'));
+  writeFileSync(join(workDir, 'openssl.cnf'), OPENSSL_CONFIG);
+  root = makeCertificate('root', '/CN=Test Root', 'P-256', 'ca');
+  intermediate = makeCertificate('intermediate', '/CN=Test Intermediate', 'P-384', 'ca', 'root');
+  leaf = makeCertificate('leaf', '/CN=example.com', 'P-256', 'leaf', 'intermediate');
+  dirnameLeaf = makeCertificate('dirname', '/CN=first.example', 'P-256', 'leaf_dirname', 'intermediate');
+  commaLeaf = makeCertificate('comma', '/CN=good.example', 'P-256', 'leaf_comma', 'intermediate');
+});
+after(() => {
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+function assertChainError(text: string, problem: RegExp): void {
+  assert.throws(
+    () => splitPemCertificates(text),
+    (err: unknown) => {
+      assert.ok(err instanceof ChainError, `expected ChainError, got ${String(err)}`);
+      assert.ok(err instanceof Error);
+      assert.match(err.problem, problem);
+      assert.equal(err.message, err.problem);
+      return true;
+    },
+  );
+}
+
+test('the openssl-made chain is what the tests assume', () => {
+  for (const pem of [root, intermediate, leaf]) assert.match(pem, /^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----\n$/);
+  const [rootCert, intermediateCert, leafCert] = [root, intermediate, leaf].map((pem) => new X509Certificate(pem));
+  assert.ok(leafCert?.checkIssued(intermediateCert as X509Certificate));
+  assert.ok(intermediateCert?.checkIssued(rootCert as X509Certificate));
+});
+
+test('splits a three- and a two-certificate chain, in order, unchanged', () => {
+  assert.deepEqual(splitPemCertificates(leaf + intermediate + root), [leaf, intermediate, root]);
+  assert.deepEqual(splitPemCertificates(leaf + intermediate), [leaf, intermediate]);
+  assert.deepEqual(splitPemCertificates(leaf), [leaf]);
+  const subjects = splitPemCertificates(leaf + intermediate + root).map((pem) => new X509Certificate(pem).subject);
+  assert.deepEqual(subjects, ['CN=example.com', 'CN=Test Intermediate', 'CN=Test Root']);
+});
+
+test('CRLF input gives the same blocks with LF line endings', () => {
+  const crlf = (leaf + intermediate + root).replace(/\n/g, '\r\n');
+  const blocks = splitPemCertificates(crlf);
+  assert.deepEqual(blocks, [leaf, intermediate, root]);
+  for (const block of blocks) assert.doesNotMatch(block, /\r/);
+});
+
+test('whitespace around and between blocks is accepted and normalised away', () => {
+  const spaced = `\n\n  ${leaf}\n\n${intermediate.replace('-----END CERTIFICATE-----', '-----END CERTIFICATE-----  \t')}\t\n${root.trimEnd()}`;
+  assert.deepEqual(splitPemCertificates(spaced), [leaf, intermediate, root]);
+  // Trailing spaces on the base64 lines and a blank line inside a block, too.
+  const ragged = leaf.replace(/\n(?=[A-Za-z0-9])/g, ' \n').replace('-----BEGIN CERTIFICATE-----\n', '-----BEGIN CERTIFICATE-----\n\n');
+  assert.deepEqual(splitPemCertificates(ragged), [leaf]);
+});
+
+test('junk before, between or after the certificates is refused', () => {
+  assertChainError(`hello\n${leaf}${intermediate}`, /^unexpected content before the first certificate: 5 bytes of non-PEM text$/);
+  assertChainError(`${leaf}garbage\n${intermediate}`, /^unexpected content after certificate 1: 7 bytes of non-PEM text$/);
+  assertChainError(`${leaf}${intermediate}${root}trailer`, /^unexpected content after certificate 3: 7 bytes of non-PEM text$/);
+  assertChainError(`${leaf}${intermediate}-----END CERTIFICATE-----\n`, /^unexpected content after certificate 2: an "-----END CERTIFICATE-----" line/);
+  assertChainError(leaf.trimEnd() + intermediate, /^certificate 2 does not start on a line of its own$/);
+});
+
+test('empty input and input without certificates are refused', () => {
+  assertChainError('', /^no certificate: the chain is empty$/);
+  assertChainError(' \r\n\n\t', /^no certificate: the chain is empty$/);
+  assertChainError('<html>Service Unavailable</html>', /^no PEM certificate found, only 32 bytes of non-PEM text$/);
+  const key = readFileSync(join(workDir, 'leaf.key'), 'utf8');
+  assertChainError(key, /^no PEM certificate found, only a "PRIVATE KEY" PEM block$/);
+});
+
+test('a non-certificate PEM block in the chain is refused', () => {
+  const key = readFileSync(join(workDir, 'leaf.key'), 'utf8');
+  const request = readFileSync(join(workDir, 'leaf.csr'), 'utf8');
+  assertChainError(leaf + key + intermediate, /^unexpected content after certificate 1: a "PRIVATE KEY" PEM block$/);
+  assertChainError(key + leaf, /^unexpected content before the first certificate: a "PRIVATE KEY" PEM block$/);
+  assertChainError(leaf + request, /^unexpected content after certificate 1: a "CERTIFICATE REQUEST" PEM block$/);
+});
+
+test('broken certificate blocks are refused', () => {
+  const truncated = intermediate.replace('-----END CERTIFICATE-----\n', '');
+  assertChainError(leaf + truncated, /^certificate 2 is not valid PEM: no "-----END CERTIFICATE-----" line$/);
+  // An unterminated block followed by a good one swallows the next BEGIN line.
+  assertChainError(truncated + leaf, /^certificate 1 is not valid PEM: its body is not base64$/);
+  assertChainError(leaf.replace(/\n([A-Za-z0-9+/]{10})/, '\n$1!'), /^certificate 1 is not valid PEM: its body is not base64$/);
+  assertChainError('-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n', /^certificate 1 is not valid PEM: its body is not base64$/);
+  assertChainError('-----BEGIN CERTIFICATE----- extra\nAAAA\n-----END CERTIFICATE-----\n', /^certificate 1 is not valid PEM: text after/);
+
+  const notACertificate = `-----BEGIN CERTIFICATE-----\n${Buffer.from('definitely not DER').toString('base64')}\n-----END CERTIFICATE-----\n`;
+  assertChainError(leaf + notACertificate, /^certificate 2 does not parse: /);
+
+  // A certificate followed by an (empty) X509_CERT_AUX trust record in the same block: OpenSSL's
+  // reader, and so X509Certificate, quietly accepts the trailer.
+  const der = new X509Certificate(leaf).raw;
+  const withTrailer = Buffer.concat([der, Buffer.from([0x30, 0x00])]).toString('base64').replace(/.{64}/g, '$&\n');
+  const trailerBlock = `-----BEGIN CERTIFICATE-----\n${withTrailer}\n-----END CERTIFICATE-----\n`;
+  assert.deepEqual(new X509Certificate(trailerBlock).raw, der);
+  assertChainError(trailerBlock, /^certificate 1 is not valid PEM: data follows the certificate$/);
+});
+
+test('certificateNames lists the DNS names, lower-cased, in order', () => {
+  const leafCert = new X509Certificate(leaf);
+  assert.match(leafCert.subjectAltName ?? '', /IP Address:192\.0\.2\.1/);
+  assert.deepEqual(certificateNames(leafCert), ['example.com', 'www.example.com', '*.example.net']);
+  assert.deepEqual(certificateNames(new X509Certificate(root)), []);
+});
+
+test('certificateNames reads past quoted values that contain commas', () => {
+  const cert = new X509Certificate(dirnameLeaf);
+  assert.match(cert.subjectAltName ?? '', /DirName:"/);
+  assert.deepEqual(certificateNames(cert), ['first.example', 'second.example']);
+});
+
+test('certificateNames refuses a DNS name Node had to quote', () => {
+  const cert = new X509Certificate(commaLeaf);
+  assert.match(cert.subjectAltName ?? '', /DNS:"bad/);
+  assert.throws(
+    () => certificateNames(cert),
+    (err: unknown) => err instanceof ChainError && /^certificate has an invalid DNS name in subjectAltName: "bad/.test(err.problem),
+  );
+});
