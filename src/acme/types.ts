@@ -1,0 +1,157 @@
+// RFC 8555 resources as netproc uses them, each parsed from the CA's JSON and checked: the CA is
+// on the other side of the internet, so a missing or mistyped field is an error with the URL as
+// its subject, never a crash or a guess.
+
+import { Failure } from '../log.js';
+import { httpsUrl } from './http.js';
+
+type Json = Record<string, unknown>;
+
+function object(value: unknown, subject: string, what: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Failure(subject, `${what} is not a JSON object`);
+  return value as Json;
+}
+
+function text(o: Json, key: string, subject: string): string {
+  const v = o[key];
+  if (typeof v !== 'string') throw new Failure(subject, `missing or malformed "${key}"`);
+  return v;
+}
+
+function url(o: Json, key: string, subject: string): string {
+  return httpsUrl(text(o, key, subject), subject).toString();
+}
+
+export function parseJson(body: Buffer, subject: string): Json {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new Failure(subject, 'malformed JSON');
+  }
+  return object(value, subject, 'response');
+}
+
+// §7.1.1
+export interface Directory {
+  newNonce: string;
+  newAccount: string;
+  newOrder: string;
+  revokeCert: string;
+  termsOfService: string | null;
+}
+
+export function parseDirectory(o: Json, subject: string): Directory {
+  const meta = o.meta === undefined ? {} : object(o.meta, subject, '"meta"');
+  const tos = meta.termsOfService;
+  return {
+    newNonce: url(o, 'newNonce', subject),
+    newAccount: url(o, 'newAccount', subject),
+    newOrder: url(o, 'newOrder', subject),
+    revokeCert: url(o, 'revokeCert', subject),
+    termsOfService: typeof tos === 'string' ? tos : null,
+  };
+}
+
+// §7.1.3
+export type OrderStatus = 'pending' | 'ready' | 'processing' | 'valid' | 'invalid';
+export interface Order {
+  status: OrderStatus;
+  authorizations: string[];
+  finalize: string;
+  certificate: string | null;
+  error: Problem | null;
+}
+
+function status<T extends string>(o: Json, allowed: readonly T[], subject: string): T {
+  const v = text(o, 'status', subject);
+  if (!(allowed as readonly string[]).includes(v)) throw new Failure(subject, `unknown status "${v.slice(0, 40)}"`);
+  return v as T;
+}
+
+export function parseOrder(o: Json, subject: string): Order {
+  const authz = o.authorizations;
+  if (!Array.isArray(authz) || authz.length === 0 || authz.length > 1000 || !authz.every((a) => typeof a === 'string')) {
+    throw new Failure(subject, 'missing or malformed "authorizations"');
+  }
+  return {
+    status: status(o, ['pending', 'ready', 'processing', 'valid', 'invalid'] as const, subject),
+    authorizations: authz.map((a: string) => httpsUrl(a, subject).toString()),
+    finalize: url(o, 'finalize', subject),
+    certificate: o.certificate === undefined ? null : url(o, 'certificate', subject),
+    error: o.error === undefined ? null : parseProblem(o.error),
+  };
+}
+
+// §7.1.4
+export type AuthorizationStatus = 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked';
+export type ChallengeStatus = 'pending' | 'processing' | 'valid' | 'invalid';
+export interface Challenge {
+  type: string;
+  url: string;
+  status: ChallengeStatus;
+  token: string | null;
+  error: Problem | null;
+}
+export interface Authorization {
+  identifier: string;
+  wildcard: boolean;
+  status: AuthorizationStatus;
+  challenges: Challenge[];
+}
+
+export function parseAuthorization(o: Json, subject: string): Authorization {
+  const id = object(o.identifier, subject, '"identifier"');
+  if (id.type !== 'dns') throw new Failure(subject, 'identifier is not of type dns');
+  const list = o.challenges;
+  if (!Array.isArray(list) || list.length > 100) throw new Failure(subject, 'missing or malformed "challenges"');
+  return {
+    identifier: text(id, 'value', subject),
+    wildcard: o.wildcard === true,
+    status: status(o, ['pending', 'valid', 'invalid', 'deactivated', 'expired', 'revoked'] as const, subject),
+    challenges: list.map((c) => parseChallenge(object(c, subject, 'challenge'), subject)),
+  };
+}
+
+export function parseChallenge(o: Json, subject: string): Challenge {
+  return {
+    type: text(o, 'type', subject),
+    url: url(o, 'url', subject),
+    status: status(o, ['pending', 'processing', 'valid', 'invalid'] as const, subject),
+    token: typeof o.token === 'string' ? o.token : null,
+    error: o.error === undefined ? null : parseProblem(o.error),
+  };
+}
+
+// §6.7: problem documents, with subproblems (§6.7.1).
+export interface Problem {
+  type: string;
+  detail: string;
+  subproblems: { identifier: string | null; type: string; detail: string }[];
+}
+
+export function parseProblem(value: unknown): Problem {
+  const o = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : {};
+  const sub = Array.isArray(o.subproblems) ? o.subproblems.slice(0, 100) : [];
+  return {
+    type: typeof o.type === 'string' ? o.type : 'about:blank',
+    detail: typeof o.detail === 'string' ? o.detail.slice(0, 2000) : '',
+    subproblems: sub.map((s: unknown) => {
+      const p = typeof s === 'object' && s !== null ? (s as Json) : {};
+      const ident = typeof p.identifier === 'object' && p.identifier !== null ? (p.identifier as Json).value : undefined;
+      return {
+        identifier: typeof ident === 'string' ? ident : null,
+        type: typeof p.type === 'string' ? p.type : '',
+        detail: typeof p.detail === 'string' ? p.detail.slice(0, 2000) : '',
+      };
+    }),
+  };
+}
+
+export function describeProblem(p: Problem): string {
+  const main = p.detail ? `${p.type}: ${p.detail}` : p.type;
+  const subs = p.subproblems.map((s) => `${s.identifier ?? '?'}: ${s.type}: ${s.detail}`);
+  return [main, ...subs].join('; ');
+}
+
+export const ERROR_PREFIX = 'urn:ietf:params:acme:error:';

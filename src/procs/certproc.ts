@@ -1,0 +1,121 @@
+// certproc: judges certificates. Before any network traffic it reads certdir/cert.pem (read-only)
+// and tells netproc whether there is work: nothing to do, renew (and why), or with -r the
+// certificate to revoke. Afterwards it checks what the CA sent (every block a certificate, the
+// leaf for exactly the requested names and our key, issued by the next block) before passing it
+// to fileproc. It talks to netproc and fileproc and needs no network.
+
+import { X509Certificate } from 'node:crypto';
+import { promises as fs, constants } from 'node:fs';
+import { join } from 'node:path';
+import { runChild } from '../ipc/child.js';
+import { Channel } from '../ipc/channel.js';
+import { CertConfig, FD } from '../ipc/roles.js';
+import { CertToFile, CertToNet, FileToCert, NetToCert, parseNetToCert, parseNever } from '../ipc/messages.js';
+import { base64url } from '../acme/jws.js';
+import { ChainError, certificateNames, splitPemCertificates } from '../x509/chain.js';
+import { renewalVerdict } from '../x509/renewal.js';
+import { Failure, debug, warn } from '../log.js';
+
+const MAX_CERT_FILE = 1 << 20;
+
+async function readCertificateFile(path: string): Promise<string | null> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Failure(path, (err as Error).message);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile() || st.size > MAX_CERT_FILE) throw new Failure(path, 'not a regular certificate file');
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** What to tell netproc about the certificate on disk. */
+async function judgeExisting(config: CertConfig, path: string): Promise<CertToNet> {
+  const text = await readCertificateFile(path);
+  if (text === null) {
+    if (config.revoke) throw new Failure(path, 'no certificate found');
+    return { op: 'renew', reason: 'no certificate yet' };
+  }
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(splitPemCertificates(text)[0] as string);
+  } catch (err) {
+    const why = err instanceof ChainError ? err.problem : (err as Error).message;
+    if (config.revoke) throw new Failure(path, `unreadable certificate: ${why}`);
+    warn(path, `unreadable certificate (${why}), renewing`);
+    return { op: 'renew', reason: 'unreadable certificate' };
+  }
+  const have = certificateNames(leaf);
+  const unknown = have.find((n) => !config.names.includes(n));
+  if (unknown !== undefined) throw new Failure(path, `unknown SAN entry: ${unknown}`);
+  const missing = config.names.filter((n) => !have.includes(n));
+  if (missing.length > 0 && (config.revoke || !config.expand)) throw new Failure(path, `domain not listed: ${missing[0]}`);
+
+  if (config.revoke) return { op: 'revoke', certificate: base64url(leaf.raw) };
+  if (missing.length > 0) {
+    for (const name of missing) debug(path, `expanding with domain: ${name}`);
+    return { op: 'renew', reason: 'new domain names' };
+  }
+  const verdict = renewalVerdict(Date.parse(leaf.validFrom), Date.parse(leaf.validTo), Date.now());
+  debug(path, verdict.why);
+  if (verdict.renew) return { op: 'renew', reason: verdict.why };
+  if (config.force) {
+    warn(path, 'forcing renewal');
+    return { op: 'renew', reason: 'forced' };
+  }
+  return { op: 'current', reason: verdict.why };
+}
+
+/** Checks the CA's chain; returns the leaf and the rest as PEM text for fileproc. */
+function checkIssued(config: CertConfig, pem: string, publicKey: string, subject: string): { cert: string; chain: string } {
+  let blocks: string[];
+  try {
+    blocks = splitPemCertificates(pem);
+  } catch (err) {
+    throw new Failure(subject, `bad certificate chain: ${err instanceof ChainError ? err.problem : (err as Error).message}`);
+  }
+  if (blocks.length < 2) throw new Failure(subject, 'bad certificate chain: no issuer certificate');
+  const [leaf, issuer] = [new X509Certificate(blocks[0] as string), new X509Certificate(blocks[1] as string)];
+  const names = certificateNames(leaf);
+  const extra = names.find((n) => !config.names.includes(n));
+  const missing = config.names.find((n) => !names.includes(n));
+  if (extra !== undefined) throw new Failure(subject, `certificate names ${extra}, which was not requested`);
+  if (missing !== undefined) throw new Failure(subject, `certificate lacks ${missing}`);
+  if (base64url(leaf.publicKey.export({ type: 'spki', format: 'der' })) !== publicKey) {
+    throw new Failure(subject, 'certificate is not for our domain key');
+  }
+  if (!leaf.checkIssued(issuer) || !leaf.verify(issuer.publicKey)) throw new Failure(subject, 'certificate is not signed by the next in the chain');
+  if (Date.parse(leaf.validTo) <= Date.now()) throw new Failure(subject, 'certificate has already expired');
+  return { cert: blocks[0] as string, chain: blocks.slice(1).join('') };
+}
+
+runChild('certproc', async (config: CertConfig) => {
+  const net = new Channel<NetToCert, CertToNet>(FD.certproc.net, 'netproc', parseNetToCert);
+  const file = new Channel<FileToCert, CertToFile>(FD.certproc.file, 'fileproc', parseNever);
+  const path = join(config.certDir, 'cert.pem');
+  try {
+    const verdict = await judgeExisting(config, path);
+    if (!(await net.send(verdict)) || verdict.op === 'current') return;
+
+    const answer = await net.recv();
+    if (answer === null) return;
+    if (answer.op === 'chain') {
+      if (config.revoke) throw new Failure('netproc', 'sent a certificate during revocation');
+      const checked = checkIssued(config, answer.pem, answer.publicKey, path);
+      debug(path, 'new certificate checked');
+      await file.send({ op: 'install', ...checked });
+    } else {
+      if (!config.revoke) throw new Failure('netproc', 'reported a revocation that was not asked for');
+      await file.send({ op: 'remove' });
+    }
+  } finally {
+    net.close();
+    file.close();
+  }
+});

@@ -1,0 +1,113 @@
+// chngproc: publishes challenges. For http-01 it writes `<challengedir>/<token>` holding exactly
+// the key authorization, mode 0444, and removes every file it wrote when netproc hangs up, on
+// success and on failure alike. With -t it owns stdin and stdout instead: it prints
+// `<type> <identifier> <key authorization>` and waits for the caller to echo the line back.
+// It talks to netproc only and needs no network.
+
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { runChild } from '../ipc/child.js';
+import { Channel } from '../ipc/channel.js';
+import { ChngConfig, FD } from '../ipc/roles.js';
+import { ChngToNet, NetToChng, parseNetToChng } from '../ipc/messages.js';
+import { writeFileAtomic } from '../fsutil/atomic.js';
+import { Failure, debug, trace, warn } from '../log.js';
+
+// RFC 8555 §8.3: a token is base64url. Anything else ('../x', 'a/b', '') could name another file.
+const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+function checkChallenge(m: NetToChng): void {
+  if (!TOKEN.test(m.token)) throw new Failure(m.token.slice(0, 64) || '<empty token>', 'token is not valid base64url');
+  const [token, thumb, ...rest] = m.keyAuthorization.split('.');
+  if (token !== m.token || thumb === undefined || !THUMBPRINT.test(thumb) || rest.length > 0) {
+    throw new Failure(m.token, 'malformed key authorization');
+  }
+  if (!/^(\*\.)?[a-z0-9._-]{1,253}$/.test(m.identifier)) throw new Failure(m.identifier.slice(0, 64), 'malformed identifier');
+}
+
+/** Lines from stdin, one at a time, for the -t handshake. */
+class StdinLines {
+  private buffer = '';
+  private ended = false;
+  private wake: (() => void) | null = null;
+
+  constructor() {
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => {
+      this.buffer += chunk;
+      this.wake?.();
+    });
+    process.stdin.on('end', () => {
+      this.ended = true;
+      this.wake?.();
+    });
+    process.stdin.on('error', () => {
+      this.ended = true;
+      this.wake?.();
+    });
+  }
+
+  async next(): Promise<string | null> {
+    for (;;) {
+      const nl = this.buffer.indexOf('\n');
+      if (nl >= 0) {
+        const line = this.buffer.slice(0, nl);
+        this.buffer = this.buffer.slice(nl + 1);
+        return line;
+      }
+      if (this.ended || this.buffer.length > 64 * 1024) return null;
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = null;
+    }
+  }
+
+  close(): void {
+    process.stdin.destroy();
+  }
+}
+
+function writeStdout(line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(line, (err) => (err ? reject(new Failure('<stdout>', err.message)) : resolve()));
+  });
+}
+
+runChild('chngproc', async (config: ChngConfig) => {
+  const net = new Channel<NetToChng, ChngToNet>(FD.chngproc.net, 'netproc', parseNetToChng);
+  const written: string[] = [];
+  const stdin = config.challengeDir === null ? new StdinLines() : null;
+  try {
+    for (;;) {
+      const request = await net.recv();
+      if (request === null) return;
+      checkChallenge(request);
+      if (stdin !== null) {
+        const line = `${config.challengeType} ${request.identifier} ${request.keyAuthorization}`;
+        await writeStdout(`${line}\n`);
+        trace(request.token, 'challenge written');
+        const echo = await stdin.next();
+        if (echo === null) throw new Failure('<stdin>', 'short read');
+        if (echo.replace(/\r$/, '') !== line) throw new Failure('<stdin>', 'token mismatch');
+        trace(request.token, 'challenge read');
+      } else {
+        const dir = config.challengeDir as string;
+        await writeFileAtomic(dir, request.token, request.keyAuthorization, { mode: 0o444, durable: false });
+        written.push(join(dir, request.token));
+        debug(join(dir, request.token), 'created');
+      }
+      if (!(await net.send({ op: 'ack', id: request.id }))) return;
+    }
+  } finally {
+    net.close();
+    stdin?.close();
+    for (const path of written) {
+      try {
+        await fs.unlink(path);
+        debug(path, 'removed');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn(path, `cannot remove: ${(err as Error).message}`);
+      }
+    }
+  }
+});

@@ -1,0 +1,88 @@
+// fileproc: the only writer of the certificate files. On "install" it writes chain.pem, cert.pem
+// and fullchain.pem (= cert then chain) in the cert dir, each replaced atomically and durably,
+// mode 0444; on "remove" (after -r) it deletes them. With -b it first hard-links the current files
+// to cert-<epoch>.pem and so on. Its exit status is the run's verdict: EXIT_CHANGED when it wrote
+// or removed files, 0 when certproc hung up with nothing to do. Talks to certproc only.
+
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { runChild } from '../ipc/child.js';
+import { Channel } from '../ipc/channel.js';
+import { EXIT_CHANGED, FD, FileConfig } from '../ipc/roles.js';
+import { CertToFile, FileToCert, parseCertToFile } from '../ipc/messages.js';
+import { splitPemCertificates } from '../x509/chain.js';
+import { syncDirectory, writeFileAtomic } from '../fsutil/atomic.js';
+import { Failure, debug } from '../log.js';
+
+const FILES = ['cert', 'chain', 'fullchain'] as const;
+
+/** Hard links of the current files under one epoch; the next free epoch when one is taken. */
+async function backUp(certDir: string): Promise<void> {
+  const first = Math.floor(Date.now() / 1000);
+  for (let epoch = first; epoch < first + 1000; epoch++) {
+    const made: string[] = [];
+    let taken = false;
+    for (const name of FILES) {
+      const from = join(certDir, `${name}.pem`);
+      const to = join(certDir, `${name}-${epoch}.pem`);
+      try {
+        await fs.link(from, to);
+        made.push(to);
+        debug(from, `linked to ${to}`);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') continue; // nothing to back up under this name
+        if (code === 'EEXIST') {
+          taken = true;
+          break;
+        }
+        throw new Failure(to, `cannot back up: ${(err as Error).message}`);
+      }
+    }
+    if (!taken) return;
+    await Promise.all(made.map((p) => fs.unlink(p)));
+  }
+  throw new Failure(certDir, 'cannot find a free backup name');
+}
+
+/** fileproc does not trust certproc either: what it writes must be PEM certificates only. */
+function checkPem(text: string, what: string): void {
+  try {
+    splitPemCertificates(text);
+  } catch {
+    throw new Failure('certproc', `sent a malformed ${what}`);
+  }
+}
+
+runChild('fileproc', async (config: FileConfig) => {
+  const cert = new Channel<CertToFile, FileToCert>(FD.fileproc.cert, 'certproc', parseCertToFile);
+  try {
+    const order = await cert.recv();
+    if (order === null) return 0;
+    if (config.backup) await backUp(config.certDir);
+    if (order.op === 'install') {
+      checkPem(order.cert, 'certificate');
+      checkPem(order.chain, 'chain');
+      const contents = { chain: order.chain, cert: order.cert, fullchain: order.cert + order.chain };
+      // chain first, fullchain last, as the original: cert.pem is the file most tools watch.
+      for (const name of ['chain', 'cert', 'fullchain'] as const) {
+        await writeFileAtomic(config.certDir, `${name}.pem`, contents[name], { mode: 0o444, durable: true });
+        debug(join(config.certDir, `${name}.pem`), 'created');
+      }
+    } else {
+      for (const name of FILES) {
+        const path = join(config.certDir, `${name}.pem`);
+        await fs.unlink(path).then(
+          () => debug(path, 'removed'),
+          (err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw new Failure(path, `cannot remove: ${err.message}`);
+          },
+        );
+      }
+      await syncDirectory(config.certDir);
+    }
+    return EXIT_CHANGED;
+  } finally {
+    cert.close();
+  }
+});

@@ -1,0 +1,36 @@
+// keyproc: owns the domain key. It reads (or with -N creates) the key file, builds and signs the
+// CSR for all names, and sends netproc the CSR and the public key the certificate must carry.
+// The key never leaves this process. It talks to netproc only and needs no network.
+
+import { createPublicKey } from 'node:crypto';
+import { runChild } from '../ipc/child.js';
+import { Channel } from '../ipc/channel.js';
+import { FD, KeyConfig } from '../ipc/roles.js';
+import { KeyToNet, NetToKey, parseNever } from '../ipc/messages.js';
+import { base64url } from '../acme/jws.js';
+import { buildCsr } from '../x509/csr.js';
+import { generateRsaKeyPem, keyDescription, parsePrivateKey } from '../x509/keys.js';
+import { createKeyFile, readKeyFile } from '../fsutil/keyfile.js';
+import { debug, warn } from '../log.js';
+
+runChild('keyproc', async (config: KeyConfig) => {
+  const net = new Channel<NetToKey, KeyToNet>(FD.keyproc.net, 'netproc', parseNever);
+  try {
+    let pem: string;
+    if (config.create) {
+      debug(config.keyFile, 'generating RSA domain key');
+      pem = await generateRsaKeyPem(4096);
+      await createKeyFile(config.keyFile, pem);
+    } else {
+      pem = await readKeyFile(config.keyFile);
+    }
+    const key = parsePrivateKey(pem, config.keyFile);
+    debug(config.keyFile, `loaded ${keyDescription(key)} domain key`);
+    if (config.mustStaple) warn('-O', 'OCSP must-staple requested; Let\'s Encrypt has refused such requests since May 2025');
+    const csr = buildCsr(key, config.names, config.mustStaple);
+    const publicKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    await net.send({ op: 'csr', csr: base64url(csr), publicKey: base64url(publicKey) });
+  } finally {
+    net.close();
+  }
+});

@@ -1,0 +1,245 @@
+// netproc: the only process that talks to the network. It drives the whole ACME conversation and
+// holds no secret: acctproc signs for it, keyproc hands it a CSR, chngproc publishes challenges,
+// certproc judges the certificate on disk and the one the CA returns. It touches no file.
+//
+// Life: open the four channels; ask certproc whether there is work (no network before that
+// answer, so the nightly no-op sends nothing to the CA); then directory, account, and either
+// revocation or order -> authorizations -> finalize -> download -> certproc.
+
+import { runChild } from '../ipc/child.js';
+import { Channel } from '../ipc/channel.js';
+import { FD, NetConfig } from '../ipc/roles.js';
+import {
+  AcctToNet, CertToNet, ChngToNet, KeyToNet, NetToAcct, NetToCert, NetToChng, NetToKey,
+  parseAcctToNet, parseCertToNet, parseChngToNet, parseKeyToNet,
+} from '../ipc/messages.js';
+import { AcmeClient, Signer } from '../acme/client.js';
+import { HttpClient } from '../acme/http.js';
+import type { FlattenedJws } from '../acme/jws.js';
+import { Authorization, describeProblem } from '../acme/types.js';
+import { Failure, debug, warn } from '../log.js';
+
+/** Authorizations worked on at once: enough that 100 names cost little more than one. */
+const CONCURRENT_AUTHORIZATIONS = 16;
+/** How long a run may wait for the CA to validate or issue before giving up. */
+const POLL_DEADLINE_MS = 5 * 60_000;
+const POLL_MAX_INTERVAL_MS = 5_000;
+
+/** Replies matched to requests by id, over one channel, so requests can overlap. */
+class Replies<T extends { id: number }> {
+  private readonly pending = new Map<number, { resolve: (m: T) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+
+  constructor(private readonly peer: string) {}
+
+  take(): { id: number; reply: Promise<T> } {
+    const id = this.nextId++;
+    const reply = new Promise<T>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    return { id, reply };
+  }
+
+  deliver(message: T): void {
+    const waiter = this.pending.get(message.id);
+    if (!waiter) throw new Failure(this.peer, `reply to a request never made (${message.id})`);
+    this.pending.delete(message.id);
+    waiter.resolve(message);
+  }
+
+  /** The peer hung up or broke: every request still waiting fails with the same reason. */
+  abandon(reason: Error): void {
+    for (const w of this.pending.values()) w.reject(reason);
+    this.pending.clear();
+  }
+}
+
+/** Thrown when a peer hung up: it has reported its own failure, netproc just stops. */
+class PeerGone extends Error {
+  constructor(readonly peer: string) {
+    super(`${peer} hung up`);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Runs fn over items with at most `limit` at once; the first failure rejects the whole. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Waits between polls: short at first (the CA is often quick), growing, or as the CA asks. */
+function pollDelay(round: number, retryAfter: number | null): number {
+  if (retryAfter !== null) return Math.min(retryAfter, 60_000);
+  return Math.min(POLL_MAX_INTERVAL_MS, 50 * 2 ** round);
+}
+
+runChild('netproc', async (config: NetConfig) => {
+  const acct = new Channel<AcctToNet, NetToAcct>(FD.netproc.acct, 'acctproc', parseAcctToNet);
+  const key = new Channel<KeyToNet, NetToKey>(FD.netproc.key, 'keyproc', parseKeyToNet);
+  const chng = new Channel<ChngToNet, NetToChng>(FD.netproc.chng, 'chngproc', parseChngToNet);
+  const cert = new Channel<CertToNet, NetToCert>(FD.netproc.cert, 'certproc', parseCertToNet);
+  const http = new HttpClient({ userAgent: config.userAgent, connectTimeoutMs: 30_000, requestTimeoutMs: 60_000, maxBodyBytes: 4 << 20 });
+  try {
+    // The CSR is read as soon as keyproc sends it, in parallel with everything below.
+    const csr = key.recv();
+    csr.catch(() => undefined);
+
+    const verdict = await cert.recv();
+    if (verdict === null) throw new PeerGone('certproc');
+    if (verdict.op === 'current') return; // certproc has said why
+    if (config.revoke !== (verdict.op === 'revoke')) throw new Failure('certproc', `unexpected answer "${verdict.op}"`);
+
+    const ready = await acct.recv();
+    if (ready === null) throw new PeerGone('acctproc');
+    if (ready.op !== 'ready') throw new Failure('acctproc', `unexpected message "${ready.op}" before ready`);
+
+    const signatures = new Replies<Extract<AcctToNet, { op: 'signature' }>>('acctproc');
+    const thumbprints = new Replies<Extract<AcctToNet, { op: 'thumbprint' }>>('acctproc');
+    const acctPump = (async () => {
+      for (;;) {
+        const m = await acct.recv();
+        if (m === null) throw new PeerGone('acctproc');
+        if (m.op === 'signature') signatures.deliver(m);
+        else if (m.op === 'thumbprint') thumbprints.deliver(m);
+        else throw new Failure('acctproc', `unexpected message "${m.op}"`);
+      }
+    })();
+    acctPump.catch((err: Error) => {
+      signatures.abandon(err);
+      thumbprints.abandon(err);
+    });
+
+    const signer: Signer = {
+      async sign(url: string, nonce: string, payload: string, kid: string | null): Promise<FlattenedJws> {
+        const { id, reply } = signatures.take();
+        if (!(await acct.send({ op: 'sign', id, url, nonce, payload, kid }))) throw new PeerGone('acctproc');
+        return (await reply).jws;
+      },
+    };
+    const acme = new AcmeClient(http, signer, config.directoryUrl);
+
+    const directory = await acme.loadDirectory();
+    if (config.agreement !== null && directory.termsOfService !== null && config.agreement !== directory.termsOfService) {
+      warn(config.agreement, `differs from the CA's terms of service ${directory.termsOfService}; agreeing to the CA's`);
+    }
+    const accountUrl = await acme.account();
+    debug(accountUrl, `using account (${ready.alg})`);
+
+    if (verdict.op === 'revoke') {
+      const revoked = await acme.revoke(verdict.certificate);
+      if (!revoked) warn(config.names[0] ?? 'certificate', 'certificate was already revoked');
+      else debug(config.names[0] ?? 'certificate', 'certificate revoked');
+      if (!(await cert.send({ op: 'revoked', already: !revoked }))) throw new PeerGone('certproc');
+      return;
+    }
+
+    const { url: orderUrl, order } = await acme.newOrder(config.names);
+    debug(orderUrl, `order ${order.status}, ${order.authorizations.length} authorization(s)`);
+    if (order.status === 'invalid') throw new Failure(orderUrl, 'order is invalid');
+
+    const { id: tid, reply: thumbReply } = thumbprints.take();
+    if (!(await acct.send({ op: 'thumbprint', id: tid }))) throw new PeerGone('acctproc');
+    const thumbprint = (await thumbReply).thumbprint;
+
+    // chngproc acks each published challenge by id.
+    const acks = new Replies<ChngToNet>('chngproc');
+    const chngPump = (async () => {
+      for (;;) {
+        const m = await chng.recv();
+        if (m === null) throw new PeerGone('chngproc');
+        acks.deliver(m);
+      }
+    })();
+    chngPump.catch((err: Error) => acks.abandon(err));
+
+    // With -t the caller sees one challenge at a time, each confirmed before the CA is told.
+    let handshake: Promise<void> = Promise.resolve();
+    const serially = (fn: () => Promise<void>): Promise<void> => {
+      const run = handshake.then(fn);
+      handshake = run.catch(() => undefined);
+      return run;
+    };
+    const publishAndRespond = async (authzUrl: string, authz: Authorization): Promise<boolean> => {
+      const challenge = authz.challenges.find((c) => c.type === config.challengeType);
+      if (!challenge) throw new Failure(authzUrl, `no ${config.challengeType} challenge`);
+      if (challenge.status === 'valid') return false;
+      if (challenge.status === 'invalid') throw new Failure(authz.identifier, `validation failed: ${challenge.error ? describeProblem(challenge.error) : 'no detail'}`);
+      if (challenge.status === 'processing') return true;
+      if (challenge.token === null) throw new Failure(challenge.url, 'challenge has no token');
+      const identifier = authz.wildcard ? `*.${authz.identifier}` : authz.identifier;
+      const publish = async (): Promise<void> => {
+        const { id, reply } = acks.take();
+        if (!(await chng.send({ op: 'challenge', id, identifier, token: challenge.token as string, keyAuthorization: `${challenge.token}.${thumbprint}` }))) {
+          throw new PeerGone('chngproc');
+        }
+        await reply;
+        await acme.respond(challenge.url);
+        debug(identifier, `${config.challengeType} challenge answered`);
+      };
+      await (config.external ? serially(publish) : publish());
+      return true;
+    };
+
+    const deadline = Date.now() + POLL_DEADLINE_MS;
+    await eachLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (authzUrl) => {
+      let { authz, retryAfter } = await acme.authorization(authzUrl);
+      if (authz.status === 'pending') await publishAndRespond(authzUrl, authz);
+      for (let round = 0; authz.status === 'pending'; round++) {
+        if (Date.now() > deadline) throw new Failure(authzUrl, 'authorization still pending, giving up');
+        await sleep(pollDelay(round, retryAfter));
+        ({ authz, retryAfter } = await acme.authorization(authzUrl));
+      }
+      if (authz.status !== 'valid') {
+        const failed = authz.challenges.find((c) => c.error !== null);
+        const why = failed?.error ? describeProblem(failed.error) : `authorization ${authz.status}`;
+        throw new Failure(authz.identifier, `validation failed: ${why}`);
+      }
+      debug(authz.identifier, 'authorization valid');
+    });
+    // Validation is over: chngproc may now remove what it published.
+    chng.close();
+
+    const request = await csr;
+    if (request === null) throw new PeerGone('keyproc');
+
+    let current = order;
+    let retryAfter: number | null = null;
+    for (let round = 0; current.status !== 'valid'; round++) {
+      if (current.status === 'invalid') {
+        throw new Failure(orderUrl, `order is invalid${current.error ? `: ${describeProblem(current.error)}` : ''}`);
+      }
+      if (Date.now() > deadline) throw new Failure(orderUrl, `order still ${current.status}, giving up`);
+      if (current.status === 'ready') {
+        current = await acme.finalize(current.finalize, request.csr);
+        debug(orderUrl, `finalized, order ${current.status}`);
+        continue;
+      }
+      if (current.status === 'pending' && round > 0) await sleep(pollDelay(round, retryAfter));
+      else if (current.status === 'processing') await sleep(pollDelay(round, retryAfter));
+      ({ order: current, retryAfter } = await acme.order(orderUrl));
+    }
+    if (current.certificate === null) throw new Failure(orderUrl, 'valid order without a certificate URL');
+    const chain = await acme.certificate(current.certificate);
+    debug(current.certificate, 'certificate downloaded');
+    if (!(await cert.send({ op: 'chain', pem: chain, publicKey: request.publicKey }))) throw new PeerGone('certproc');
+  } catch (err) {
+    // A peer that hung up has already said why; netproc's part ends quietly.
+    if (err instanceof PeerGone) return;
+    throw err;
+  } finally {
+    http.close();
+    for (const ch of [acct, key, chng, cert]) ch.close();
+  }
+});

@@ -1,0 +1,66 @@
+// The parent's checks that come before any child: usage, names, root, pre-flight. No CA needed.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { USAGE } from '../src/args.js';
+import { isRoot, runClient, workDir } from './helpers.js';
+
+test('no domain: usage on stderr, exit 1', async () => {
+  const run = await runClient([]);
+  assert.equal(run.status, 1);
+  assert.equal(run.stdout, '');
+  assert.equal(run.stderr, `acme-client: no domain given\n${USAGE}\n`);
+});
+
+test('unknown flag: one problem line and the usage line, exit 1', async () => {
+  const run = await runClient(['-x', 'example.com']);
+  assert.equal(run.status, 1);
+  assert.equal(run.stderr, `acme-client: unknown option -- x\n${USAGE}\n`);
+});
+
+test('bad domain syntax, exit 1', async () => {
+  const run = await runClient(['-c', '/nonexistent', 'exa!mple.com']);
+  assert.equal(run.status, 1);
+  assert.equal(run.stderr, 'acme-client: exa!mple.com: bad domain syntax\n');
+});
+
+test('a wildcard is a bad name without -t', async () => {
+  const run = await runClient(['*.example.com']);
+  assert.equal(run.status, 1);
+  assert.equal(run.stderr, 'acme-client: *.example.com: bad domain syntax\n');
+});
+
+test('must be run as root', { skip: isRoot ? false : 'needs root to run the client as nobody' }, async () => {
+  const run = await runClient(['example.com'], { uid: 65534, gid: 65534 });
+  assert.equal(run.status, 1);
+  assert.equal(run.stderr, 'acme-client: must be run as root\n');
+});
+
+test('pre-flight: every missing path is reported before exiting 1', { skip: isRoot ? false : 'needs root' }, async () => {
+  const w = workDir();
+  const missing = (name: string): string => join(w.dir, name);
+  const run = await runClient(['-c', missing('no-certs'), '-C', missing('no-www'), '-f', missing('acct.pem'), '-k', missing('dom.pem'), 'example.com']);
+  assert.equal(run.status, 1);
+  assert.equal(run.stderr, [
+    `acme-client: ${missing('no-certs')}: -c directory must exist`,
+    `acme-client: ${missing('dom.pem')}: -k file must exist`,
+    `acme-client: ${missing('no-www')}: -C directory must exist`,
+    `acme-client: ${missing('acct.pem')}: -f file must exist`,
+    '',
+  ].join('\n'));
+});
+
+test('pre-flight: -n, -N and -t lift the checks on what they create or replace', { skip: isRoot ? false : 'needs root' }, async () => {
+  const w = workDir();
+  const run = await runClient(['-n', '-N', '-t', 'dns-01', '-c', join(w.dir, 'nope'), '-C', join(w.dir, 'nope2'), '-f', join(w.dir, 'a.pem'), '-k', join(w.dir, 'd.pem'), 'example.com']);
+  assert.equal(run.status, 1);
+  assert.equal(run.stderr, `acme-client: ${join(w.dir, 'nope')}: -c directory must exist\n`);
+});
+
+test('--server must be an https URL', { skip: isRoot ? false : 'needs root' }, async () => {
+  const w = workDir();
+  const run = await runClient(['--server', 'http://127.0.0.1:1/dir', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
+  assert.equal(run.status, 1);
+  assert.equal(run.stderr, 'acme-client: http://127.0.0.1:1/dir: not an https URL\n');
+});

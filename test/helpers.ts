@@ -1,0 +1,69 @@
+// Shared by the end-to-end tests: run the built client as a user would, and make key files with
+// the openssl CLI (keys made by another tool are what users bring).
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLIENT = join(ROOT, 'dist', 'acme-client.js');
+
+export interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runClient(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; uid?: number; gid?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLIENT, ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+export const isRoot = process.getuid?.() === 0;
+
+/** A fresh work area: certs/, private/ (0700), www/ (an unserved challenge dir). */
+export function workDir(): { dir: string; certs: string; priv: string; www: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'acme-client-test-'));
+  const certs = join(dir, 'certs');
+  const priv = join(dir, 'private');
+  const www = join(dir, 'www');
+  mkdirSync(certs);
+  mkdirSync(priv, { mode: 0o700 });
+  mkdirSync(www);
+  return { dir, certs, priv, www };
+}
+
+export type KeyKind = 'rsa2048-pkcs8' | 'rsa2048-pkcs1' | 'ec-p256-sec1' | 'ec-p256-params' | 'ec-p384-pkcs8';
+
+export function makeKey(path: string, kind: KeyKind): string {
+  const sh = (cmd: string): void => {
+    execFileSync('sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  switch (kind) {
+    case 'rsa2048-pkcs8': sh(`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '${path}'`); break;
+    case 'rsa2048-pkcs1': sh(`openssl genrsa -traditional -out '${path}' 2048`); break;
+    case 'ec-p256-sec1': sh(`openssl ecparam -name prime256v1 -genkey -noout -out '${path}'`); break;
+    case 'ec-p256-params': sh(`openssl ecparam -name prime256v1 -genkey -out '${path}'`); break;
+    case 'ec-p384-pkcs8': sh(`openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out '${path}'`); break;
+  }
+  return path;
+}
+
+export function openssl(args: string[], input?: string): string {
+  return execFileSync('openssl', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
