@@ -1,0 +1,32 @@
+// What npm ships: `npm pack` holds only what runs (the bundles, the man page, package.json,
+// README), and a global install from that tarball gives a working `acme-client` command.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './helpers.js';
+
+test('npm pack ships only what runs, and npm i -g of it gives a working acme-client', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'acme-client-pack-'));
+  // --ignore-scripts: the test runs after the build; prepack would only rebuild the same files.
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' })) as
+    { filename: string; files: { path: string }[] }[];
+  const files = (packed[0]?.files ?? []).map((f) => f.path).sort();
+  assert.deepEqual(files.filter((f) => !f.startsWith('dist/')), ['README.md', 'man/acme-client.1', 'package.json']);
+  assert.ok(files.includes('dist/acme-client.js'));
+  for (const role of ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc']) assert.ok(files.includes(`dist/procs/${role}.js`), role);
+
+  const prefix = join(dir, 'prefix');
+  execFileSync('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed[0]?.filename ?? '')],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const bin = join(prefix, 'bin', 'acme-client');
+  assert.ok(existsSync(bin));
+  assert.match(readFileSync(bin, 'utf8').split('\n')[0] ?? '', /^#!\/usr\/bin\/env node$/);
+  const run = spawnSync(bin, [], { encoding: 'utf8' });
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /^usage: acme-client /m);
+  assert.ok(existsSync(join(prefix, 'share', 'man', 'man1', 'acme-client.1')), 'man page installed');
+});
