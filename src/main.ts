@@ -13,29 +13,9 @@ import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } f
 import { EXIT_CHANGED, Role, RoleConfig } from './ipc/roles.js';
 import { Failure, debug, setVerbosity, warn } from './log.js';
 import { USER_AGENT } from './version.js';
+import { Paths, directoryUrl, resolvePaths } from './defaults.js';
 
-const LETSENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
-const LETSENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
-
-interface Paths {
-  certDir: string;
-  challengeDir: string;
-  domainKey: string;
-  accountKey: string;
-}
-
-/** Defaults of the 2017 man page; -m puts each default not given under /<first name>. */
-function resolvePaths(opts: Options, first: string): Paths {
-  const sub = (base: string): string => (opts.multiDir ? join(base, first) : base);
-  return {
-    certDir: opts.certDir ?? sub('/etc/ssl/acme'),
-    challengeDir: opts.challengeDir ?? '/var/www/acme',
-    domainKey: opts.domainKey ?? join(sub('/etc/ssl/acme/private'), 'privkey.pem'),
-    accountKey: opts.accountKey ?? join(sub('/etc/acme'), 'privkey.pem'),
-  };
-}
-
-/** -m: create the per-name default directories that are missing (one level, as the original). */
+/** -m: create the per-name default directories that are missing; key directories are private. */
 function makeMultiDirs(opts: Options, paths: Paths): void {
   const wanted: [boolean, string, number][] = [
     [opts.certDir === undefined, paths.certDir, 0o755],
@@ -45,10 +25,9 @@ function makeMultiDirs(opts: Options, paths: Paths): void {
   for (const [isDefault, dir, mode] of wanted) {
     if (!isDefault) continue;
     try {
-      mkdirSync(dir, { mode });
-      debug(dir, 'creating directory');
+      if (mkdirSync(dir, { mode, recursive: true }) !== undefined) debug(dir, 'created directory');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Failure(dir, `cannot create directory: ${(err as Error).message}`);
+      throw new Failure(dir, `cannot create directory: ${(err as Error).message}`);
     }
   }
 }
@@ -63,7 +42,7 @@ function readable(path: string, directory: boolean): boolean {
 }
 
 /** The original's pre-flight checks: every problem is reported before giving up. */
-function preflight(opts: Options, paths: Paths): { createAccountKey: boolean; createDomainKey: boolean } {
+function preflight(opts: Options, paths: Paths): { createAccountKey: boolean; createDomainKey: boolean } | null {
   const problems: [string, string][] = [];
   if (!readable(paths.certDir, true)) problems.push([paths.certDir, '-c directory must exist']);
   const domainKeyExists = readable(paths.domainKey, false);
@@ -72,30 +51,19 @@ function preflight(opts: Options, paths: Paths): { createAccountKey: boolean; cr
   const accountKeyExists = readable(paths.accountKey, false);
   if (!accountKeyExists && !opts.newAccountKey) problems.push([paths.accountKey, '-f file must exist']);
   for (const [subject, problem] of problems) warn(subject, problem);
-  if (problems.length > 0) process.exit(1);
+  if (problems.length > 0) return null;
   // Decided here, once, so that two children never race over whether a key exists.
   if (opts.newDomainKey && domainKeyExists) debug(paths.domainKey, 'domain key exists (not creating)');
   if (opts.newAccountKey && accountKeyExists) debug(paths.accountKey, 'account key exists (not creating)');
   return { createAccountKey: opts.newAccountKey && !accountKeyExists, createDomainKey: opts.newDomainKey && !domainKeyExists };
 }
 
-function directoryUrl(opts: Options): string {
-  const url = opts.server ?? (opts.staging ? LETSENCRYPT_STAGING : LETSENCRYPT);
-  let parsed: URL | null = null;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // reported below
-  }
-  if (parsed === null || parsed.protocol !== 'https:') throw new Failure(url, 'not an https URL');
-  return url;
-}
-
 /** Children start with nothing of the parent's environment but what their role needs. */
 function childEnv(role: Role): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
   if (role === 'netproc') {
-    // How the CA's TLS certificate is trusted: the system store or NODE_EXTRA_CA_CERTS.
+    // How the CA's TLS certificate is trusted: the system store (which SSL_CERT_* may move) or
+    // NODE_EXTRA_CA_CERTS.
     for (const name of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR']) {
       if (process.env[name] !== undefined) env[name] = process.env[name];
     }
@@ -105,7 +73,10 @@ function childEnv(role: Role): NodeJS.ProcessEnv {
 
 function spawnRole<R extends Role>(role: R, config: RoleConfig[R], stdio: StdioOptions): ChildProcess {
   const script = fileURLToPath(new URL(`./procs/${role}.js`, import.meta.url));
-  return spawn(process.execPath, [script, JSON.stringify(config)], { stdio, env: childEnv(role) });
+  // netproc trusts the system's OpenSSL store (what update-ca-certificates maintains), not only
+  // the list compiled into Node.
+  const flags = role === 'netproc' ? ['--use-openssl-ca'] : [];
+  return spawn(process.execPath, [...flags, script, JSON.stringify(config)], { stdio, env: childEnv(role) });
 }
 
 interface Outcome {
@@ -151,7 +122,9 @@ async function main(): Promise<number> {
   const paths = resolvePaths(opts, first);
   const server = directoryUrl(opts);
   if (opts.multiDir) makeMultiDirs(opts, paths);
-  const { createAccountKey, createDomainKey } = preflight(opts, paths);
+  const keys = preflight(opts, paths);
+  if (keys === null) return 1;
+  const { createAccountKey, createDomainKey } = keys;
   const verbose = opts.verbose;
 
   // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 4 file. Each peer

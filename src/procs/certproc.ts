@@ -43,15 +43,16 @@ async function judgeExisting(config: CertConfig, path: string): Promise<CertToNe
     return { op: 'renew', reason: 'no certificate yet' };
   }
   let leaf: X509Certificate;
+  let have: string[];
   try {
     leaf = new X509Certificate(splitPemCertificates(text)[0] as string);
+    have = certificateNames(leaf);
   } catch (err) {
     const why = err instanceof ChainError ? err.problem : (err as Error).message;
     if (config.revoke) throw new Failure(path, `unreadable certificate: ${why}`);
     warn(path, `unreadable certificate (${why}), renewing`);
     return { op: 'renew', reason: 'unreadable certificate' };
   }
-  const have = certificateNames(leaf);
   const unknown = have.find((n) => !config.names.includes(n));
   if (unknown !== undefined) throw new Failure(path, `unknown SAN entry: ${unknown}`);
   const missing = config.names.filter((n) => !have.includes(n));
@@ -82,7 +83,12 @@ function checkIssued(config: CertConfig, pem: string, publicKey: string, subject
   }
   if (blocks.length < 2) throw new Failure(subject, 'bad certificate chain: no issuer certificate');
   const [leaf, issuer] = [new X509Certificate(blocks[0] as string), new X509Certificate(blocks[1] as string)];
-  const names = certificateNames(leaf);
+  let names: string[];
+  try {
+    names = certificateNames(leaf);
+  } catch (err) {
+    throw new Failure(subject, err instanceof ChainError ? err.problem : (err as Error).message);
+  }
   const extra = names.find((n) => !config.names.includes(n));
   const missing = config.names.find((n) => !names.includes(n));
   if (extra !== undefined) throw new Failure(subject, `certificate names ${extra}, which was not requested`);

@@ -1,0 +1,39 @@
+// Where things are when the command line does not say: the 2017 man page's paths, and the ACME
+// directory (Let's Encrypt production, or staging with -s, unless --server names another).
+
+import { join } from 'node:path';
+import type { Options } from './args.js';
+import { Failure } from './log.js';
+
+export const LETSENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+export const LETSENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+
+export interface Paths {
+  certDir: string;
+  challengeDir: string;
+  domainKey: string;
+  accountKey: string;
+}
+
+/** Defaults of the 2017 man page; -m puts each default not given under /<first name>. */
+export function resolvePaths(opts: Options, first: string): Paths {
+  const sub = (base: string): string => (opts.multiDir ? join(base, first) : base);
+  return {
+    certDir: opts.certDir ?? sub('/etc/ssl/acme'),
+    challengeDir: opts.challengeDir ?? '/var/www/acme',
+    domainKey: opts.domainKey ?? join(sub('/etc/ssl/acme/private'), 'privkey.pem'),
+    accountKey: opts.accountKey ?? join(sub('/etc/acme'), 'privkey.pem'),
+  };
+}
+
+export function directoryUrl(opts: Options): string {
+  const url = opts.server ?? (opts.staging ? LETSENCRYPT_STAGING : LETSENCRYPT);
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (parsed === null || parsed.protocol !== 'https:') throw new Failure(url, 'not an https URL');
+  return url;
+}
