@@ -67,3 +67,37 @@ export function makeKey(path: string, kind: KeyKind): string {
 export function openssl(args: string[], input?: string): string {
   return execFileSync('openssl', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
+
+/**
+ * Runs the client with -t: every line it prints is handed to `answer`, whose result (a line, or
+ * null to close stdin) is written back, as a dns-01 hook wrapper would.
+ */
+export function runWithHook(args: string[], env: NodeJS.ProcessEnv, answer: (line: string) => Promise<string | null>): Promise<RunResult & { lines: string[] }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLIENT, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let pending = '';
+    const lines: string[] = [];
+    let queue = Promise.resolve();
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      pending += d;
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        lines.push(line);
+        queue = queue.then(async () => {
+          const reply = await answer(line);
+          if (reply === null) child.stdin.end();
+          else child.stdin.write(reply);
+        });
+      }
+    });
+    child.stdin.on('error', () => undefined);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, lines }));
+  });
+}

@@ -4,7 +4,7 @@
 // `<type> <identifier> <key authorization>` and waits for the caller to echo the line back.
 // It talks to netproc only and needs no network.
 
-import { promises as fs } from 'node:fs';
+import { promises as fs, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
@@ -76,6 +76,14 @@ function writeStdout(line: string): Promise<void> {
 runChild('chngproc', async (config: ChngConfig) => {
   const net = new Channel<NetToChng, ChngToNet>(FD.chngproc.net, 'netproc', parseNetToChng);
   const written: string[] = [];
+  // Ctrl-C reaches every process of the group and the parent passes SIGTERM on: published files
+  // must go even then, so they are removed before dying.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      for (const path of written) rmSync(path, { force: true });
+      process.kill(process.pid, signal);
+    });
+  }
   const stdin = config.challengeDir === null ? new StdinLines() : null;
   try {
     for (;;) {

@@ -164,38 +164,38 @@ runChild('netproc', async (config: NetConfig) => {
     })();
     chngPump.catch((err: Error) => acks.abandon(err));
 
-    // With -t the caller sees one challenge at a time, each confirmed before the CA is told.
-    let handshake: Promise<void> = Promise.resolve();
-    const serially = (fn: () => Promise<void>): Promise<void> => {
-      const run = handshake.then(fn);
-      handshake = run.catch(() => undefined);
-      return run;
-    };
-    const publishAndRespond = async (authzUrl: string, authz: Authorization): Promise<boolean> => {
+    const publishAndRespond = async (authzUrl: string, authz: Authorization): Promise<void> => {
       const challenge = authz.challenges.find((c) => c.type === config.challengeType);
       if (!challenge) throw new Failure(authzUrl, `no ${config.challengeType} challenge`);
-      if (challenge.status === 'valid') return false;
       if (challenge.status === 'invalid') throw new Failure(authz.identifier, `validation failed: ${challenge.error ? describeProblem(challenge.error) : 'no detail'}`);
-      if (challenge.status === 'processing') return true;
+      if (challenge.status !== 'pending') return;
       if (challenge.token === null) throw new Failure(challenge.url, 'challenge has no token');
       const identifier = authz.wildcard ? `*.${authz.identifier}` : authz.identifier;
-      const publish = async (): Promise<void> => {
-        const { id, reply } = acks.take();
-        if (!(await chng.send({ op: 'challenge', id, identifier, token: challenge.token as string, keyAuthorization: `${challenge.token}.${thumbprint}` }))) {
-          throw new PeerGone('chngproc');
-        }
-        await reply;
-        await acme.respond(challenge.url);
-        debug(identifier, `${config.challengeType} challenge answered`);
-      };
-      await (config.external ? serially(publish) : publish());
-      return true;
+      const { id, reply } = acks.take();
+      if (!(await chng.send({ op: 'challenge', id, identifier, token: challenge.token, keyAuthorization: `${challenge.token}.${thumbprint}` }))) {
+        throw new PeerGone('chngproc');
+      }
+      await reply;
+      await acme.respond(challenge.url);
+      debug(identifier, `${config.challengeType} challenge answered`);
     };
 
+    // With -t the caller sees one challenge at a time, in the order of the authorizations, each
+    // confirmed before the CA is told; each waits for the one before it. http-01 needs no order.
+    const handshakes = order.authorizations.map(() => {
+      let done!: () => void;
+      const promise = new Promise<void>((r) => (done = r));
+      return { promise, done };
+    });
     const deadline = Date.now() + POLL_DEADLINE_MS;
-    await eachLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (authzUrl) => {
+    await eachLimited(order.authorizations.map((url, index) => ({ url, index })), CONCURRENT_AUTHORIZATIONS, async ({ url: authzUrl, index }) => {
       let { authz, retryAfter } = await acme.authorization(authzUrl);
-      if (authz.status === 'pending') await publishAndRespond(authzUrl, authz);
+      try {
+        if (config.external && index > 0) await handshakes[index - 1]?.promise;
+        if (authz.status === 'pending') await publishAndRespond(authzUrl, authz);
+      } finally {
+        handshakes[index]?.done();
+      }
       for (let round = 0; authz.status === 'pending'; round++) {
         if (Date.now() > deadline) throw new Failure(authzUrl, 'authorization still pending, giving up');
         await sleep(pollDelay(round, retryAfter));
