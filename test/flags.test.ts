@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { isRoot, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
@@ -52,7 +52,7 @@ describe('classic flags against Pebble', { skip }, () => {
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.lines.length, 2);
     for (const line of run.lines) assert.match(line, /^dns-01 (\*\.)?dns\.example\.test [A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
-    assert.deepEqual(run.lines.map((l) => l.split(' ')[1]).sort(), ['*.dns.example.test', 'dns.example.test']);
+    assert.deepEqual(run.lines.map((l) => l.split(' ')[1]), ['dns.example.test', '*.dns.example.test'], 'command-line order');
     assert.equal(names(w.certs), 'DNS:dns.example.test, DNS:*.dns.example.test');
   });
 
@@ -63,6 +63,30 @@ describe('classic flags against Pebble', { skip }, () => {
       assert.equal(run.status, 1);
       assert.match(run.stderr, new RegExp(`^acme-client: ${message.replace(/[<>]/g, '.')}$`, 'm'));
       assert.deepEqual(readdirSync(w.certs), []);
+    }
+  });
+
+  test('-t with a type the CA does not offer: <authorization url>: no <type> challenge', async () => {
+    const { w, args } = setup();
+    const run = await runWithHook(['-t', 'carrier-pigeon-01', ...args, 'pigeon.example.test'], env(), async (line) => `${line}\n`);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^acme-client: https:\/\/127\.0\.0\.1:\d+\/authZ\/\S+: no carrier-pigeon-01 challenge$/m);
+    assert.deepEqual(run.lines, []);
+    assert.deepEqual(readdirSync(w.certs), []);
+  });
+
+  test('-m: per-name default directories are created (cert dir 0755, key dirs 0700) and used', async () => {
+    const name = `m${process.pid}.example.test`;
+    const dirs = [join('/etc/ssl/acme', name), join('/etc/ssl/acme/private', name), join('/etc/acme', name)];
+    try {
+      const run = await runClient(['-m', '-n', '-N', '--server', lab.directoryUrl, '-C', lab.challengeDir, name], { env: env() });
+      assert.equal(run.status, 0, run.stderr);
+      assert.deepEqual(dirs.map((d) => statSync(d).mode & 0o777), [0o755, 0o700, 0o700]);
+      assert.ok(statSync(join(dirs[0] as string, 'cert.pem')).isFile());
+      assert.equal(statSync(join(dirs[1] as string, 'privkey.pem')).mode & 0o777, 0o600);
+      assert.equal(statSync(join(dirs[2] as string, 'privkey.pem')).mode & 0o777, 0o600);
+    } finally {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
     }
   });
 

@@ -61,15 +61,16 @@ class PeerGone extends Error {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Runs fn over items with at most `limit` at once; the first failure rejects the whole. */
-async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** Maps fn over items with at most `limit` running at once; the first failure rejects the whole. */
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
   let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {
     while (!failed && next < items.length) {
-      const item = items[next++] as T;
+      const index = next++;
       try {
-        await fn(item);
+        results[index] = await fn(items[index] as T);
       } catch (err) {
         failed = true;
         throw err;
@@ -77,6 +78,7 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** Waits between polls: short at first (the CA is often quick), growing, or as the CA asks. */
@@ -180,25 +182,26 @@ runChild('netproc', async (config: NetConfig) => {
       debug(identifier, `${config.challengeType} challenge answered`);
     };
 
-    // With -t the caller sees one challenge at a time, in the order of the authorizations, each
-    // confirmed before the CA is told; each waits for the one before it. http-01 needs no order.
-    const handshakes = order.authorizations.map(() => {
-      let done!: () => void;
-      const promise = new Promise<void>((r) => (done = r));
-      return { promise, done };
-    });
+    // Three passes, each concurrent where it may be: fetch every authorization, publish and
+    // answer the pending ones, poll until each is valid. With -t the caller sees one challenge at
+    // a time, in command-line order, each confirmed before the CA is told.
     const deadline = Date.now() + POLL_DEADLINE_MS;
-    await eachLimited(order.authorizations.map((url, index) => ({ url, index })), CONCURRENT_AUTHORIZATIONS, async ({ url: authzUrl, index }) => {
-      let { authz, retryAfter } = await acme.authorization(authzUrl);
-      try {
-        if (config.external && index > 0) await handshakes[index - 1]?.promise;
-        if (authz.status === 'pending') await publishAndRespond(authzUrl, authz);
-      } finally {
-        handshakes[index]?.done();
-      }
+    const fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => ({ url, ...(await acme.authorization(url)) }));
+    const position = (a: Authorization): number => {
+      const index = config.names.indexOf(a.wildcard ? `*.${a.identifier}` : a.identifier);
+      return index < 0 ? config.names.length : index;
+    };
+    const pending = fetched.filter((f) => f.authz.status === 'pending').sort((a, b) => position(a.authz) - position(b.authz));
+    if (config.external) {
+      for (const f of pending) await publishAndRespond(f.url, f.authz);
+    } else {
+      await mapLimited(pending, CONCURRENT_AUTHORIZATIONS, (f) => publishAndRespond(f.url, f.authz));
+    }
+    await mapLimited(fetched, CONCURRENT_AUTHORIZATIONS, async ({ url: authzUrl, authz: first, retryAfter: wait }) => {
+      let [authz, retryAfter] = [first, wait];
       for (let round = 0; authz.status === 'pending'; round++) {
         if (Date.now() > deadline) throw new Failure(authzUrl, 'authorization still pending, giving up');
-        await sleep(pollDelay(round, retryAfter));
+        if (round > 0) await sleep(pollDelay(round, retryAfter));
         ({ authz, retryAfter } = await acme.authorization(authzUrl));
       }
       if (authz.status !== 'valid') {
