@@ -33,7 +33,8 @@ export async function writeFileAtomic(dir: string, name: string, data: string | 
 }
 
 export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  // 'r', not O_DIRECTORY: Node 20's permission model refuses numeric flags it does not know.
+  const handle = await fs.open(dir, 'r');
   try {
     await handle.sync();
   } finally {

@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Options } from '../src/args.js';
+import { LETSENCRYPT, LETSENCRYPT_STAGING, directoryUrl, resolvePaths } from '../src/defaults.js';
+import { Failure } from '../src/log.js';
+
+function options(fields: Partial<Options> = {}): Options {
+  return {
+    backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0,
+    names: ['example.org'], ...fields,
+  };
+}
+
+test('resolvePaths: the man page defaults', () => {
+  assert.deepEqual(resolvePaths(options(), 'example.org'), {
+    certDir: '/etc/ssl/acme',
+    challengeDir: '/var/www/acme',
+    domainKey: '/etc/ssl/acme/private/privkey.pem',
+    accountKey: '/etc/acme/privkey.pem',
+  });
+});
+
+test('resolvePaths: -m puts each default under the first name, but not the challenge dir', () => {
+  assert.deepEqual(resolvePaths(options({ multiDir: true, names: ['example.org', 'www.example.org'] }), 'example.org'), {
+    certDir: '/etc/ssl/acme/example.org',
+    challengeDir: '/var/www/acme',
+    domainKey: '/etc/ssl/acme/private/example.org/privkey.pem',
+    accountKey: '/etc/acme/example.org/privkey.pem',
+  });
+});
+
+test('resolvePaths: -m uses the name it is given', () => {
+  const paths = resolvePaths(options({ multiDir: true, names: ['a.example', 'b.example'] }), 'b.example');
+  assert.equal(paths.certDir, '/etc/ssl/acme/b.example');
+  assert.equal(paths.accountKey, '/etc/acme/b.example/privkey.pem');
+});
+
+test('resolvePaths: given paths are used as given, with or without -m', () => {
+  const given = { certDir: '/srv/certs', challengeDir: '/srv/www', domainKey: '/srv/keys/domain.pem', accountKey: '/srv/keys/account.pem' };
+  for (const multiDir of [false, true]) {
+    assert.deepEqual(resolvePaths(options({ multiDir, ...given }), 'example.org'), given, `multiDir=${multiDir}`);
+  }
+});
+
+test('resolvePaths: each given path is independent of the others under -m', () => {
+  assert.deepEqual(resolvePaths(options({ multiDir: true, certDir: '/srv/certs' }), 'example.org'), {
+    certDir: '/srv/certs',
+    challengeDir: '/var/www/acme',
+    domainKey: '/etc/ssl/acme/private/example.org/privkey.pem',
+    accountKey: '/etc/acme/example.org/privkey.pem',
+  });
+  assert.deepEqual(resolvePaths(options({ multiDir: true, accountKey: '/srv/account.pem' }), 'example.org'), {
+    certDir: '/etc/ssl/acme/example.org',
+    challengeDir: '/var/www/acme',
+    domainKey: '/etc/ssl/acme/private/example.org/privkey.pem',
+    accountKey: '/srv/account.pem',
+  });
+});
+
+test('directoryUrl: Let\'s Encrypt v2 production by default', () => {
+  assert.equal(LETSENCRYPT, 'https://acme-v02.api.letsencrypt.org/directory');
+  assert.equal(directoryUrl(options()), 'https://acme-v02.api.letsencrypt.org/directory');
+});
+
+test('directoryUrl: staging with -s', () => {
+  assert.equal(LETSENCRYPT_STAGING, 'https://acme-staging-v02.api.letsencrypt.org/directory');
+  assert.equal(directoryUrl(options({ staging: true })), 'https://acme-staging-v02.api.letsencrypt.org/directory');
+});
+
+test('directoryUrl: --server wins over the default and over -s', () => {
+  const server = 'https://ca.example.net:14000/dir';
+  assert.equal(directoryUrl(options({ server })), server);
+  assert.equal(directoryUrl(options({ server, staging: true })), server);
+});
+
+function refuses(server: string): void {
+  for (const staging of [false, true]) {
+    assert.throws(() => directoryUrl(options({ server, staging })), (error: unknown) => {
+      assert.ok(error instanceof Failure, `${server}: ${String(error)}`);
+      assert.equal(error.subject, server);
+      assert.equal(error.problem, 'not an https URL');
+      return true;
+    }, server);
+  }
+}
+
+test('directoryUrl: http:// is refused', () => {
+  refuses('http://acme-v02.api.letsencrypt.org/directory');
+  refuses('http://localhost:14000/dir');
+});
+
+test('directoryUrl: garbage is refused', () => {
+  refuses('garbage');
+  refuses('');
+  refuses('acme-v02.api.letsencrypt.org/directory');
+  refuses('ftp://ca.example.net/dir');
+  refuses('https//missing-colon.example/dir');
+});
