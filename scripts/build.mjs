@@ -13,15 +13,28 @@ const require = createRequire(import.meta.url);
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit', cwd: root });
 
 const esbuild = require('esbuild');
-rmSync(join(root, 'dist'), { recursive: true, force: true });
 // node-forge is CommonJS and calls require('crypto'): give the ESM bundles a real require.
 const banner = "import { createRequire as __acmeCreateRequire } from 'node:module'; const require = __acmeCreateRequire(import.meta.url);";
-const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning', legalComments: 'none' };
-esbuild.buildSync({ ...common, entryPoints: [join(root, 'src/main.ts')], outfile: join(root, 'dist/acme-client.js'),
-  banner: { js: '#!/usr/bin/env node\n' + banner } });
 const procs = readdirSync(join(root, 'src/procs')).filter((f) => f.endsWith('.ts'));
-for (const f of procs) {
-  esbuild.buildSync({ ...common, entryPoints: [join(root, 'src/procs', f)], outfile: join(root, 'dist/procs', f.replace(/\.ts$/, '.js')),
-    banner: { js: banner } });
+
+/**
+ * dist/ is what ships: the breakout hook is defined away and removed as dead code. The test build
+ * in build/breakout-dist/ keeps it, so tests can ask confined children to try to escape.
+ */
+function bundle(outdir, breakoutHook) {
+  rmSync(outdir, { recursive: true, force: true });
+  const common = {
+    bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning', legalComments: 'none',
+    minifySyntax: true, define: { __BREAKOUT_HOOK__: String(breakoutHook) },
+  };
+  esbuild.buildSync({ ...common, entryPoints: [join(root, 'src/main.ts')], outfile: join(outdir, 'acme-client.js'),
+    banner: { js: '#!/usr/bin/env node\n' + banner } });
+  for (const f of procs) {
+    esbuild.buildSync({ ...common, entryPoints: [join(root, 'src/procs', f)], outfile: join(outdir, 'procs', f.replace(/\.ts$/, '.js')),
+      banner: { js: banner } });
+  }
+  chmodSync(join(outdir, 'acme-client.js'), 0o755);
 }
-chmodSync(join(root, 'dist/acme-client.js'), 0o755);
+
+bundle(join(root, 'dist'), false);
+bundle(join(root, 'build/breakout-dist'), true);

@@ -3,7 +3,7 @@
 
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
-  '[-k domainkey] [-t challenge] [--server url] domain [altnames...]';
+  '[-k domainkey] [-t challenge] [--server url] [--user name] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -36,6 +36,10 @@ export interface Options {
   domainKey?: string;
   challengeType?: string;
   server?: string;
+  /** --user: whom the unprivileged children run as. */
+  user?: string;
+  /** --isolation-report: describe each child's confinement and its cost, then exit. */
+  isolationReport: boolean;
   names: string[];
 }
 
@@ -47,15 +51,17 @@ const VERBOSE_OPTION = 'v';
 const LETTER_VALUE_OPTIONS = {
   a: 'agreement', C: 'challengeDir', c: 'certDir', f: 'accountKey', k: 'domainKey', t: 'challengeType',
 } as const;
-const SERVER_OPTION = 'server';
-const VALUE_OPTIONS = { ...LETTER_VALUE_OPTIONS, [SERVER_OPTION]: 'server' } as const;
+// Extensions are long options only; the classic letters keep their 2017 meaning.
+const LONG_VALUE_OPTIONS = { server: 'server', user: 'user' } as const;
+const LONG_FLAG_OPTIONS = { 'isolation-report': 'isolationReport' } as const;
+const VALUE_OPTIONS = { ...LETTER_VALUE_OPTIONS, ...LONG_VALUE_OPTIONS } as const;
 
 const FLAG_LETTERS = new Set<string>([...Object.keys(FLAG_OPTIONS), VERBOSE_OPTION]);
 const VALUE_LETTERS = new Set<string>(Object.keys(LETTER_VALUE_OPTIONS));
 
 /**
  * The getopt(3) scan that yargs cannot do alone: grouped flags, a value attached or in the next
- * word whatever it looks like, no long options but --server, and a stop at the first operand.
+ * word whatever it looks like, no long options but our extensions, and a stop at the first operand.
  * Returns one option per word, each value in the word after its option, then "--" and the operands.
  */
 function normalise(argv: readonly string[]): string[] {
@@ -76,8 +82,14 @@ function normalise(argv: readonly string[]): string[] {
     if (word.startsWith('--')) {
       const equals = word.indexOf('=');
       const name = equals === -1 ? word.slice(2) : word.slice(2, equals);
-      if (name !== SERVER_OPTION) throw new UsageError(`unknown option -- ${name}`);
-      vector.push(`--${SERVER_OPTION}`, equals === -1 ? takeValue(name) : word.slice(equals + 1));
+      if (Object.hasOwn(LONG_VALUE_OPTIONS, name)) {
+        vector.push(`--${name}`, equals === -1 ? takeValue(name) : word.slice(equals + 1));
+      } else if (Object.hasOwn(LONG_FLAG_OPTIONS, name)) {
+        if (equals !== -1) throw new UsageError(`option does not take an argument -- ${name}`);
+        vector.push(`--${name}`);
+      } else {
+        throw new UsageError(`unknown option -- ${name}`);
+      }
       continue;
     }
     // By code point, so that a stray non-ASCII letter is reported whole.
@@ -113,7 +125,7 @@ export async function parseCommandLine(argv: string[]): Promise<Options> {
       'nargs-eats-options': true,
       'strip-dashed': true,
     })
-    .boolean(Object.keys(FLAG_OPTIONS))
+    .boolean([...Object.keys(FLAG_OPTIONS), ...Object.keys(LONG_FLAG_OPTIONS)])
     .count(VERBOSE_OPTION)
     .string(valueKeys)
     .requiresArg(valueKeys)
@@ -131,6 +143,7 @@ export async function parseCommandLine(argv: string[]): Promise<Options> {
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
     newDomainKey: false, mustStaple: false, revoke: false, staging: false,
+    isolationReport: parsed['isolation-report'] === true,
     verbose: typeof verbose === 'number' ? verbose : 0,
     // parse-positional-numbers is off, so every operand is still the string it was given as.
     names: parsed._.map((operand) => String(operand)),
@@ -140,7 +153,7 @@ export async function parseCommandLine(argv: string[]): Promise<Options> {
     const value = parsed[key];
     if (typeof value === 'string') options[field] = value;
   }
-  if (options.names.length === 0) throw new UsageError('no domain given');
+  if (options.names.length === 0 && !options.isolationReport) throw new UsageError('no domain given');
   return options;
 }
 

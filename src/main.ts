@@ -5,7 +5,8 @@
 // certificate files, 2 when there was nothing to do, 1 when any child failed.
 
 import { spawn, ChildProcess, StdioOptions } from 'node:child_process';
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
@@ -14,6 +15,8 @@ import { EXIT_CHANGED, Role, RoleConfig } from './ipc/roles.js';
 import { Failure, debug, setVerbosity, warn } from './log.js';
 import { USER_AGENT } from './version.js';
 import { Paths, directoryUrl, resolvePaths } from './defaults.js';
+import { Account, Capabilities, ChildPlan, RoleNeeds, childCommand, describePlan, planChild, probeCapabilities, resolveUser } from './isolation.js';
+import { isolationReport } from './report.js';
 
 /** -m: create the per-name default directories that are missing; key directories are private. */
 function makeMultiDirs(opts: Options, paths: Paths): void {
@@ -68,15 +71,52 @@ function childEnv(role: Role): NodeJS.ProcessEnv {
       if (process.env[name] !== undefined) env[name] = process.env[name];
     }
   }
+  // Test build only (see src/ipc/breakout.ts): what the children should try to reach.
+  if (typeof __BREAKOUT_HOOK__ !== 'undefined' && __BREAKOUT_HOOK__ && process.env.ACME_CLIENT_BREAKOUT !== undefined) {
+    env.ACME_CLIENT_BREAKOUT = process.env.ACME_CLIENT_BREAKOUT;
+  }
   return env;
 }
 
-function spawnRole<R extends Role>(role: R, config: RoleConfig[R], stdio: StdioOptions): ChildProcess {
-  const script = fileURLToPath(new URL(`./procs/${role}.js`, import.meta.url));
-  // netproc trusts the system's OpenSSL store (what update-ca-certificates maintains), not only
-  // the list compiled into Node.
-  const flags = role === 'netproc' ? ['--use-openssl-ca'] : [];
-  return spawn(process.execPath, [...flags, script, JSON.stringify(config)], { stdio, env: childEnv(role) });
+/** Set at build time: true only in the test build that carries the breakout hook. */
+declare const __BREAKOUT_HOOK__: boolean;
+
+interface SpawnOptions {
+  stdio: StdioOptions;
+  /** --isolation-report: the child confines itself, describes the result and waits. */
+  report?: boolean;
+  /** Without any confinement: only to measure what confinement costs. */
+  unconfined?: boolean;
+}
+
+/** Starts children under their plans, and removes their jail directories afterwards. */
+class Spawner {
+  private readonly jails: string[] = [];
+
+  constructor(private readonly configs: RoleConfig, private readonly plans: Record<Role, ChildPlan>, private readonly caps: Capabilities) {}
+
+  start(role: Role, { stdio, report = false, unconfined = false }: SpawnOptions): ChildProcess {
+    const plan = this.plans[role];
+    const script = fileURLToPath(new URL(`./procs/${role}.js`, import.meta.url));
+    const args = [JSON.stringify(this.configs[role]), JSON.stringify({ drop: unconfined ? null : plan.drop, report })];
+    // netproc trusts the system's OpenSSL store (what update-ca-certificates maintains), not only
+    // the list compiled into Node.
+    const nodeFlags = role === 'netproc' ? ['--use-openssl-ca'] : [];
+    let command: { file: string; args: string[] };
+    if (unconfined) {
+      command = { file: process.execPath, args: [...nodeFlags, script, ...args] };
+    } else {
+      const jailRoot = plan.jail === null ? null : mkdtempSync(join(tmpdir(), 'acme-client-jail-'));
+      if (jailRoot !== null) this.jails.push(jailRoot);
+      command = childCommand(plan, nodeFlags, script, args, this.caps, jailRoot);
+    }
+    return spawn(command.file, command.args, { stdio, env: childEnv(role) });
+  }
+
+  /** The jail's tmpfs lived in the child's own mount namespace: on the host these are empty. */
+  cleanUp(): void {
+    for (const dir of this.jails.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 interface Outcome {
@@ -118,32 +158,81 @@ async function main(): Promise<number> {
     process.stderr.write('acme-client: must be run as root\n');
     return 1;
   }
-  const first = names[0] as string;
-  const paths = resolvePaths(opts, first);
+  const paths = resolvePaths(opts, names[0] ?? 'example.org');
   const server = directoryUrl(opts);
+  const user = resolveUser(opts.user);
+  const caps = probeCapabilities();
+  const configs = roleConfigs(opts, names, paths, server, { createAccountKey: opts.newAccountKey, createDomainKey: opts.newDomainKey });
+  if (opts.isolationReport) {
+    const plans = planAll(opts, paths, configs, user, caps);
+    const spawner = new Spawner(configs, plans, caps);
+    try {
+      return await isolationReport(plans, caps, (role, unconfined) => spawner.start(role, { stdio: ['pipe', 'pipe', 'inherit'], report: true, unconfined }));
+    } finally {
+      spawner.cleanUp();
+    }
+  }
+  if (names.length === 0) throw new Failure('acme-client', 'no domain given');
   if (opts.multiDir) makeMultiDirs(opts, paths);
   const keys = preflight(opts, paths);
   if (keys === null) return 1;
-  const { createAccountKey, createDomainKey } = keys;
-  const verbose = opts.verbose;
+  configs.acctproc.create = keys.createAccountKey;
+  configs.keyproc.create = keys.createDomainKey;
 
-  // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 4 file. Each peer
-  // gets the other end as its fd 3, and the parent then drops its copies.
-  const net = spawnRole('netproc', {
-    directoryUrl: server, names, challengeType: opts.challengeType ?? 'http-01', external, agreement: opts.agreement ?? null,
-    revoke: opts.revoke, userAgent: USER_AGENT, verbose,
-  }, ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', 'pipe']);
+  for (const missing of caps.missing) warn('isolation', missing);
+  const plans = planAll(opts, paths, configs, user, caps);
+  for (const role of ROLES) debug(role, describePlan(plans[role]));
+  const spawner = new Spawner(configs, plans, caps);
+  try {
+    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir);
+  } finally {
+    spawner.cleanUp();
+  }
+}
+
+const ROLES: Role[] = ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc'];
+
+function roleConfigs(opts: Options, names: string[], paths: Paths, server: string, keys: { createAccountKey: boolean; createDomainKey: boolean }): RoleConfig {
+  const verbose = opts.verbose;
+  const external = opts.challengeType !== undefined;
+  const challengeType = opts.challengeType ?? 'http-01';
+  return {
+    netproc: { directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT, verbose },
+    acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose },
+    keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose },
+    chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
+    certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, verbose },
+    fileproc: { certDir: paths.certDir, backup: opts.backup, verbose },
+  };
+}
+
+/** What each role must be able to touch, and nothing more. */
+function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account, caps: Capabilities): Record<Role, ChildPlan> {
+  const external = opts.challengeType !== undefined;
+  const keyFile = (file: string, create: boolean): RoleNeeds => ({ reads: [file], writes: create ? [file] : [], root: false, jailDir: null });
+  const dir = (d: string): RoleNeeds => ({ reads: [d], writes: [d], root: true, jailDir: d });
+  const needs: Record<Role, RoleNeeds> = {
+    netproc: { reads: [], writes: [], root: false, jailDir: null },
+    acctproc: keyFile(paths.accountKey, configs.acctproc.create),
+    keyproc: keyFile(paths.domainKey, configs.keyproc.create),
+    chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
+    certproc: { reads: [join(paths.certDir, 'cert.pem')], writes: [], root: false, jailDir: null },
+    fileproc: dir(paths.certDir),
+  };
+  return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
+}
+
+async function runChildren(spawner: Spawner, external: boolean, certDir: string): Promise<number> {
+  const spawnOne = (role: Role, stdio: StdioOptions): ChildProcess => spawner.start(role, { stdio });
+  // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 4 file. Each
+  // peer gets the other end as its fd 3, and the parent then drops its copies.
+  const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', 'pipe']);
   const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
-  const acct = spawnRole('acctproc', { keyFile: paths.accountKey, create: createAccountKey, verbose },
-    ['ignore', 'ignore', 'inherit', end(net, 3)]);
-  const key = spawnRole('keyproc', { keyFile: paths.domainKey, create: createDomainKey, names, mustStaple: opts.mustStaple, verbose },
-    ['ignore', 'ignore', 'inherit', end(net, 4)]);
-  const chng = spawnRole('chngproc', { challengeDir: external ? null : paths.challengeDir, challengeType: opts.challengeType ?? 'http-01', verbose },
-    external ? ['inherit', 'inherit', 'inherit', end(net, 5)] : ['ignore', 'ignore', 'inherit', end(net, 5)]);
-  const cert = spawnRole('certproc', { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, verbose },
-    ['ignore', 'ignore', 'inherit', end(net, 6), 'pipe']);
-  const file = spawnRole('fileproc', { certDir: paths.certDir, backup: opts.backup, verbose },
-    ['ignore', 'ignore', 'inherit', end(cert, 4)]);
+  const acct = spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3)]);
+  const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4)]);
+  const chng = spawnOne('chngproc', external ? ['inherit', 'inherit', 'inherit', end(net, 5)] : ['ignore', 'ignore', 'inherit', end(net, 5)]);
+  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', end(net, 6), 'pipe']);
+  const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4)]);
   for (const fd of [3, 4, 5, 6]) end(net, fd).destroy();
   end(cert, 4).destroy();
 
@@ -170,7 +259,7 @@ async function main(): Promise<number> {
     }
   }
   if (failed) {
-    if (changed) warn(paths.certDir, 'certificate files were updated, but the run failed');
+    if (changed) warn(certDir, 'certificate files were updated, but the run failed');
     return 1;
   }
   return changed ? 0 : 2;

@@ -4,7 +4,7 @@ import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Option
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0,
+  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, isolationReport: false,
 };
 
 function expected(fields: Partial<Options> & { names: string[] }): Options {
@@ -33,9 +33,9 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
   });
 }
 
-test('USAGE is the getopt synopsis plus --server', () => {
+test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
-    '[-f accountkey] [-k domainkey] [-t challenge] [--server url] domain [altnames...]');
+    '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] domain [altnames...]');
 });
 
 test('a lone domain gives the defaults', async () => {
@@ -195,4 +195,13 @@ test('checkNames refuses over-long labels and names', () => {
   assert.equal(name253.length, 253);
   assert.deepEqual(checkNames([name253], false), [name253]);
   rejectsName([`${name253}a`], false, `${name253}a`, 'bad domain syntax');
+});
+
+test('extensions: --user takes a value, --isolation-report needs no domain and takes none', async () => {
+  await parsesTo(['--user', '_acme', 'example.com'], { user: '_acme', names: ['example.com'] });
+  await parsesTo(['--user=nobody', 'example.com'], { user: 'nobody', names: ['example.com'] });
+  await parsesTo(['--isolation-report'], { isolationReport: true, names: [] });
+  await rejectsWith(['--isolation-report=yes'], 'option does not take an argument -- isolation-report');
+  await rejectsWith(['--user'], 'option requires an argument -- user');
+  await rejectsWith(['--isolation'], 'unknown option -- isolation');
 });

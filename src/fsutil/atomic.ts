@@ -15,15 +15,16 @@ export interface AtomicWriteOptions {
 
 export async function writeFileAtomic(dir: string, name: string, data: string | Buffer, options: AtomicWriteOptions): Promise<void> {
   const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, options.mode);
   try {
     try {
       await handle.writeFile(data);
-      await handle.chmod(options.mode);
       if (options.durable) await handle.sync();
     } finally {
       await handle.close();
     }
+    // By path: the permission model disables fchmod. The umask may have taken bits from the mode.
+    await fs.chmod(temp, options.mode);
     await fs.rename(temp, join(dir, name));
   } catch (err) {
     await fs.rm(temp, { force: true });

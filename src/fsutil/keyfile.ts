@@ -1,6 +1,7 @@
 // Reading and creating private key files. A new key is created exclusively (O_EXCL) without
 // following a symlink (O_NOFOLLOW), mode 0600 from the first byte: a planted file or link is an
-// error, never a target, and the key is never readable by others even for an instant.
+// error, never a target, and the key is never readable by others even for an instant (the umask
+// can only take bits away from 0600).
 
 import { constants, promises as fs } from 'node:fs';
 import { Failure } from '../log.js';
@@ -32,7 +33,6 @@ export async function createKeyFile(path: string, pem: string): Promise<void> {
     throw new Failure(path, `cannot create key: ${(err as Error).message}`);
   }
   try {
-    await handle.chmod(0o600);
     await handle.writeFile(pem);
     await handle.sync();
   } finally {

@@ -1,20 +1,82 @@
 // The common start and end of every child: read the configuration the parent passed, run the
 // role, and turn the outcome into an exit status. A Failure is printed as one line on stderr by
 // the child that knows what went wrong; the parent only adds that the run failed.
+//
+// Each role calls confine() once, as soon as it holds what it needs (its key, cert.pem) and
+// before it reads any message: that is where it drops to the unprivileged user.
 
+import { networkInterfaces } from 'node:os';
 import { Failure, reportError, setVerbosity } from '../log.js';
 import { Role, RoleConfig, parseConfig } from './roles.js';
+import * as c from './check.js';
+import { attemptBreakouts } from './breakout.js';
 
-export function runChild<R extends Role>(role: R, body: (config: RoleConfig[R]) => Promise<number | void>): void {
+/** Set at build time: true only in the test build that carries the breakout hook. */
+declare const __BREAKOUT_HOOK__: boolean;
+
+export interface Sandbox {
+  /** Unprivileged user to become, or null to stay as started. */
+  drop: { uid: number; gid: number } | null;
+  /** --isolation-report: confine, describe the result on stdout, exit. */
+  report: boolean;
+}
+
+function parseSandbox(v: unknown): Sandbox {
+  const m = c.object(v, 'sandbox');
+  const drop = m.drop === null ? null : c.object(m.drop, 'drop');
+  return { drop: drop === null ? null : { uid: c.integer(drop, 'uid'), gid: c.integer(drop, 'gid') }, report: c.boolean(m, 'report') };
+}
+
+function dropPrivileges(drop: Sandbox['drop']): void {
+  if (drop === null) return;
+  const { setgroups, setgid, setuid } = process;
+  if (!setgroups || !setgid || !setuid) throw new Failure('sandbox', 'this platform cannot drop privileges');
+  setgroups([]);
+  setgid(drop.gid);
+  setuid(drop.uid);
+  if (process.getuid?.() !== drop.uid || process.getgid?.() !== drop.gid) throw new Failure('sandbox', 'cannot drop privileges');
+}
+
+/** What the child can observe of its own confinement, for --isolation-report. */
+function describeSelf(): Record<string, unknown> {
+  const perm = (process as { permission?: { has(scope: string, ref?: string): boolean } }).permission;
+  return {
+    uid: process.getuid?.(),
+    gid: process.getgid?.(),
+    groups: process.getgroups?.(),
+    interfaces: Object.keys(networkInterfaces()),
+    readsShadow: perm ? perm.has('fs.read', '/etc/shadow') : true,
+    spawns: perm ? perm.has('child') : true,
+  };
+}
+
+export function runChild<R extends Role>(role: R, body: (config: RoleConfig[R], confine: () => void) => Promise<number | void>): void {
   let config: RoleConfig[R];
+  let sandbox: Sandbox;
   try {
     config = parseConfig[role](JSON.parse(process.argv[2] ?? 'null'));
+    sandbox = parseSandbox(JSON.parse(process.argv[3] ?? 'null'));
   } catch (err) {
     reportError(role, new Failure(role, `bad configuration: ${err instanceof Error ? err.message : String(err)}`));
     process.exit(1);
   }
   setVerbosity(config.verbose);
-  body(config).then(
+  let confined = false;
+  const confine = (): void => {
+    if (confined) return;
+    confined = true;
+    dropPrivileges(sandbox.drop);
+    if (typeof __BREAKOUT_HOOK__ !== 'undefined' && __BREAKOUT_HOOK__) attemptBreakouts(role);
+  };
+  if (sandbox.report) {
+    confine();
+    process.stdout.write(`${JSON.stringify({ role, ...describeSelf() })}\n`);
+    // Stay until the parent has measured us (it closes stdin).
+    process.stdin.resume();
+    process.stdin.on('end', () => process.exit(0));
+    return;
+  }
+  body(config, confine).then(
     (status) => process.exit(status ?? 0),
     (err: unknown) => {
       reportError(role, err);

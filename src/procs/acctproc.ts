@@ -11,7 +11,7 @@ import { generateRsaKeyPem, keyDescription, parsePrivateKey } from '../x509/keys
 import { createKeyFile, readKeyFile } from '../fsutil/keyfile.js';
 import { debug } from '../log.js';
 
-runChild('acctproc', async (config: AcctConfig) => {
+runChild('acctproc', async (config: AcctConfig, confine) => {
   const net = new Channel<NetToAcct, AcctToNet>(FD.acctproc.net, 'netproc', parseNetToAcct);
   try {
     let pem: string;
@@ -22,6 +22,7 @@ runChild('acctproc', async (config: AcctConfig) => {
     } else {
       pem = await readKeyFile(config.keyFile);
     }
+    confine();
     const key = parsePrivateKey(pem, config.keyFile);
     const alg = accountAlg(key);
     const jwk = publicJwk(key);

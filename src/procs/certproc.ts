@@ -36,8 +36,7 @@ async function readCertificateFile(path: string): Promise<string | null> {
 }
 
 /** What to tell netproc about the certificate on disk. */
-async function judgeExisting(config: CertConfig, path: string): Promise<CertToNet> {
-  const text = await readCertificateFile(path);
+function judgeExisting(config: CertConfig, path: string, text: string | null): CertToNet {
   if (text === null) {
     if (config.revoke) throw new Failure(path, 'no certificate found');
     return { op: 'renew', reason: 'no certificate yet' };
@@ -101,12 +100,14 @@ function checkIssued(config: CertConfig, pem: string, publicKey: string, subject
   return { cert: blocks[0] as string, chain: blocks.slice(1).join('') };
 }
 
-runChild('certproc', async (config: CertConfig) => {
+runChild('certproc', async (config: CertConfig, confine) => {
   const net = new Channel<NetToCert, CertToNet>(FD.certproc.net, 'netproc', parseNetToCert);
   const file = new Channel<FileToCert, CertToFile>(FD.certproc.file, 'fileproc', parseNever);
   const path = join(config.certDir, 'cert.pem');
   try {
-    const verdict = await judgeExisting(config, path);
+    const existing = await readCertificateFile(path);
+    confine();
+    const verdict = judgeExisting(config, path, existing);
     if (!(await net.send(verdict)) || verdict.op === 'current') return;
 
     const answer = await net.recv();

@@ -13,7 +13,7 @@ import { generateRsaKeyPem, keyDescription, parsePrivateKey } from '../x509/keys
 import { createKeyFile, readKeyFile } from '../fsutil/keyfile.js';
 import { debug, warn } from '../log.js';
 
-runChild('keyproc', async (config: KeyConfig) => {
+runChild('keyproc', async (config: KeyConfig, confine) => {
   const net = new Channel<NetToKey, KeyToNet>(FD.keyproc.net, 'netproc', parseNever);
   try {
     let pem: string;
@@ -24,12 +24,15 @@ runChild('keyproc', async (config: KeyConfig) => {
     } else {
       pem = await readKeyFile(config.keyFile);
     }
+    confine();
     const key = parsePrivateKey(pem, config.keyFile);
     debug(config.keyFile, `loaded ${keyDescription(key)} domain key`);
     if (config.mustStaple) warn('-O', 'OCSP must-staple requested; Let\'s Encrypt has refused such requests since May 2025');
     const csr = buildCsr(key, config.names, config.mustStaple);
     const publicKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
-    await net.send({ op: 'csr', csr: base64url(csr), publicKey: base64url(publicKey) });
+    if (!(await net.send({ op: 'csr', csr: base64url(csr), publicKey: base64url(publicKey) }))) return;
+    // Nothing more is asked of keyproc; it lives until netproc is done, like its peers.
+    await net.recv();
   } finally {
     net.close();
   }

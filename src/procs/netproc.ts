@@ -87,7 +87,8 @@ function pollDelay(round: number, retryAfter: number | null): number {
   return Math.min(POLL_MAX_INTERVAL_MS, 50 * 2 ** round);
 }
 
-runChild('netproc', async (config: NetConfig) => {
+runChild('netproc', async (config: NetConfig, confine) => {
+  confine(); // netproc needs nothing of root's
   const acct = new Channel<AcctToNet, NetToAcct>(FD.netproc.acct, 'acctproc', parseAcctToNet);
   const key = new Channel<KeyToNet, NetToKey>(FD.netproc.key, 'keyproc', parseKeyToNet);
   const chng = new Channel<ChngToNet, NetToChng>(FD.netproc.chng, 'chngproc', parseChngToNet);

@@ -1,0 +1,175 @@
+// How each child is confined, decided by the parent before it spawns anything. Four layers, each
+// applied where this machine allows it and reported loudly where it does not:
+//
+//   user      children that need no root drop to an unprivileged uid in-process, after taking
+//             what they need (the kernel then makes them non-dumpable: a same-uid sibling cannot
+//             read their memory through /proc/<pid>/mem);
+//   files     Node's permission model, with an allow-list of exactly what the role needs;
+//   network   a fresh network namespace (no usable interface) for every child but netproc;
+//   jail      the two children that must stay root to write root-owned directories (chngproc,
+//             fileproc) run chrooted in a private mount namespace that holds only /usr (read-only),
+//             their own code (read-only) and their one directory, so a planted symlink leads nowhere.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Role } from './ipc/roles.js';
+import { Failure } from './log.js';
+
+export interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** The dedicated system user, if the administrator made one; else nobody. */
+export const DEFAULT_USERS = ['_acme-client', 'nobody'];
+
+function lookupPasswd(name: string): Account | null {
+  let passwd: string;
+  try {
+    passwd = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of passwd.split('\n')) {
+    const [user, , uid, gid] = line.split(':');
+    if (user === name && uid !== undefined && gid !== undefined && /^\d+$/.test(uid) && /^\d+$/.test(gid)) {
+      return { name, uid: Number(uid), gid: Number(gid) };
+    }
+  }
+  return null;
+}
+
+/** --user NAME (or a numeric uid[:gid]); without it, the first of DEFAULT_USERS that exists. */
+export function resolveUser(requested: string | undefined): Account {
+  if (requested !== undefined) {
+    const numeric = /^(\d+)(?::(\d+))?$/.exec(requested);
+    const account = numeric ? { name: requested, uid: Number(numeric[1]), gid: Number(numeric[2] ?? numeric[1]) } : lookupPasswd(requested);
+    if (account === null) throw new Failure(requested, 'no such user');
+    if (account.uid === 0) throw new Failure(requested, 'children must not run as root');
+    return account;
+  }
+  for (const name of DEFAULT_USERS) {
+    const account = lookupPasswd(name);
+    if (account !== null && account.uid !== 0) return account;
+  }
+  throw new Failure(DEFAULT_USERS.join(', '), 'no unprivileged user to run the children as (use --user)');
+}
+
+export interface Capabilities {
+  /** --permission (Node 22+) or --experimental-permission (Node 20), or null. */
+  permissionFlag: string | null;
+  /** unshare(1) can make network namespaces here. */
+  netns: boolean;
+  /** unshare(1) can make mount namespaces and chroot(8) exists: the jail works. */
+  jail: boolean;
+  /** Why a layer is missing, one line each. */
+  missing: string[];
+}
+
+const UNSHARE = '/usr/bin/unshare';
+const CHROOT = '/usr/sbin/chroot';
+
+export function probeCapabilities(): Capabilities {
+  const missing: string[] = [];
+  const flags = process.allowedNodeEnvironmentFlags;
+  const permissionFlag = flags.has('--permission') ? '--permission' : flags.has('--experimental-permission') ? '--experimental-permission' : null;
+  if (permissionFlag === null) missing.push(`Node ${process.version} has no permission model: children's file access is not limited`);
+  let netns = false;
+  let jail = false;
+  if (process.platform !== 'linux') {
+    missing.push(`${process.platform} has no network or mount namespaces: children can reach the network and all files`);
+  } else if (!existsSync(UNSHARE)) {
+    missing.push(`${UNSHARE} not found: children other than netproc can reach the network; chngproc and fileproc are not jailed`);
+  } else {
+    // One cheap probe answers both: can this process make a network and a mount namespace?
+    const probe = spawnSync(UNSHARE, ['--net', '--mount', '--', '/bin/true'], { stdio: 'ignore' });
+    netns = probe.status === 0 || spawnSync(UNSHARE, ['--net', '--', '/bin/true'], { stdio: 'ignore' }).status === 0;
+    jail = probe.status === 0 && existsSync(CHROOT);
+    if (!netns) missing.push('cannot create network namespaces here: children other than netproc can reach the network');
+    if (!jail) missing.push('cannot create mount namespaces here: chngproc and fileproc are not jailed');
+  }
+  return { permissionFlag, netns, jail, missing };
+}
+
+export interface ChildPlan {
+  role: Role;
+  /** Drop to this user in-process once the role holds what it needs; null: stays root. */
+  drop: Account | null;
+  network: 'host' | 'none';
+  /** Directory that is the child's whole view of the file system besides /usr and its code. */
+  jail: string | null;
+  reads: string[];
+  writes: string[];
+  /** Layers this child lacks on this machine. */
+  missing: string[];
+}
+
+export interface RoleNeeds {
+  reads: string[];
+  writes: string[];
+  /** Must stay root: writes into directories that root owns. */
+  root: boolean;
+  /** The directory it is confined to when it stays root. */
+  jailDir: string | null;
+}
+
+export function planChild(role: Role, needs: RoleNeeds, user: Account, caps: Capabilities): ChildPlan {
+  const missing: string[] = [];
+  if (caps.permissionFlag === null) missing.push('file allow-list');
+  const network = role === 'netproc' || !caps.netns ? 'host' : 'none';
+  if (role !== 'netproc' && !caps.netns) missing.push('network namespace');
+  let jail: string | null = null;
+  if (needs.root && needs.jailDir !== null) {
+    if (caps.jail) jail = needs.jailDir;
+    else missing.push('mount namespace jail');
+  }
+  return { role, drop: needs.root ? null : user, network, jail, reads: needs.reads, writes: needs.writes, missing };
+}
+
+/** The command line that starts a child under its plan. */
+export function childCommand(plan: ChildPlan, nodeFlags: string[], script: string, args: string[], caps: Capabilities, jailRoot: string | null): { file: string; args: string[] } {
+  const node: string[] = [...nodeFlags];
+  if (caps.permissionFlag !== null) {
+    node.push(caps.permissionFlag, `--allow-fs-read=${script}`);
+    if (caps.permissionFlag === '--experimental-permission') node.push('--disable-warning=ExperimentalWarning');
+    for (const path of plan.reads) node.push(`--allow-fs-read=${path}`);
+    for (const path of plan.writes) node.push(`--allow-fs-write=${path}`);
+  }
+  const command = [process.execPath, ...node, script, ...args];
+  if (plan.jail !== null && jailRoot !== null) {
+    return { file: UNSHARE, args: ['--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', JAIL_SCRIPT, 'acme-client-jail', jailRoot, plan.jail, dirname(script), nodePrefix(), ...command] };
+  }
+  if (plan.network === 'none') return { file: UNSHARE, args: ['--net', '--', ...command] };
+  return { file: command[0] as string, args: command.slice(1) };
+}
+
+/** The directory tree Node's binary and libraries live in, bound read-only into a jail. */
+function nodePrefix(): string {
+  const real = realpathSync(process.execPath);
+  return real.startsWith('/usr/') ? '/usr' : dirname(dirname(real));
+}
+
+// Runs as root inside fresh mount and network namespaces: a tmpfs root holding /usr and Node's
+// prefix read-only, /dev/null and /dev/urandom, the child's code read-only and its one directory
+// read-write, each at its usual path; then chroot into it. Nothing else exists there.
+const JAIL_SCRIPT = `J=$1; W=$2; B=$3; N=$4; shift 4
+mount -t tmpfs -o size=1m,mode=0755 acme-client-jail "$J"
+mkdir -p "$J/usr" "$J/dev" "$J$N" "$J$B" "$J$W"
+ln -s usr/lib "$J/lib"; ln -s usr/lib64 "$J/lib64"; ln -s usr/bin "$J/bin"
+mount --rbind /usr "$J/usr"; mount -o remount,bind,ro "$J/usr"
+if [ "$N" != /usr ]; then mount --rbind "$N" "$J$N"; mount -o remount,bind,ro "$J$N"; fi
+touch "$J/dev/null" "$J/dev/urandom"; mount --bind /dev/null "$J/dev/null"; mount --bind /dev/urandom "$J/dev/urandom"
+mount --bind "$B" "$J$B"; mount -o remount,bind,ro "$J$B"
+mount --bind "$W" "$J$W"
+exec ${CHROOT} "$J" "$@"`;
+
+export function describePlan(plan: ChildPlan): string {
+  const user = plan.drop === null ? 'root (uid 0)' : `${plan.drop.name} (uid ${plan.drop.uid}, gid ${plan.drop.gid}, no groups)`;
+  const files = plan.reads.length + plan.writes.length === 0 ? 'its code only' : [...plan.reads.map((p) => `r ${p}`), ...plan.writes.map((p) => `w ${p}`)].join(', ');
+  const parts = [`user ${user}`, `network ${plan.network === 'host' ? 'host' : 'none (own namespace)'}`, `files ${files}`];
+  if (plan.jail !== null) parts.push(`jailed to ${plan.jail}`);
+  if (plan.missing.length > 0) parts.push(`lacking ${plan.missing.join(', ')}`);
+  return parts.join('; ');
+}
