@@ -153,7 +153,8 @@ function nodePrefix(): string {
 
 // Runs as root inside fresh mount and network namespaces: a tmpfs root holding /usr and Node's
 // prefix read-only, /dev/null and /dev/urandom, the child's code read-only and its one directory
-// read-write, each at its usual path; then chroot into it. Nothing else exists there.
+// read-write, each at its usual path; the tmpfs itself is then made read-only, so its one
+// writable place is that directory; then chroot into it. Nothing else exists there.
 const JAIL_SCRIPT = `J=$1; W=$2; B=$3; N=$4; shift 4
 mount -t tmpfs -o size=1m,mode=0755 acme-client-jail "$J"
 mkdir -p "$J/usr" "$J/dev" "$J$N" "$J$B" "$J$W"
@@ -163,6 +164,7 @@ if [ "$N" != /usr ]; then mount --rbind "$N" "$J$N"; mount -o remount,bind,ro "$
 touch "$J/dev/null" "$J/dev/urandom"; mount --bind /dev/null "$J/dev/null"; mount --bind /dev/urandom "$J/dev/urandom"
 mount --bind "$B" "$J$B"; mount -o remount,bind,ro "$J$B"
 mount --bind "$W" "$J$W"
+mount -o remount,ro "$J"
 exec ${CHROOT} "$J" "$@"`;
 
 export function describePlan(plan: ChildPlan): string {

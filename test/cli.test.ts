@@ -64,3 +64,28 @@ test('--server must be an https URL', { skip: isRoot ? false : 'needs root' }, a
   assert.equal(run.status, 1);
   assert.equal(run.stderr, 'acme-client: http://127.0.0.1:1/dir: not an https URL\n');
 });
+
+test('--user: an unknown user or root is refused before anything starts', { skip: isRoot ? false : 'needs root' }, async () => {
+  const w = workDir();
+  const args = ['-n', '-N', '-c', w.certs, '-C', w.www, '-f', join(w.priv, 'a.pem'), '-k', join(w.priv, 'd.pem'), 'example.com'];
+  const unknown = await runClient(['--user', 'no-such-user-here', ...args]);
+  assert.equal(unknown.status, 1);
+  assert.equal(unknown.stderr, 'acme-client: no-such-user-here: no such user\n');
+  const root = await runClient(['--user', 'root', ...args]);
+  assert.equal(root.status, 1);
+  assert.equal(root.stderr, 'acme-client: root: children must not run as root\n');
+});
+
+test('--isolation-report: each child describes its own confinement, and the cost is measured', { skip: isRoot ? false : 'needs root' }, async () => {
+  const w = workDir();
+  const run = await runClient(['--isolation-report', '-c', w.certs, '-C', w.www, '-f', join(w.priv, 'a.pem'), '-k', join(w.priv, 'd.pem')]);
+  assert.equal(run.status, 0, run.stderr);
+  const section = (role: string): string => run.stdout.slice(run.stdout.indexOf(`${role}:`)).split('\n').slice(0, 4).join('\n');
+  for (const role of ['netproc', 'acctproc', 'keyproc', 'certproc']) assert.match(section(role), /observed: uid 65534 gid 65534 .*reads \/etc\/shadow: no spawns processes: no/, role);
+  for (const role of ['chngproc', 'fileproc']) assert.match(section(role), /observed: uid 0 gid 0 .*interfaces \[\] reads \/etc\/shadow: no/, role);
+  assert.match(section('netproc'), /interfaces \[[^\]]*lo/);
+  assert.match(section('acctproc'), /interfaces \[\]/);
+  assert.match(section('fileproc'), new RegExp(`jailed to ${w.certs}`));
+  assert.match(run.stdout, /^ {2}confined: {3}\d+ ms, [\d.]+ MiB PSS$/m);
+  assert.match(run.stdout, /^ {2}unconfined: \d+ ms, [\d.]+ MiB PSS$/m);
+});

@@ -18,10 +18,10 @@ interface Targets {
   port: number;
 }
 
-function attempt(role: Role, what: string, action: () => void): void {
+async function attempt(role: Role, what: string, action: () => unknown): Promise<void> {
   let result: string;
   try {
-    action();
+    await action();
     result = 'SUCCEEDED';
   } catch (err) {
     result = `failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
@@ -29,44 +29,42 @@ function attempt(role: Role, what: string, action: () => void): void {
   process.stderr.write(`breakout ${role} ${what}: ${result}\n`);
 }
 
-export function attemptBreakouts(role: Role): void {
+export async function attemptBreakouts(role: Role): Promise<void> {
   const raw = process.env.ACME_CLIENT_BREAKOUT;
   if (raw === undefined) return;
   const t = JSON.parse(raw) as Targets;
-  attempt(role, 'spawn /bin/sh', () => execFileSync('/bin/sh', ['-c', 'true'], { stdio: 'ignore' }));
-  attempt(role, 'read /etc/shadow', () => readFileSync('/etc/shadow'));
+  await attempt(role, 'spawn /bin/sh', () => execFileSync('/bin/sh', ['-c', 'true'], { stdio: 'ignore' }));
+  await attempt(role, 'read /etc/shadow', () => readFileSync('/etc/shadow'));
   switch (role) {
     case 'netproc':
-      attempt(role, 'read account key', () => readFileSync(t.accountKey));
-      attempt(role, 'read domain key', () => readFileSync(t.domainKey));
-      attempt(role, 'write cert dir', () => writeFileSync(`${t.certDir}/cert.pem`, 'x'));
+      await attempt(role, 'read account key', () => readFileSync(t.accountKey));
+      await attempt(role, 'read domain key', () => readFileSync(t.domainKey));
+      await attempt(role, 'write cert dir', () => writeFileSync(`${t.certDir}/cert.pem`, 'x'));
       break;
     case 'acctproc':
-      attempt(role, 'connect to loopback', () => {
-        // Synchronous view of an asynchronous connect: in a fresh network namespace the error is
-        // immediate (ENETUNREACH); a success would show up as a later 'connect' line.
+      await attempt(role, 'connect to loopback', () => new Promise<void>((resolve, reject) => {
         const socket = connect(t.port, '127.0.0.1');
-        socket.on('connect', () => {
-          process.stderr.write(`breakout ${role} connect to loopback (late): SUCCEEDED\n`);
+        socket.once('connect', () => {
           socket.destroy();
+          resolve();
         });
-        socket.on('error', () => undefined);
-      });
+        socket.once('error', reject);
+      }));
       break;
     case 'keyproc':
-      attempt(role, 'read account key', () => readFileSync(t.accountKey));
+      await attempt(role, 'read account key', () => readFileSync(t.accountKey));
       break;
     case 'chngproc':
-      attempt(role, 'write outside challenge dir', () => writeFileSync(t.outside, 'x'));
-      attempt(role, 'write through planted symlink', () => writeFileSync(t.symlink, 'x'));
+      await attempt(role, 'write outside challenge dir', () => writeFileSync(t.outside, 'x'));
+      await attempt(role, 'write through planted symlink', () => writeFileSync(t.symlink, 'x'));
       break;
     case 'certproc':
-      attempt(role, 'write cert dir', () => writeFileSync(`${t.certDir}/cert.pem`, 'x'));
-      attempt(role, 'write outside', () => writeFileSync(t.outside, 'x'));
+      await attempt(role, 'write cert dir', () => writeFileSync(`${t.certDir}/cert.pem`, 'x'));
+      await attempt(role, 'write outside', () => writeFileSync(t.outside, 'x'));
       break;
     case 'fileproc':
-      attempt(role, 'write outside cert dir', () => writeFileSync(t.outside, 'x'));
-      attempt(role, 'open outside cert dir', () => closeSync(openSync(t.outside, 'a')));
+      await attempt(role, 'write outside cert dir', () => writeFileSync(t.outside, 'x'));
+      await attempt(role, 'open outside cert dir', () => closeSync(openSync(t.outside, 'a')));
       break;
   }
 }

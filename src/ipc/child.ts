@@ -50,7 +50,7 @@ function describeSelf(): Record<string, unknown> {
   };
 }
 
-export function runChild<R extends Role>(role: R, body: (config: RoleConfig[R], confine: () => void) => Promise<number | void>): void {
+export function runChild<R extends Role>(role: R, body: (config: RoleConfig[R], confine: () => Promise<void>) => Promise<number | void>): void {
   let config: RoleConfig[R];
   let sandbox: Sandbox;
   try {
@@ -62,21 +62,21 @@ export function runChild<R extends Role>(role: R, body: (config: RoleConfig[R], 
   }
   setVerbosity(config.verbose);
   let confined = false;
-  const confine = (): void => {
+  const confine = async (): Promise<void> => {
     if (confined) return;
     confined = true;
     dropPrivileges(sandbox.drop);
-    if (typeof __BREAKOUT_HOOK__ !== 'undefined' && __BREAKOUT_HOOK__) attemptBreakouts(role);
+    if (typeof __BREAKOUT_HOOK__ !== 'undefined' && __BREAKOUT_HOOK__) await attemptBreakouts(role);
   };
-  if (sandbox.report) {
-    confine();
-    process.stdout.write(`${JSON.stringify({ role, ...describeSelf() })}\n`);
-    // Stay until the parent has measured us (it closes stdin).
-    process.stdin.resume();
-    process.stdin.on('end', () => process.exit(0));
-    return;
-  }
-  body(config, confine).then(
+  const run = sandbox.report
+    ? async (): Promise<number | void> => {
+        await confine();
+        process.stdout.write(`${JSON.stringify({ role, ...describeSelf() })}\n`);
+        // Stay until the parent has measured us (it closes stdin).
+        await new Promise((resolve) => process.stdin.on('end', resolve).on('error', resolve).resume());
+      }
+    : () => body(config, confine);
+  run().then(
     (status) => process.exit(status ?? 0),
     (err: unknown) => {
       reportError(role, err);

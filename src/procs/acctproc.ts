@@ -22,7 +22,7 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
     } else {
       pem = await readKeyFile(config.keyFile);
     }
-    confine();
+    await confine();
     const key = parsePrivateKey(pem, config.keyFile);
     const alg = accountAlg(key);
     const jwk = publicJwk(key);

@@ -106,7 +106,7 @@ runChild('certproc', async (config: CertConfig, confine) => {
   const path = join(config.certDir, 'cert.pem');
   try {
     const existing = await readCertificateFile(path);
-    confine();
+    await confine();
     const verdict = judgeExisting(config, path, existing);
     if (!(await net.send(verdict)) || verdict.op === 'current') return;
 

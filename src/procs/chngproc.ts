@@ -76,7 +76,7 @@ function writeStdout(line: string): Promise<void> {
 runChild('chngproc', async (config: ChngConfig, confine) => {
   // With -t only stdin and stdout are needed: drop at once. For http-01 chngproc stays root (it
   // writes a root-owned directory) and relies on its jail; confine() then changes nothing.
-  confine();
+  await confine();
   const net = new Channel<NetToChng, ChngToNet>(FD.chngproc.net, 'netproc', parseNetToChng);
   const written: string[] = [];
   // Ctrl-C reaches every process of the group and the parent passes SIGTERM on: published files

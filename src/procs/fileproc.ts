@@ -55,7 +55,7 @@ function checkPem(text: string, what: string): void {
 }
 
 runChild('fileproc', async (config: FileConfig, confine) => {
-  confine(); // stays root to write the root-owned cert dir: its jail is what confines it
+  await confine(); // stays root to write the root-owned cert dir: its jail is what confines it
   const cert = new Channel<CertToFile, FileToCert>(FD.fileproc.cert, 'certproc', parseCertToFile);
   try {
     const order = await cert.recv();

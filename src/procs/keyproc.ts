@@ -24,7 +24,7 @@ runChild('keyproc', async (config: KeyConfig, confine) => {
     } else {
       pem = await readKeyFile(config.keyFile);
     }
-    confine();
+    await confine();
     const key = parsePrivateKey(pem, config.keyFile);
     debug(config.keyFile, `loaded ${keyDescription(key)} domain key`);
     if (config.mustStaple) warn('-O', 'OCSP must-staple requested; Let\'s Encrypt has refused such requests since May 2025');

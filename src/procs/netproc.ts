@@ -88,7 +88,7 @@ function pollDelay(round: number, retryAfter: number | null): number {
 }
 
 runChild('netproc', async (config: NetConfig, confine) => {
-  confine(); // netproc needs nothing of root's
+  await confine(); // netproc needs nothing of root's
   const acct = new Channel<AcctToNet, NetToAcct>(FD.netproc.acct, 'acctproc', parseAcctToNet);
   const key = new Channel<KeyToNet, NetToKey>(FD.netproc.key, 'keyproc', parseKeyToNet);
   const chng = new Channel<ChngToNet, NetToChng>(FD.netproc.chng, 'chngproc', parseChngToNet);

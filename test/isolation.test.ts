@@ -1,0 +1,208 @@
+// Every boundary of the design card, tried from inside a confined child. The breakout hook exists
+// only in the test build (build/breakout-dist/): each child, once confined, attempts what its role
+// must never do and reports the outcome; every attempt must fail.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, Server } from 'node:net';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
+import { join } from 'node:path';
+import { CLIENT, ROOT, isRoot, makeKey, openssl, runWithHook, workDir } from './helpers.js';
+import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+
+const BREAKOUT_CLIENT = join(ROOT, 'build', 'breakout-dist', 'acme-client.js');
+const rootOnly = isRoot ? false : 'needs root: children drop from root to an unprivileged user';
+
+test('the shipped bundles carry no breakout hook', () => {
+  for (const file of [CLIENT, ...readdirSync(join(ROOT, 'dist', 'procs')).map((f) => join(ROOT, 'dist', 'procs', f))]) {
+    assert.doesNotMatch(readFileSync(file, 'utf8'), /ACME_CLIENT_BREAKOUT|breakout/, file);
+  }
+  assert.match(readFileSync(join(ROOT, 'build', 'breakout-dist', 'procs', 'netproc.js'), 'utf8'), /ACME_CLIENT_BREAKOUT/);
+});
+
+describe('breakout attempts from confined children', { skip: rootOnly }, () => {
+  let server: Server;
+  let port = 0;
+  before(async () => {
+    server = createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  after(() => server?.close());
+
+  test('every forbidden action fails, in every child', async () => {
+    const w = workDir();
+    const accountKey = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
+    const domainKey = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const victim = join(w.dir, 'victim');
+    writeFileSync(victim, 'original\n');
+    symlinkSync(victim, join(w.www, 'planted'));
+    const targets = { accountKey, domainKey, certDir: w.certs, challengeDir: w.www, outside: victim, symlink: join(w.www, 'planted'), port };
+    // A CA that is not there: the run fails once netproc tries the network, after every child
+    // has confined itself and made its attempts.
+    const run = spawnSync(process.execPath, [BREAKOUT_CLIENT, '--server', `https://127.0.0.1:${port}/dir`, '-c', w.certs, '-C', w.www, '-f', accountKey, '-k', domainKey, 'breakout.example.test'],
+      { env: { PATH: '/usr/bin:/bin', ACME_CLIENT_BREAKOUT: JSON.stringify(targets) }, encoding: 'utf8', timeout: 60_000 });
+    const lines = run.stderr.split('\n').filter((l) => l.startsWith('breakout '));
+    const expected = [
+      'netproc read account key', 'netproc read domain key', 'netproc read /etc/shadow', 'netproc write cert dir',
+      'acctproc connect to loopback', 'keyproc read account key',
+      'chngproc write outside challenge dir', 'chngproc write through planted symlink',
+      'certproc write cert dir', 'certproc write outside', 'fileproc write outside cert dir', 'fileproc open outside cert dir',
+      ...['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc'].map((r) => `${r} spawn /bin/sh`),
+    ];
+    for (const what of expected) {
+      const line = lines.find((l) => l.startsWith(`breakout ${what}:`));
+      assert.ok(line, `no attempt reported for "${what}"\n${run.stderr}`);
+      assert.match(line, /: failed \(/, line);
+    }
+    assert.deepEqual(lines.filter((l) => !/: failed \(/.test(l)), []);
+    assert.equal(readFileSync(victim, 'utf8'), 'original\n');
+    assert.deepEqual(readdirSync(w.certs), []);
+    assert.equal(readlinkSync(join(w.www, 'planted')), victim);
+  });
+});
+
+/** The process tree of a running client: role -> pid. */
+function childrenOf(parent: number): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== parent) continue;
+      const role = /procs\/(\w+)\.js/.exec(readFileSync(`/proc/${entry}/cmdline`, 'utf8'))?.[1];
+      if (role) found.set(role, Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+function status(pid: number, field: string): string {
+  return new RegExp(`^${field}:[ \\t]*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
+}
+
+/** Opens /proc/<pid>/mem as nobody, the way a compromised same-uid sibling would. */
+function readMemAsNobody(pid: number): string {
+  const probe = spawnSync(process.execPath, ['-e', `try { require('fs').openSync('/proc/${pid}/mem', 'r'); console.log('OPENED') } catch (e) { console.log(e.code) }`],
+    { uid: 65534, gid: 65534, encoding: 'utf8' });
+  return probe.stdout.trim();
+}
+
+describe('users, namespaces and memory of the running children', { skip: rootOnly || labUnavailable() }, () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await startLab();
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  test('unprivileged children run as nobody with no groups, are non-dumpable, and only netproc has the network', async () => {
+    const w = workDir();
+    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
+    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    // The control: a process merely running as nobody can have its memory opened by another.
+    const control = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { uid: 65534, gid: 65534, stdio: 'ignore' });
+    try {
+      assert.equal(readMemAsNobody(control.pid as number), 'OPENED', 'control: a same-uid process that did not drop in-process is readable');
+      let tree = new Map<string, number>();
+      const uids = new Map<string, string>();
+      const groups = new Map<string, string>();
+      const mem = new Map<string, string>();
+      const netns = new Map<string, boolean>();
+      const mine = readlinkSync('/proc/self/ns/net');
+      // At the first -t line every child is alive and confined: look, then end the run with EOF.
+      const run = await runWithHook(['--server', lab.directoryUrl, '-t', 'dns-01', '-c', w.certs, '-f', acct, '-k', dom, 'tree.example.test'],
+        { NODE_EXTRA_CA_CERTS: lab.tlsCaFile }, async (_line, pid) => {
+          tree = childrenOf(pid);
+          for (const [role, child] of tree) {
+            uids.set(role, status(child, 'Uid').split(/\s+/).join(' '));
+            groups.set(role, status(child, 'Groups'));
+            netns.set(role, readlinkSync(`/proc/${child}/ns/net`) === mine);
+            mem.set(role, readMemAsNobody(child));
+          }
+          return null;
+        });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /<stdin>: short read/);
+      assert.deepEqual([...tree.keys()].sort(), ['acctproc', 'certproc', 'chngproc', 'fileproc', 'keyproc', 'netproc']);
+      for (const role of ['netproc', 'acctproc', 'keyproc', 'certproc', 'chngproc']) {
+        assert.equal(uids.get(role), '65534 65534 65534 65534', `${role} uid (real, effective, saved, fs)`);
+        assert.equal(groups.get(role), '', `${role} has no supplementary groups`);
+        assert.notEqual(mem.get(role), 'OPENED', `${role}'s memory must not be readable by a same-uid sibling`);
+      }
+      assert.equal(uids.get('fileproc'), '0 0 0 0', 'fileproc stays root to write the cert dir (jailed)');
+      assert.equal(netns.get('netproc'), true, 'netproc has the host network');
+      for (const role of ['acctproc', 'keyproc', 'certproc', 'chngproc', 'fileproc']) assert.equal(netns.get(role), false, `${role} has its own network namespace`);
+    } finally {
+      control.kill();
+    }
+  });
+});
+
+/** Starts one child from dist/ on its own, with the test playing its peer on fd 3. */
+function startChild(role: string, config: unknown): { child: ReturnType<typeof spawn>; peer: Duplex; next: () => Promise<unknown> } {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'procs', `${role}.js`), JSON.stringify(config), JSON.stringify({ drop: null, report: false })],
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  const peer = child.stdio[3] as Duplex;
+  const decoder = new FrameDecoder();
+  const inbox: unknown[] = [];
+  const waiting: ((m: unknown) => void)[] = [];
+  peer.on('data', (chunk: Buffer) => {
+    for (const m of decoder.push(chunk)) (waiting.shift() ?? ((x: unknown) => inbox.push(x)))(m);
+  });
+  const next = (): Promise<unknown> => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((r) => waiting.push(r)));
+  return { child, peer, next };
+}
+
+const exited = (child: ReturnType<typeof spawn>): Promise<number | null> =>
+  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+
+describe('planted symlinks are replaced, never followed', () => {
+  test('chngproc: a symlink named like the token', async () => {
+    const w = workDir();
+    const victim = join(w.dir, 'passwd');
+    writeFileSync(victim, 'root:x:0:0::/root:/bin/sh\n');
+    const token = 'TOKEN_planted-0123456789';
+    symlinkSync(victim, join(w.www, token));
+    const keyAuthorization = `${token}.${'A'.repeat(43)}`;
+    const { child, peer, next } = startChild('chngproc', { challengeDir: w.www, challengeType: 'http-01', verbose: 0 });
+    peer.write(encodeFrame({ op: 'challenge', id: 7, identifier: 'x.example.test', token, keyAuthorization }));
+    assert.deepEqual(await next(), { op: 'ack', id: 7 });
+    const published = lstatSync(join(w.www, token));
+    assert.ok(published.isFile() && !published.isSymbolicLink());
+    assert.equal(readFileSync(join(w.www, token), 'utf8'), keyAuthorization);
+    assert.equal(readFileSync(victim, 'utf8'), 'root:x:0:0::/root:/bin/sh\n');
+    peer.end();
+    assert.equal(await exited(child), 0);
+    assert.deepEqual(readdirSync(w.www), [], 'removed at the end');
+    assert.equal(readFileSync(victim, 'utf8'), 'root:x:0:0::/root:/bin/sh\n');
+  });
+
+  test('fileproc: symlinks named cert.pem, cert.pem~ and chain.pem', async () => {
+    const w = workDir();
+    const victim = join(w.dir, 'passwd');
+    writeFileSync(victim, 'root:x:0:0::/root:/bin/sh\n');
+    for (const name of ['cert.pem', 'cert.pem~', 'chain.pem']) symlinkSync(victim, join(w.certs, name));
+    const key = join(w.dir, 'k.pem');
+    makeKey(key, 'ec-p256-sec1');
+    const pem = (cn: string): string => openssl(['req', '-x509', '-new', '-key', key, '-subj', `/CN=${cn}`, '-days', '1']);
+    const [cert, chain] = [pem('leaf.example.test'), pem('issuer')];
+    const { child, peer } = startChild('fileproc', { certDir: w.certs, backup: false, verbose: 0 });
+    peer.write(encodeFrame({ op: 'install', cert, chain }));
+    assert.equal(await exited(child), 2, 'changed');
+    for (const name of ['cert.pem', 'chain.pem', 'fullchain.pem']) {
+      const st = lstatSync(join(w.certs, name));
+      assert.ok(st.isFile() && !st.isSymbolicLink(), name);
+    }
+    assert.equal(readFileSync(join(w.certs, 'fullchain.pem'), 'utf8'), cert + chain);
+    assert.equal(readFileSync(victim, 'utf8'), 'root:x:0:0::/root:/bin/sh\n');
+    assert.equal(readlinkSync(join(w.certs, 'cert.pem~')), victim, 'an unrelated planted link is left alone');
+  });
+});
