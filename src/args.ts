@@ -1,9 +1,10 @@
 // Command-line parsing for acme-client(1): getopt(3) semantics with optstring
-// "beFmnNOrsva:C:c:f:k:t:", plus the one long option --server.
+// "beFmnNOrsva:C:c:f:k:t:", plus the long options of our extensions (--server, --user,
+// --isolation-report).
 
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
-  '[-k domainkey] [-t challenge] [--server url] [--user name] domain [altnames...]';
+  '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {

@@ -47,7 +47,7 @@ export function resolveUser(requested: string | undefined): Account {
     const numeric = /^(\d+)(?::(\d+))?$/.exec(requested);
     const account = numeric ? { name: requested, uid: Number(numeric[1]), gid: Number(numeric[2] ?? numeric[1]) } : lookupPasswd(requested);
     if (account === null) throw new Failure(requested, 'no such user');
-    if (account.uid === 0) throw new Failure(requested, 'children must not run as root');
+    if (account.uid === 0 || account.gid === 0) throw new Failure(requested, 'children must not run as root');
     return account;
   }
   for (const name of DEFAULT_USERS) {
@@ -88,7 +88,7 @@ export function probeCapabilities(): Capabilities {
     netns = probe.status === 0 || spawnSync(UNSHARE, ['--net', '--', '/bin/true'], { stdio: 'ignore' }).status === 0;
     jail = probe.status === 0 && existsSync(CHROOT);
     if (!netns) missing.push('cannot create network namespaces here: children other than netproc can reach the network');
-    if (!jail) missing.push('cannot create mount namespaces here: chngproc and fileproc are not jailed');
+    if (!jail) missing.push(`cannot create mount namespaces here${existsSync(CHROOT) ? '' : ` (or no ${CHROOT})`}: chngproc and fileproc are not jailed`);
   }
   return { permissionFlag, netns, jail, missing };
 }

@@ -164,6 +164,12 @@ async function main(): Promise<number> {
   const caps = probeCapabilities();
   const configs = roleConfigs(opts, names, paths, server, { createAccountKey: opts.newAccountKey, createDomainKey: opts.newDomainKey });
   if (opts.isolationReport) {
+    // The jails need their directories: say so as a run would, rather than show a mount error.
+    const dirs: [string, string][] = [[paths.certDir, '-c directory must exist']];
+    if (opts.challengeType === undefined) dirs.push([paths.challengeDir, '-C directory must exist']);
+    const absent = dirs.filter(([dir]) => !readable(dir, true));
+    for (const [dir, problem] of absent) warn(dir, problem);
+    if (absent.length > 0) return 1;
     const plans = planAll(opts, paths, configs, user, caps);
     const spawner = new Spawner(configs, plans, caps);
     try {

@@ -35,7 +35,7 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
-    '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] domain [altnames...]');
+    '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] domain [altnames...]');
 });
 
 test('a lone domain gives the defaults', async () => {
