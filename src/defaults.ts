@@ -1,7 +1,7 @@
 // Where things are when the command line does not say: the 2017 man page's paths, and the ACME
 // directory (Let's Encrypt production, or staging with -s, unless --server names another).
 
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Options } from './args.js';
 import { Failure } from './log.js';
 
@@ -18,11 +18,13 @@ export interface Paths {
 /** Defaults of the 2017 man page; -m puts each default not given under /<first name>. */
 export function resolvePaths(opts: Options, first: string): Paths {
   const sub = (base: string): string => (opts.multiDir ? join(base, first) : base);
+  // Absolute from here on: children run chrooted or under allow-lists, where a relative path
+  // would mean something else or nothing.
   return {
-    certDir: opts.certDir ?? sub('/etc/ssl/acme'),
-    challengeDir: opts.challengeDir ?? '/var/www/acme',
-    domainKey: opts.domainKey ?? join(sub('/etc/ssl/acme/private'), 'privkey.pem'),
-    accountKey: opts.accountKey ?? join(sub('/etc/acme'), 'privkey.pem'),
+    certDir: resolve(opts.certDir ?? sub('/etc/ssl/acme')),
+    challengeDir: resolve(opts.challengeDir ?? '/var/www/acme'),
+    domainKey: resolve(opts.domainKey ?? join(sub('/etc/ssl/acme/private'), 'privkey.pem')),
+    accountKey: resolve(opts.accountKey ?? join(sub('/etc/acme'), 'privkey.pem')),
   };
 }
 

@@ -89,3 +89,11 @@ test('--isolation-report: each child describes its own confinement, and the cost
   assert.match(run.stdout, /^ {2}confined: {3}\d+ ms, [\d.]+ MiB PSS$/m);
   assert.match(run.stdout, /^ {2}unconfined: \d+ ms, [\d.]+ MiB PSS$/m);
 });
+
+test('relative paths are made absolute before any child sees them', { skip: isRoot ? false : 'needs root' }, async () => {
+  const w = workDir();
+  const run = await runClient(['-v', '--isolation-report', '-c', 'certs', '-C', 'www', '-f', 'private/a.pem', '-k', 'private/d.pem'], { cwd: w.dir });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, new RegExp(`jailed to ${w.certs}`));
+  assert.match(run.stdout, new RegExp(`r ${join(w.priv, 'a.pem')}`));
+});

@@ -17,11 +17,12 @@ export interface RunResult {
   stderr: string;
 }
 
-export function runClient(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; uid?: number; gid?: number } = {}): Promise<RunResult> {
+export function runClient(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; uid?: number; gid?: number; client?: string; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLIENT, ...args], {
+    const child = spawn(process.execPath, [options.client ?? CLIENT, ...args], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),
     });
     let stdout = '';

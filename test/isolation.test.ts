@@ -10,7 +10,7 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeF
 import type { Duplex } from 'node:stream';
 import { FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import { join } from 'node:path';
-import { CLIENT, ROOT, isRoot, makeKey, openssl, runWithHook, workDir } from './helpers.js';
+import { CLIENT, ROOT, isRoot, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 const BREAKOUT_CLIENT = join(ROOT, 'build', 'breakout-dist', 'acme-client.js');
@@ -43,8 +43,9 @@ describe('breakout attempts from confined children', { skip: rootOnly }, () => {
     const targets = { accountKey, domainKey, certDir: w.certs, challengeDir: w.www, outside: victim, symlink: join(w.www, 'planted'), port };
     // A CA that is not there: the run fails once netproc tries the network, after every child
     // has confined itself and made its attempts.
-    const run = spawnSync(process.execPath, [BREAKOUT_CLIENT, '--server', `https://127.0.0.1:${port}/dir`, '-c', w.certs, '-C', w.www, '-f', accountKey, '-k', domainKey, 'breakout.example.test'],
-      { env: { PATH: '/usr/bin:/bin', ACME_CLIENT_BREAKOUT: JSON.stringify(targets) }, encoding: 'utf8', timeout: 60_000 });
+    // Not spawnSync: the loopback server above lives in this process and must keep answering.
+    const run = await runClient(['--server', `https://127.0.0.1:${port}/dir`, '-c', w.certs, '-C', w.www, '-f', accountKey, '-k', domainKey, 'breakout.example.test'],
+      { env: { ACME_CLIENT_BREAKOUT: JSON.stringify(targets) }, client: BREAKOUT_CLIENT });
     const lines = run.stderr.split('\n').filter((l) => l.startsWith('breakout '));
     const expected = [
       'netproc read account key', 'netproc read domain key', 'netproc read /etc/shadow', 'netproc write cert dir',
