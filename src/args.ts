@@ -1,10 +1,11 @@
 // Command-line parsing for acme-client(1): getopt(3) semantics with optstring
 // "beFmnNOrsva:C:c:f:k:t:", plus the long options of our extensions (--server, --user,
-// --isolation-report).
+// --isolation-report, --timeout, --poll-timeout).
 
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
-  '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] domain [altnames...]';
+  '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
+  '[--poll-timeout seconds] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -41,6 +42,10 @@ export interface Options {
   user?: string;
   /** --isolation-report: describe each child's confinement and its cost, then exit. */
   isolationReport: boolean;
+  /** --timeout: seconds one HTTP request to the CA may take, connection included (default 60). */
+  timeout?: number;
+  /** --poll-timeout: seconds to wait for the CA to validate and issue (default 300). */
+  pollTimeout?: number;
   names: string[];
 }
 
@@ -54,6 +59,9 @@ const LETTER_VALUE_OPTIONS = {
 } as const;
 // Extensions are long options only; the classic letters keep their 2017 meaning.
 const LONG_VALUE_OPTIONS = { server: 'server', user: 'user' } as const;
+const LONG_SECONDS_OPTIONS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
+/** A day: more than any CA needs, and a typo such as 3000000 is caught. */
+const MAX_SECONDS = 86_400;
 const LONG_FLAG_OPTIONS = { 'isolation-report': 'isolationReport' } as const;
 const VALUE_OPTIONS = { ...LETTER_VALUE_OPTIONS, ...LONG_VALUE_OPTIONS } as const;
 
@@ -83,7 +91,7 @@ function normalise(argv: readonly string[]): string[] {
     if (word.startsWith('--')) {
       const equals = word.indexOf('=');
       const name = equals === -1 ? word.slice(2) : word.slice(2, equals);
-      if (Object.hasOwn(LONG_VALUE_OPTIONS, name)) {
+      if (Object.hasOwn(LONG_VALUE_OPTIONS, name) || Object.hasOwn(LONG_SECONDS_OPTIONS, name)) {
         vector.push(`--${name}`, equals === -1 ? takeValue(name) : word.slice(equals + 1));
       } else if (Object.hasOwn(LONG_FLAG_OPTIONS, name)) {
         if (equals !== -1) throw new UsageError(`option does not take an argument -- ${name}`);
@@ -113,7 +121,7 @@ function normalise(argv: readonly string[]): string[] {
 export async function parseCommandLine(argv: string[]): Promise<Options> {
   // Loaded here so that processes which never parse a command line do not pay for yargs.
   const { default: yargs } = await import('yargs');
-  const valueKeys = Object.keys(VALUE_OPTIONS);
+  const valueKeys = [...Object.keys(VALUE_OPTIONS), ...Object.keys(LONG_SECONDS_OPTIONS)];
   const parsed = yargs()
     .parserConfiguration({
       'camel-case-expansion': false,
@@ -153,6 +161,13 @@ export async function parseCommandLine(argv: string[]): Promise<Options> {
   for (const [key, field] of Object.entries(VALUE_OPTIONS)) {
     const value = parsed[key];
     if (typeof value === 'string') options[field] = value;
+  }
+  for (const [key, field] of Object.entries(LONG_SECONDS_OPTIONS)) {
+    const value = parsed[key];
+    if (typeof value !== 'string') continue;
+    const seconds = /^[0-9]{1,6}$/.test(value) ? Number(value) : NaN;
+    if (!(seconds >= 1 && seconds <= MAX_SECONDS)) throw new UsageError(`--${key} needs whole seconds from 1 to ${MAX_SECONDS}: ${value}`);
+    options[field] = seconds;
   }
   if (options.names.length === 0 && !options.isolationReport) throw new UsageError('no domain given');
   return options;

@@ -35,7 +35,8 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
-    '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] domain [altnames...]');
+    '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
+    '[--poll-timeout seconds] domain [altnames...]');
 });
 
 test('a lone domain gives the defaults', async () => {
@@ -204,4 +205,13 @@ test('extensions: --user takes a value, --isolation-report needs no domain and t
   await rejectsWith(['--isolation-report=yes'], 'option does not take an argument -- isolation-report');
   await rejectsWith(['--user'], 'option requires an argument -- user');
   await rejectsWith(['--isolation'], 'unknown option -- isolation');
+});
+
+test('extensions: --timeout and --poll-timeout take whole seconds, 1 to 86400', async () => {
+  await parsesTo(['--timeout', '5', '--poll-timeout=120', 'example.com'], { timeout: 5, pollTimeout: 120, names: ['example.com'] });
+  await parsesTo(['--poll-timeout', '86400', 'example.com'], { pollTimeout: 86400, names: ['example.com'] });
+  for (const bad of ['0', '-1', '1.5', '1e3', ' 5', '86401', 'x', '']) {
+    await rejectsWith(['--timeout', bad, 'example.com'], `--timeout needs whole seconds from 1 to 86400: ${bad}`);
+  }
+  await rejectsWith(['--poll-timeout'], 'option requires an argument -- poll-timeout');
 });

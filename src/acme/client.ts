@@ -16,8 +16,8 @@ export interface Signer {
 
 /** A problem document the CA answered with; the message is `<url>: <type>: <detail>`. */
 export class AcmeProblem extends Failure {
-  constructor(url: string, readonly document: Problem, readonly status: number) {
-    super(url, describeProblem(document));
+  constructor(url: string, readonly document: Problem, readonly status: number, readonly retryAfter: number | null = null) {
+    super(url, describeProblem(document) + whenToRetry(retryAfter));
   }
   is(type: string): boolean {
     return this.document.type === ERROR_PREFIX + type;
@@ -25,7 +25,16 @@ export class AcmeProblem extends Failure {
 }
 
 const BAD_NONCE_RETRIES = 10;
+/** Waits on 503 and 429 before giving up; longer Retry-After values are reported, not waited. */
+const BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_MS = 60_000;
+/** orderNotReady on finalize: re-read the order and let the caller finalize again, this often. */
+const ORDER_NOT_READY_RETRIES = 3;
+const ORDER_NOT_READY_WAIT_MS = 1_000;
+/** A chain travels to certproc in one IPC frame (1 MiB of JSON): far more than any real chain. */
+const MAX_CHAIN_BYTES = 512 * 1024;
+/** Beyond a year a Retry-After is nonsense; it is still reported, as "a year from now". */
+const MAX_REPORTED_RETRY_MS = 366 * 86_400_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -33,15 +42,36 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export function retryAfterMs(res: HttpResponse, now = Date.now()): number | null {
   const value = res.headers['retry-after'];
   if (typeof value !== 'string') return null;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  if (/^\s*\d{1,15}\s*$/.test(value)) return Number(value) * 1000;
+  // Every HTTP-date form starts with a day name; Date.parse alone would take "1.5" for 2001.
+  if (!/^\s*[A-Za-z]{3}/.test(value)) return null;
   const date = Date.parse(value);
   return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+/** "; retry after <UTC time>" for a Retry-After that was not waited out, else "". */
+function whenToRetry(ms: number | null): string {
+  if (ms === null) return '';
+  const at = new Date(Date.now() + Math.min(ms, MAX_REPORTED_RETRY_MS));
+  return `; retry after ${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+}
+
+/** A Retry-After worth sleeping on before asking again: 503 or 429, and short. */
+function busyWait(res: HttpResponse): number | null {
+  if (res.status !== 503 && res.status !== 429) return null;
+  const wait = retryAfterMs(res);
+  return wait !== null && wait <= MAX_RETRY_AFTER_MS ? wait : null;
 }
 
 export class AcmeClient {
   private readonly nonces: string[] = [];
   private dir: Directory | null = null;
   private kid: string | null = null;
+  /** The names newOrder asked for: an authorization for anything else is refused. */
+  private requested: Set<string> | null = null;
+  /** finalize URL -> order URL, so that orderNotReady can be answered by re-reading the order. */
+  private readonly orderOf = new Map<string, string>();
+  private notReady = 0;
 
   constructor(private readonly http: HttpClient, private readonly signer: Signer, private readonly directoryUrl: string) {}
 
@@ -50,8 +80,19 @@ export class AcmeClient {
     return this.dir;
   }
 
+  /** An unsigned request, with 503 and 429 waited out as post() does. */
+  private async unsigned(method: 'GET' | 'HEAD', url: string): Promise<HttpResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const res = method === 'GET' ? await this.http.get(url) : await this.http.head(url);
+      const wait = busyWait(res);
+      if (wait === null || attempt >= BUSY_RETRIES) return res;
+      debug(url, `busy (HTTP ${res.status}), retrying in ${Math.ceil(wait / 1000)} s`);
+      await sleep(wait);
+    }
+  }
+
   async loadDirectory(): Promise<Directory> {
-    const res = await this.http.get(this.directoryUrl);
+    const res = await this.unsigned('GET', this.directoryUrl);
     if (res.status !== 200) throw this.failure(res);
     this.dir = parseDirectory(parseJson(res.body, this.directoryUrl), this.directoryUrl);
     debug(this.directoryUrl, 'directory loaded');
@@ -66,43 +107,62 @@ export class AcmeClient {
   private async nonce(): Promise<string> {
     const kept = this.nonces.pop();
     if (kept !== undefined) return kept;
-    const res = await this.http.head(this.directory.newNonce);
+    const { newNonce } = this.directory;
+    const res = await this.unsigned('HEAD', newNonce);
+    if (res.status >= 400) throw this.failure(res);
     const nonce = res.headers['replay-nonce'];
-    if (typeof nonce !== 'string' || !/^[A-Za-z0-9_-]{1,512}$/.test(nonce)) throw new Failure(this.directory.newNonce, 'no usable Replay-Nonce');
+    if (typeof nonce !== 'string' || !/^[A-Za-z0-9_-]{1,512}$/.test(nonce)) throw new Failure(newNonce, 'no usable Replay-Nonce');
     return nonce;
   }
 
   private failure(res: HttpResponse): Failure {
-    const type = String(res.headers['content-type'] ?? '');
-    if (type.startsWith('application/problem+json')) {
+    const type = String(res.headers['content-type'] ?? '').toLowerCase();
+    // Retry-After on an error is the CA saying when to come back (rateLimited, 503): say it.
+    const retryAfter = retryAfterMs(res);
+    if (type.startsWith('application/problem+json') || type.startsWith('application/json')) {
+      let document: Problem | null = null;
       try {
-        return new AcmeProblem(res.url, parseProblem(JSON.parse(res.body.toString('utf8'))), res.status);
+        document = parseProblem(JSON.parse(res.body.toString('utf8')));
       } catch {
-        // fall through to the bare status
+        // not JSON: fall through to the bare status
+      }
+      // application/json only counts when it really is an ACME problem.
+      if (document !== null && (type.startsWith('application/problem+json') || document.type.startsWith(ERROR_PREFIX))) {
+        return new AcmeProblem(res.url, document, res.status, retryAfter);
       }
     }
-    return new Failure(res.url, `HTTP status ${res.status}`);
+    return new Failure(res.url, `HTTP status ${res.status}${whenToRetry(retryAfter)}`);
   }
 
   /**
-   * A signed POST (§6.2). payload null is POST-as-GET. badNonce is retried with a fresh nonce
-   * (§6.5); 503 and 429 with a short Retry-After are waited out a bounded number of times.
+   * A signed POST (§6.2). payload null is POST-as-GET. badNonce is retried with the nonce of the
+   * error response (§6.5), at most BAD_NONCE_RETRIES times; 503 and 429 with a short Retry-After
+   * are waited out at most BUSY_RETRIES times. A redirect is an error: the JWS is bound to its URL.
    */
-  async post(url: string, payload: unknown | null, useJwk = false): Promise<HttpResponse> {
+  async post(url: string, payload: unknown | null, useJwk = false, maxBytes?: number): Promise<HttpResponse> {
     const body = payload === null ? '' : JSON.stringify(payload);
-    for (let attempt = 0; ; attempt++) {
+    let badNonces = 0;
+    let waits = 0;
+    for (;;) {
       const jws = await this.signer.sign(url, await this.nonce(), body, useJwk ? null : this.requireKid());
-      const res = await this.http.post(url, JSON.stringify(jws));
+      const res = await this.http.post(url, JSON.stringify(jws), maxBytes);
       this.keepNonce(res);
+      if (res.status >= 300 && res.status < 400) {
+        const location = res.headers.location;
+        const to = typeof location === 'string' ? ` to ${location.slice(0, 200)}` : '';
+        throw new Failure(url, `HTTP status ${res.status}: redirect${to} not followed for a signed request`);
+      }
       if (res.status < 400) return res;
       const err = this.failure(res);
-      if (attempt >= BAD_NONCE_RETRIES) throw err;
       if (err instanceof AcmeProblem && err.is('badNonce')) {
+        if (++badNonces > BAD_NONCE_RETRIES) {
+          throw new Failure(url, `${err.problem} (nonce rejected ${badNonces} times in a row, giving up)`);
+        }
         debug(url, 'nonce rejected, retrying');
         continue;
       }
-      const wait = retryAfterMs(res);
-      if ((res.status === 503 || res.status === 429) && wait !== null && wait <= MAX_RETRY_AFTER_MS && attempt < 3) {
+      const wait = busyWait(res);
+      if (wait !== null && waits++ < BUSY_RETRIES) {
         debug(url, `busy (HTTP ${res.status}), retrying in ${Math.ceil(wait / 1000)} s`);
         await sleep(wait);
         continue;
@@ -128,31 +188,56 @@ export class AcmeClient {
       res = await this.post(newAccount, { termsOfServiceAgreed: true }, true);
       debug(newAccount, 'account created');
     }
+    this.kid = this.location(res, newAccount, 'account');
+    return this.kid;
+  }
+
+  /** The Location of a created resource: required, and https like every other ACME URL. */
+  private location(res: HttpResponse, subject: string, what: string): string {
     const location = res.headers.location;
-    if (typeof location !== 'string') throw new Failure(newAccount, 'no account URL (Location) in the answer');
-    this.kid = location;
-    return location;
+    if (typeof location !== 'string') throw new Failure(subject, `no ${what} URL (Location) in the answer`);
+    let url: URL;
+    try {
+      url = new URL(location, subject);
+    } catch {
+      throw new Failure(subject, `${what} URL (Location) is not a URL: ${location.slice(0, 200)}`);
+    }
+    if (url.protocol !== 'https:') throw new Failure(subject, `${what} URL (Location) is not https: ${location.slice(0, 200)}`);
+    return url.toString();
   }
 
   /** §7.4 */
   async newOrder(names: string[]): Promise<{ url: string; order: Order }> {
     const { newOrder } = this.directory;
+    this.requested = new Set(names.map((n) => n.toLowerCase()));
     const res = await this.post(newOrder, { identifiers: names.map((value) => ({ type: 'dns', value })) });
     if (res.status !== 201) throw new Failure(newOrder, `unexpected HTTP status ${res.status}`);
-    const location = res.headers.location;
-    if (typeof location !== 'string') throw new Failure(newOrder, 'no order URL (Location) in the answer');
-    const url = new URL(location, newOrder).toString();
-    return { url, order: parseOrder(parseJson(res.body, url), url) };
+    const url = this.location(res, newOrder, 'order');
+    const order = parseOrder(parseJson(res.body, url), url);
+    this.orderOf.set(order.finalize, url);
+    return { url, order };
   }
 
   async order(url: string): Promise<{ order: Order; retryAfter: number | null }> {
     const res = await this.post(url, null);
-    return { order: parseOrder(parseJson(res.body, url), url), retryAfter: retryAfterMs(res) };
+    const order = parseOrder(parseJson(res.body, url), url);
+    this.orderOf.set(order.finalize, url);
+    return { order, retryAfter: this.pollWait(res) };
   }
 
   async authorization(url: string): Promise<{ authz: Authorization; retryAfter: number | null }> {
     const res = await this.post(url, null);
-    return { authz: parseAuthorization(parseJson(res.body, url), url), retryAfter: retryAfterMs(res) };
+    const authz = parseAuthorization(parseJson(res.body, url), url);
+    // An authorization for a name never asked for would have us publish a challenge for it.
+    const name = (authz.wildcard ? '*.' : '') + authz.identifier.toLowerCase();
+    if (this.requested !== null && !this.requested.has(name)) throw new Failure(url, `authorization for ${name.slice(0, 260)}, which was not requested`);
+    return { authz, retryAfter: this.pollWait(res) };
+  }
+
+  /** Retry-After while polling, capped: a CA asking for a day is asked again within a minute. */
+  private pollWait(res: HttpResponse): number | null {
+    const wait = retryAfterMs(res);
+    return wait === null ? null : Math.min(wait, MAX_RETRY_AFTER_MS);
   }
 
   /** §7.5.1: tell the CA the challenge is ready; the payload is exactly {}. */
@@ -160,16 +245,29 @@ export class AcmeClient {
     await this.post(challengeUrl, {});
   }
 
-  /** §7.4: finalize with the CSR (base64url DER). */
+  /**
+   * §7.4: finalize with the CSR (base64url DER). orderNotReady means the CA does not see the order
+   * as ready yet (§7.4): the order is read again and returned, and the caller's loop polls or
+   * finalizes again; after ORDER_NOT_READY_RETRIES of those the CA's problem is the answer.
+   */
   async finalize(url: string, csr: string): Promise<Order> {
-    const res = await this.post(url, { csr });
+    let res: HttpResponse;
+    try {
+      res = await this.post(url, { csr });
+    } catch (err) {
+      const orderUrl = this.orderOf.get(url);
+      if (!(err instanceof AcmeProblem && err.is('orderNotReady')) || orderUrl === undefined || ++this.notReady > ORDER_NOT_READY_RETRIES) throw err;
+      debug(url, 'order not ready yet, reading it again');
+      await sleep(Math.min(err.retryAfter ?? ORDER_NOT_READY_WAIT_MS, MAX_RETRY_AFTER_MS));
+      return (await this.order(orderUrl)).order;
+    }
     return parseOrder(parseJson(res.body, url), url);
   }
 
-  /** §7.4.2: the PEM chain. */
+  /** §7.4.2: the PEM chain, checked by certproc. */
   async certificate(url: string): Promise<string> {
-    const res = await this.post(url, null);
-    const type = String(res.headers['content-type'] ?? '');
+    const res = await this.post(url, null, false, MAX_CHAIN_BYTES);
+    const type = String(res.headers['content-type'] ?? '').toLowerCase();
     if (!type.startsWith('application/pem-certificate-chain')) warn(url, `unexpected content type "${type.slice(0, 80)}"`);
     return res.body.toString('utf8');
   }

@@ -45,7 +45,7 @@ export class HttpClient {
     this.agent.destroy();
   }
 
-  /** Unsigned GET, following up to three redirects. */
+  /** Unsigned GET, following up to three redirects, each to https only. */
   async get(url: string): Promise<HttpResponse> {
     let current = url;
     for (let hops = 0; ; hops++) {
@@ -53,7 +53,15 @@ export class HttpClient {
       const location = res.headers.location;
       if (![301, 302, 303, 307, 308].includes(res.status) || typeof location !== 'string') return res;
       if (hops >= MAX_REDIRECTS) throw new Failure(url, 'too many redirects');
-      current = new URL(location, current).toString();
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new Failure(url, `redirect to something that is not a URL: ${location.slice(0, 200)}`);
+      }
+      // Named after the URL asked for: a redirect to http: or file: is the server's doing.
+      if (next.protocol !== 'https:') throw new Failure(url, `redirect to a URL that is not https: ${location.slice(0, 200)}`);
+      current = next.toString();
     }
   }
 
@@ -61,13 +69,15 @@ export class HttpClient {
     return this.request('HEAD', url);
   }
 
-  post(url: string, body: string): Promise<HttpResponse> {
-    return this.request('POST', url, body);
+  /** A signed POST: never redirected (the JWS names its URL). maxBytes lowers the body cap. */
+  post(url: string, body: string, maxBytes?: number): Promise<HttpResponse> {
+    return this.request('POST', url, body, maxBytes);
   }
 
-  private request(method: string, url: string, body?: string): Promise<HttpResponse> {
+  private request(method: string, url: string, body?: string, maxBytes?: number): Promise<HttpResponse> {
     const target = httpsUrl(url, url);
-    const { connectTimeoutMs, requestTimeoutMs, maxBodyBytes, userAgent } = this.options;
+    const { connectTimeoutMs, requestTimeoutMs, userAgent } = this.options;
+    const maxBodyBytes = Math.min(maxBytes ?? Infinity, this.options.maxBodyBytes);
     const headers: Record<string, string> = { 'user-agent': userAgent, accept: '*/*' };
     if (body !== undefined) {
       headers['content-type'] = 'application/jose+json';
@@ -86,6 +96,12 @@ export class HttpClient {
         } else resolve(res as HttpResponse);
       };
       const req = https.request(target, { method, headers, agent: this.agent }, (res) => {
+        // A declared length over the cap is refused before a byte of it is read.
+        const declared = Number(res.headers['content-length']);
+        if (declared > maxBodyBytes) {
+          finish(new Failure(url, `response larger than ${maxBodyBytes} bytes`));
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
@@ -98,7 +114,12 @@ export class HttpClient {
           trace(url, `${response.status} ${response.body.toString('utf8')}`);
           finish(null, response);
         });
-        res.on('error', (e) => finish(new Failure(url, e.message)));
+        // A body cut short (the server closed mid-answer) is not an answer; Node says "aborted".
+        const cut = (): Failure => new Failure(url, 'connection closed before the answer was complete');
+        res.on('error', (e) => finish(res.complete ? new Failure(url, e.message) : cut()));
+        res.on('close', () => {
+          if (!res.complete) finish(cut());
+        });
       });
       const total = setTimeout(() => finish(new Failure(url, `no complete answer within ${requestTimeoutMs / 1000} s`)), requestTimeoutMs);
       req.on('socket', (socket) => {

@@ -113,12 +113,25 @@ export function parseAuthorization(o: Json, subject: string): Authorization {
   };
 }
 
+// §8.1 (and RFC 8737 §3): a token is base64url. It becomes a file name in the challenge dir, so
+// '../x', 'a/b', '' or 10 kB are refused here, before chngproc (which checks again) is asked.
+const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
+
+function token(o: Json, subject: string): string | null {
+  const v = o.token;
+  if (v === undefined) return null;
+  if (typeof v !== 'string') throw new Failure(subject, 'malformed "token"');
+  if (!TOKEN.test(v)) throw new Failure(subject, v.length > 256 ? `challenge token of ${v.length} characters (at most 256)` : 'challenge token is not base64url');
+  return v;
+}
+
 export function parseChallenge(o: Json, subject: string): Challenge {
+  const challengeUrl = url(o, 'url', subject);
   return {
     type: text(o, 'type', subject),
-    url: url(o, 'url', subject),
+    url: challengeUrl,
     status: status(o, ['pending', 'processing', 'valid', 'invalid'] as const, subject),
-    token: typeof o.token === 'string' ? o.token : null,
+    token: token(o, challengeUrl),
     error: o.error === undefined ? null : parseProblem(o.error),
   };
 }
@@ -128,30 +141,38 @@ export interface Problem {
   type: string;
   detail: string;
   subproblems: { identifier: string | null; type: string; detail: string }[];
+  /** Subproblems beyond those kept. */
+  omitted: number;
 }
+
+/** Subproblems kept: a CA listing hundreds would otherwise make one line of hundreds of kB. */
+const KEPT_SUBPROBLEMS = 20;
 
 export function parseProblem(value: unknown): Problem {
   const o = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : {};
-  const sub = Array.isArray(o.subproblems) ? o.subproblems.slice(0, 100) : [];
+  const all: unknown[] = Array.isArray(o.subproblems) ? o.subproblems : [];
+  const sub = all.slice(0, KEPT_SUBPROBLEMS);
   return {
-    type: typeof o.type === 'string' ? o.type : 'about:blank',
+    type: typeof o.type === 'string' ? o.type.slice(0, 200) : 'about:blank',
     detail: typeof o.detail === 'string' ? o.detail.slice(0, 2000) : '',
     subproblems: sub.map((s: unknown) => {
       const p = typeof s === 'object' && s !== null ? (s as Json) : {};
       const ident = typeof p.identifier === 'object' && p.identifier !== null ? (p.identifier as Json).value : undefined;
       return {
-        identifier: typeof ident === 'string' ? ident : null,
-        type: typeof p.type === 'string' ? p.type : '',
+        identifier: typeof ident === 'string' ? ident.slice(0, 260) : null,
+        type: typeof p.type === 'string' ? p.type.slice(0, 200) : '',
         detail: typeof p.detail === 'string' ? p.detail.slice(0, 2000) : '',
       };
     }),
+    omitted: all.length - sub.length,
   };
 }
 
 export function describeProblem(p: Problem): string {
   const main = p.detail ? `${p.type}: ${p.detail}` : p.type;
   const subs = p.subproblems.map((s) => `${s.identifier ?? '?'}: ${s.type}: ${s.detail}`);
-  return [main, ...subs].join('; ');
+  const more = p.omitted > 0 ? [`and ${p.omitted} more`] : [];
+  return [main, ...subs, ...more].join('; ');
 }
 
 export const ERROR_PREFIX = 'urn:ietf:params:acme:error:';

@@ -6,17 +6,28 @@ import * as c from './check.js';
 
 export type Role = 'netproc' | 'acctproc' | 'keyproc' | 'chngproc' | 'certproc' | 'fileproc';
 
-/** Descriptor numbers of each channel in the child that holds it. */
+/**
+ * Descriptor numbers of each channel in the child that holds it. The lifeline is a pipe whose
+ * other end only the parent holds: when the parent dies, even by SIGKILL, every child reads EOF
+ * there and ends, so none outlives the run.
+ */
 export const FD = {
-  netproc: { acct: 3, key: 4, chng: 5, cert: 6 },
-  acctproc: { net: 3 },
-  keyproc: { net: 3 },
-  chngproc: { net: 3 },
-  certproc: { net: 3, file: 4 },
-  fileproc: { cert: 3 },
+  netproc: { acct: 3, key: 4, chng: 5, cert: 6, lifeline: 7 },
+  acctproc: { net: 3, lifeline: 4 },
+  keyproc: { net: 3, lifeline: 4 },
+  chngproc: { net: 3, lifeline: 4 },
+  certproc: { net: 3, file: 4, lifeline: 5 },
+  fileproc: { cert: 3, lifeline: 4 },
 } as const;
 
-export interface NetConfig { directoryUrl: string; names: string[]; challengeType: string; external: boolean; agreement: string | null; revoke: boolean; userAgent: string; verbose: number }
+export interface NetConfig {
+  directoryUrl: string; names: string[]; challengeType: string; external: boolean; agreement: string | null; revoke: boolean; userAgent: string;
+  /** Per HTTP request, connection included (--timeout). */
+  requestTimeoutMs: number;
+  /** From the first authorization fetched to the certificate (--poll-timeout). */
+  pollTimeoutMs: number;
+  verbose: number;
+}
 export interface AcctConfig { keyFile: string; create: boolean; verbose: number }
 export interface KeyConfig { keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number }
 export interface ChngConfig { challengeDir: string | null; challengeType: string; verbose: number }
@@ -41,7 +52,8 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
     const m = c.object(v, 'config');
     return { directoryUrl: c.string(m, 'directoryUrl'), names: c.stringArray(m, 'names'), challengeType: c.string(m, 'challengeType'),
       external: c.boolean(m, 'external'), agreement: c.optionalString(m, 'agreement'), revoke: c.boolean(m, 'revoke'),
-      userAgent: c.string(m, 'userAgent'), verbose: verbose(m) };
+      userAgent: c.string(m, 'userAgent'), requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'),
+      verbose: verbose(m) };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');

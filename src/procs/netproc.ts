@@ -21,9 +21,8 @@ import { Failure, debug, warn } from '../log.js';
 
 /** Authorizations worked on at once: enough that 100 names cost little more than one. */
 const CONCURRENT_AUTHORIZATIONS = 16;
-/** How long a run may wait for the CA to validate or issue before giving up. */
-const POLL_DEADLINE_MS = 5 * 60_000;
 const POLL_MAX_INTERVAL_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 30_000;
 
 /** Replies matched to requests by id, over one channel, so requests can overlap. */
 class Replies<T extends { id: number }> {
@@ -93,7 +92,10 @@ runChild('netproc', async (config: NetConfig, confine) => {
   const key = new Channel<KeyToNet, NetToKey>(FD.netproc.key, 'keyproc', parseKeyToNet);
   const chng = new Channel<ChngToNet, NetToChng>(FD.netproc.chng, 'chngproc', parseChngToNet);
   const cert = new Channel<CertToNet, NetToCert>(FD.netproc.cert, 'certproc', parseCertToNet);
-  const http = new HttpClient({ userAgent: config.userAgent, connectTimeoutMs: 30_000, requestTimeoutMs: 60_000, maxBodyBytes: 4 << 20 });
+  const http = new HttpClient({
+    userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
+    maxBodyBytes: 4 << 20,
+  });
   try {
     // The CSR is read as soon as keyproc sends it, in parallel with everything below.
     const csr = key.recv();
@@ -186,7 +188,9 @@ runChild('netproc', async (config: NetConfig, confine) => {
     // Three passes, each concurrent where it may be: fetch every authorization, publish and
     // answer the pending ones, poll until each is valid. With -t the caller sees one challenge at
     // a time, in command-line order, each confirmed before the CA is told.
-    const deadline = Date.now() + POLL_DEADLINE_MS;
+    const deadline = Date.now() + config.pollTimeoutMs;
+    // No wait reaches past the deadline, whatever Retry-After says: one last look, then give up.
+    const pause = (ms: number): Promise<void> => sleep(Math.max(0, Math.min(ms, deadline - Date.now())));
     const fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => ({ url, ...(await acme.authorization(url)) }));
     const position = (a: Authorization): number => {
       const index = config.names.indexOf(a.wildcard ? `*.${a.identifier}` : a.identifier);
@@ -201,8 +205,8 @@ runChild('netproc', async (config: NetConfig, confine) => {
     await mapLimited(fetched, CONCURRENT_AUTHORIZATIONS, async ({ url: authzUrl, authz: first, retryAfter: wait }) => {
       let [authz, retryAfter] = [first, wait];
       for (let round = 0; authz.status === 'pending'; round++) {
-        if (Date.now() > deadline) throw new Failure(authzUrl, 'authorization still pending, giving up');
-        if (round > 0) await sleep(pollDelay(round, retryAfter));
+        if (Date.now() >= deadline) throw new Failure(authzUrl, 'authorization still pending, giving up');
+        if (round > 0) await pause(pollDelay(round, retryAfter));
         ({ authz, retryAfter } = await acme.authorization(authzUrl));
       }
       if (authz.status !== 'valid') {
@@ -224,14 +228,14 @@ runChild('netproc', async (config: NetConfig, confine) => {
       if (current.status === 'invalid') {
         throw new Failure(orderUrl, `order is invalid${current.error ? `: ${describeProblem(current.error)}` : ''}`);
       }
-      if (Date.now() > deadline) throw new Failure(orderUrl, `order still ${current.status}, giving up`);
+      if (Date.now() >= deadline) throw new Failure(orderUrl, `order still ${current.status}, giving up`);
       if (current.status === 'ready') {
         current = await acme.finalize(current.finalize, request.csr);
         debug(orderUrl, `finalized, order ${current.status}`);
         continue;
       }
-      if (current.status === 'pending' && round > 0) await sleep(pollDelay(round, retryAfter));
-      else if (current.status === 'processing') await sleep(pollDelay(round, retryAfter));
+      if (current.status === 'pending' && round > 0) await pause(pollDelay(round, retryAfter));
+      else if (current.status === 'processing') await pause(pollDelay(round, retryAfter));
       ({ order: current, retryAfter } = await acme.order(orderUrl));
     }
     if (current.certificate === null) throw new Failure(orderUrl, 'valid order without a certificate URL');
