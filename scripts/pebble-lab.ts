@@ -62,6 +62,8 @@ export interface Lab {
   issuerPems(): Promise<string>;
   /** GET /cert-status-by-serial/<serial> (hex; colons and a 0x prefix are dropped): the parsed JSON. Rejects unless 200. */
   certStatus(serialHex: string): Promise<unknown>;
+  /** Kills Pebble alone, at once (SIGKILL): a CA that vanishes in the middle of an order. */
+  killPebble(): void;
   /** Kills every process it started (and waits for them), removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -440,6 +442,13 @@ http {
     return {
       dir, directoryUrl, managementUrl, tlsCaFile: caPem, challengeDir, challtestsrvUrl, httpPort, dnsPort, logDir,
       pids: state.procs.map((p) => p.child.pid!),
+      killPebble: () => {
+        try {
+          process.kill(-pebble.child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      },
       requestLog,
       requestCount: () => requestLog().split('\n').filter((l) => REQUEST_LINE.test(l)).length,
       issuerPems: async () => {

@@ -44,10 +44,21 @@ function readable(path: string, directory: boolean): boolean {
   }
 }
 
+/** As root only a read-only file system (or an immutable directory) refuses: said before the CA is asked. */
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The original's pre-flight checks: every problem is reported before giving up. */
 function preflight(opts: Options, paths: Paths): { createAccountKey: boolean; createDomainKey: boolean } | null {
   const problems: [string, string][] = [];
   if (!readable(paths.certDir, true)) problems.push([paths.certDir, '-c directory must exist']);
+  else if (!writable(paths.certDir)) problems.push([paths.certDir, '-c directory is not writable']);
   const domainKeyExists = readable(paths.domainKey, false);
   if (!domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
   if (opts.challengeType === undefined && !readable(paths.challengeDir, true)) problems.push([paths.challengeDir, '-C directory must exist']);
@@ -203,7 +214,10 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
   const external = opts.challengeType !== undefined;
   const challengeType = opts.challengeType ?? 'http-01';
   return {
-    netproc: { directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT, verbose },
+    netproc: {
+      directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT,
+      requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
+    },
     acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose },
     keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
@@ -222,7 +236,7 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
     acctproc: keyFile(paths.accountKey, configs.acctproc.create),
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
-    certproc: { reads: [join(paths.certDir, 'cert.pem')], writes: [], root: false, jailDir: null },
+    certproc: { reads: ['cert.pem', 'chain.pem', 'fullchain.pem'].map((f) => join(paths.certDir, f)), writes: [], root: false, jailDir: null },
     fileproc: dir(paths.certDir),
   };
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
@@ -231,14 +245,15 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
 async function runChildren(spawner: Spawner, external: boolean, certDir: string): Promise<number> {
   const spawnOne = (role: Role, stdio: StdioOptions): ChildProcess => spawner.start(role, { stdio });
   // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 4 file. Each
-  // peer gets the other end as its fd 3, and the parent then drops its copies.
-  const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', 'pipe']);
+  // peer gets the other end as its fd 3, and the parent then drops its copies. The last 'pipe'
+  // of each is its lifeline (FD.*.lifeline), which the parent keeps until it exits.
+  const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe']);
   const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
-  const acct = spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3)]);
-  const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4)]);
-  const chng = spawnOne('chngproc', external ? ['inherit', 'inherit', 'inherit', end(net, 5)] : ['ignore', 'ignore', 'inherit', end(net, 5)]);
-  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', end(net, 6), 'pipe']);
-  const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4)]);
+  const acct = spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3), 'pipe']);
+  const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4), 'pipe']);
+  const chng = spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(net, 5), 'pipe']);
+  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', end(net, 6), 'pipe', 'pipe']);
+  const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
   for (const fd of [3, 4, 5, 6]) end(net, fd).destroy();
   end(cert, 4).destroy();
 

@@ -133,7 +133,8 @@ describe('classic flags against Pebble', { skip }, () => {
 
   test('-e adds names; without it a new name is refused; a dropped name is refused; case does not matter', async () => {
     const { w, args } = setup();
-    assert.equal((await runClient([...args, 'e.example.test'], { env: env() })).status, 0);
+    const issued = await runClient([...args, 'e.example.test'], { env: env() });
+    assert.equal(issued.status, 0, issued.stderr);
     const before = snapshot(w.certs);
 
     const noE = await runClient([...args, 'e.example.test', 'new.e.example.test'], { env: env() });

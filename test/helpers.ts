@@ -93,6 +93,10 @@ export function runWithHook(args: string[], env: NodeJS.ProcessEnv, answer: (lin
           const reply = await answer(line, child.pid as number);
           if (reply === null) child.stdin.end();
           else child.stdin.write(reply);
+        }).catch((err: unknown) => {
+          // A failed assertion in the hook must fail the test, not leave the client waiting.
+          child.kill('SIGKILL');
+          reject(err);
         });
       }
     });

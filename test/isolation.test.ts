@@ -150,7 +150,7 @@ describe('users, namespaces and memory of the running children', { skip: rootOnl
 /** Starts one child from dist/ on its own, with the test playing its peer on fd 3. */
 function startChild(role: string, config: unknown): { child: ReturnType<typeof spawn>; peer: Duplex; next: () => Promise<unknown> } {
   const child = spawn(process.execPath, [join(ROOT, 'dist', 'procs', `${role}.js`), JSON.stringify(config), JSON.stringify({ drop: null, report: false })],
-    { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] }); // fd 4: the lifeline
   const peer = child.stdio[3] as Duplex;
   const decoder = new FrameDecoder();
   const inbox: unknown[] = [];

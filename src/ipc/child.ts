@@ -5,9 +5,10 @@
 // Each role calls confine() once, as soon as it holds what it needs (its key, cert.pem) and
 // before it reads any message: that is where it drops to the unprivileged user.
 
+import { Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { Failure, reportError, setVerbosity } from '../log.js';
-import { Role, RoleConfig, parseConfig } from './roles.js';
+import { FD, Role, RoleConfig, parseConfig } from './roles.js';
 import * as c from './check.js';
 import { attemptBreakouts } from './breakout.js';
 
@@ -50,6 +51,40 @@ function describeSelf(): Record<string, unknown> {
   };
 }
 
+const cleanups: (() => void)[] = [];
+
+/**
+ * Runs `cleanup` (synchronously) if the child is told to end by SIGINT, SIGTERM or SIGHUP — which
+ * is also what a child does to itself when the parent dies — before it dies of that signal.
+ */
+export function atTermination(cleanup: () => void): void {
+  if (cleanups.length === 0) {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => {
+        for (const fn of cleanups) {
+          try {
+            fn();
+          } catch {
+            // dying anyway: the next cleanup still runs
+          }
+        }
+        process.kill(process.pid, signal);
+      });
+    }
+  }
+  cleanups.push(cleanup);
+}
+
+/** The parent is gone when its end of the lifeline closes: end as if told to (SIGTERM). */
+function watchParent(fd: number): void {
+  const lifeline = new Socket({ fd, readable: true, writable: false });
+  const parentGone = (): void => {
+    process.kill(process.pid, 'SIGTERM');
+  };
+  lifeline.on('end', parentGone).on('close', parentGone).on('error', parentGone).on('data', () => undefined);
+  lifeline.unref();
+}
+
 export function runChild<R extends Role>(role: R, body: (config: RoleConfig[R], confine: () => Promise<void>) => Promise<number | void>): void {
   let config: RoleConfig[R];
   let sandbox: Sandbox;
@@ -61,6 +96,7 @@ export function runChild<R extends Role>(role: R, body: (config: RoleConfig[R], 
     process.exit(1);
   }
   setVerbosity(config.verbose);
+  if (!sandbox.report) watchParent(FD[role].lifeline);
   let confined = false;
   const confine = async (): Promise<void> => {
     if (confined) return;

@@ -72,6 +72,17 @@ function judgeExisting(config: CertConfig, path: string, text: string | null): C
   return { op: 'current', reason: verdict.why };
 }
 
+function consistentSet(cert: string, chain: string | null, fullchain: string | null): boolean {
+  if (chain === null || fullchain === null || fullchain !== cert + chain) return false;
+  try {
+    const leaf = new X509Certificate(splitPemCertificates(cert)[0] as string);
+    const issuer = new X509Certificate(splitPemCertificates(chain)[0] as string);
+    return leaf.checkIssued(issuer) && leaf.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
 /** Checks the CA's chain; returns the leaf and the rest as PEM text for fileproc. */
 function checkIssued(config: CertConfig, pem: string, publicKey: string, subject: string): { cert: string; chain: string } {
   let blocks: string[];
@@ -106,8 +117,16 @@ runChild('certproc', async (config: CertConfig, confine) => {
   const path = join(config.certDir, 'cert.pem');
   try {
     const existing = await readCertificateFile(path);
+    const chain = await readCertificateFile(join(config.certDir, 'chain.pem'));
+    const fullchain = await readCertificateFile(join(config.certDir, 'fullchain.pem'));
     await confine();
-    const verdict = judgeExisting(config, path, existing);
+    let verdict = judgeExisting(config, path, existing);
+    // A run killed between two renames leaves a new chain beside an old cert (or the reverse):
+    // a set that does not hang together is renewed even when cert.pem alone looks current.
+    if (verdict.op === 'current' && existing !== null && !consistentSet(existing, chain, fullchain)) {
+      warn(config.certDir, 'cert.pem, chain.pem and fullchain.pem do not match, renewing');
+      verdict = { op: 'renew', reason: 'mismatched certificate files' };
+    }
     if (!(await net.send(verdict)) || verdict.op === 'current') return;
 
     const answer = await net.recv();

@@ -6,11 +6,11 @@
 
 import { promises as fs, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { runChild } from '../ipc/child.js';
+import { atTermination, runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
 import { ChngConfig, FD } from '../ipc/roles.js';
 import { ChngToNet, NetToChng, parseNetToChng } from '../ipc/messages.js';
-import { writeFileAtomic } from '../fsutil/atomic.js';
+import { removeStaleTemps, removeTempsInFlight, writeFileAtomic } from '../fsutil/atomic.js';
 import { Failure, debug, trace, warn } from '../log.js';
 
 // RFC 8555 §8.3: a token is base64url. Anything else ('../x', 'a/b', '') could name another file.
@@ -81,14 +81,13 @@ runChild('chngproc', async (config: ChngConfig, confine) => {
   const written: string[] = [];
   // Ctrl-C reaches every process of the group and the parent passes SIGTERM on: published files
   // must go even then, so they are removed before dying.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      for (const path of written) rmSync(path, { force: true });
-      process.kill(process.pid, signal);
-    });
-  }
+  atTermination(() => {
+    for (const path of written) rmSync(path, { force: true });
+    removeTempsInFlight();
+  });
   const stdin = config.challengeDir === null ? new StdinLines() : null;
   try {
+    if (config.challengeDir !== null) await removeStaleTemps(config.challengeDir);
     for (;;) {
       const request = await net.recv();
       if (request === null) return;
@@ -103,8 +102,9 @@ runChild('chngproc', async (config: ChngConfig, confine) => {
         trace(request.token, 'challenge read');
       } else {
         const dir = config.challengeDir as string;
-        await writeFileAtomic(dir, request.token, request.keyAuthorization, { mode: 0o444, durable: false });
+        // Recorded before it exists: a signal in the middle of the write must still remove it.
         written.push(join(dir, request.token));
+        await writeFileAtomic(dir, request.token, request.keyAuthorization, { mode: 0o444, durable: false });
         debug(join(dir, request.token), 'created');
       }
       if (!(await net.send({ op: 'ack', id: request.id }))) return;

@@ -6,12 +6,12 @@
 
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { runChild } from '../ipc/child.js';
+import { atTermination, runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
 import { EXIT_CHANGED, FD, FileConfig } from '../ipc/roles.js';
 import { CertToFile, FileToCert, parseCertToFile } from '../ipc/messages.js';
 import { splitPemCertificates } from '../x509/chain.js';
-import { syncDirectory, writeFileAtomic } from '../fsutil/atomic.js';
+import { removeStaleTemps, removeTempsInFlight, syncDirectory, writeFileAtomic } from '../fsutil/atomic.js';
 import { Failure, debug } from '../log.js';
 
 const FILES = ['cert', 'chain', 'fullchain'] as const;
@@ -55,11 +55,14 @@ function checkPem(text: string, what: string): void {
 }
 
 runChild('fileproc', async (config: FileConfig, confine) => {
+  // Killed mid-write: the target is whole either way (rename), but the temporary file must go.
+  atTermination(removeTempsInFlight);
   await confine(); // stays root to write the root-owned cert dir: its jail is what confines it
   const cert = new Channel<CertToFile, FileToCert>(FD.fileproc.cert, 'certproc', parseCertToFile);
   try {
     const order = await cert.recv();
     if (order === null) return 0;
+    for (const name of await removeStaleTemps(config.certDir)) debug(join(config.certDir, name), 'removed a temporary file left by a killed run');
     if (config.backup) await backUp(config.certDir);
     if (order.op === 'install') {
       checkPem(order.cert, 'certificate');

@@ -1,0 +1,189 @@
+// Crashes and kills: whatever dies when, nothing is lost, nothing is left running, and the next
+// run repairs what a crash between two renames left behind.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, readdirSync, watch, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { splitPemCertificates } from '../src/x509/chain.js';
+import { CLIENT, ROOT, isRoot, makeKey, runClient, runWithHook, workDir } from './helpers.js';
+
+/** Every process of a run (the parent and its children) has this in its command line. */
+const RUN = join(ROOT, 'dist');
+
+const skip = !isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable();
+
+/** Pids of live processes whose command line mentions `marker` (a run's own temp dir). */
+function processesMentioning(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker) && !readFileSync(`/proc/${entry}/stat`, 'utf8').includes(') Z ')) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Waits (bounded) until no process of the run is left. */
+async function allGone(marker: string): Promise<number[]> {
+  const deadline = Date.now() + 15_000;
+  let left = processesMentioning(marker);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setImmediate(r));
+    left = processesMentioning(marker);
+  }
+  return left;
+}
+
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(dir).sort()) out[f] = readFileSync(join(dir, f), 'utf8');
+  return out;
+}
+
+/** The three files exist, each whole, and belong together. */
+function assertCompleteSet(certs: string): void {
+  const [cert, chain, fullchain] = ['cert.pem', 'chain.pem', 'fullchain.pem'].map((f) => readFileSync(join(certs, f), 'utf8'));
+  assert.equal(splitPemCertificates(cert as string).length, 1);
+  assert.ok(splitPemCertificates(chain as string).length >= 1);
+  assert.ok(splitPemCertificates(fullchain as string).length >= 2);
+}
+
+function assertConsistentSet(certs: string): void {
+  assertCompleteSet(certs);
+  const [cert, chain, fullchain] = ['cert.pem', 'chain.pem', 'fullchain.pem'].map((f) => readFileSync(join(certs, f), 'utf8'));
+  assert.equal(fullchain, (cert as string) + chain);
+  const leaf = new X509Certificate(cert as string);
+  assert.ok(leaf.checkIssued(new X509Certificate(splitPemCertificates(chain as string)[0] as string)));
+}
+
+describe('kills and crashes against Pebble', { skip }, () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await startLab();
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+  const env = (): NodeJS.ProcessEnv => ({ NODE_EXTRA_CA_CERTS: lab.tlsCaFile });
+  const setup = (): { w: ReturnType<typeof workDir>; args: string[] } => {
+    const w = workDir();
+    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
+    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    return { w, args: ['--server', lab.directoryUrl, '-c', w.certs, '-f', acct, '-k', dom] };
+  };
+
+  test('the parent killed by SIGKILL: every child ends, nothing written', async () => {
+    const { w, args } = setup();
+    let parent = 0;
+    const run = await runWithHook(['-t', 'dns-01', ...args, 'sigkill.example.test'], env(), async (_line, pid) => {
+      parent = pid;
+      assert.ok(processesMentioning(RUN).length >= 6, 'all children alive at the first line');
+      process.kill(pid, 'SIGKILL');
+      return null;
+    });
+    assert.equal(run.signal, 'SIGKILL');
+    assert.ok(parent > 0);
+    assert.deepEqual(await allGone(RUN), [], 'no child outlives the parent');
+    assert.deepEqual(readdirSync(w.certs), []);
+  });
+
+  test('the parent killed by SIGKILL during http-01: the children end and the challenge files go', async () => {
+    const { w, args } = setup();
+    const child = spawn(process.execPath, [CLIENT, ...args, '-C', lab.challengeDir, 'www-sigkill.example.test'], { env: { PATH: '/usr/bin:/bin', ...env() }, stdio: 'ignore' });
+    const watcher = watch(lab.challengeDir, () => child.kill('SIGKILL'));
+    await new Promise((r) => child.once('exit', r));
+    watcher.close();
+    assert.deepEqual(await allGone(RUN), []);
+    assert.deepEqual(readdirSync(lab.challengeDir), [], 'challenge files removed');
+    // Killed before or after the files were written: either nothing or a complete set.
+    const files = readdirSync(w.certs);
+    if (files.length > 0) assertConsistentSet(w.certs);
+  });
+
+  test('a child killed by a signal: "<child>: killed by <signal>", exit 1', async () => {
+    const { w, args } = setup();
+    const before = snapshot(w.certs);
+    const run = await runWithHook(['-t', 'dns-01', ...args, 'childkill.example.test'], env(), async () => {
+      const keyproc = processesMentioning(RUN).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keyproc.js'));
+      assert.ok(keyproc);
+      process.kill(keyproc, 'SIGKILL');
+      return null;
+    });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^acme-client: keyproc: killed by SIGKILL$/m);
+    assert.deepEqual(await allGone(RUN), []);
+    assert.deepEqual(snapshot(w.certs), before);
+  });
+
+  test('50 runs killed at random points (SIGTERM or SIGKILL) never leave a truncated or missing file', async () => {
+    const { w, args } = setup();
+    const first = await runClient([...args, '-C', lab.challengeDir, 'killloop.example.test'], { env: env() });
+    assert.equal(first.status, 0, first.stderr);
+    const typical = Date.now();
+    assert.equal((await runClient(['-F', ...args, '-C', lab.challengeDir, 'killloop.example.test'], { env: env() })).status, 0);
+    const span = Math.max(200, Date.now() - typical);
+    for (let round = 0; round < 50; round++) {
+      const child = spawn(process.execPath, [CLIENT, '-F', ...args, '-C', lab.challengeDir, 'killloop.example.test'], { env: { PATH: '/usr/bin:/bin', ...env() }, stdio: 'ignore' });
+      const signal = round % 2 === 0 ? 'SIGTERM' : 'SIGKILL';
+      const timer = setTimeout(() => child.kill(signal), Math.floor(Math.random() * span));
+      await new Promise((r) => child.once('exit', r));
+      clearTimeout(timer);
+      assert.deepEqual(await allGone(RUN), [], `round ${round}: children left`);
+      assertCompleteSet(w.certs);
+      assert.deepEqual(readdirSync(w.certs).sort(), ['cert.pem', 'chain.pem', 'fullchain.pem'], `round ${round}: stray files`);
+    }
+    assert.deepEqual(readdirSync(lab.challengeDir), []);
+    const last = await runClient([...args, '-C', lab.challengeDir, 'killloop.example.test'], { env: env() });
+    assert.ok(last.status === 0 || last.status === 2, last.stderr);
+    assertConsistentSet(w.certs);
+  });
+
+  test('a set left mismatched by a crash between renames is renewed by the next run', async () => {
+    const { w, args } = setup();
+    assert.equal((await runClient([...args, '-C', lab.challengeDir, 'mismatch.example.test'], { env: env() })).status, 0);
+    const old = snapshot(w.certs);
+    assert.equal((await runClient(['-F', ...args, '-C', lab.challengeDir, 'mismatch.example.test'], { env: env() })).status, 0);
+    // New chain.pem and fullchain.pem, old cert.pem: as if killed after the first rename.
+    writeFileSync(join(w.certs, 'cert.pem'), old['cert.pem'] as string);
+    const repaired = await runClient([...args, '-C', lab.challengeDir, 'mismatch.example.test'], { env: env() });
+    assert.equal(repaired.status, 0, repaired.stderr);
+    assert.match(repaired.stderr, /do not match, renewing/);
+    assertConsistentSet(w.certs);
+    assert.equal((await runClient([...args, '-C', lab.challengeDir, 'mismatch.example.test'], { env: env() })).status, 2);
+  });
+});
+
+describe('the CA vanishes in the middle of an order', { skip }, () => {
+  let lab: Lab;
+  before(async () => {
+    // No reused authorizations: the renewal must publish a challenge, which is when Pebble dies.
+    lab = await startLab({ authzReuse: 0 });
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  test('Pebble killed while a challenge is published: exit 1, a clear line, old files intact, challenge files gone', async () => {
+    const w = workDir();
+    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
+    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const args = ['--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'vanish.example.test'];
+    const env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
+    assert.equal((await runClient(args, { env })).status, 0);
+    const before = snapshot(w.certs);
+    const watcher = watch(lab.challengeDir, () => lab.killPebble());
+    const run = await runClient(['-F', ...args], { env });
+    watcher.close();
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^acme-client: https:\/\/127\.0\.0\.1:\d+\/\S*: (ECONNREFUSED|ECONNRESET|socket hang up|.*disconnected)/m);
+    assert.deepEqual(snapshot(w.certs), before);
+    assert.deepEqual(readdirSync(lab.challengeDir), []);
+  });
+});
