@@ -3,9 +3,10 @@
 // symlink), set its mode, fsync it, rename it over the target, fsync the directory. rename()
 // replaces a planted symlink itself rather than writing where it points.
 
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Failure } from '../log.js';
 
 export interface AtomicWriteOptions {
   mode: number;
@@ -13,9 +14,47 @@ export interface AtomicWriteOptions {
   durable: boolean;
 }
 
+const TEMP_NAME = /^\.[A-Za-z0-9_.-]+\.[0-9a-f]{12}\.tmp$/;
+
+/** Temporary files a killed writer left behind (only names writeFileAtomic makes). */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const stale = (await fs.readdir(dir)).filter((name) => TEMP_NAME.test(name));
+  for (const name of stale) await fs.rm(join(dir, name), { force: true });
+  return stale;
+}
+
+/** Temporary files being written right now, for a process that is killed to remove. */
+const inFlight = new Set<string>();
+
+export function removeTempsInFlight(): void {
+  for (const temp of inFlight) rmSync(temp, { force: true });
+}
+
 export async function writeFileAtomic(dir: string, name: string, data: string | Buffer, options: AtomicWriteOptions): Promise<void> {
   const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, options.mode);
+  inFlight.add(temp);
+  try {
+    await writeThenRename(temp, dir, name, data, options);
+  } finally {
+    inFlight.delete(temp);
+  }
+}
+
+/** Node's "ENOSPC: no space left on device, write" as strerror(3) would say it. */
+function reason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return /^[A-Z][A-Z0-9_]*: (.+?)(?:, [a-z]+(?: '.*')?)?$/.exec(message)?.[1] ?? message;
+}
+
+/** Any failure names the file that could not be replaced, never the temporary one. */
+async function writeThenRename(temp: string, dir: string, name: string, data: string | Buffer, options: AtomicWriteOptions): Promise<void> {
+  const target = join(dir, name);
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, options.mode);
+  } catch (err) {
+    throw new Failure(target, `cannot write: ${reason(err)}`);
+  }
   try {
     try {
       await handle.writeFile(data);
@@ -25,12 +64,19 @@ export async function writeFileAtomic(dir: string, name: string, data: string | 
     }
     // By path: the permission model disables fchmod. The umask may have taken bits from the mode.
     await fs.chmod(temp, options.mode);
-    await fs.rename(temp, join(dir, name));
+    await fs.rename(temp, target);
   } catch (err) {
-    await fs.rm(temp, { force: true });
-    throw err;
+    // Must not hide the first error (EROFS after a remount, say).
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw new Failure(target, `cannot write: ${reason(err)}`);
   }
-  if (options.durable) await syncDirectory(dir);
+  if (options.durable) {
+    try {
+      await syncDirectory(dir);
+    } catch (err) {
+      throw new Failure(dir, `cannot sync directory: ${reason(err)}`);
+    }
+  }
 }
 
 export async function syncDirectory(dir: string): Promise<void> {
