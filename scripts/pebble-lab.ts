@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 export interface LabOptions {
-  /** PEBBLE_WFE_NONCEREJECT: percentage of good nonces rejected as badNonce (default 0; Pebble's own default is 5). */
+  /** PEBBLE_WFE_NONCEREJECT: percentage of good nonces rejected as badNonce (default $ACME_TEST_NONCE_REJECT or 0; Pebble's own default is 5). */
   nonceReject?: number;
   /** PEBBLE_AUTHZREUSE: percentage chance a still-valid authorization is reused in a new order (default 50). */
   authzReuse?: number;
@@ -256,7 +256,9 @@ async function startOnce(opts: LabOptions): Promise<Lab> {
   const unavailable = labUnavailable();
   if (unavailable) throw new Error(`pebble-lab: ${unavailable}`);
   const nginx = findNginx()!;
-  const nonceReject = opts.nonceReject ?? 0;
+  // npm test runs every lab with ACME_TEST_NONCE_REJECT=30: the whole end-to-end suite then
+  // passes while Pebble rejects 30% of good nonces, as a flaky CA would.
+  const nonceReject = opts.nonceReject ?? Number(process.env.ACME_TEST_NONCE_REJECT ?? 0);
   const authzReuse = opts.authzReuse ?? 50;
   for (const [k, v] of [['nonceReject', nonceReject], ['authzReuse', authzReuse]] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 100) throw new Error(`pebble-lab: ${k} must be an integer 0..100, not ${v}`);

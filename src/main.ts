@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } from './args.js';
-import { EXIT_CHANGED, Role, RoleConfig } from './ipc/roles.js';
+import { EXIT_CHANGED, FD, Role, RoleConfig } from './ipc/roles.js';
 import { Failure, debug, setVerbosity, warn } from './log.js';
 import { USER_AGENT } from './version.js';
 import { Paths, directoryUrl, resolvePaths } from './defaults.js';
@@ -130,6 +130,27 @@ class Spawner {
   }
 }
 
+/** certproc's first line on its lifeline: 'current', 'work', or null if it ended without one. */
+function firstWord(stream: Readable): Promise<string | null> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = (word: string | null): void => {
+      stream.removeListener('data', onData);
+      resolve(word);
+    };
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString('latin1');
+      const nl = text.indexOf('\n');
+      if (nl >= 0) done(['current', 'work'].includes(text.slice(0, nl)) ? text.slice(0, nl) : null);
+      else if (text.length > 16) done(null);
+    };
+    stream.on('data', onData);
+    stream.once('end', () => done(null));
+    stream.once('close', () => done(null));
+    stream.once('error', () => done(null));
+  });
+}
+
 interface Outcome {
   role: Role;
   code: number | null;
@@ -201,7 +222,9 @@ async function main(): Promise<number> {
   for (const role of ROLES) debug(role, describePlan(plans[role]));
   const spawner = new Spawner(configs, plans, caps);
   try {
-    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir);
+    // Every request and the wait for the CA are bounded; this bounds the whole run, whatever hangs.
+    const deadlineMs = configs.netproc.pollTimeoutMs + 5 * configs.netproc.requestTimeoutMs;
+    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs);
   } finally {
     spawner.cleanUp();
   }
@@ -242,29 +265,46 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
 }
 
-async function runChildren(spawner: Spawner, external: boolean, certDir: string): Promise<number> {
+async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number): Promise<number> {
   const spawnOne = (role: Role, stdio: StdioOptions): ChildProcess => spawner.start(role, { stdio });
-  // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 4 file. Each
-  // peer gets the other end as its fd 3, and the parent then drops its copies. The last 'pipe'
-  // of each is its lifeline (FD.*.lifeline), which the parent keeps until it exits.
-  const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe']);
-  const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
-  const acct = spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3), 'pipe']);
-  const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4), 'pipe']);
-  const chng = spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(net, 5), 'pipe']);
-  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', end(net, 6), 'pipe', 'pipe']);
-  const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
-  for (const fd of [3, 4, 5, 6]) end(net, fd).destroy();
-  end(cert, 4).destroy();
-
-  const children: [Role, ChildProcess][] = [['netproc', net], ['acctproc', acct], ['keyproc', key], ['chngproc', chng], ['certproc', cert], ['fileproc', file]];
+  const children: [Role, ChildProcess][] = [];
   // A signal to the parent ends the children too: none is left running after the parent exits.
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
       for (const [, child] of children) child.kill(sig);
     });
   }
+  // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 3 net, 4 file.
+  // Each peer gets the other end, and the parent then drops its copies. The last 'pipe' of each
+  // is its lifeline (FD.*.lifeline), which the parent keeps until it exits.
+  const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
+  // certproc first and alone: the nightly "nothing to do" costs one child and no CA request.
+  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe']);
+  children.push(['certproc', cert]);
+  const word = await firstWord(end(cert, FD.certproc.lifeline));
+  if (word !== 'work') {
+    const outcome = await waitFor('certproc', cert);
+    if (outcome.signal !== null) warn('certproc', `killed by ${outcome.signal}`);
+    else if (outcome.code !== 0) debug('certproc', `exit status ${outcome.code}`);
+    return word === 'current' && outcome.code === 0 ? 2 : 1;
+  }
+  const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', end(cert, 3), 'pipe']);
+  const acct = spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3), 'pipe']);
+  const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4), 'pipe']);
+  const chng = spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(net, 5), 'pipe']);
+  const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
+  for (const fd of [3, 4, 5]) end(net, fd).destroy();
+  for (const fd of [3, 4]) end(cert, fd).destroy();
+  children.push(['netproc', net], ['acctproc', acct], ['keyproc', key], ['chngproc', chng], ['fileproc', file]);
+  let overdue = false;
+  const deadline = setTimeout(() => {
+    overdue = true;
+    warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
+    for (const [, child] of children) child.kill('SIGTERM');
+  }, deadlineMs);
   const outcomes = await Promise.all(children.map(([role, child]) => waitFor(role, child)));
+  clearTimeout(deadline);
+  if (overdue) return 1;
 
   let failed = false;
   let changed = false;

@@ -187,3 +187,28 @@ describe('the CA vanishes in the middle of an order', { skip }, () => {
     assert.deepEqual(readdirSync(lab.challengeDir), []);
   });
 });
+
+describe('the whole run has a deadline', { skip }, () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await startLab();
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  test('a -t hook that never answers: the run stops itself after --poll-timeout + 5 x --timeout', async () => {
+    const w = workDir();
+    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
+    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const started = Date.now();
+    // The hook keeps stdin open and never echoes: nothing but the run's own deadline ends this.
+    const run = await runWithHook(['--timeout', '1', '--poll-timeout', '1', '-t', 'dns-01', '--server', lab.directoryUrl, '-c', w.certs, '-f', acct, '-k', dom, 'silent.example.test'],
+      { NODE_EXTRA_CA_CERTS: lab.tlsCaFile }, () => new Promise<string | null>(() => undefined));
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^acme-client: acme-client: run not finished after 6 s, stopping$/m);
+    assert.ok(Date.now() - started >= 6000);
+    assert.deepEqual(await allGone(RUN), []);
+    assert.deepEqual(readdirSync(w.certs), []);
+  });
+});

@@ -467,6 +467,15 @@ describe('a hostile CA', { skip }, () => {
         expect: (ca) => new RegExp(`^${escape(ca.base)}/new-order: HTTP status 503; retry after \\S+Z$`),
       });
     });
+    test('a name list over the CA\'s limit: the CA\'s refusal of the order, in one line', TEST, async () => {
+      await rejected({
+        script: on('newOrder', () => problem(400, 'rejectedIdentifier', 'Order has 2 identifiers; the limit is 1', {
+          subproblems: [{ type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'over the limit', identifier: { type: 'dns', value: NAMES[1] } }],
+        })),
+        expect: (ca) => `${ca.base}/new-order: urn:ietf:params:acme:error:rejectedIdentifier: Order has 2 identifiers; the limit is 1; `
+          + `${NAMES[1]}: urn:ietf:params:acme:error:rejectedIdentifier: over the limit`,
+      });
+    });
     test('an invalid order after finalize shows its problem', TEST, async () => {
       await rejected({
         script: on('finalize', () => problem(400, 'badCSR', 'key too weak')),

@@ -76,13 +76,26 @@ export function atTermination(cleanup: () => void): void {
 }
 
 /** The parent is gone when its end of the lifeline closes: end as if told to (SIGTERM). */
+let lifeline: Socket | null = null;
+
 function watchParent(fd: number): void {
-  const lifeline = new Socket({ fd, readable: true, writable: false });
+  lifeline = new Socket({ fd, readable: true, writable: true });
   const parentGone = (): void => {
     process.kill(process.pid, 'SIGTERM');
   };
   lifeline.on('end', parentGone).on('close', parentGone).on('error', parentGone).on('data', () => undefined);
   lifeline.unref();
+}
+
+/**
+ * certproc's one word to the parent, up the lifeline, before any other child exists: whether
+ * there is work. On "current" the parent starts nobody else and the run ends with status 2.
+ */
+export function tellParent(word: 'current' | 'work'): Promise<void> {
+  return new Promise((resolve) => {
+    if (lifeline === null) resolve();
+    else lifeline.write(`${word}\n`, () => resolve());
+  });
 }
 
 export function runChild<R extends Role>(role: R, body: (config: RoleConfig[R], confine: () => Promise<void>) => Promise<number | void>): void {

@@ -1,13 +1,14 @@
-// certproc: judges certificates. Before any network traffic it reads certdir/cert.pem (read-only)
-// and tells netproc whether there is work: nothing to do, renew (and why), or with -r the
-// certificate to revoke. Afterwards it checks what the CA sent (every block a certificate, the
+// certproc: judges certificates. It is started first and alone: it reads the certificate files
+// (read-only) and tells the parent, in one word, whether there is work. Nothing to do: no other
+// child is ever started and nothing is sent to the CA. Otherwise it tells netproc why (renew, or
+// with -r the certificate to revoke). Afterwards it checks what the CA sent (every block a certificate, the
 // leaf for exactly the requested names and our key, issued by the next block) before passing it
 // to fileproc. It talks to netproc and fileproc and needs no network.
 
 import { X509Certificate } from 'node:crypto';
 import { promises as fs, constants } from 'node:fs';
 import { join } from 'node:path';
-import { runChild } from '../ipc/child.js';
+import { runChild, tellParent } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
 import { CertConfig, FD } from '../ipc/roles.js';
 import { CertToFile, CertToNet, FileToCert, NetToCert, parseNetToCert, parseNever } from '../ipc/messages.js';
@@ -127,7 +128,13 @@ runChild('certproc', async (config: CertConfig, confine) => {
       warn(config.certDir, 'cert.pem, chain.pem and fullchain.pem do not match, renewing');
       verdict = { op: 'renew', reason: 'mismatched certificate files' };
     }
-    if (!(await net.send(verdict)) || verdict.op === 'current') return;
+    if (verdict.op === 'current') {
+      await tellParent('current');
+      return;
+    }
+    // netproc does not exist yet: the socketpair holds the verdict until it starts and reads.
+    if (!(await net.send(verdict))) return;
+    await tellParent('work');
 
     const answer = await net.recv();
     if (answer === null) return;
