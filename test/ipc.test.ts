@@ -430,6 +430,7 @@ const PARSERS: ParserCase[] = [
   },
   {
     name: 'parseNetToCert', parse: parseNetToCert, shapes: [
+      { valid: { op: 'ready' }, fields: {} },
       { valid: { op: 'chain', pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', publicKey: 'MFkwEwYHKoZI' },
         fields: { pem: { kind: 'string', max: MB }, publicKey: { kind: 'b64', max: 8192 } } },
       { valid: { op: 'revoked', already: true }, fields: { already: { kind: 'bool' } } },

@@ -86,6 +86,7 @@ export type CertToNet =
   | { op: 'renew'; reason: string }
   | { op: 'revoke'; certificate: string };
 export type NetToCert =
+  | { op: 'ready' }
   | { op: 'chain'; pem: string; publicKey: string }
   | { op: 'revoked'; already: boolean };
 
@@ -105,6 +106,8 @@ export function parseCertToNet(v: unknown): CertToNet {
 export function parseNetToCert(v: unknown): NetToCert {
   const m = c.object(v);
   switch (m.op) {
+    case 'ready':
+      return { op: 'ready' };
     case 'chain':
       return { op: 'chain', pem: c.string(m, 'pem'), publicKey: c.base64url(m, 'publicKey', 8192) };
     case 'revoked':

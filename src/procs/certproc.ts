@@ -132,12 +132,17 @@ runChild('certproc', async (config: CertConfig, confine) => {
       await tellParent('current');
       return;
     }
-    // netproc does not exist yet: the socketpair holds the verdict until it starts and reads.
-    if (!(await net.send(verdict))) return;
+    // netproc does not exist yet. Until it has the socket, the parent holds that end too and
+    // could read what is written there: speak only once netproc has said it is there.
     await tellParent('work');
+    const hello = await net.recv();
+    if (hello === null) return;
+    if (hello.op !== 'ready') throw new Failure('netproc', `unexpected message "${hello.op}" before ready`);
+    if (!(await net.send(verdict))) return;
 
     const answer = await net.recv();
     if (answer === null) return;
+    if (answer.op === 'ready') throw new Failure('netproc', 'said ready twice');
     if (answer.op === 'chain') {
       if (config.revoke) throw new Failure('netproc', 'sent a certificate during revocation');
       const checked = checkIssued(config, answer.pem, answer.publicKey, path);

@@ -101,6 +101,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     const csr = key.recv();
     csr.catch(() => undefined);
 
+    if (!(await cert.send({ op: 'ready' }))) throw new PeerGone('certproc');
     const verdict = await cert.recv();
     if (verdict === null) throw new PeerGone('certproc');
     if (verdict.op === 'current') return; // certproc has said why
