@@ -148,14 +148,36 @@ export async function parseCommandLine(argv: string[]): Promise<Options> {
     })
     .parseSync(normalise(argv));
 
+  // parse-positional-numbers is off, so every operand is still the string it was given as.
+  return toOptions(parsed, parsed._.map((operand) => String(operand)));
+}
+
+/**
+ * The same result without yargs, from the getopt pre-pass alone. The parent uses it to start
+ * certproc at once and checks it against parseCommandLine while certproc starts: loading yargs
+ * would otherwise double the cost of the nightly "nothing to do".
+ */
+export function parseQuickly(argv: string[]): Options {
+  const vector = normalise(argv);
+  const parsed: Record<string, unknown> = {};
+  let index = 0;
+  for (; index < vector.length && vector[index] !== '--'; index++) {
+    const key = (vector[index] as string).replace(/^--?/, '');
+    if (key === VERBOSE_OPTION) parsed[key] = Number(parsed[key] ?? 0) + 1;
+    else if (Object.hasOwn(FLAG_OPTIONS, key) || Object.hasOwn(LONG_FLAG_OPTIONS, key)) parsed[key] = true;
+    else parsed[key] = vector[++index];
+  }
+  return toOptions(parsed, vector.slice(index + 1));
+}
+
+function toOptions(parsed: Record<string, unknown>, names: string[]): Options {
   const verbose = parsed[VERBOSE_OPTION];
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
     newDomainKey: false, mustStaple: false, revoke: false, staging: false,
     isolationReport: parsed['isolation-report'] === true,
     verbose: typeof verbose === 'number' ? verbose : 0,
-    // parse-positional-numbers is off, so every operand is still the string it was given as.
-    names: parsed._.map((operand) => String(operand)),
+    names,
   };
   for (const [letter, field] of Object.entries(FLAG_OPTIONS)) options[field] = parsed[letter] === true;
   for (const [key, field] of Object.entries(VALUE_OPTIONS)) {

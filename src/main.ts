@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
-import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } from './args.js';
+import { isDeepStrictEqual } from 'node:util';
+import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine, parseQuickly } from './args.js';
 import { EXIT_CHANGED, FD, Role, RoleConfig } from './ipc/roles.js';
 import { Failure, debug, setVerbosity, warn } from './log.js';
 import { USER_AGENT } from './version.js';
@@ -167,14 +168,34 @@ function waitFor(role: Role, child: ChildProcess): Promise<Outcome> {
   });
 }
 
+function usage(err: UsageError): number {
+  process.stderr.write(`acme-client: ${err.problem}\n${USAGE}\n`);
+  return 1;
+}
+
+/**
+ * yargs' verdict on the command line, which the run was started on the quick parse of: null when
+ * they agree. Loading yargs costs as much as starting certproc, so the two overlap.
+ */
+async function confirmCommandLine(argv: string[], quick: Options): Promise<number | null> {
+  try {
+    if (isDeepStrictEqual(await parseCommandLine(argv), quick)) return null;
+    warn('acme-client', 'the command line parses two ways; please report this');
+    return 1;
+  } catch (err) {
+    if (err instanceof UsageError) return usage(err);
+    throw err;
+  }
+}
+
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
   let opts: Options;
   try {
-    opts = await parseCommandLine(process.argv.slice(2));
+    opts = parseQuickly(argv);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`acme-client: ${err.problem}\n${USAGE}\n`);
-    return 1;
+    if (err instanceof UsageError) return usage(err);
+    throw err;
   }
   setVerbosity(opts.verbose);
   const external = opts.challengeType !== undefined;
@@ -196,6 +217,8 @@ async function main(): Promise<number> {
   const caps = probeCapabilities();
   const configs = roleConfigs(opts, names, paths, server, { createAccountKey: opts.newAccountKey, createDomainKey: opts.newDomainKey });
   if (opts.isolationReport) {
+    const disagreement = await confirmCommandLine(argv, opts);
+    if (disagreement !== null) return disagreement;
     // The jails need their directories: say so as a run would, rather than show a mount error.
     const dirs: [string, string][] = [[paths.certDir, '-c directory must exist']];
     if (opts.challengeType === undefined) dirs.push([paths.challengeDir, '-C directory must exist']);
@@ -224,7 +247,7 @@ async function main(): Promise<number> {
   try {
     // Every request and the wait for the CA are bounded; this bounds the whole run, whatever hangs.
     const deadlineMs = configs.netproc.pollTimeoutMs + 5 * configs.netproc.requestTimeoutMs;
-    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs);
+    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs, () => confirmCommandLine(argv, opts));
   } finally {
     spawner.cleanUp();
   }
@@ -265,7 +288,8 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
 }
 
-async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number): Promise<number> {
+async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number,
+  confirm: () => Promise<number | null>): Promise<number> {
   const spawnOne = (role: Role, stdio: StdioOptions): ChildProcess => spawner.start(role, { stdio });
   const children: [Role, ChildProcess][] = [];
   // A signal to the parent ends the children too: none is left running after the parent exits.
@@ -281,7 +305,14 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
   // certproc first and alone: the nightly "nothing to do" costs one child and no CA request.
   const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe']);
   children.push(['certproc', cert]);
-  const word = await firstWord(end(cert, FD.certproc.lifeline));
+  const firstWordOfCert = firstWord(end(cert, FD.certproc.lifeline));
+  const refused = await confirm();
+  if (refused !== null) {
+    cert.kill('SIGTERM');
+    await waitFor('certproc', cert);
+    return refused;
+  }
+  const word = await firstWordOfCert;
   if (word !== 'work') {
     const outcome = await waitFor('certproc', cert);
     if (outcome.signal !== null) warn('certproc', `killed by ${outcome.signal}`);

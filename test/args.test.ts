@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Options } from '../src/args.js';
+import { USAGE, UsageError, NameError, parseCommandLine, parseQuickly, checkNames, type Options } from '../src/args.js';
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
@@ -13,6 +13,8 @@ function expected(fields: Partial<Options> & { names: string[] }): Options {
 
 async function parsesTo(argv: string[], fields: Partial<Options> & { names: string[] }): Promise<void> {
   assert.deepEqual(await parseCommandLine(argv), expected(fields), argv.join(' '));
+  // The parent starts certproc on the quick parse: it must agree with yargs on every case.
+  assert.deepEqual(parseQuickly(argv), expected(fields), `quick: ${argv.join(' ')}`);
 }
 
 async function rejectsWith(argv: string[], problem: string): Promise<void> {
@@ -22,6 +24,7 @@ async function rejectsWith(argv: string[], problem: string): Promise<void> {
     assert.equal(error.message, problem);
     return true;
   });
+  assert.throws(() => parseQuickly(argv), (error: unknown) => error instanceof UsageError && error.problem === problem, `quick: ${argv.join(' ')}`);
 }
 
 function rejectsName(names: string[], wildcards: boolean, name: string, problem: string): void {
