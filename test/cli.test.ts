@@ -98,10 +98,8 @@ test('relative paths are made absolute before any child sees them', { skip: isRo
   assert.match(run.stdout, new RegExp(`r ${join(w.priv, 'a.pem')}`));
 });
 
-test('a usage error found only after certproc started still leaves nothing running and exits 1', { skip: isRoot ? false : 'needs root' }, async () => {
+test('a bad --timeout is refused by the quick parse before any child starts', { skip: isRoot ? false : 'needs root' }, async () => {
   const w = workDir();
-  // parseQuickly and yargs agree on every case the parser tests list; this one goes the whole way
-  // through the parent: a bad --timeout is refused before any child starts.
   const run = await runClient(['--timeout', '0', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
   assert.equal(run.status, 1);
   assert.equal(run.stderr, `acme-client: --timeout needs whole seconds from 1 to 86400: 0\n${USAGE}\n`);
