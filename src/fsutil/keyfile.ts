@@ -4,7 +4,8 @@
 // can only take bits away from 0600).
 
 import { constants, promises as fs } from 'node:fs';
-import { Failure } from '../log.js';
+import { Failure, debug } from '../log.js';
+import { generateRsaKeyPem } from '../x509/keys.js';
 
 const MAX_KEY_FILE = 64 * 1024;
 
@@ -38,4 +39,13 @@ export async function createKeyFile(path: string, pem: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** The key's PEM: read, or with -n/-N (decided by the parent) made as RSA-4096 and stored first. */
+export async function loadOrCreateKey(path: string, create: boolean, what: 'account' | 'domain'): Promise<string> {
+  if (!create) return readKeyFile(path);
+  debug(path, `generating RSA ${what} key`);
+  const pem = await generateRsaKeyPem(4096);
+  await createKeyFile(path, pem);
+  return pem;
 }

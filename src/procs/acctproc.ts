@@ -7,21 +7,14 @@ import { Channel } from '../ipc/channel.js';
 import { AcctConfig, FD } from '../ipc/roles.js';
 import { AcctToNet, NetToAcct, parseNetToAcct } from '../ipc/messages.js';
 import { accountAlg, publicJwk, signJws, thumbprint } from '../acme/jws.js';
-import { generateRsaKeyPem, keyDescription, parsePrivateKey } from '../x509/keys.js';
-import { createKeyFile, readKeyFile } from '../fsutil/keyfile.js';
+import { keyDescription, parsePrivateKey } from '../x509/keys.js';
+import { loadOrCreateKey } from '../fsutil/keyfile.js';
 import { debug } from '../log.js';
 
 runChild('acctproc', async (config: AcctConfig, confine) => {
   const net = new Channel<NetToAcct, AcctToNet>(FD.acctproc.net, 'netproc', parseNetToAcct);
   try {
-    let pem: string;
-    if (config.create) {
-      debug(config.keyFile, 'generating RSA account key');
-      pem = await generateRsaKeyPem(4096);
-      await createKeyFile(config.keyFile, pem);
-    } else {
-      pem = await readKeyFile(config.keyFile);
-    }
+    const pem = await loadOrCreateKey(config.keyFile, config.create, 'account');
     await confine();
     const key = parsePrivateKey(pem, config.keyFile);
     const alg = accountAlg(key);

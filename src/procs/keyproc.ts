@@ -9,21 +9,14 @@ import { FD, KeyConfig } from '../ipc/roles.js';
 import { KeyToNet, NetToKey, parseNever } from '../ipc/messages.js';
 import { base64url } from '../acme/jws.js';
 import { buildCsr } from '../x509/csr.js';
-import { generateRsaKeyPem, keyDescription, parsePrivateKey } from '../x509/keys.js';
-import { createKeyFile, readKeyFile } from '../fsutil/keyfile.js';
+import { keyDescription, parsePrivateKey } from '../x509/keys.js';
+import { loadOrCreateKey } from '../fsutil/keyfile.js';
 import { debug, warn } from '../log.js';
 
 runChild('keyproc', async (config: KeyConfig, confine) => {
   const net = new Channel<NetToKey, KeyToNet>(FD.keyproc.net, 'netproc', parseNever);
   try {
-    let pem: string;
-    if (config.create) {
-      debug(config.keyFile, 'generating RSA domain key');
-      pem = await generateRsaKeyPem(4096);
-      await createKeyFile(config.keyFile, pem);
-    } else {
-      pem = await readKeyFile(config.keyFile);
-    }
+    const pem = await loadOrCreateKey(config.keyFile, config.create, 'domain');
     await confine();
     const key = parsePrivateKey(pem, config.keyFile);
     debug(config.keyFile, `loaded ${keyDescription(key)} domain key`);
