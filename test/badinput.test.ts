@@ -5,24 +5,16 @@
 
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { RunResult, isRoot, makeKey, runClient, workDir } from './helpers.js';
+import { RunResult, isRoot, makeKey, runClient, snapshot, workDir } from './helpers.js';
 
 const skip = !isRoot ? 'needs root (acme-client must be run as root; the tmpfs cases mount)' : labUnavailable();
 
 /** Every file of a directory (no subdirectories here): name -> size and SHA-256 of the bytes. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir).sort()) {
-    const bytes = readFileSync(join(dir, f));
-    out[f] = `${bytes.length} ${createHash('sha256').update(bytes).digest('hex')}`;
-  }
-  return out;
-}
 
 /** The temporary files writeFileAtomic makes: `.<name>.<hex>.tmp`. */
 const TEMP_FILE = /^\..+\.[0-9a-f]+\.tmp$/;

@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { splitPemCertificates } from '../src/x509/chain.js';
-import { CLIENT, ROOT, isRoot, makeKey, runClient, runWithHook, workDir } from './helpers.js';
+import { CLIENT, ROOT, contents, isRoot, makeKey, runClient, runWithHook, workDir } from './helpers.js';
 
 /** Every process of a run (the parent and its children) has this in its command line. */
 const RUN = join(ROOT, 'dist');
@@ -41,11 +41,6 @@ async function allGone(marker: string): Promise<number[]> {
   return left;
 }
 
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir).sort()) out[f] = readFileSync(join(dir, f), 'utf8');
-  return out;
-}
 
 /** The three files exist, each whole, and belong together. */
 function assertCompleteSet(certs: string): void {
@@ -109,7 +104,7 @@ describe('kills and crashes against Pebble', { skip }, () => {
 
   test('a child killed by a signal: "<child>: killed by <signal>", exit 1', async () => {
     const { w, args } = setup();
-    const before = snapshot(w.certs);
+    const before = contents(w.certs);
     const run = await runWithHook(['-t', 'dns-01', ...args, 'childkill.example.test'], env(), async () => {
       const keyproc = processesMentioning(RUN).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keyproc.js'));
       assert.ok(keyproc);
@@ -119,7 +114,7 @@ describe('kills and crashes against Pebble', { skip }, () => {
     assert.equal(run.status, 1);
     assert.match(run.stderr, /^acme-client: keyproc: killed by SIGKILL$/m);
     assert.deepEqual(await allGone(RUN), []);
-    assert.deepEqual(snapshot(w.certs), before);
+    assert.deepEqual(contents(w.certs), before);
   });
 
   test('50 runs killed at random points (SIGTERM or SIGKILL) never leave a truncated or missing file', async () => {
@@ -148,7 +143,7 @@ describe('kills and crashes against Pebble', { skip }, () => {
   test('a set left mismatched by a crash between renames is renewed by the next run', async () => {
     const { w, args } = setup();
     assert.equal((await runClient([...args, '-C', lab.challengeDir, 'mismatch.example.test'], { env: env() })).status, 0);
-    const old = snapshot(w.certs);
+    const old = contents(w.certs);
     assert.equal((await runClient(['-F', ...args, '-C', lab.challengeDir, 'mismatch.example.test'], { env: env() })).status, 0);
     // New chain.pem and fullchain.pem, old cert.pem: as if killed after the first rename.
     writeFileSync(join(w.certs, 'cert.pem'), old['cert.pem'] as string);
@@ -177,13 +172,13 @@ describe('the CA vanishes in the middle of an order', { skip }, () => {
     const args = ['--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'vanish.example.test'];
     const env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
     assert.equal((await runClient(args, { env })).status, 0);
-    const before = snapshot(w.certs);
+    const before = contents(w.certs);
     const watcher = watch(lab.challengeDir, () => lab.killPebble());
     const run = await runClient(['-F', ...args], { env });
     watcher.close();
     assert.equal(run.status, 1);
     assert.match(run.stderr, /^acme-client: https:\/\/127\.0\.0\.1:\d+\/\S*: (ECONNREFUSED|ECONNRESET|socket hang up|.*disconnected)/m);
-    assert.deepEqual(snapshot(w.certs), before);
+    assert.deepEqual(contents(w.certs), before);
     assert.deepEqual(readdirSync(lab.challengeDir), []);
   });
 });

@@ -7,15 +7,10 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { isRoot, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
+import { contents, isRoot, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
 
 const skip = !isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable();
 
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir).sort()) out[f] = readFileSync(join(dir, f), 'utf8');
-  return out;
-}
 
 describe('classic flags against Pebble', { skip }, () => {
   let lab: Lab;
@@ -102,7 +97,7 @@ describe('classic flags against Pebble', { skip }, () => {
     assert.equal((await runClient([...args, 'revoke.example.test'], { env: env() })).status, 0);
     const serial = new X509Certificate(readFileSync(join(w.certs, 'cert.pem'))).serialNumber;
     assert.deepEqual(await lab.certStatus(serial).then((s) => (s as { Status: string }).Status), 'Valid');
-    const saved = snapshot(w.certs);
+    const saved = contents(w.certs);
 
     const revoke = await runClient(['-r', ...args, 'revoke.example.test'], { env: env() });
     assert.equal(revoke.status, 0, revoke.stderr);
@@ -124,23 +119,23 @@ describe('classic flags against Pebble', { skip }, () => {
   test('-r refuses a certificate whose names differ from the command line', async () => {
     const { w, args } = setup();
     assert.equal((await runClient([...args, 'rname.example.test', 'www.rname.example.test'], { env: env() })).status, 0);
-    const before = snapshot(w.certs);
+    const before = contents(w.certs);
     const run = await runClient(['-r', ...args, 'rname.example.test'], { env: env() });
     assert.equal(run.status, 1);
     assert.equal(run.stderr, `acme-client: ${join(w.certs, 'cert.pem')}: unknown SAN entry: www.rname.example.test\n`);
-    assert.deepEqual(snapshot(w.certs), before);
+    assert.deepEqual(contents(w.certs), before);
   });
 
   test('-e adds names; without it a new name is refused; a dropped name is refused; case does not matter', async () => {
     const { w, args } = setup();
     const issued = await runClient([...args, 'e.example.test'], { env: env() });
     assert.equal(issued.status, 0, issued.stderr);
-    const before = snapshot(w.certs);
+    const before = contents(w.certs);
 
     const noE = await runClient([...args, 'e.example.test', 'new.e.example.test'], { env: env() });
     assert.equal(noE.status, 1);
     assert.equal(noE.stderr, `acme-client: ${join(w.certs, 'cert.pem')}: domain not listed: new.e.example.test\n`);
-    assert.deepEqual(snapshot(w.certs), before);
+    assert.deepEqual(contents(w.certs), before);
 
     const withE = await runClient(['-e', ...args, 'e.example.test', 'new.e.example.test'], { env: env() });
     assert.equal(withE.status, 0, withE.stderr);
@@ -157,7 +152,7 @@ describe('classic flags against Pebble', { skip }, () => {
   test('-b hard-links the old files under one epoch before replacing; two runs in one second keep both', async () => {
     const { w, args } = setup();
     assert.equal((await runClient([...args, 'b.example.test'], { env: env() })).status, 0);
-    const first = snapshot(w.certs);
+    const first = contents(w.certs);
     const inode = statSync(join(w.certs, 'cert.pem')).ino;
     const one = await runClient(['-b', '-F', ...args, 'b.example.test'], { env: env() });
     assert.equal(one.status, 0, one.stderr);

@@ -2,7 +2,7 @@
 // the openssl CLI (keys made by another tool are what users bring).
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,4 +105,21 @@ export function runWithHook(args: string[], env: NodeJS.ProcessEnv, answer: (lin
     child.on('error', reject);
     child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, lines }));
   });
+}
+
+/** Each file of a directory and its text: to compare, or to put a file back as it was. */
+export function contents(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) out[name] = readFileSync(join(dir, name), 'utf8');
+  return out;
+}
+
+/** Each file of a directory with its mode and bytes: "unchanged" means byte for byte, modes too. */
+export function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    out[name] = `${(statSync(path).mode & 0o7777).toString(8)} ${readFileSync(path).toString('base64')}`;
+  }
+  return out;
 }

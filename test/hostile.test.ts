@@ -8,11 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Exchange, FakeCa, Reply, Script, editJson, problem } from './fakeca.js';
-import { CLIENT, RunResult, isRoot, makeKey, openssl, runClient, workDir } from './helpers.js';
+import { CLIENT, RunResult, isRoot, makeKey, openssl, runClient, snapshot, workDir } from './helpers.js';
 
 const NAMES = ['hostile.example.test', 'www.hostile.example.test'];
 const skip = isRoot ? false : 'needs root (acme-client must be run as root)';
@@ -47,14 +47,6 @@ function area(): Area {
 }
 
 /** Names, modes and contents of a directory's entries. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    out[name] = `${(statSync(path).mode & 0o7777).toString(8)} ${readFileSync(path).toString('base64')}`;
-  }
-  return out;
-}
 
 function args(ca: FakeCa, a: Area, extra: string[] = []): string[] {
   return [...extra, '--server', ca.directoryUrl, '-C', a.www, '-c', a.certs, '-f', a.acct, '-k', a.dom, ...NAMES];
