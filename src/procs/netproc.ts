@@ -83,7 +83,7 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
 /** Waits between polls: short at first (the CA is often quick), growing, or as the CA asks. */
 function pollDelay(round: number, retryAfter: number | null): number {
   if (retryAfter !== null) return Math.min(retryAfter, 60_000);
-  return Math.min(POLL_MAX_INTERVAL_MS, 50 * 2 ** round);
+  return Math.min(POLL_MAX_INTERVAL_MS, 20 * 2 ** round);
 }
 
 runChild('netproc', async (config: NetConfig, confine) => {
@@ -107,12 +107,23 @@ runChild('netproc', async (config: NetConfig, confine) => {
     if (verdict.op === 'current') return; // certproc has said why
     if (config.revoke !== (verdict.op === 'revoke')) throw new Failure('certproc', `unexpected answer "${verdict.op}"`);
 
+    const signatures = new Replies<Extract<AcctToNet, { op: 'signature' }>>('acctproc');
+    const thumbprints = new Replies<Extract<AcctToNet, { op: 'thumbprint' }>>('acctproc');
+    const signer: Signer = {
+      async sign(url: string, nonce: string, payload: string, kid: string | null): Promise<FlattenedJws> {
+        const { id, reply } = signatures.take();
+        if (!(await acct.send({ op: 'sign', id, url, nonce, payload, kid }))) throw new PeerGone('acctproc');
+        return (await reply).jws;
+      },
+    };
+    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    // The directory needs no signature: fetch it while acctproc is still loading its key.
+    const directoryLoaded = acme.loadDirectory();
+    directoryLoaded.catch(() => undefined);
+
     const ready = await acct.recv();
     if (ready === null) throw new PeerGone('acctproc');
     if (ready.op !== 'ready') throw new Failure('acctproc', `unexpected message "${ready.op}" before ready`);
-
-    const signatures = new Replies<Extract<AcctToNet, { op: 'signature' }>>('acctproc');
-    const thumbprints = new Replies<Extract<AcctToNet, { op: 'thumbprint' }>>('acctproc');
     const acctPump = (async () => {
       for (;;) {
         const m = await acct.recv();
@@ -127,16 +138,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
       thumbprints.abandon(err);
     });
 
-    const signer: Signer = {
-      async sign(url: string, nonce: string, payload: string, kid: string | null): Promise<FlattenedJws> {
-        const { id, reply } = signatures.take();
-        if (!(await acct.send({ op: 'sign', id, url, nonce, payload, kid }))) throw new PeerGone('acctproc');
-        return (await reply).jws;
-      },
-    };
-    const acme = new AcmeClient(http, signer, config.directoryUrl);
-
-    const directory = await acme.loadDirectory();
+    const directory = await directoryLoaded;
     if (config.agreement !== null && directory.termsOfService !== null && config.agreement !== directory.termsOfService) {
       warn(config.agreement, `differs from the CA's terms of service ${directory.termsOfService}; agreeing to the CA's`);
     }
@@ -233,6 +235,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
       if (current.status === 'ready') {
         current = await acme.finalize(current.finalize, request.csr);
         debug(orderUrl, `finalized, order ${current.status}`);
+        round = -1; // issuing is a new wait: start again from the shortest interval
         continue;
       }
       if (current.status === 'pending' && round > 0) await pause(pollDelay(round, retryAfter));
