@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { RunResult, isRoot, makeKey, runClient, snapshot, workDir } from './helpers.js';
+import { RunResult, ecKeys, isRoot, runClient, snapshot, workDir } from './helpers.js';
 
 const skip = !isRoot ? 'needs root (acme-client must be run as root; the tmpfs cases mount)' : labUnavailable();
 
@@ -63,8 +63,7 @@ describe('bad input against Pebble', { skip }, () => {
 
   /** A work area with EC keys and a valid, freshly issued set for `name`. */
   const issued = async (name: string, w = fresh(), certs?: string): Promise<{ w: ReturnType<typeof workDir>; acct: string; dom: string; certs: string }> => {
-    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
-    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const { acct, dom } = ecKeys(w);
     const dir = certs ?? w.certs;
     const run = await runClient([...args(dir, acct, dom), name], { env: env() });
     assert.equal(run.status, 0, run.stderr);
@@ -217,8 +216,7 @@ describe('bad input against Pebble', { skip }, () => {
   test('300 names: issued, every name in the certificate', async () => {
     const names = Array.from({ length: 300 }, (_, i) => `n${i}.many.bad.example.test`);
     const w = fresh();
-    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
-    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const { acct, dom } = ecKeys(w);
     const run = await runClient([...args(w.certs, acct, dom), ...names], { env: env() });
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stderr, '');

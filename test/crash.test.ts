@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { splitPemCertificates } from '../src/x509/chain.js';
-import { CLIENT, ROOT, contents, isRoot, makeKey, runClient, runWithHook, workDir } from './helpers.js';
+import { CLIENT, ROOT, contents, ecKeys, isRoot, runClient, runWithHook, workDir } from './helpers.js';
 
 /** Every process of a run (the parent and its children) has this in its command line. */
 const RUN = join(ROOT, 'dist');
@@ -69,8 +69,7 @@ describe('kills and crashes against Pebble', { skip }, () => {
   const env = (): NodeJS.ProcessEnv => ({ NODE_EXTRA_CA_CERTS: lab.tlsCaFile });
   const setup = (): { w: ReturnType<typeof workDir>; args: string[] } => {
     const w = workDir();
-    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
-    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const { acct, dom } = ecKeys(w);
     return { w, args: ['--server', lab.directoryUrl, '-c', w.certs, '-f', acct, '-k', dom] };
   };
 
@@ -167,8 +166,7 @@ describe('the CA vanishes in the middle of an order', { skip }, () => {
 
   test('Pebble killed while a challenge is published: exit 1, a clear line, old files intact, challenge files gone', async () => {
     const w = workDir();
-    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
-    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const { acct, dom } = ecKeys(w);
     const args = ['--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'vanish.example.test'];
     const env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
     assert.equal((await runClient(args, { env })).status, 0);
@@ -194,8 +192,7 @@ describe('the whole run has a deadline', { skip }, () => {
 
   test('a -t hook that never answers: the run stops itself after --poll-timeout + 5 x --timeout', async () => {
     const w = workDir();
-    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
-    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const { acct, dom } = ecKeys(w);
     const started = Date.now();
     // The hook keeps stdin open and never echoes: nothing but the run's own deadline ends this.
     const run = await runWithHook(['--timeout', '1', '--poll-timeout', '1', '-t', 'dns-01', '--server', lab.directoryUrl, '-c', w.certs, '-f', acct, '-k', dom, 'silent.example.test'],

@@ -7,7 +7,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { contents, isRoot, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
+import { contents, ecKeys, isRoot, openssl, runClient, runWithHook, workDir } from './helpers.js';
 
 const skip = !isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable();
 
@@ -24,8 +24,7 @@ describe('classic flags against Pebble', { skip }, () => {
   /** A work area with EC keys made by openssl (fast), and the common arguments. */
   const setup = (): { w: ReturnType<typeof workDir>; args: string[] } => {
     const w = workDir();
-    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
-    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const { acct, dom } = ecKeys(w);
     return { w, args: ['--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom] };
   };
   const names = (certs: string): string => new X509Certificate(readFileSync(join(certs, 'cert.pem'))).subjectAltName ?? '';
@@ -238,8 +237,7 @@ describe('renewal window with short-lived certificates', { skip }, () => {
 
   test('a 20-day certificate is always inside the 30-day window: every run renews and says why', async () => {
     const w = workDir();
-    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
-    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const { acct, dom } = ecKeys(w);
     const args = ['-v', '--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'short.example.test'];
     const env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
     assert.equal((await runClient(args, { env })).status, 0);

@@ -49,6 +49,11 @@ export function workDir(): { dir: string; certs: string; priv: string; www: stri
   return { dir, certs, priv, www };
 }
 
+/** An account and a domain key (EC P-256, made by openssl: fast) in a work area's private/. */
+export function ecKeys(w: { priv: string }): { acct: string; dom: string } {
+  return { acct: makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1'), dom: makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1') };
+}
+
 export type KeyKind = 'rsa2048-pkcs8' | 'rsa2048-pkcs1' | 'ec-p256-sec1' | 'ec-p256-params' | 'ec-p384-pkcs8';
 
 export function makeKey(path: string, kind: KeyKind): string {

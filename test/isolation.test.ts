@@ -10,7 +10,7 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeF
 import type { Duplex } from 'node:stream';
 import { FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import { join } from 'node:path';
-import { CLIENT, ROOT, isRoot, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
+import { CLIENT, ROOT, ecKeys, isRoot, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 const BREAKOUT_CLIENT = join(ROOT, 'build', 'breakout-dist', 'acme-client.js');
@@ -35,8 +35,7 @@ describe('breakout attempts from confined children', { skip: rootOnly }, () => {
 
   test('every forbidden action fails, in every child', async () => {
     const w = workDir();
-    const accountKey = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
-    const domainKey = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const { acct: accountKey, dom: domainKey } = ecKeys(w);
     const victim = join(w.dir, 'victim');
     writeFileSync(victim, 'original\n');
     symlinkSync(victim, join(w.www, 'planted'));
@@ -106,8 +105,7 @@ describe('users, namespaces and memory of the running children', { skip: rootOnl
 
   test('unprivileged children run as nobody with no groups, are non-dumpable, and only netproc has the network', async () => {
     const w = workDir();
-    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
-    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const { acct, dom } = ecKeys(w);
     // The control: a process merely running as nobody can have its memory opened by another.
     const control = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { uid: 65534, gid: 65534, stdio: 'ignore' });
     try {

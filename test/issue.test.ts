@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { KeyKind, isRoot, makeKey, openssl, runClient, workDir } from './helpers.js';
+import { KeyKind, ecKeys, isRoot, makeKey, openssl, runClient, workDir } from './helpers.js';
 
 const skip = !isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable();
 
@@ -93,8 +93,7 @@ describe('issuance against Pebble over http-01', { skip }, () => {
 
   test('a failed validation exits 1 with the CA\'s reason, writes nothing and removes its challenge files', async () => {
     const w = workDir();
-    const acct = makeKey(join(w.priv, 'account.pem'), 'ec-p256-sec1');
-    const dom = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const { acct, dom } = ecKeys(w);
     // w.www is not what nginx serves: Pebble finds nothing there.
     const run = await runClient(['--server', lab.directoryUrl, '-C', w.www, '-c', w.certs, '-f', acct, '-k', dom, 'fail.example.test'], { env: env() });
     assert.equal(run.status, 1);
