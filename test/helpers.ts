@@ -128,3 +128,21 @@ export function snapshot(dir: string): Record<string, string> {
   }
   return out;
 }
+
+/** The process tree of a running client: role -> pid. */
+export function childrenOf(parent: number): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== parent) continue;
+      const role = /procs\/(\w+)\.js/.exec(readFileSync(`/proc/${entry}/cmdline`, 'utf8'))?.[1];
+      if (role) found.set(role, Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
