@@ -2,9 +2,9 @@
 // the DER, node:crypto signs it: forge's own CSR code cannot handle EC keys.
 
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import asn1 from 'node-forge/lib/asn1.js';
 
-const { asn1 } = forge;
 type Asn1 = forge.asn1.Asn1;
 
 const OID_COMMON_NAME = '2.5.4.3';
