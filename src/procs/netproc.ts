@@ -21,6 +21,8 @@ import { Failure, debug, warn } from '../log.js';
 
 /** Authorizations worked on at once: enough that 100 names cost little more than one. */
 const CONCURRENT_AUTHORIZATIONS = 16;
+/** A CA on the same network validates in milliseconds: the first looks come soon, then back off. */
+const POLL_FIRST_INTERVAL_MS = 10;
 const POLL_MAX_INTERVAL_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 30_000;
 
@@ -83,7 +85,7 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
 /** Waits between polls: short at first (the CA is often quick), growing, or as the CA asks. */
 function pollDelay(round: number, retryAfter: number | null): number {
   if (retryAfter !== null) return Math.min(retryAfter, 60_000);
-  return Math.min(POLL_MAX_INTERVAL_MS, 20 * 2 ** round);
+  return Math.min(POLL_MAX_INTERVAL_MS, POLL_FIRST_INTERVAL_MS * 2 ** Math.max(0, round - 1));
 }
 
 runChild('netproc', async (config: NetConfig, confine) => {
