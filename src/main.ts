@@ -362,10 +362,10 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
   const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4), 'pipe']);
   const chng = spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(net, 5), 'pipe']);
   const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
-  // netproc's first requests need only acctproc; the CSR, the challenge files and the writing come
-  // later. Starting the other three at a lower priority lets the conversation begin first on a
-  // machine with fewer cores than children; they start up in its network waits.
-  for (const child of [key, chng, file]) startsInBackground(child);
+  // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and the
+  // writing come last. Starting keyproc and fileproc at a lower priority lets the conversation
+  // begin first on a machine with fewer cores than children; they start up in its network waits.
+  for (const child of [key, file]) startsInBackground(child);
   for (const fd of [3, 4, 5]) end(net, fd).destroy();
   for (const fd of [3, 4]) end(cert, fd).destroy();
   children.push(['netproc', net], ['acctproc', acct], ['keyproc', key], ['chngproc', chng], ['fileproc', file]);

@@ -1,6 +1,6 @@
 // How a run starts, which decides what the nightly "nothing to do" and an issuance cost: the
 // no-op loads no yargs; when work is certain the children start at once yet send nothing to the
-// CA before certproc's verdict; the children needed later start at a lower priority.
+// CA before certproc's verdict; the children needed last start at a lower priority.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,7 +72,7 @@ describe('start-up', { skip }, () => {
     assert.deepEqual(readdirSync(w.certs), []);
   });
 
-  test('keyproc, chngproc and fileproc start at a lower priority than the conversation', async () => {
+  test('keyproc and fileproc start at a lower priority than the conversation', async () => {
     const w = workDir();
     const { acct, dom } = ecKeys(w);
     let nice = new Map<string, number>();
@@ -84,6 +84,6 @@ describe('start-up', { skip }, () => {
       });
     assert.equal(run.status, 1);
     assert.deepEqual(Object.fromEntries([...nice].sort()),
-      { acctproc: 0, certproc: 0, chngproc: 10, fileproc: 10, keyproc: 10, netproc: 0 });
+      { acctproc: 0, certproc: 0, chngproc: 0, fileproc: 10, keyproc: 10, netproc: 0 });
   });
 });
