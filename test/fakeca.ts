@@ -114,6 +114,8 @@ export class FakeCa {
   private readonly orders: Order[] = [];
   private readonly counts = new Map<Route, number>();
   private readonly sockets = new Set<Socket>();
+  /** TLS connections accepted so far. */
+  connections = 0;
   private serial = 100;
 
   private constructor(private readonly pki: Pki, private readonly server: https.Server, readonly base: string) {
@@ -128,6 +130,7 @@ export class FakeCa {
     const ca = new FakeCa(p, server, `https://127.0.0.1:${port}`);
     ca.script = script;
     server.on('secureConnection', (socket: Socket) => {
+      ca.connections++;
       ca.sockets.add(socket);
       socket.once('close', () => ca.sockets.delete(socket));
     });
@@ -262,9 +265,13 @@ export class FakeCa {
     } else if (reply.truncate) {
       res.writeHead(reply.status, { ...headers, 'content-length': String(data.length) });
       res.write(data.subarray(0, data.length >> 1), () => setTimeout(() => req.socket.destroy(), 50));
+    } else if (req.method === 'HEAD') {
+      // As Pebble (Go's HTTP server) does: a HEAD answer without a length ends the connection.
+      res.writeHead(reply.status, { ...headers, connection: 'close' });
+      res.end();
     } else {
       res.writeHead(reply.status, { ...headers, 'content-length': String(data.length) });
-      res.end(req.method === 'HEAD' ? undefined : data);
+      res.end(data);
     }
   }
 

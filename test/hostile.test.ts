@@ -153,8 +153,13 @@ describe('a hostile CA', { skip }, () => {
   });
   after(() => rmSync(seed, { recursive: true, force: true }));
 
-  test('the fake CA issues when it behaves (the baseline)', TEST, async () => {
-    await issued(() => undefined);
+  test('the fake CA issues when it behaves (the baseline), over one kept-alive connection', TEST, async () => {
+    const { ca } = await issued(() => undefined);
+    // One connection per authorization worked on at once, and no more: newNonce is fetched by GET,
+    // since a HEAD answer ends the connection (as Pebble's does) and the next request would
+    // pay for a new one.
+    assert.equal(ca.connections, NAMES.length);
+    assert.ok(ca.log.some((ex) => ex.route === 'newNonce' && ex.method === 'GET'));
   });
 
   describe('responses larger than the cap', () => {

@@ -80,10 +80,10 @@ export class AcmeClient {
     return this.dir;
   }
 
-  /** An unsigned request, with 503 and 429 waited out as post() does. */
-  private async unsigned(method: 'GET' | 'HEAD', url: string): Promise<HttpResponse> {
+  /** An unsigned GET, with 503 and 429 waited out as post() does. */
+  private async unsigned(url: string): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
-      const res = method === 'GET' ? await this.http.get(url) : await this.http.head(url);
+      const res = await this.http.get(url);
       const wait = busyWait(res);
       if (wait === null || attempt >= BUSY_RETRIES) return res;
       debug(url, `busy (HTTP ${res.status}), retrying in ${Math.ceil(wait / 1000)} s`);
@@ -92,7 +92,7 @@ export class AcmeClient {
   }
 
   async loadDirectory(): Promise<Directory> {
-    const res = await this.unsigned('GET', this.directoryUrl);
+    const res = await this.unsigned(this.directoryUrl);
     if (res.status !== 200) throw this.failure(res);
     this.dir = parseDirectory(parseJson(res.body, this.directoryUrl), this.directoryUrl);
     debug(this.directoryUrl, 'directory loaded');
@@ -108,7 +108,9 @@ export class AcmeClient {
     const kept = this.nonces.pop();
     if (kept !== undefined) return kept;
     const { newNonce } = this.directory;
-    const res = await this.unsigned('HEAD', newNonce);
+    // GET (204), not HEAD (200): a HEAD answer has no length, after which some servers (Pebble, and
+    // Go's HTTP server under it) close the connection, and the next request pays a TLS handshake.
+    const res = await this.unsigned(newNonce);
     if (res.status >= 400) throw this.failure(res);
     const nonce = res.headers['replay-nonce'];
     if (typeof nonce !== 'string' || !/^[A-Za-z0-9_-]{1,512}$/.test(nonce)) throw new Failure(newNonce, 'no usable Replay-Nonce');

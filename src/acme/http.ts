@@ -65,10 +65,6 @@ export class HttpClient {
     }
   }
 
-  head(url: string): Promise<HttpResponse> {
-    return this.request('HEAD', url);
-  }
-
   /** A signed POST: never redirected (the JWS names its URL). maxBytes lowers the body cap. */
   post(url: string, body: string, maxBytes?: number): Promise<HttpResponse> {
     return this.request('POST', url, body, maxBytes);
