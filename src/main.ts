@@ -320,8 +320,18 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
 
 async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number,
   certain: boolean, confirm: () => Promise<number | null>): Promise<number> {
-  const spawnOne = (role: Role, stdio: StdioOptions): ChildProcess => spawner.start(role, { stdio });
   const children: [Role, ChildProcess][] = [];
+  // Each child's end is listened for from its start: one may end while the parent awaits another.
+  const ends: Promise<Outcome>[] = [];
+  const spawnOne = (role: Role, stdio: StdioOptions): ChildProcess => {
+    const child = spawner.start(role, { stdio });
+    children.push([role, child]);
+    ends.push(waitFor(role, child));
+    return child;
+  };
+  const stopAll = (): void => {
+    for (const [, child] of children) child.kill('SIGTERM');
+  };
   // A signal to the parent ends the children too: none is left running after the parent exits.
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
@@ -334,11 +344,10 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
   const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
   // certproc first and alone: the nightly "nothing to do" costs one child and no CA request.
   const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe']);
-  children.push(['certproc', cert]);
   if (!certain) {
     const word = await firstWord(end(cert, FD.certproc.lifeline));
     if (word !== 'work') {
-      const outcome = await waitFor('certproc', cert);
+      const [outcome] = (await Promise.all(ends)) as [Outcome];
       if (outcome.signal !== null) warn('certproc', `killed by ${outcome.signal}`);
       else if (outcome.code !== 0) debug('certproc', `exit status ${outcome.code}`);
       return word === 'current' && outcome.code === 0 ? 2 : 1;
@@ -349,18 +358,18 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
     refused = await confirm();
   } catch (err) {
     // certproc would wait for a netproc that never comes: end it, then say why.
-    cert.kill('SIGTERM');
+    stopAll();
     throw err;
   }
   if (refused !== null) {
-    cert.kill('SIGTERM');
-    await waitFor('certproc', cert);
+    stopAll();
+    await Promise.all(ends);
     return refused;
   }
   const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', end(cert, 3), 'pipe']);
-  const acct = spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3), 'pipe']);
+  spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3), 'pipe']);
   const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4), 'pipe']);
-  const chng = spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(net, 5), 'pipe']);
+  spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(net, 5), 'pipe']);
   const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
   // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and the
   // writing come last. Starting keyproc and fileproc at a lower priority lets the conversation
@@ -368,14 +377,14 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
   for (const child of [key, file]) startsInBackground(child);
   for (const fd of [3, 4, 5]) end(net, fd).destroy();
   for (const fd of [3, 4]) end(cert, fd).destroy();
-  children.push(['netproc', net], ['acctproc', acct], ['keyproc', key], ['chngproc', chng], ['fileproc', file]);
+
   let overdue = false;
   const deadline = setTimeout(() => {
     overdue = true;
     warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
-    for (const [, child] of children) child.kill('SIGTERM');
+    stopAll();
   }, deadlineMs);
-  const outcomes = await Promise.all(children.map(([role, child]) => waitFor(role, child)));
+  const outcomes = await Promise.all(ends);
   clearTimeout(deadline);
   if (overdue) return 1;
 
