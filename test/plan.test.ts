@@ -2,7 +2,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Capabilities, childCommand, planChild, resolveUser } from '../src/isolation.js';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Capabilities, childCommand, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
 import { Failure } from '../src/log.js';
 
 const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
@@ -45,4 +49,33 @@ test('resolveUser: numeric ids, root refused, unknown refused', () => {
   assert.throws(() => resolveUser('0'), (e: unknown) => e instanceof Failure && e.problem === 'children must not run as root');
   assert.throws(() => resolveUser('no-such-user-here'), (e: unknown) => e instanceof Failure && e.problem === 'no such user');
   assert.equal(resolveUser(undefined).uid !== 0, true);
+});
+
+test('the jail: the one directory is writable; /, /usr, /dev and the code directory are not', {
+  skip: process.getuid?.() !== 0 ? 'needs root (mount namespaces)' : probeCapabilities().jail ? false : 'no mount namespaces here',
+}, () => {
+  const top = mkdtempSync(join(tmpdir(), 'acme-client-jailtest-'));
+  try {
+    const [code, work, root] = ['code', 'work', 'root'].map((d) => join(top, d)) as [string, string, string];
+    for (const d of [code, work, root]) mkdirSync(d);
+    // Stands in for a child: tries to create a file in each place and says which it could. A
+    // jail that failed would let it write the host's /usr: what it made outside work/ it removes.
+    const script = join(code, 'probe.js');
+    writeFileSync(script, `const fs = require('fs');
+const places = ${JSON.stringify(['/x', '/usr/x', '/dev/x', join(code, 'x'), join(work, 'x')])};
+const made = places.filter((p) => { try { fs.writeFileSync(p, '', { flag: 'wx' }); return true; } catch { return false; } });
+for (const p of made) if (p !== ${JSON.stringify(join(work, 'x'))}) fs.unlinkSync(p);
+process.stdout.write(JSON.stringify(made));
+`);
+    writeFileSync(join(code, 'package.json'), '{ "type": "commonjs" }\n');
+    const plan = planChild('fileproc', { reads: [work], writes: [work], root: true, jailDir: work }, nobody, { ...full, permissionFlag: null });
+    const cmd = childCommand(plan, [], script, [], { ...full, permissionFlag: null }, root);
+    const run = spawnSync(cmd.file, cmd.args, { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), [join(work, 'x')]);
+    assert.deepEqual(readdirSync(work), ['x'], 'the one directory is the real one');
+    assert.deepEqual(readdirSync(root), [], 'the jail left nothing on the host');
+  } finally {
+    rmSync(top, { recursive: true, force: true });
+  }
 });
