@@ -31,12 +31,41 @@ export function removeTempsInFlight(): void {
 }
 
 export async function writeFileAtomic(dir: string, name: string, data: string | Buffer, options: AtomicWriteOptions): Promise<void> {
-  const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-  inFlight.add(temp);
+  await writeFilesAtomic(dir, [[name, data]], options);
+}
+
+/**
+ * Several files of one directory replaced together: every temporary file is written and synced at
+ * once, then each is renamed over its target in the order given, then the directory is synced
+ * once. A crash leaves each target whole, old or new; the set may be torn (certproc renews it).
+ */
+export async function writeFilesAtomic(dir: string, files: readonly (readonly [string, string | Buffer])[], options: AtomicWriteOptions): Promise<void> {
+  const staged = files.map(([name, data]) => ({ target: join(dir, name), temp: join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`), data }));
+  for (const { temp } of staged) inFlight.add(temp);
   try {
-    await writeThenRename(temp, dir, name, data, options);
+    const written = await Promise.allSettled(staged.map((file) => writeTemporary(file, options)));
+    const failed = written.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    for (const { temp, target } of staged) {
+      try {
+        await fs.rename(temp, target);
+      } catch (err) {
+        throw new Failure(target, `cannot write: ${reason(err)}`);
+      }
+    }
+  } catch (err) {
+    // Must not hide the first error (EROFS after a remount, say).
+    await Promise.all(staged.map(({ temp }) => fs.rm(temp, { force: true }).catch(() => undefined)));
+    throw err;
   } finally {
-    inFlight.delete(temp);
+    for (const { temp } of staged) inFlight.delete(temp);
+  }
+  if (options.durable) {
+    try {
+      await syncDirectory(dir);
+    } catch (err) {
+      throw new Failure(dir, `cannot sync directory: ${reason(err)}`);
+    }
   }
 }
 
@@ -47,8 +76,7 @@ function reason(err: unknown): string {
 }
 
 /** Any failure names the file that could not be replaced, never the temporary one. */
-async function writeThenRename(temp: string, dir: string, name: string, data: string | Buffer, options: AtomicWriteOptions): Promise<void> {
-  const target = join(dir, name);
+async function writeTemporary({ temp, target, data }: { temp: string; target: string; data: string | Buffer }, options: AtomicWriteOptions): Promise<void> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, options.mode);
@@ -64,18 +92,8 @@ async function writeThenRename(temp: string, dir: string, name: string, data: st
     }
     // By path: the permission model disables fchmod. The umask may have taken bits from the mode.
     await fs.chmod(temp, options.mode);
-    await fs.rename(temp, target);
   } catch (err) {
-    // Must not hide the first error (EROFS after a remount, say).
-    await fs.rm(temp, { force: true }).catch(() => undefined);
     throw new Failure(target, `cannot write: ${reason(err)}`);
-  }
-  if (options.durable) {
-    try {
-      await syncDirectory(dir);
-    } catch (err) {
-      throw new Failure(dir, `cannot sync directory: ${reason(err)}`);
-    }
   }
 }
 

@@ -11,7 +11,7 @@ import { Channel } from '../ipc/channel.js';
 import { EXIT_CHANGED, FD, FileConfig } from '../ipc/roles.js';
 import { CertToFile, FileToCert, parseCertToFile } from '../ipc/messages.js';
 import { splitPemCertificates } from '../x509/chain.js';
-import { removeStaleTemps, removeTempsInFlight, syncDirectory, writeFileAtomic } from '../fsutil/atomic.js';
+import { removeStaleTemps, removeTempsInFlight, syncDirectory, writeFilesAtomic } from '../fsutil/atomic.js';
 import { Failure, debug } from '../log.js';
 
 const FILES = ['cert', 'chain', 'fullchain'] as const;
@@ -67,12 +67,10 @@ runChild('fileproc', async (config: FileConfig, confine) => {
     if (order.op === 'install') {
       checkPem(order.cert, 'certificate');
       checkPem(order.chain, 'chain');
-      const contents = { chain: order.chain, cert: order.cert, fullchain: order.cert + order.chain };
-      // chain first, fullchain last, as the original: cert.pem is the file most tools watch.
-      for (const name of ['chain', 'cert', 'fullchain'] as const) {
-        await writeFileAtomic(config.certDir, `${name}.pem`, contents[name], { mode: 0o444, durable: true });
-        debug(join(config.certDir, `${name}.pem`), 'created');
-      }
+      // Renamed chain first, fullchain last, as the original: cert.pem is the file most tools watch.
+      const files = [['chain.pem', order.chain], ['cert.pem', order.cert], ['fullchain.pem', order.cert + order.chain]] as const;
+      await writeFilesAtomic(config.certDir, files, { mode: 0o444, durable: true });
+      for (const [name] of files) debug(join(config.certDir, name), 'created');
     } else {
       for (const name of FILES) {
         const path = join(config.certDir, `${name}.pem`);
