@@ -252,7 +252,8 @@ export class AcmeClient {
    * as ready yet (§7.4): the order is read again and returned, and the caller's loop polls or
    * finalizes again; after ORDER_NOT_READY_RETRIES of those the CA's problem is the answer.
    */
-  async finalize(url: string, csr: string): Promise<Order> {
+  /** The order as finalize left it, and how long the CA asks to wait before looking again. */
+  async finalize(url: string, csr: string): Promise<{ order: Order; retryAfter: number | null }> {
     let res: HttpResponse;
     try {
       res = await this.post(url, { csr });
@@ -261,9 +262,9 @@ export class AcmeClient {
       if (!(err instanceof AcmeProblem && err.is('orderNotReady')) || orderUrl === undefined || ++this.notReady > ORDER_NOT_READY_RETRIES) throw err;
       debug(url, 'order not ready yet, reading it again');
       await sleep(Math.min(err.retryAfter ?? ORDER_NOT_READY_WAIT_MS, MAX_RETRY_AFTER_MS));
-      return (await this.order(orderUrl)).order;
+      return this.order(orderUrl);
     }
-    return parseOrder(parseJson(res.body, url), url);
+    return { order: parseOrder(parseJson(res.body, url), url), retryAfter: this.pollWait(res) };
   }
 
   /** §7.4.2: the PEM chain, checked by certproc. */

@@ -235,7 +235,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
       }
       if (Date.now() >= deadline) throw new Failure(orderUrl, `order still ${current.status}, giving up`);
       if (current.status === 'ready') {
-        current = await acme.finalize(current.finalize, request.csr);
+        ({ order: current, retryAfter } = await acme.finalize(current.finalize, request.csr));
         debug(orderUrl, `finalized, order ${current.status}`);
         round = -1; // issuing is a new wait: start again from the shortest interval
         continue;
