@@ -16,9 +16,12 @@ export function setVerbosity(level: number): void {
 }
 
 // Server-supplied text reaches the terminal: strip control characters so it cannot move the cursor,
-// rewrite lines or forge another message.
+// rewrite lines or forge another message, and the Unicode direction controls so it cannot show
+// a name or a URL other than the one it carries.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
 export function sanitize(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' || c === '\t' ? ' ' : '?'));
+  return text.replace(UNSAFE, (c) => (c === '\n' || c === '\t' ? ' ' : '?'));
 }
 
 export function warn(subject: string, problem: string): void {

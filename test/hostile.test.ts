@@ -410,12 +410,12 @@ describe('a hostile CA', { skip }, () => {
           `${Array.from({ length: 20 }, () => `${NAMES[0]}: urn:ietf:params:acme:error:caa: no`).join('; ')}; and 480 more`,
       });
     });
-    test('control characters in the detail are neutralised', TEST, async () => {
+    test('control characters and direction overrides in the detail are neutralised', TEST, async () => {
       await rejected({
-        script: on('newOrder', () => problem(403, 'unauthorized', 'no \u001b[2J\u001b[31mway\nacme-client: forged: line\r\u0007', {
+        script: on('newOrder', () => problem(403, 'unauthorized', 'no \u001b[2J\u001b[31mway\nacme-client: forged: line\r\u0007 \u202eexe.txt\u2066', {
           subproblems: [{ type: 'urn:ietf:params:acme:error:dns\u001b]0;title\u0007', detail: 'x\u009b1m', identifier: { type: 'dns', value: 'a\u001bb' } }],
         })),
-        expect: (ca) => `${ca.base}/new-order: urn:ietf:params:acme:error:unauthorized: no ?[2J?[31mway acme-client: forged: line??; ` +
+        expect: (ca) => `${ca.base}/new-order: urn:ietf:params:acme:error:unauthorized: no ?[2J?[31mway acme-client: forged: line?? ?exe.txt?; ` +
           'a?b: urn:ietf:params:acme:error:dns?]0;title?: x?1m',
       });
     });
@@ -544,6 +544,16 @@ describe('a hostile CA', { skip }, () => {
       assert.equal(orders.length, 4);
       assert.ok(gap(ca, 'order', 2) >= 950, `waited ${gap(ca, 'order', 2)} ms`);
       assert.equal(ca.requests('finalize').length, 1);
+    });
+    test('the finalize answer\'s own Retry-After, before the first look at the order', TEST, async () => {
+      const { ca } = await issued((ex, normal) => {
+        if (ex.route !== 'finalize') return undefined;
+        return normal().then((r) => ({ ...editJson(r, (o) => { o.status = 'processing'; delete o.certificate; }), headers: { 'content-type': 'application/json', 'retry-after': '1' } }));
+      });
+      const finalized = ca.log.find((ex) => ex.route === 'finalize');
+      const next = ca.log.find((ex) => ex.route === 'order' && finalized !== undefined && ex.at > finalized.at);
+      assert.ok(finalized && next, 'the order was looked at after finalize');
+      assert.ok(next.at - finalized.at >= 950, `waited ${next.at - finalized.at} ms`);
     });
     test('a challenge in processing', TEST, async () => {
       await issued((ex, normal) => {
