@@ -72,18 +72,22 @@ describe('start-up', { skip }, () => {
     assert.deepEqual(readdirSync(w.certs), []);
   });
 
-  test('keyproc and fileproc start at a lower priority than the conversation', async () => {
+  test('keyproc and fileproc start at a lower priority than the conversation; each child has one V8 helper thread', async () => {
     const w = workDir();
     const { acct, dom } = ecKeys(w);
     let nice = new Map<string, number>();
+    let flags = new Map<string, boolean>();
     // At the first -t line every child is alive: look, then end the run with EOF.
     const run = await runWithHook(['--server', lab.directoryUrl, '-t', 'dns-01', '-c', w.certs, '-f', acct, '-k', dom, 'nice.example.test'],
       { NODE_EXTRA_CA_CERTS: lab.tlsCaFile }, async (_line, pid) => {
-        nice = new Map([...childrenOf(pid)].map(([role, child]) => [role, niceOf(child)]));
+        const children = [...childrenOf(pid)];
+        nice = new Map(children.map(([role, child]) => [role, niceOf(child)]));
+        flags = new Map(children.map(([role, child]) => [role, readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').includes('--v8-pool-size=1')]));
         return null;
       });
     assert.equal(run.status, 1);
     assert.deepEqual(Object.fromEntries([...nice].sort()),
       { acctproc: 0, certproc: 0, chngproc: 0, fileproc: 10, keyproc: 10, netproc: 0 });
+    assert.deepEqual([...flags.values()], [true, true, true, true, true, true]);
   });
 });
