@@ -32,7 +32,7 @@ function heading(s: string): void {
 }
 
 function runClient(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  say(`$ NODE_EXTRA_CA_CERTS=${env.NODE_EXTRA_CA_CERTS} node ${relative(root, cli)} ${args.join(' ')}`);
+  say(`$ SSL_CERT_FILE=${env.SSL_CERT_FILE} node ${relative(root, cli)} ${args.join(' ')}`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], {
       cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'], timeout: CLI_TIMEOUT_MS, killSignal: 'SIGKILL',
@@ -123,7 +123,7 @@ async function main(): Promise<number> {
     const domainKey = join(privDir, `${domains[0]}.key`);
     const args = ['-v', '-n', '-N', '--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', certDir,
       '-f', acctKey, '-k', domainKey, ...domains];
-    const env = { ...process.env, NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
+    const env = { ...process.env, SSL_CERT_FILE: lab.tlsCaFile };
 
     heading(`First run: new account key, new domain key, new certificate for ${domains.join(', ')}`);
     let n = lab.requestCount();
