@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, readdirSync, watch, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { splitPemCertificates } from '../src/x509/chain.js';
@@ -60,13 +61,18 @@ function assertConsistentSet(certs: string): void {
 
 describe('kills and crashes against Pebble', { skip }, () => {
   let lab: Lab;
+  // The runs' TMPDIR, where the parent makes its jail directories: a parent killed by SIGKILL
+  // cannot remove them (see the last test).
+  let scratch = '';
   before(async () => {
     lab = await startLab();
+    scratch = mkdtempSync(join(tmpdir(), 'acme-client-crash-'));
   });
   after(async () => {
     await lab?.stop();
+    if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
   });
-  const env = (): NodeJS.ProcessEnv => ({ NODE_EXTRA_CA_CERTS: lab.tlsCaFile });
+  const env = (): NodeJS.ProcessEnv => ({ NODE_EXTRA_CA_CERTS: lab.tlsCaFile, TMPDIR: scratch });
   const setup = (): { w: ReturnType<typeof workDir>; args: string[] } => {
     const w = workDir();
     const { acct, dom } = ecKeys(w);
@@ -137,6 +143,15 @@ describe('kills and crashes against Pebble', { skip }, () => {
     const last = await runClient([...args, '-C', lab.challengeDir, 'killloop.example.test'], { env: env() });
     assert.ok(last.status === 0 || last.status === 2, last.stderr);
     assertConsistentSet(w.certs);
+  });
+
+  test('killed parents left nothing in TMPDIR but empty jail directories', () => {
+    const left = readdirSync(scratch);
+    assert.ok(left.length > 0, 'the SIGKILLed runs above had jails');
+    for (const name of left) {
+      assert.match(name, /^acme-client-jail-/);
+      assert.deepEqual(readdirSync(join(scratch, name)), [], `${name} is empty on the host`);
+    }
   });
 
   test('a set left mismatched by a crash between renames is renewed by the next run', async () => {
