@@ -2,7 +2,7 @@
 // the openssl CLI (keys made by another tool are what users bring).
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,9 +37,22 @@ export function runClient(args: string[], options: { env?: NodeJS.ProcessEnv; in
 
 export const isRoot = process.getuid?.() === 0;
 
+/** Work areas made by this test file, removed when its process ends. */
+const workDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of workDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // something still mounted there: its test has already failed on that
+    }
+  }
+});
+
 /** A fresh work area: certs/, private/ (0700), www/ (an unserved challenge dir). */
 export function workDir(): { dir: string; certs: string; priv: string; www: string } {
   const dir = mkdtempSync(join(tmpdir(), 'acme-client-test-'));
+  workDirs.push(dir);
   const certs = join(dir, 'certs');
   const priv = join(dir, 'private');
   const www = join(dir, 'www');

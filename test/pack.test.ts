@@ -4,13 +4,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
 
 test('npm pack ships only what runs, and npm i -g of it gives a working acme-client', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'acme-client-pack-'));
+  try {
+    await packAndInstall(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function packAndInstall(dir: string): Promise<void> {
   // --ignore-scripts: the test runs after the build; prepack would only rebuild the same files.
   const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' })) as
     { filename: string; files: { path: string }[] }[];
@@ -18,6 +26,8 @@ test('npm pack ships only what runs, and npm i -g of it gives a working acme-cli
   assert.deepEqual(files.filter((f) => !f.startsWith('dist/')), ['README.md', 'man/acme-client.1', 'package.json']);
   assert.ok(files.includes('dist/acme-client.js'));
   for (const role of ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc']) assert.ok(files.includes(`dist/procs/${role}.js`), role);
+  // The bundles are CommonJS by dist/package.json; yargs is a file of its own.
+  assert.ok(files.includes('dist/package.json') && files.includes('dist/chunks/yargs.js'));
 
   const prefix = join(dir, 'prefix');
   execFileSync('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed[0]?.filename ?? '')],
@@ -29,4 +39,11 @@ test('npm pack ships only what runs, and npm i -g of it gives a working acme-cli
   assert.equal(run.status, 1);
   assert.match(run.stderr, /^usage: acme-client /m);
   assert.ok(existsSync(join(prefix, 'share', 'man', 'man1', 'acme-client.1')), 'man page installed');
-});
+  if (process.getuid?.() === 0) {
+    // Parsed by yargs (loaded from the installed chunk) before the directories are looked at.
+    const missing = join(dir, 'absent');
+    const report = spawnSync(bin, ['--isolation-report', '-c', missing, '-C', missing], { encoding: 'utf8' });
+    assert.equal(report.stderr, `acme-client: ${missing}: -c directory must exist\nacme-client: ${missing}: -C directory must exist\n`);
+    assert.equal(report.status, 1);
+  }
+}
