@@ -3,7 +3,7 @@
 // symlink), set its mode, fsync it, rename it over the target, fsync the directory. rename()
 // replaces a planted symlink itself rather than writing where it points.
 
-import { constants, promises as fs, rmSync } from 'node:fs';
+import { closeSync, constants, openSync, promises as fs, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Failure } from '../log.js';
@@ -75,11 +75,17 @@ function reason(err: unknown): string {
   return /^[A-Z][A-Z0-9_]*: (.+?)(?:, [a-z]+(?: '.*')?)?$/.exec(message)?.[1] ?? message;
 }
 
-/** Any failure names the file that could not be replaced, never the temporary one. */
+/**
+ * Any failure names the file that could not be replaced, never the temporary one. The file is
+ * created synchronously: a signal is then handled either before it exists or after it is listed
+ * in inFlight, never while a worker thread is still creating it behind the handler's back. It is
+ * opened again for the writing (Node's permission model allows fsync only through a FileHandle).
+ */
 async function writeTemporary({ temp, target, data }: { temp: string; target: string; data: string | Buffer }, options: AtomicWriteOptions): Promise<void> {
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, options.mode);
+    closeSync(openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, options.mode));
+    handle = await fs.open(temp, constants.O_WRONLY | constants.O_NOFOLLOW);
   } catch (err) {
     throw new Failure(target, `cannot write: ${reason(err)}`);
   }
