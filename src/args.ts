@@ -153,9 +153,9 @@ export async function parseCommandLine(argv: string[]): Promise<Options> {
 }
 
 /**
- * The same result without yargs, from the getopt pre-pass alone. The parent uses it to start
- * certproc at once and checks it against parseCommandLine while certproc starts: loading yargs
- * would otherwise double the cost of the nightly "nothing to do".
+ * The same result without yargs, from the getopt pre-pass alone. The parent starts certproc on it
+ * and, once there is work, checks it against parseCommandLine: the nightly "nothing to do" never
+ * loads yargs.
  */
 export function parseQuickly(argv: string[]): Options {
   const vector = normalise(argv);

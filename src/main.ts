@@ -344,7 +344,8 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
   // Each peer gets the other end, and the parent then drops its copies. The last 'pipe' of each
   // is its lifeline (FD.*.lifeline), which the parent keeps until it exits.
   const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
-  // certproc first and alone: the nightly "nothing to do" costs one child and no CA request.
+  // certproc first, and alone unless work is certain: the nightly "nothing to do" costs one child
+  // and no CA request.
   const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe']);
   if (!certain) {
     const word = await firstWord(end(cert, FD.certproc.lifeline));

@@ -248,11 +248,11 @@ export class AcmeClient {
   }
 
   /**
-   * §7.4: finalize with the CSR (base64url DER). orderNotReady means the CA does not see the order
-   * as ready yet (§7.4): the order is read again and returned, and the caller's loop polls or
-   * finalizes again; after ORDER_NOT_READY_RETRIES of those the CA's problem is the answer.
+   * §7.4: finalize with the CSR (base64url DER); the order as it left it, and how long the CA asks
+   * to wait before looking again. orderNotReady means the CA does not see the order as ready yet
+   * (§7.4): the order is read again and returned, and the caller's loop polls or finalizes again;
+   * after ORDER_NOT_READY_RETRIES of those the CA's problem is the answer.
    */
-  /** The order as finalize left it, and how long the CA asks to wait before looking again. */
   async finalize(url: string, csr: string): Promise<{ order: Order; retryAfter: number | null }> {
     let res: HttpResponse;
     try {

@@ -88,8 +88,9 @@ function watchParent(fd: number): void {
 }
 
 /**
- * certproc's one word to the parent, up the lifeline, before any other child exists: whether
- * there is work. On "current" the parent starts nobody else and the run ends with status 2.
+ * certproc's one word to the parent, up the lifeline: whether there is work. On "current" the
+ * parent starts nobody else and the run ends with status 2 (unless it had started them already,
+ * sure of work; they then stop when certproc hangs up).
  */
 export function tellParent(word: 'current' | 'work'): Promise<void> {
   return new Promise((resolve) => {

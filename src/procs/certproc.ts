@@ -1,9 +1,9 @@
-// certproc: judges certificates. It is started first and alone: it reads the certificate files
-// (read-only) and tells the parent, in one word, whether there is work. Nothing to do: no other
-// child is ever started and nothing is sent to the CA. Otherwise it tells netproc why (renew, or
-// with -r the certificate to revoke). Afterwards it checks what the CA sent (every block a certificate, the
-// leaf for exactly the requested names and our key, issued by the next block) before passing it
-// to fileproc. It talks to netproc and fileproc and needs no network.
+// certproc: judges certificates. It is started first, and alone unless work is certain: it reads
+// the certificate files (read-only) and tells the parent, in one word, whether there is work.
+// Nothing to do: no other child is started and nothing is sent to the CA. Otherwise it tells
+// netproc why (renew, or with -r the certificate to revoke). Afterwards it checks what the CA sent
+// (every block a certificate, the leaf for exactly the requested names and our key, issued by the
+// next block) before passing it to fileproc. It talks to netproc and fileproc and needs no network.
 
 import { X509Certificate } from 'node:crypto';
 import { promises as fs, constants } from 'node:fs';
@@ -132,7 +132,7 @@ runChild('certproc', async (config: CertConfig, confine) => {
       await tellParent('current');
       return;
     }
-    // netproc does not exist yet. Until it has the socket, the parent holds that end too and
+    // netproc may not exist yet. Until it has the socket, the parent holds that end too and
     // could read what is written there: speak only once netproc has said it is there.
     await tellParent('work');
     const hello = await net.recv();
