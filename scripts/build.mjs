@@ -16,18 +16,9 @@ const esbuild = require('esbuild');
 const procs = readdirSync(join(root, 'src/procs')).filter((f) => f.endsWith('.ts'));
 
 // The bundles are CommonJS: Node starts a CommonJS file without its ES module loader, which saves
-// every process of a run 5 to 10 ms of CPU. dist/package.json says so, as the project's own says
-// "module". Our code and yargs ask for import.meta.url, which a CommonJS file spells this way:
+// every process of a run some CPU (bench/RESULTS.md). dist/package.json says so, as the
+// project's own says "module". Our code and yargs ask for import.meta.url, which a CommonJS file spells this way:
 const BUNDLE_URL = "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;";
-const YARGS_CHUNK = './chunks/yargs.js';
-
-/** The parent's `import('yargs')` loads dist/chunks/yargs.js, and only then. */
-const yargsApart = {
-  name: 'yargs-apart',
-  setup(build) {
-    build.onResolve({ filter: /^yargs$/ }, () => ({ path: YARGS_CHUNK, external: true }));
-  },
-};
 
 /**
  * dist/ is what ships: the breakout hook is defined away and removed as dead code. The test build
@@ -41,12 +32,8 @@ async function bundle(outdir, breakoutHook) {
     alias: { 'string-width': join(root, 'scripts/string-width-standin.mjs') },
     banner: { js: BUNDLE_URL },
   };
-  // yargs in a file of its own, read only when a run has work: the nightly "nothing to do" neither
-  // reads nor compiles it.
-  await esbuild.build({ ...common, stdin: { contents: "module.exports = require('yargs').default;", resolveDir: root, loader: 'js' },
-    outfile: join(outdir, YARGS_CHUNK) });
   await esbuild.build({ ...common, entryPoints: [join(root, 'src/main.ts')], outfile: join(outdir, 'acme-client.js'),
-    plugins: [yargsApart], supported: { 'dynamic-import': false }, banner: { js: `#!/usr/bin/env node\n${BUNDLE_URL}` } });
+    banner: { js: `#!/usr/bin/env node\n${BUNDLE_URL}` } });
   for (const f of procs) {
     await esbuild.build({ ...common, entryPoints: [join(root, 'src/procs', f)], outfile: join(outdir, 'procs', f.replace(/\.ts$/, '.js')) });
   }

@@ -1,11 +1,14 @@
 // Command-line parsing for acme-client(1): getopt(3) semantics with optstring
-// "beFmnNOrsva:C:c:f:k:t:", plus the long options of our extensions (--server, --user,
-// --isolation-report, --timeout, --poll-timeout).
+// "beFmnNOrsva:C:c:f:k:t:", plus the long options of our extensions. yargs parses every command
+// line; a getopt-style pass in front of it (normalise) gives grouped flags, attached values and
+// the first operand their 2017 meaning, which yargs alone reads differently.
+
+import yargs from 'yargs';
 
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] domain [altnames...]';
+  '[--poll-timeout seconds] [--version] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -42,6 +45,8 @@ export interface Options {
   user?: string;
   /** --isolation-report: describe each child's confinement and its cost, then exit. */
   isolationReport: boolean;
+  /** --version: print the version and exit. */
+  version: boolean;
   /** --timeout: seconds one HTTP request to the CA may take, connection included (default 60). */
   timeout?: number;
   /** --poll-timeout: seconds to wait for the CA to validate and issue (default 300). */
@@ -49,24 +54,23 @@ export interface Options {
   names: string[];
 }
 
-const FLAG_OPTIONS = {
+const FLAG_LETTERS = {
   b: 'backup', e: 'expand', F: 'force', m: 'multiDir', n: 'newAccountKey',
   N: 'newDomainKey', O: 'mustStaple', r: 'revoke', s: 'staging',
 } as const;
-const VERBOSE_OPTION = 'v';
-const LETTER_VALUE_OPTIONS = {
+const VERBOSE_LETTER = 'v';
+const VALUE_LETTERS = {
   a: 'agreement', C: 'challengeDir', c: 'certDir', f: 'accountKey', k: 'domainKey', t: 'challengeType',
 } as const;
+
 // Extensions are long options only; the classic letters keep their 2017 meaning.
-const LONG_VALUE_OPTIONS = { server: 'server', user: 'user' } as const;
-const LONG_SECONDS_OPTIONS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
+const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version' } as const;
+const LONG_VALUES = { server: 'server', user: 'user' } as const;
+const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */
 const MAX_SECONDS = 86_400;
-const LONG_FLAG_OPTIONS = { 'isolation-report': 'isolationReport' } as const;
-const VALUE_OPTIONS = { ...LETTER_VALUE_OPTIONS, ...LONG_VALUE_OPTIONS } as const;
 
-const FLAG_LETTERS = new Set<string>([...Object.keys(FLAG_OPTIONS), VERBOSE_OPTION]);
-const VALUE_LETTERS = new Set<string>(Object.keys(LETTER_VALUE_OPTIONS));
+const takesValue = (name: string): boolean => Object.hasOwn(LONG_VALUES, name) || Object.hasOwn(LONG_SECONDS, name);
 
 /**
  * The getopt(3) scan that yargs cannot do alone: grouped flags, a value attached or in the next
@@ -78,10 +82,10 @@ function normalise(argv: readonly string[]): string[] {
   let next = 0;
   const takeValue = (option: string): string => {
     if (next >= argv.length) throw new UsageError(`option requires an argument -- ${option}`);
-    return argv[next++];
+    return argv[next++] as string;
   };
   while (next < argv.length) {
-    const word = argv[next];
+    const word = argv[next] as string;
     if (word === '--') {
       next++;
       break;
@@ -91,9 +95,9 @@ function normalise(argv: readonly string[]): string[] {
     if (word.startsWith('--')) {
       const equals = word.indexOf('=');
       const name = equals === -1 ? word.slice(2) : word.slice(2, equals);
-      if (Object.hasOwn(LONG_VALUE_OPTIONS, name) || Object.hasOwn(LONG_SECONDS_OPTIONS, name)) {
+      if (takesValue(name)) {
         vector.push(`--${name}`, equals === -1 ? takeValue(name) : word.slice(equals + 1));
-      } else if (Object.hasOwn(LONG_FLAG_OPTIONS, name)) {
+      } else if (Object.hasOwn(LONG_FLAGS, name)) {
         if (equals !== -1) throw new UsageError(`option does not take an argument -- ${name}`);
         vector.push(`--${name}`);
       } else {
@@ -104,9 +108,9 @@ function normalise(argv: readonly string[]): string[] {
     // By code point, so that a stray non-ASCII letter is reported whole.
     const letters = [...word.slice(1)];
     for (const [index, letter] of letters.entries()) {
-      if (FLAG_LETTERS.has(letter)) {
+      if (Object.hasOwn(FLAG_LETTERS, letter) || letter === VERBOSE_LETTER) {
         vector.push(`-${letter}`);
-      } else if (VALUE_LETTERS.has(letter)) {
+      } else if (Object.hasOwn(VALUE_LETTERS, letter)) {
         const attached = letters.slice(index + 1).join('');
         vector.push(`-${letter}`, attached === '' ? takeValue(letter) : attached);
         break;
@@ -118,11 +122,12 @@ function normalise(argv: readonly string[]): string[] {
   return [...vector, '--', ...argv.slice(next)];
 }
 
-export async function parseCommandLine(argv: string[]): Promise<Options> {
-  // Loaded here so that processes which never parse a command line do not pay for yargs.
-  const { default: yargs } = await import('yargs');
-  const valueKeys = [...Object.keys(VALUE_OPTIONS), ...Object.keys(LONG_SECONDS_OPTIONS)];
+export function parseCommandLine(argv: readonly string[]): Options {
+  const valueKeys = [...Object.keys(VALUE_LETTERS), ...Object.keys(LONG_VALUES), ...Object.keys(LONG_SECONDS)];
   const parsed = yargs()
+    // Before our options: turning yargs' own --version off would otherwise remove ours.
+    .help(false)
+    .version(false)
     .parserConfiguration({
       'camel-case-expansion': false,
       'dot-notation': false,
@@ -134,65 +139,43 @@ export async function parseCommandLine(argv: string[]): Promise<Options> {
       'nargs-eats-options': true,
       'strip-dashed': true,
     })
-    .boolean([...Object.keys(FLAG_OPTIONS), ...Object.keys(LONG_FLAG_OPTIONS)])
-    .count(VERBOSE_OPTION)
+    .boolean([...Object.keys(FLAG_LETTERS), ...Object.keys(LONG_FLAGS)])
+    .count(VERBOSE_LETTER)
     .string(valueKeys)
     .requiresArg(valueKeys)
     .nargs(Object.fromEntries(valueKeys.map((key) => [key, 1])))
     .strict()
-    .help(false)
-    .version(false)
     .exitProcess(false)
     .fail((message, error) => {
       throw new UsageError(message ?? error?.message ?? 'bad command line');
     })
     .parseSync(normalise(argv));
 
-  // parse-positional-numbers is off, so every operand is still the string it was given as.
-  return toOptions(parsed, parsed._.map((operand) => String(operand)));
-}
-
-/**
- * The same result without yargs, from the getopt pre-pass alone. The parent starts certproc on it
- * and, once there is work, checks it against parseCommandLine: the nightly "nothing to do" never
- * loads yargs.
- */
-export function parseQuickly(argv: string[]): Options {
-  const vector = normalise(argv);
-  const parsed: Record<string, unknown> = {};
-  let index = 0;
-  for (; index < vector.length && vector[index] !== '--'; index++) {
-    const key = (vector[index] as string).replace(/^--?/, '');
-    if (key === VERBOSE_OPTION) parsed[key] = Number(parsed[key] ?? 0) + 1;
-    else if (Object.hasOwn(FLAG_OPTIONS, key) || Object.hasOwn(LONG_FLAG_OPTIONS, key)) parsed[key] = true;
-    else parsed[key] = vector[++index];
-  }
-  return toOptions(parsed, vector.slice(index + 1));
-}
-
-function toOptions(parsed: Record<string, unknown>, names: string[]): Options {
-  const verbose = parsed[VERBOSE_OPTION];
+  const verbose = parsed[VERBOSE_LETTER];
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false,
-    isolationReport: parsed['isolation-report'] === true,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, isolationReport: false, version: false,
     verbose: typeof verbose === 'number' ? verbose : 0,
-    names,
+    // parse-positional-numbers is off, so every operand is still the string it was given as.
+    names: parsed._.map((operand) => String(operand)),
   };
-  for (const [letter, field] of Object.entries(FLAG_OPTIONS)) options[field] = parsed[letter] === true;
-  for (const [key, field] of Object.entries(VALUE_OPTIONS)) {
+  for (const [key, field] of Object.entries({ ...FLAG_LETTERS, ...LONG_FLAGS })) options[field] = parsed[key] === true;
+  for (const [key, field] of Object.entries({ ...VALUE_LETTERS, ...LONG_VALUES })) {
     const value = parsed[key];
     if (typeof value === 'string') options[field] = value;
   }
-  for (const [key, field] of Object.entries(LONG_SECONDS_OPTIONS)) {
+  for (const [key, field] of Object.entries(LONG_SECONDS)) {
     const value = parsed[key];
-    if (typeof value !== 'string') continue;
-    const seconds = /^[0-9]{1,6}$/.test(value) ? Number(value) : NaN;
-    if (!(seconds >= 1 && seconds <= MAX_SECONDS)) throw new UsageError(`--${key} needs whole seconds from 1 to ${MAX_SECONDS}: ${value}`);
-    options[field] = seconds;
+    if (typeof value === 'string') options[field] = wholeSeconds(key, value);
   }
-  if (options.names.length === 0 && !options.isolationReport) throw new UsageError('no domain given');
+  if (options.names.length === 0 && !options.isolationReport && !options.version) throw new UsageError('no domain given');
   return options;
+}
+
+function wholeSeconds(option: string, value: string): number {
+  const seconds = /^[0-9]{1,6}$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= 1 && seconds <= MAX_SECONDS)) throw new UsageError(`--${option} needs whole seconds from 1 to ${MAX_SECONDS}: ${value}`);
+  return seconds;
 }
 
 const MAX_NAME_LENGTH = 253;

@@ -1,8 +1,11 @@
-// acme-client: the parent. It parses and checks the command line, runs the pre-flight checks,
-// spawns the six children with a socketpair between each pair that talks (the C original's star
-// around netproc, plus certproc -> fileproc), closes its own copies, and then only waits. It never
-// reads a key, a certificate or the network. Its exit status: 0 when fileproc changed the
-// certificate files, 2 when there was nothing to do, 1 when any child failed.
+// acme-client: the parent. It parses and checks the command line, runs the pre-flight checks and
+// spawns the children, each confined, with a socketpair between each pair that talks (the C
+// original's star around netproc, plus certproc -> fileproc). certproc starts first: unless work is
+// certain (-F, -r, no cert.pem), the parent waits for its one word, "current" or "work", and starts
+// the others only for work. Then it closes its copies of the channels, waits, and stops every child
+// if the run outlives its deadline. It never reads a key, a certificate or the network. Its exit
+// status: 0 when fileproc changed the certificate files, 2 when there was nothing to do, 1 when any
+// child failed.
 
 import { spawn, ChildProcess, StdioOptions } from 'node:child_process';
 import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -10,11 +13,10 @@ import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
-import { isDeepStrictEqual } from 'node:util';
-import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine, parseQuickly } from './args.js';
+import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } from './args.js';
 import { EXIT_CHANGED, FD, Role, RoleConfig } from './ipc/roles.js';
 import { Failure, debug, setVerbosity, warn } from './log.js';
-import { USER_AGENT } from './version.js';
+import { USER_AGENT, VERSION } from './version.js';
 import { Paths, directoryUrl, resolvePaths } from './defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, childCommand, describePlan, planChild, probeCapabilities, resolveUser } from './isolation.js';
 import { isolationReport } from './report.js';
@@ -109,11 +111,12 @@ class Spawner {
 
   start(role: Role, { stdio, report = false, unconfined = false }: SpawnOptions): ChildProcess {
     const plan = this.plans[role];
+    if (!report) debug(role, describePlan(plan));
     const script = fileURLToPath(new URL(`./procs/${role}.js`, import.meta.url));
     const args = [JSON.stringify(this.configs[role]), JSON.stringify({ drop: unconfined ? null : plan.drop, report })];
     // One V8 helper thread, not four: seven Node processes start at once, and a short-lived child
-    // gains nothing from compiling or collecting in parallel with itself (12 ms less per issuance
-    // on two cores). netproc trusts the system's OpenSSL store (what update-ca-certificates
+    // gains nothing from compiling or collecting in parallel with itself (bench/RESULTS.md).
+    // netproc trusts the system's OpenSSL store (what update-ca-certificates
     // maintains), not only the list compiled into Node.
     const nodeFlags = ['--v8-pool-size=1', ...(role === 'netproc' ? ['--use-openssl-ca'] : [])];
     let command: { file: string; args: string[] };
@@ -187,31 +190,18 @@ function usage(err: UsageError): number {
   return 1;
 }
 
-/**
- * yargs' verdict on the command line, which the run was started on the quick parse of: null when
- * they agree. It is asked only once there is work (it overlaps certproc's start-up then): the
- * nightly "nothing to do" ends on the quick parse alone, which would otherwise cost half as much
- * again in loading yargs.
- */
-async function confirmCommandLine(argv: string[], quick: Options): Promise<number | null> {
-  try {
-    if (isDeepStrictEqual(await parseCommandLine(argv), quick)) return null;
-    warn('acme-client', 'the command line parses two ways; please report this');
-    return 1;
-  } catch (err) {
-    if (err instanceof UsageError) return usage(err);
-    throw err;
-  }
-}
-
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   let opts: Options;
   try {
-    opts = parseQuickly(argv);
+    opts = parseCommandLine(argv);
   } catch (err) {
     if (err instanceof UsageError) return usage(err);
     throw err;
+  }
+  if (opts.version) {
+    process.stdout.write(`acme-client ${VERSION}\n`);
+    return 0;
   }
   setVerbosity(opts.verbose);
   const external = opts.challengeType !== undefined;
@@ -233,8 +223,6 @@ async function main(): Promise<number> {
   const caps = probeCapabilities();
   const configs = roleConfigs(opts, names, paths, server, { createAccountKey: opts.newAccountKey, createDomainKey: opts.newDomainKey });
   if (opts.isolationReport) {
-    const disagreement = await confirmCommandLine(argv, opts);
-    if (disagreement !== null) return disagreement;
     // The jails need their directories: say so as a run would, rather than show a mount error.
     const dirs: [string, string][] = [[paths.certDir, '-c directory must exist']];
     if (opts.challengeType === undefined) dirs.push([paths.challengeDir, '-C directory must exist']);
@@ -258,12 +246,11 @@ async function main(): Promise<number> {
 
   for (const missing of caps.missing) warn('isolation', missing);
   const plans = planAll(opts, paths, configs, user, caps);
-  for (const role of ROLES) debug(role, describePlan(plans[role]));
   const spawner = new Spawner(configs, plans, caps);
   try {
     // Every request and the wait for the CA are bounded; this bounds the whole run, whatever hangs.
     const deadlineMs = configs.netproc.pollTimeoutMs + 5 * configs.netproc.requestTimeoutMs;
-    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths), () => confirmCommandLine(argv, opts));
+    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths));
   } finally {
     spawner.cleanUp();
   }
@@ -320,8 +307,7 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
   }
 }
 
-async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number,
-  certain: boolean, confirm: () => Promise<number | null>): Promise<number> {
+async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean): Promise<number> {
   const children: [Role, ChildProcess][] = [];
   // Each child's end is listened for from its start: one may end while the parent awaits another.
   const ends: Promise<Outcome>[] = [];
@@ -355,19 +341,6 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
       else if (outcome.code !== 0) debug('certproc', `exit status ${outcome.code}`);
       return word === 'current' && outcome.code === 0 ? 2 : 1;
     }
-  }
-  let refused: number | null;
-  try {
-    refused = await confirm();
-  } catch (err) {
-    // certproc would wait for a netproc that never comes: end it, then say why.
-    stopAll();
-    throw err;
-  }
-  if (refused !== null) {
-    stopAll();
-    await Promise.all(ends);
-    return refused;
   }
   const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', end(cert, 3), 'pipe']);
   spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3), 'pipe']);

@@ -98,7 +98,7 @@ test('relative paths are made absolute before any child sees them', { skip: isRo
   assert.match(run.stdout, new RegExp(`r ${join(w.priv, 'a.pem')}`));
 });
 
-test('a bad --timeout is refused by the quick parse before any child starts', { skip: isRoot ? false : 'needs root' }, async () => {
+test('a bad --timeout is refused before any child starts', { skip: isRoot ? false : 'needs root' }, async () => {
   const w = workDir();
   const run = await runClient(['--timeout', '0', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
   assert.equal(run.status, 1);
