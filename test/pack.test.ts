@@ -1,10 +1,11 @@
 // What npm ships: `npm pack` holds only what runs (the bundles, the man page, package.json,
-// README), and a global install from that tarball gives a working `acme-client` command.
+// README), and a global install from that tarball gives a working `acme-client` command and pulls
+// in no package: everything that runs is in the bundles.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
@@ -26,21 +27,25 @@ async function packAndInstall(dir: string): Promise<void> {
   assert.deepEqual(files.filter((f) => !f.startsWith('dist/')), ['README.md', 'man/acme-client.1', 'package.json']);
   assert.ok(files.includes('dist/acme-client.js'));
   for (const role of ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc']) assert.ok(files.includes(`dist/procs/${role}.js`), role);
-  // The bundles are CommonJS by dist/package.json; yargs is a file of its own.
-  assert.ok(files.includes('dist/package.json') && files.includes('dist/chunks/yargs.js'));
+  // The bundles are CommonJS by dist/package.json.
+  assert.ok(files.includes('dist/package.json'));
 
   const prefix = join(dir, 'prefix');
   execFileSync('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, packed[0]?.filename ?? '')],
     { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const installed = join(prefix, 'lib', 'node_modules', 'acme-client');
+  assert.deepEqual(readdirSync(installed).sort(), ['README.md', 'dist', 'man', 'package.json'], 'no node_modules beside the bundles');
   const bin = join(prefix, 'bin', 'acme-client');
   assert.ok(existsSync(bin));
   assert.match(readFileSync(bin, 'utf8').split('\n')[0] ?? '', /^#!\/usr\/bin\/env node$/);
   const run = spawnSync(bin, [], { encoding: 'utf8' });
   assert.equal(run.status, 1);
   assert.match(run.stderr, /^usage: acme-client /m);
+  const version = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  assert.equal(version.stdout, `acme-client ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
   assert.ok(existsSync(join(prefix, 'share', 'man', 'man1', 'acme-client.1')), 'man page installed');
   if (process.getuid?.() === 0) {
-    // Parsed by yargs (loaded from the installed chunk) before the directories are looked at.
+    // Parsed by yargs (bundled) before the directories are looked at.
     const missing = join(dir, 'absent');
     const report = spawnSync(bin, ['--isolation-report', '-c', missing, '-C', missing], { encoding: 'utf8' });
     assert.equal(report.stderr, `acme-client: ${missing}: -c directory must exist\nacme-client: ${missing}: -C directory must exist\n`);
