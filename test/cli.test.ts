@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { USAGE } from '../src/args.js';
-import { isRoot, runClient, workDir } from './helpers.js';
+import { isRoot, prerequisite, runClient, workDir } from './helpers.js';
 
 test('no domain: usage on stderr, exit 1', async () => {
   const run = await runClient([]);
@@ -31,13 +31,13 @@ test('a wildcard is a bad name without -t', async () => {
   assert.equal(run.stderr, 'acme-client: *.example.com: bad domain syntax\n');
 });
 
-test('must be run as root', { skip: isRoot ? false : 'needs root to run the client as nobody' }, async () => {
+test('must be run as root', { skip: prerequisite(isRoot ? false : 'needs root to run the client as nobody') }, async () => {
   const run = await runClient(['example.com'], { uid: 65534, gid: 65534 });
   assert.equal(run.status, 1);
   assert.equal(run.stderr, 'acme-client: must be run as root\n');
 });
 
-test('pre-flight: every missing path is reported before exiting 1', { skip: isRoot ? false : 'needs root' }, async () => {
+test('pre-flight: every missing path is reported before exiting 1', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {
   const w = workDir();
   const missing = (name: string): string => join(w.dir, name);
   const run = await runClient(['-c', missing('no-certs'), '-C', missing('no-www'), '-f', missing('acct.pem'), '-k', missing('dom.pem'), 'example.com']);
@@ -51,21 +51,21 @@ test('pre-flight: every missing path is reported before exiting 1', { skip: isRo
   ].join('\n'));
 });
 
-test('pre-flight: -n, -N and -t lift the checks on what they create or replace', { skip: isRoot ? false : 'needs root' }, async () => {
+test('pre-flight: -n, -N and -t lift the checks on what they create or replace', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {
   const w = workDir();
   const run = await runClient(['-n', '-N', '-t', 'dns-01', '-c', join(w.dir, 'nope'), '-C', join(w.dir, 'nope2'), '-f', join(w.dir, 'a.pem'), '-k', join(w.dir, 'd.pem'), 'example.com']);
   assert.equal(run.status, 1);
   assert.equal(run.stderr, `acme-client: ${join(w.dir, 'nope')}: -c directory must exist\n`);
 });
 
-test('--server must be an https URL', { skip: isRoot ? false : 'needs root' }, async () => {
+test('--server must be an https URL', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {
   const w = workDir();
   const run = await runClient(['--server', 'http://127.0.0.1:1/dir', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
   assert.equal(run.status, 1);
   assert.equal(run.stderr, 'acme-client: http://127.0.0.1:1/dir: not an https URL\n');
 });
 
-test('--user: an unknown user or root is refused before anything starts', { skip: isRoot ? false : 'needs root' }, async () => {
+test('--user: an unknown user or root is refused before anything starts', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {
   const w = workDir();
   const args = ['-n', '-N', '-c', w.certs, '-C', w.www, '-f', join(w.priv, 'a.pem'), '-k', join(w.priv, 'd.pem'), 'example.com'];
   const unknown = await runClient(['--user', 'no-such-user-here', ...args]);
@@ -76,7 +76,7 @@ test('--user: an unknown user or root is refused before anything starts', { skip
   assert.equal(root.stderr, 'acme-client: root: children must not run as root\n');
 });
 
-test('--isolation-report: each child describes its own confinement, and the cost is measured', { skip: isRoot ? false : 'needs root' }, async () => {
+test('--isolation-report: each child describes its own confinement, and the cost is measured', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {
   const w = workDir();
   const run = await runClient(['--isolation-report', '-c', w.certs, '-C', w.www, '-f', join(w.priv, 'a.pem'), '-k', join(w.priv, 'd.pem')]);
   assert.equal(run.status, 0, run.stderr);
@@ -90,7 +90,7 @@ test('--isolation-report: each child describes its own confinement, and the cost
   assert.match(run.stdout, /^ {2}unconfined: \d+ ms, [\d.]+ MiB PSS$/m);
 });
 
-test('relative paths are made absolute before any child sees them', { skip: isRoot ? false : 'needs root' }, async () => {
+test('relative paths are made absolute before any child sees them', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {
   const w = workDir();
   const run = await runClient(['-v', '--isolation-report', '-c', 'certs', '-C', 'www', '-f', 'private/a.pem', '-k', 'private/d.pem'], { cwd: w.dir });
   assert.equal(run.status, 0, run.stderr);
@@ -98,7 +98,7 @@ test('relative paths are made absolute before any child sees them', { skip: isRo
   assert.match(run.stdout, new RegExp(`r ${join(w.priv, 'a.pem')}`));
 });
 
-test('a bad --timeout is refused before any child starts', { skip: isRoot ? false : 'needs root' }, async () => {
+test('a bad --timeout is refused before any child starts', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {
   const w = workDir();
   const run = await runClient(['--timeout', '0', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
   assert.equal(run.status, 1);

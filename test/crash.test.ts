@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { splitPemCertificates } from '../src/x509/chain.js';
-import { CLIENT, ROOT, contents, ecKeys, isRoot, runClient, runWithHook, workDir } from './helpers.js';
+import { CLIENT, ROOT, contents, ecKeys, needsRootAndLab, runClient, runWithHook, workDir } from './helpers.js';
 
 /** Every process of a run (the parent and its children) has this in its command line. */
 const RUN = join(ROOT, 'dist');
 
-const skip = !isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable();
+const skip = needsRootAndLab(labUnavailable);
 
 /** Pids of live processes whose command line mentions `marker` (a run's own temp dir). */
 function processesMentioning(marker: string): number[] {

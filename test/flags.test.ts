@@ -7,9 +7,9 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { contents, ecKeys, isRoot, openssl, runClient, runWithHook, workDir } from './helpers.js';
+import { contents, ecKeys, needsRootAndLab, openssl, runClient, runWithHook, workDir } from './helpers.js';
 
-const skip = !isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable();
+const skip = needsRootAndLab(labUnavailable);
 
 
 describe('classic flags against Pebble', { skip }, () => {

@@ -1,6 +1,8 @@
 // Shared by the end-to-end tests: run the built client as a user would, and make key files with
 // the openssl CLI (keys made by another tool are what users bring).
 
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +38,28 @@ export function runClient(args: string[], options: { env?: NodeJS.ProcessEnv; in
 }
 
 export const isRoot = process.getuid?.() === 0;
+
+const failedPrerequisites = new Set<string>();
+
+/**
+ * A test's `skip` option: the reason it cannot run here, or false. Outside CI the tests are
+ * skipped with that reason; under CI=true (CI runs as root on a machine npm test has set up) a
+ * missing prerequisite is a failure instead, once per reason and file: a suite that quietly skips
+ * there could hide anything.
+ */
+export function prerequisite(reason: string | false | undefined): string | false {
+  if (reason === undefined || reason === false) return false;
+  if (process.env.CI === 'true' && !failedPrerequisites.has(reason)) {
+    failedPrerequisites.add(reason);
+    test(`prerequisite: ${reason}`, () => assert.fail(`${reason} (under CI=true a skip is a failure)`));
+  }
+  return reason;
+}
+
+/** prerequisite() for what most end-to-end tests need: root, and Pebble, challtestsrv and nginx. */
+export function needsRootAndLab(labUnavailable: () => string | undefined): string | false {
+  return prerequisite(!isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable());
+}
 
 /** Work areas made by this test file, removed when its process ends. */
 const workDirs: string[] = [];

@@ -10,11 +10,11 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeF
 import type { Duplex } from 'node:stream';
 import { FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import { join } from 'node:path';
-import { ROOT, childrenOf, ecKeys, isRoot, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
+import { ROOT, childrenOf, ecKeys, isRoot, prerequisite, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 const BREAKOUT_CLIENT = join(ROOT, 'build', 'breakout-dist', 'acme-client.js');
-const rootOnly = isRoot ? false : 'needs root: children drop from root to an unprivileged user';
+const rootOnly = prerequisite(isRoot ? false : 'needs root: children drop from root to an unprivileged user');
 
 test('the shipped bundles carry no breakout hook', () => {
   const files = readdirSync(join(ROOT, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
@@ -76,7 +76,7 @@ function readMemAsNobody(pid: number): string {
   return probe.stdout.trim();
 }
 
-describe('users, namespaces and memory of the running children', { skip: rootOnly || labUnavailable() }, () => {
+describe('users, namespaces and memory of the running children', { skip: rootOnly || prerequisite(labUnavailable()) }, () => {
   let lab: Lab;
   before(async () => {
     lab = await startLab();

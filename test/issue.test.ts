@@ -7,9 +7,9 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { KeyKind, ecKeys, isRoot, makeKey, openssl, runClient, workDir } from './helpers.js';
+import { KeyKind, ecKeys, makeKey, needsRootAndLab, openssl, runClient, workDir } from './helpers.js';
 
-const skip = !isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable();
+const skip = needsRootAndLab(labUnavailable);
 
 describe('issuance against Pebble over http-01', { skip }, () => {
   let lab: Lab;

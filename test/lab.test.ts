@@ -9,8 +9,9 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { prerequisite } from './helpers.js';
 
-const skip = process.getuid?.() !== 0 ? 'needs root (nginx runs as root, as the client under test does)' : labUnavailable();
+const skip = prerequisite(process.getuid?.() !== 0 ? 'needs root (nginx runs as root, as the client under test does)' : labUnavailable());
 
 function get(url: string, ca?: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

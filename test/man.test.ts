@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './helpers.js';
+import { ROOT, prerequisite } from './helpers.js';
 
 const page = join(ROOT, 'man', 'acme-client.1');
 const mandoc = spawnSync('mandoc', ['-V']).error ? 'mandoc is not installed' : false;
 
-test('mandoc -Tlint reports nothing above style level', { skip: mandoc }, () => {
+test('mandoc -Tlint reports nothing above style level', { skip: prerequisite(mandoc) }, () => {
   const lint = spawnSync('mandoc', ['-Tlint', '-Wwarning', page], { encoding: 'utf8' });
   const messages = (lint.stdout + lint.stderr).split('\n').filter((l) => /: (WARNING|ERROR|UNSUPP|BADARG):/.test(l));
   assert.deepEqual(messages, []);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Capabilities, childCommand, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
 import { Failure } from '../src/log.js';
+import { prerequisite } from './helpers.js';
 
 const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
 const full: Capabilities = { permissionFlag: '--experimental-permission', netns: true, jail: true, missing: [] };
@@ -52,7 +53,7 @@ test('resolveUser: numeric ids, root refused, unknown refused', () => {
 });
 
 test('the jail: the one directory is writable; /, /usr, /dev and the code directory are not', {
-  skip: process.getuid?.() !== 0 ? 'needs root (mount namespaces)' : probeCapabilities().jail ? false : 'no mount namespaces here',
+  skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (mount namespaces)' : probeCapabilities().jail ? false : 'no mount namespaces here'),
 }, () => {
   const top = mkdtempSync(join(tmpdir(), 'acme-client-jailtest-'));
   try {

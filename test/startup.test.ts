@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ecKeys, isRoot, runClient, workDir } from './helpers.js';
+import { ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 /** The children whose confinement plan -v printed: those that started. */
@@ -14,7 +14,7 @@ function plansShown(stderr: string): string[] {
   return [...stderr.matchAll(/^acme-client: (\w+): user .*; network /gm)].map((m) => m[1] as string).sort();
 }
 
-const skip = !isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable();
+const skip = needsRootAndLab(labUnavailable);
 
 describe('start-up', { skip }, () => {
   let lab: Lab;
