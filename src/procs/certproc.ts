@@ -6,35 +6,20 @@
 // next block) before passing it to fileproc. It talks to netproc and fileproc and needs no network.
 
 import { X509Certificate } from 'node:crypto';
-import { promises as fs, constants } from 'node:fs';
 import { join } from 'node:path';
 import { runChild, tellParent } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
 import { CertConfig, FD } from '../ipc/roles.js';
 import { CertToFile, CertToNet, FileToCert, NetToCert, parseNetToCert, parseNever } from '../ipc/messages.js';
 import { base64url } from '../acme/jws.js';
-import { ChainError, certificateNames, splitPemCertificates } from '../x509/chain.js';
+import { ChainError, splitPemCertificates } from '../x509/chain.js';
+import { certificateNames } from '../x509/names.js';
 import { renewalVerdict } from '../x509/renewal.js';
+import { readFileCapped } from '../fsutil/read.js';
 import { Failure, debug, warn } from '../log.js';
 
 const MAX_CERT_FILE = 1 << 20;
-
-async function readCertificateFile(path: string): Promise<string | null> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Failure(path, (err as Error).message);
-  }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile() || st.size > MAX_CERT_FILE) throw new Failure(path, 'not a regular certificate file');
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
-}
+const readCertificateFile = (path: string): Promise<string | null> => readFileCapped(path, MAX_CERT_FILE);
 
 /** What to tell netproc about the certificate on disk. */
 function judgeExisting(config: CertConfig, path: string, text: string | null): CertToNet {
@@ -46,7 +31,7 @@ function judgeExisting(config: CertConfig, path: string, text: string | null): C
   let have: string[];
   try {
     leaf = new X509Certificate(splitPemCertificates(text)[0] as string);
-    have = certificateNames(leaf);
+    have = certificateNames(leaf.raw);
   } catch (err) {
     const why = err instanceof ChainError ? err.problem : (err as Error).message;
     if (config.revoke) throw new Failure(path, `unreadable certificate: ${why}`);
@@ -96,7 +81,7 @@ function checkIssued(config: CertConfig, pem: string, publicKey: string, subject
   const [leaf, issuer] = [new X509Certificate(blocks[0] as string), new X509Certificate(blocks[1] as string)];
   let names: string[];
   try {
-    names = certificateNames(leaf);
+    names = certificateNames(leaf.raw);
   } catch (err) {
     throw new Failure(subject, err instanceof ChainError ? err.problem : (err as Error).message);
   }
