@@ -1,7 +1,7 @@
 // Where things are when the command line does not say: the 2017 man page's paths, and the ACME
 // directory (Let's Encrypt production, or staging with -s, unless --server names another).
 
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Options } from './args.js';
 import { Failure } from './log.js';
 
@@ -38,4 +38,9 @@ export function directoryUrl(opts: Options): string {
   }
   if (parsed === null || parsed.protocol !== 'https:') throw new Failure(url, 'not an https URL');
   return url;
+}
+
+/** The temporary file a new key is written to first: the parent allows its child exactly this path. */
+export function keyTempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp`);
 }

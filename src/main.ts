@@ -17,7 +17,7 @@ import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } f
 import { EXIT_CHANGED, FD, Role, RoleConfig } from './ipc/roles.js';
 import { Failure, debug, setVerbosity, warn } from './log.js';
 import { USER_AGENT, VERSION } from './version.js';
-import { Paths, directoryUrl, resolvePaths } from './defaults.js';
+import { Paths, directoryUrl, keyTempPath, resolvePaths } from './defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, childCommand, describePlan, planChild, probeCapabilities, resolveUser } from './isolation.js';
 import { isolationReport } from './report.js';
 
@@ -278,7 +278,11 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
 /** What each role must be able to touch, and nothing more. */
 function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account, caps: Capabilities): Record<Role, ChildPlan> {
   const external = opts.challengeType !== undefined;
-  const keyFile = (file: string, create: boolean): RoleNeeds => ({ reads: [file], writes: create ? [file] : [], root: false, jailDir: null });
+  // A key made with -n/-N is written to its temporary file first (src/fsutil/keyfile.ts).
+  const keyFile = (file: string, create: boolean): RoleNeeds => {
+    const files = create ? [file, keyTempPath(file)] : [file];
+    return { reads: files, writes: create ? files : [], root: false, jailDir: null };
+  };
   const dir = (d: string): RoleNeeds => ({ reads: [d], writes: [d], root: true, jailDir: d });
   const needs: Record<Role, RoleNeeds> = {
     netproc: { reads: [], writes: [], root: false, jailDir: null },

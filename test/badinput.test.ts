@@ -10,9 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { RunResult, ecKeys, isRoot, runClient, snapshot, workDir } from './helpers.js';
+import { RunResult, ecKeys, needsRootAndLab, prerequisite, runClient, snapshot, workDir } from './helpers.js';
 
-const skip = !isRoot ? 'needs root (acme-client must be run as root; the tmpfs cases mount)' : labUnavailable();
+const skip = needsRootAndLab(labUnavailable);
 
 /** Every file of a directory (no subdirectories here): name -> size and SHA-256 of the bytes. */
 
@@ -159,7 +159,7 @@ describe('bad input against Pebble', { skip }, () => {
         sh(`mount -t tmpfs -o size=64k,mode=0755 acme-client-badinput '${mnt}'`);
       } catch (err) {
         rmSync(w.dir, { recursive: true, force: true });
-        t.skip(`cannot mount a tmpfs here: ${String((err as { stderr?: unknown }).stderr ?? err).trim()}`);
+        t.skip(prerequisite(`cannot mount a tmpfs here: ${String((err as { stderr?: unknown }).stderr ?? err).trim()}`) || undefined);
         return;
       }
       try {
@@ -209,6 +209,37 @@ describe('bad input against Pebble', { skip }, () => {
         assert.deepEqual(snapshot(certs), before);
       });
     });
+  });
+
+  describe('a key dir that is full', () => {
+    for (const flag of ['-n', '-N']) {
+      test(`${flag}: exit 1 with one line naming the key, and no key or temporary file is left`, async (t) => {
+        const w = fresh();
+        const mnt = join(w.dir, 'tmpfs-keys');
+        mkdirSync(mnt, { mode: 0o700 });
+        try {
+          sh(`mount -t tmpfs -o size=16k,mode=0700 acme-client-badinput '${mnt}'`);
+        } catch (err) {
+          t.skip(prerequisite(`cannot mount a tmpfs here: ${String((err as { stderr?: unknown }).stderr ?? err).trim()}`) || undefined);
+          return;
+        }
+        try {
+          // Room for less than a key: the write fails part-way, as on a disk that fills up.
+          writeFileSync(join(mnt, 'filler'), Buffer.alloc(14 * 1024, 0x2e));
+          const { acct, dom } = ecKeys(w);
+          const key = join(mnt, 'new.pem');
+          const run = await runClient([flag, ...args(w.certs, flag === '-n' ? key : acct, flag === '-N' ? key : dom), 'fullkey.bad.example.test'], { env: env() });
+          assert.equal(run.status, 1, run.stderr);
+          const lines = problems(run);
+          assert.equal(lines.length, 1, run.stderr);
+          assert.match(lines[0] as string, new RegExp(`^acme-client: ${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot create key: .*(no space left on device|ENOSPC)`, 'i'));
+          assert.deepEqual(readdirSync(mnt), ['filler']);
+          assert.deepEqual(readdirSync(w.certs), []);
+        } finally {
+          sh(`umount '${mnt}'`);
+        }
+      });
+    }
   });
 
   // Pebble 2.4 sets no limit on the names in an order (101 and 1000 are issued too): the "over the

@@ -1,43 +1,58 @@
-// Reading and creating private key files. A new key is created exclusively (O_EXCL) without
-// following a symlink (O_NOFOLLOW), mode 0600 from the first byte: a planted file or link is an
-// error, never a target, and the key is never readable by others even for an instant (the umask
-// can only take bits away from 0600).
+// Reading and creating private key files. A new key is never written in place: it goes to a
+// temporary file beside the key, created exclusively (O_EXCL) without following a symlink
+// (O_NOFOLLOW), mode 0600 from the first byte, synced, and only then linked to the key's name, which
+// fails if anything is there by now. A crash or a full disk leaves no key or a whole one, never a
+// truncated one, and the key is never readable by others even for an instant.
 
-import { constants, promises as fs } from 'node:fs';
+import { closeSync, constants, openSync, promises as fs, rmSync } from 'node:fs';
 import { Failure, debug } from '../log.js';
 import { generateRsaKeyPem } from '../x509/keys.js';
+import { readFileCapped } from './read.js';
+import { keyTempPath } from '../defaults.js';
 
 const MAX_KEY_FILE = 64 * 1024;
 
 export async function readKeyFile(path: string): Promise<string> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (err) {
-    throw new Failure(path, (err as NodeJS.ErrnoException).code === 'ELOOP' ? 'is a symbolic link' : (err as Error).message);
-  }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new Failure(path, 'not a regular file');
-    if (st.size > MAX_KEY_FILE) throw new Failure(path, 'too large for a key file');
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
+  const pem = await readFileCapped(path, MAX_KEY_FILE);
+  if (pem === null) throw new Failure(path, 'no such file');
+  return pem;
 }
 
-export async function createKeyFile(path: string, pem: string): Promise<void> {
+/** Set while a temporary key file exists, for a child told to die to remove it. */
+let inFlight: string | null = null;
+
+export function removeKeyTempInFlight(): void {
+  if (inFlight !== null) rmSync(inFlight, { force: true });
+}
+
+async function createKeyFile(path: string, pem: string): Promise<void> {
+  const temp = keyTempPath(path);
+  const fail = (err: unknown): Failure => new Failure(path, `cannot create key: ${(err as Error).message}`);
+  // One left by a run killed mid-write holds nothing anyone uses: the key was never linked.
+  rmSync(temp, { force: true });
+  inFlight = temp;
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    // Created synchronously, so that a signal sees it either absent or listed in inFlight.
+    closeSync(openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
+    handle = await fs.open(temp, constants.O_WRONLY | constants.O_NOFOLLOW);
   } catch (err) {
-    throw new Failure(path, `cannot create key: ${(err as Error).message}`);
+    inFlight = null;
+    throw fail(err);
   }
   try {
     await handle.writeFile(pem);
     await handle.sync();
+    await fs.link(temp, path);
+    // The permission model allows no handle on the directory to fsync; syncing the linked inode
+    // again commits the journal that holds the new name on ext4 and XFS.
+    await handle.sync();
+  } catch (err) {
+    throw fail(err);
   } finally {
     await handle.close();
+    rmSync(temp, { force: true });
+    inFlight = null;
   }
 }
 

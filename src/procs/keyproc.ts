@@ -3,19 +3,20 @@
 // The key never leaves this process. It talks to netproc only and needs no network.
 
 import { createPublicKey } from 'node:crypto';
-import { runChild } from '../ipc/child.js';
+import { atTermination, runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
 import { FD, KeyConfig } from '../ipc/roles.js';
 import { KeyToNet, NetToKey, parseNever } from '../ipc/messages.js';
 import { base64url } from '../acme/jws.js';
 import { buildCsr } from '../x509/csr.js';
 import { keyDescription, parsePrivateKey } from '../x509/keys.js';
-import { loadOrCreateKey } from '../fsutil/keyfile.js';
+import { loadOrCreateKey, removeKeyTempInFlight } from '../fsutil/keyfile.js';
 import { debug, warn } from '../log.js';
 
 runChild('keyproc', async (config: KeyConfig, confine) => {
   const net = new Channel<NetToKey, KeyToNet>(FD.keyproc.net, 'netproc', parseNever);
   try {
+    atTermination(removeKeyTempInFlight);
     const pem = await loadOrCreateKey(config.keyFile, config.create, 'domain');
     await confine();
     const key = parsePrivateKey(pem, config.keyFile);
