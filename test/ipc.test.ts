@@ -396,9 +396,9 @@ const PARSERS: ParserCase[] = [
   },
   {
     name: 'parseAcctToNet', parse: parseAcctToNet, shapes: [
-      { valid: { op: 'ready', alg: 'RS256' }, fields: { alg: { kind: 'alg' } } },
-      { valid: { op: 'ready', alg: 'ES256' }, fields: {} },
-      { valid: { op: 'ready', alg: 'ES384' }, fields: {} },
+      { valid: { op: 'ready', alg: 'RS256', created: false }, fields: { alg: { kind: 'alg' }, created: { kind: 'bool' } } },
+      { valid: { op: 'ready', alg: 'ES256', created: true }, fields: {} },
+      { valid: { op: 'ready', alg: 'ES384', created: false }, fields: {} },
       { valid: { op: 'signature', id: 1, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jws' } } },
       { valid: { op: 'thumbprint', id: 2, thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' },
         fields: { id: { kind: 'id' }, thumbprint: { kind: 'b64', max: 64 } } },
@@ -542,7 +542,7 @@ test('parseAcctToNet: each jws field must be base64url, and the signature has it
     for (const bad of ['a+b', 'a/b', 'ab==', 'a.b', 'a b', 7, null]) {
       assert.throws(() => parseAcctToNet({ op: 'signature', id: 1, jws: { ...JWS, [key]: bad } }), new RegExp(`^Error: ${key} is not`), `${key} = ${String(bad)}`);
     }
-    assert.throws(() => parseAcctToNet({ op: 'signature', id: 1, jws: withoutField(JWS, key) }), new RegExp(`^Error: ${key} is not a string$`));
+    assert.throws(() => parseAcctToNet({ op: 'signature', id: 1, jws: withoutField(JWS, key) }), new RegExp(`^Error: ${key} is missing$`));
   }
   assert.deepEqual(parseAcctToNet({ op: 'signature', id: 1, jws: { ...JWS, signature: 'A'.repeat(4096) } }),
     { op: 'signature', id: 1, jws: { ...JWS, signature: 'A'.repeat(4096) } });
@@ -553,9 +553,9 @@ test('parseAcctToNet: each jws field must be base64url, and the signature has it
 });
 
 test('parseAcctToNet: alg must be one of RS256, ES256, ES384', () => {
-  for (const alg of ['RS256', 'ES256', 'ES384']) assert.deepEqual(parseAcctToNet({ op: 'ready', alg }), { op: 'ready', alg });
+  for (const alg of ['RS256', 'ES256', 'ES384']) assert.deepEqual(parseAcctToNet({ op: 'ready', alg, created: false }), { op: 'ready', alg, created: false });
   for (const alg of ['HS256', 'none', 'ES512', 'PS256', 'RS256 ']) {
-    assert.throws(() => parseAcctToNet({ op: 'ready', alg }), /^Error: alg is not one of RS256, ES256, ES384$/, alg);
+    assert.throws(() => parseAcctToNet({ op: 'ready', alg, created: false }), /^Error: alg is not one of RS256, ES256, ES384$/, alg);
   }
 });
 
@@ -607,7 +607,7 @@ for (const role of Object.keys(CONFIGS) as Role[]) {
   test(`parseConfig.${role}: rejects a missing or mistyped field and a non-object`, () => {
     for (const key of Object.keys(good)) {
       const value = good[key];
-      if (!optional.includes(key)) rejects(parse, withoutField(good, key), new RegExp(`^Error: ${key} is not`), `${role} without ${key}`);
+      if (!optional.includes(key)) rejects(parse, withoutField(good, key), new RegExp(`^Error: ${key} is missing$`), `${role} without ${key}`);
       const wrong = typeof value === 'string' ? 7 : typeof value === 'number' ? '1' : typeof value === 'boolean' ? 'yes' : 'example.org';
       rejects(parse, withField(good, key, wrong), new RegExp(`^Error: ${key} is not`), `${role} with ${key} = ${String(wrong)}`);
     }

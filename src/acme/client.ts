@@ -2,6 +2,8 @@
 // signer is acctproc on the other end of a channel: this module never holds a key. Nonces come
 // from every Replay-Nonce the CA sends (§7.2) and newNonce only when none is left.
 
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TOKEN } from '../check.js';
 import { Failure, debug, warn } from '../log.js';
 import type { FlattenedJws } from './jws.js';
 import { HttpClient, HttpResponse } from './http.js';
@@ -28,15 +30,10 @@ const BAD_NONCE_RETRIES = 10;
 /** Waits on 503 and 429 before giving up; longer Retry-After values are reported, not waited. */
 const BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_MS = 60_000;
-/** orderNotReady on finalize: re-read the order and let the caller finalize again, this often. */
-const ORDER_NOT_READY_RETRIES = 3;
-const ORDER_NOT_READY_WAIT_MS = 1_000;
 /** A chain travels to certproc in one IPC frame (1 MiB of JSON): far more than any real chain. */
 const MAX_CHAIN_BYTES = 512 * 1024;
 /** Beyond a year a Retry-After is nonsense; it is still reported, as "a year from now". */
 const MAX_REPORTED_RETRY_MS = 366 * 86_400_000;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Retry-After as milliseconds, from delta-seconds or an HTTP-date (§8.2); null when absent or bad. */
 export function retryAfterMs(res: HttpResponse, now = Date.now()): number | null {
@@ -69,9 +66,6 @@ export class AcmeClient {
   private kid: string | null = null;
   /** The names newOrder asked for: an authorization for anything else is refused. */
   private requested: Set<string> | null = null;
-  /** finalize URL -> order URL, so that orderNotReady can be answered by re-reading the order. */
-  private readonly orderOf = new Map<string, string>();
-  private notReady = 0;
 
   constructor(private readonly http: HttpClient, private readonly signer: Signer, private readonly directoryUrl: string) {}
 
@@ -101,7 +95,7 @@ export class AcmeClient {
 
   private keepNonce(res: HttpResponse): void {
     const nonce = res.headers['replay-nonce'];
-    if (typeof nonce === 'string' && /^[A-Za-z0-9_-]{1,512}$/.test(nonce) && this.nonces.length < 64) this.nonces.push(nonce);
+    if (typeof nonce === 'string' && TOKEN.test(nonce) && this.nonces.length < 64) this.nonces.push(nonce);
   }
 
   private async nonce(): Promise<string> {
@@ -113,7 +107,7 @@ export class AcmeClient {
     const res = await this.unsigned(newNonce);
     if (res.status >= 400) throw this.failure(res);
     const nonce = res.headers['replay-nonce'];
-    if (typeof nonce !== 'string' || !/^[A-Za-z0-9_-]{1,512}$/.test(nonce)) throw new Failure(newNonce, 'no usable Replay-Nonce');
+    if (typeof nonce !== 'string' || !TOKEN.test(nonce)) throw new Failure(newNonce, 'no usable Replay-Nonce');
     return nonce;
   }
 
@@ -178,15 +172,22 @@ export class AcmeClient {
     return this.kid;
   }
 
-  /** §7.3.1 then §7.3: find the account for this key, create it when there is none. */
-  async account(): Promise<string> {
+  /**
+   * §7.3.1 then §7.3: find the account for this key, create it when there is none. A key made in
+   * this run (newKey) cannot have an account yet: it is created without asking.
+   */
+  async account(newKey: boolean): Promise<string> {
     const { newAccount } = this.directory;
-    let res: HttpResponse;
-    try {
-      res = await this.post(newAccount, { onlyReturnExisting: true }, true);
-      debug(newAccount, 'account exists');
-    } catch (err) {
-      if (!(err instanceof AcmeProblem && err.is('accountDoesNotExist'))) throw err;
+    let res: HttpResponse | null = null;
+    if (!newKey) {
+      try {
+        res = await this.post(newAccount, { onlyReturnExisting: true }, true);
+        debug(newAccount, 'account exists');
+      } catch (err) {
+        if (!(err instanceof AcmeProblem && err.is('accountDoesNotExist'))) throw err;
+      }
+    }
+    if (res === null) {
       res = await this.post(newAccount, { termsOfServiceAgreed: true }, true);
       debug(newAccount, 'account created');
     }
@@ -213,18 +214,15 @@ export class AcmeClient {
     const { newOrder } = this.directory;
     this.requested = new Set(names.map((n) => n.toLowerCase()));
     const res = await this.post(newOrder, { identifiers: names.map((value) => ({ type: 'dns', value })) });
-    if (res.status !== 201) throw new Failure(newOrder, `unexpected HTTP status ${res.status}`);
+    // 201 Created is what §7.4 says; some CAs answer an identical pending order with 200.
+    if (res.status !== 201 && res.status !== 200) throw new Failure(newOrder, `unexpected HTTP status ${res.status}`);
     const url = this.location(res, newOrder, 'order');
-    const order = parseOrder(parseJson(res.body, url), url);
-    this.orderOf.set(order.finalize, url);
-    return { url, order };
+    return { url, order: parseOrder(parseJson(res.body, url), url) };
   }
 
   async order(url: string): Promise<{ order: Order; retryAfter: number | null }> {
     const res = await this.post(url, null);
-    const order = parseOrder(parseJson(res.body, url), url);
-    this.orderOf.set(order.finalize, url);
-    return { order, retryAfter: this.pollWait(res) };
+    return { order: parseOrder(parseJson(res.body, url), url), retryAfter: retryAfterMs(res) };
   }
 
   async authorization(url: string): Promise<{ authz: Authorization; retryAfter: number | null }> {
@@ -233,38 +231,19 @@ export class AcmeClient {
     // An authorization for a name never asked for would have us publish a challenge for it.
     const name = (authz.wildcard ? '*.' : '') + authz.identifier.toLowerCase();
     if (this.requested !== null && !this.requested.has(name)) throw new Failure(url, `authorization for ${name.slice(0, 260)}, which was not requested`);
-    return { authz, retryAfter: this.pollWait(res) };
+    return { authz, retryAfter: retryAfterMs(res) };
   }
 
-  /** Retry-After while polling, capped: a CA asking for a day is asked again within a minute. */
-  private pollWait(res: HttpResponse): number | null {
-    const wait = retryAfterMs(res);
-    return wait === null ? null : Math.min(wait, MAX_RETRY_AFTER_MS);
-  }
 
   /** §7.5.1: tell the CA the challenge is ready; the payload is exactly {}. */
   async respond(challengeUrl: string): Promise<void> {
     await this.post(challengeUrl, {});
   }
 
-  /**
-   * §7.4: finalize with the CSR (base64url DER); the order as it left it, and how long the CA asks
-   * to wait before looking again. orderNotReady means the CA does not see the order as ready yet
-   * (§7.4): the order is read again and returned, and the caller's loop polls or finalizes again;
-   * after ORDER_NOT_READY_RETRIES of those the CA's problem is the answer.
-   */
+  /** §7.4: finalize with the CSR (base64url DER); the order as it left it, and the wait the CA asks for. */
   async finalize(url: string, csr: string): Promise<{ order: Order; retryAfter: number | null }> {
-    let res: HttpResponse;
-    try {
-      res = await this.post(url, { csr });
-    } catch (err) {
-      const orderUrl = this.orderOf.get(url);
-      if (!(err instanceof AcmeProblem && err.is('orderNotReady')) || orderUrl === undefined || ++this.notReady > ORDER_NOT_READY_RETRIES) throw err;
-      debug(url, 'order not ready yet, reading it again');
-      await sleep(Math.min(err.retryAfter ?? ORDER_NOT_READY_WAIT_MS, MAX_RETRY_AFTER_MS));
-      return this.order(orderUrl);
-    }
-    return { order: parseOrder(parseJson(res.body, url), url), retryAfter: this.pollWait(res) };
+    const res = await this.post(url, { csr });
+    return { order: parseOrder(parseJson(res.body, url), url), retryAfter: retryAfterMs(res) };
   }
 
   /** §7.4.2: the PEM chain, checked by certproc. */

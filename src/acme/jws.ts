@@ -3,7 +3,8 @@
 
 import { createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
 
-export type AccountAlg = 'RS256' | 'ES256' | 'ES384';
+export const ACCOUNT_ALGS = ['RS256', 'ES256', 'ES384'] as const;
+export type AccountAlg = (typeof ACCOUNT_ALGS)[number];
 
 type JoseCurve = 'P-256' | 'P-384';
 

@@ -2,24 +2,24 @@
 // on the other side of the internet, so a missing or mistyped field is an error with the URL as
 // its subject, never a crash or a guess.
 
+import * as c from '../check.js';
 import { Failure } from '../log.js';
 import { httpsUrl } from './http.js';
 
-type Json = Record<string, unknown>;
+type Json = c.Fields;
 
-function object(value: unknown, subject: string, what: string): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Failure(subject, `${what} is not a JSON object`);
-  return value as Json;
-}
-
-function text(o: Json, key: string, subject: string): string {
-  const v = o[key];
-  if (typeof v !== 'string') throw new Failure(subject, `missing or malformed "${key}"`);
-  return v;
+/** Runs a parse of `subject`'s JSON; a field of the wrong shape becomes `<subject>: <field> ...`. */
+function shaped<T>(subject: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof c.ShapeError) throw new Failure(subject, err.message);
+    throw err;
+  }
 }
 
 function url(o: Json, key: string, subject: string): string {
-  return httpsUrl(text(o, key, subject), subject).toString();
+  return httpsUrl(c.string(o, key, 4096), subject).toString();
 }
 
 export function parseJson(body: Buffer, subject: string): Json {
@@ -29,7 +29,8 @@ export function parseJson(body: Buffer, subject: string): Json {
   } catch {
     throw new Failure(subject, 'malformed JSON');
   }
-  return object(value, subject, 'response');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Failure(subject, 'response is not a JSON object');
+  return value as Json;
 }
 
 // §7.1.1
@@ -42,15 +43,17 @@ export interface Directory {
 }
 
 export function parseDirectory(o: Json, subject: string): Directory {
-  const meta = o.meta === undefined ? {} : object(o.meta, subject, '"meta"');
-  const tos = meta.termsOfService;
-  return {
-    newNonce: url(o, 'newNonce', subject),
-    newAccount: url(o, 'newAccount', subject),
-    newOrder: url(o, 'newOrder', subject),
-    revokeCert: url(o, 'revokeCert', subject),
-    termsOfService: typeof tos === 'string' ? tos : null,
-  };
+  return shaped(subject, () => {
+    const meta = o.meta === undefined ? {} : c.object(o.meta, 'meta');
+    const tos = meta.termsOfService;
+    return {
+      newNonce: url(o, 'newNonce', subject),
+      newAccount: url(o, 'newAccount', subject),
+      newOrder: url(o, 'newOrder', subject),
+      revokeCert: url(o, 'revokeCert', subject),
+      termsOfService: typeof tos === 'string' ? tos : null,
+    };
+  });
 }
 
 // §7.1.3
@@ -63,24 +66,24 @@ export interface Order {
   error: Problem | null;
 }
 
-function status<T extends string>(o: Json, allowed: readonly T[], subject: string): T {
-  const v = text(o, 'status', subject);
-  if (!(allowed as readonly string[]).includes(v)) throw new Failure(subject, `unknown status "${v.slice(0, 40)}"`);
+function status<T extends string>(o: Json, allowed: readonly T[]): T {
+  const v = c.string(o, 'status', 1024);
+  if (!(allowed as readonly string[]).includes(v)) throw new c.ShapeError(`unknown status "${v.slice(0, 40)}"`);
   return v as T;
 }
 
 export function parseOrder(o: Json, subject: string): Order {
-  const authz = o.authorizations;
-  if (!Array.isArray(authz) || authz.length === 0 || authz.length > 1000 || !authz.every((a) => typeof a === 'string')) {
-    throw new Failure(subject, 'missing or malformed "authorizations"');
-  }
-  return {
-    status: status(o, ['pending', 'ready', 'processing', 'valid', 'invalid'] as const, subject),
-    authorizations: authz.map((a: string) => httpsUrl(a, subject).toString()),
-    finalize: url(o, 'finalize', subject),
-    certificate: o.certificate === undefined ? null : url(o, 'certificate', subject),
-    error: o.error === undefined ? null : parseProblem(o.error),
-  };
+  return shaped(subject, () => {
+    const authorizations = c.stringArray(o, 'authorizations');
+    if (authorizations.length === 0) throw new c.ShapeError('authorizations is empty');
+    return {
+      status: status(o, ['pending', 'ready', 'processing', 'valid', 'invalid'] as const),
+      authorizations: authorizations.map((a) => httpsUrl(a, subject).toString()),
+      finalize: url(o, 'finalize', subject),
+      certificate: o.certificate === undefined ? null : url(o, 'certificate', subject),
+      error: o.error === undefined ? null : parseProblem(o.error),
+    };
+  });
 }
 
 // §7.1.4
@@ -101,39 +104,41 @@ export interface Authorization {
 }
 
 export function parseAuthorization(o: Json, subject: string): Authorization {
-  const id = object(o.identifier, subject, '"identifier"');
-  if (id.type !== 'dns') throw new Failure(subject, 'identifier is not of type dns');
-  const list = o.challenges;
-  if (!Array.isArray(list) || list.length > 100) throw new Failure(subject, 'missing or malformed "challenges"');
-  return {
-    identifier: text(id, 'value', subject),
-    wildcard: o.wildcard === true,
-    status: status(o, ['pending', 'valid', 'invalid', 'deactivated', 'expired', 'revoked'] as const, subject),
-    challenges: list.map((c) => parseChallenge(object(c, subject, 'challenge'), subject)),
-  };
+  return shaped(subject, () => {
+    const id = c.object(o.identifier, 'identifier');
+    if (id.type !== 'dns') throw new c.ShapeError('identifier is not of type dns');
+    const list = o.challenges;
+    if (!Array.isArray(list) || list.length > 100) throw new c.ShapeError('challenges is not a list of at most 100');
+    return {
+      // Identifiers are compared case-insensitively (RFC 8555 §7.1.4 leaves case to DNS).
+      identifier: c.string(id, 'value', 300).toLowerCase(),
+      wildcard: o.wildcard === true,
+      status: status(o, ['pending', 'valid', 'invalid', 'deactivated', 'expired', 'revoked'] as const),
+      challenges: list.map((challenge) => parseChallenge(c.object(challenge, 'challenge'), subject)),
+    };
+  });
 }
 
 // §8.1 (and RFC 8737 §3): a token is base64url. It becomes a file name in the challenge dir, so
-// '../x', 'a/b', '' or 10 kB are refused here, before chngproc (which checks again) is asked.
-const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
-
+// '../x', 'a/b', '' or a huge one are refused here, before chngproc (which checks again) is asked.
 function token(o: Json, subject: string): string | null {
-  const v = o.token;
-  if (v === undefined) return null;
-  if (typeof v !== 'string') throw new Failure(subject, 'malformed "token"');
-  if (!TOKEN.test(v)) throw new Failure(subject, v.length > 256 ? `challenge token of ${v.length} characters (at most 256)` : 'challenge token is not base64url');
+  if (o.token === undefined) return null;
+  const v = shaped(subject, () => c.string(o, 'token'));
+  if (!c.TOKEN.test(v)) throw new Failure(subject, v.length > 256 ? `challenge token of ${v.length} characters (at most 256)` : 'challenge token is not base64url');
   return v;
 }
 
 export function parseChallenge(o: Json, subject: string): Challenge {
-  const challengeUrl = url(o, 'url', subject);
-  return {
-    type: text(o, 'type', subject),
-    url: challengeUrl,
-    status: status(o, ['pending', 'processing', 'valid', 'invalid'] as const, subject),
-    token: token(o, challengeUrl),
-    error: o.error === undefined ? null : parseProblem(o.error),
-  };
+  return shaped(subject, () => {
+    const challengeUrl = url(o, 'url', subject);
+    return {
+      type: c.string(o, 'type', 64),
+      url: challengeUrl,
+      status: status(o, ['pending', 'processing', 'valid', 'invalid'] as const),
+      token: token(o, challengeUrl),
+      error: o.error === undefined ? null : parseProblem(o.error),
+    };
+  });
 }
 
 // §6.7: problem documents, with subproblems (§6.7.1).

@@ -9,7 +9,7 @@ import { Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { Failure, reportError, setVerbosity } from '../log.js';
 import { FD, Role, RoleConfig, parseConfig } from './roles.js';
-import * as c from './check.js';
+import * as c from '../check.js';
 import { attemptBreakouts } from './breakout.js';
 
 /** Set at build time: true only in the test build that carries the breakout hook. */

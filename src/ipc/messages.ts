@@ -5,16 +5,16 @@
 //   acctproc <-> netproc <-> keyproc        netproc <-> chngproc
 //                  netproc <-> certproc -> fileproc
 
-import * as c from './check.js';
-import type { FlattenedJws } from '../acme/jws.js';
+import * as c from '../check.js';
+import { ACCOUNT_ALGS, type AccountAlg, type FlattenedJws } from '../acme/jws.js';
 
 // ---- netproc <-> acctproc: the account key signs; only signatures and the thumbprint come back.
-export type AccountAlg = 'RS256' | 'ES256' | 'ES384';
+// acctproc's ready says whether it has just created the key (-n): an account for it cannot exist yet.
 export type NetToAcct =
   | { op: 'sign'; id: number; url: string; nonce: string; payload: string; kid: string | null }
   | { op: 'thumbprint'; id: number };
 export type AcctToNet =
-  | { op: 'ready'; alg: AccountAlg }
+  | { op: 'ready'; alg: AccountAlg; created: boolean }
   | { op: 'signature'; id: number; jws: FlattenedJws }
   | { op: 'thumbprint'; id: number; thumbprint: string };
 
@@ -35,7 +35,7 @@ export function parseAcctToNet(v: unknown): AcctToNet {
   const m = c.object(v);
   switch (m.op) {
     case 'ready':
-      return { op: 'ready', alg: c.oneOf(m, 'alg', ['RS256', 'ES256', 'ES384'] as const) };
+      return { op: 'ready', alg: c.oneOf(m, 'alg', ACCOUNT_ALGS), created: c.boolean(m, 'created') };
     case 'signature': {
       const j = c.object(m.jws, 'jws');
       return { op: 'signature', id: c.integer(m, 'id'),

@@ -2,7 +2,7 @@
 // original's FDS_*) and its configuration, passed as one JSON argument. The parent is the only
 // writer of both; children still check the configuration's shape before using it.
 
-import * as c from './check.js';
+import * as c from '../check.js';
 
 export type Role = 'netproc' | 'acctproc' | 'keyproc' | 'chngproc' | 'certproc' | 'fileproc';
 

@@ -2,25 +2,26 @@
 // netproc's requests to sign JWS and for the key's thumbprint. The key never leaves this process:
 // only signatures and the thumbprint do. It talks to netproc only and needs no network.
 
-import { runChild } from '../ipc/child.js';
+import { atTermination, runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
 import { AcctConfig, FD } from '../ipc/roles.js';
 import { AcctToNet, NetToAcct, parseNetToAcct } from '../ipc/messages.js';
 import { accountAlg, publicJwk, signJws, thumbprint } from '../acme/jws.js';
 import { keyDescription, parsePrivateKey } from '../x509/keys.js';
-import { loadOrCreateKey } from '../fsutil/keyfile.js';
+import { loadOrCreateKey, removeKeyTempInFlight } from '../fsutil/keyfile.js';
 import { debug } from '../log.js';
 
 runChild('acctproc', async (config: AcctConfig, confine) => {
   const net = new Channel<NetToAcct, AcctToNet>(FD.acctproc.net, 'netproc', parseNetToAcct);
   try {
+    atTermination(removeKeyTempInFlight);
     const pem = await loadOrCreateKey(config.keyFile, config.create, 'account');
     await confine();
     const key = parsePrivateKey(pem, config.keyFile);
     const alg = accountAlg(key);
     const jwk = publicJwk(key);
     debug(config.keyFile, `loaded ${keyDescription(key)} account key`);
-    if (!(await net.send({ op: 'ready', alg }))) return;
+    if (!(await net.send({ op: 'ready', alg, created: config.create }))) return;
 
     for (;;) {
       const request = await net.recv();

@@ -9,18 +9,19 @@ import { join } from 'node:path';
 import { atTermination, runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
 import { ChngConfig, FD } from '../ipc/roles.js';
+import { TOKEN } from '../check.js';
 import { ChngToNet, NetToChng, parseNetToChng } from '../ipc/messages.js';
 import { removeStaleTemps, removeTempsInFlight, writeFileAtomic } from '../fsutil/atomic.js';
 import { Failure, debug, trace, warn } from '../log.js';
 
-// RFC 8555 §8.3: a token is base64url. Anything else ('../x', 'a/b', '') could name another file.
-const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
-const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+/** A SHA-256 RFC 7638 thumbprint in base64url. */
+const THUMBPRINT_LENGTH = 43;
 
 function checkChallenge(m: NetToChng): void {
+  // RFC 8555 §8.3: a token is base64url. Anything else ('../x', 'a/b', '') could name another file.
   if (!TOKEN.test(m.token)) throw new Failure(m.token.slice(0, 64) || '<empty token>', 'token is not valid base64url');
   const [token, thumb, ...rest] = m.keyAuthorization.split('.');
-  if (token !== m.token || thumb === undefined || !THUMBPRINT.test(thumb) || rest.length > 0) {
+  if (token !== m.token || thumb === undefined || thumb.length !== THUMBPRINT_LENGTH || !TOKEN.test(thumb) || rest.length > 0) {
     throw new Failure(m.token, 'malformed key authorization');
   }
   if (!/^(\*\.)?[a-z0-9._-]{1,253}$/.test(m.identifier)) throw new Failure(m.identifier.slice(0, 64), 'malformed identifier');

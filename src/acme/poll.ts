@@ -1,0 +1,72 @@
+// Waiting on the CA: every wait of a run (authorizations, the order before and after finalize)
+// shares one deadline and one backoff, and a Retry-After may lengthen a wait but never past the
+// deadline.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Failure } from '../log.js';
+
+/** A CA on the same network validates quickly: the first looks come soon, then back off. */
+const FIRST_INTERVAL_MS = 10;
+const MAX_INTERVAL_MS = 5_000;
+/** A CA asking for a day between looks is asked again within a minute. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+export class Deadline {
+  private readonly at: number;
+
+  constructor(ms: number) {
+    this.at = Date.now() + ms;
+  }
+
+  get passed(): boolean {
+    return Date.now() >= this.at;
+  }
+
+  /** Sleeps `ms`, or until the deadline if that comes first: one last look is still made. */
+  async pause(ms: number): Promise<void> {
+    await sleep(Math.max(0, Math.min(ms, this.at - Date.now())));
+  }
+}
+
+/** The wait before look number `round` (1 is the first look after the initial one). */
+export function pollDelay(round: number, retryAfter: number | null): number {
+  if (retryAfter !== null) return Math.min(retryAfter, MAX_RETRY_AFTER_MS);
+  return Math.min(MAX_INTERVAL_MS, FIRST_INTERVAL_MS * 2 ** Math.max(0, round - 1));
+}
+
+/**
+ * Looks at a resource until `settled` says so: `first` is what is known already, each further look
+ * comes after pollDelay. Gives up at the deadline with `<subject>: <what>, giving up`.
+ */
+export async function pollUntil<T>(
+  deadline: Deadline, subject: string, first: { value: T; retryAfter: number | null },
+  look: () => Promise<{ value: T; retryAfter: number | null }>, settled: (value: T) => boolean, what: (value: T) => string,
+): Promise<T> {
+  let { value, retryAfter } = first;
+  for (let round = 1; !settled(value); round++) {
+    if (deadline.passed) throw new Failure(subject, `${what(value)}, giving up`);
+    await deadline.pause(pollDelay(round, retryAfter));
+    ({ value, retryAfter } = await look());
+  }
+  return value;
+}
+
+/** Maps fn over items with at most `limit` running at once; the first failure rejects the whole. */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await fn(items[index] as T);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
