@@ -8,7 +8,7 @@ import yargs from 'yargs';
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--version] domain [altnames...]';
+  '[--poll-timeout seconds] [--version] [--csr file] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -41,6 +41,8 @@ export interface Options {
   domainKey?: string;
   challengeType?: string;
   server?: string;
+  /** --csr: a PEM certificate signing request made elsewhere, instead of a domain key (-k). */
+  csrFile?: string;
   /** --user: whom the unprivileged children run as. */
   user?: string;
   /** --isolation-report: describe each child's confinement and its cost, then exit. */
@@ -65,7 +67,7 @@ const VALUE_LETTERS = {
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
 const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version' } as const;
-const LONG_VALUES = { server: 'server', user: 'user' } as const;
+const LONG_VALUES = { server: 'server', user: 'user', csr: 'csrFile' } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */
 const MAX_SECONDS = 86_400;
@@ -168,7 +170,14 @@ export function parseCommandLine(argv: readonly string[]): Options {
     const value = parsed[key];
     if (typeof value === 'string') options[field] = wholeSeconds(key, value);
   }
-  if (options.names.length === 0 && !options.isolationReport && !options.version) throw new UsageError('no domain given');
+  // With --csr the names come from the request; names given must then equal its names.
+  if (options.names.length === 0 && options.csrFile === undefined && !options.isolationReport && !options.version) throw new UsageError('no domain given');
+  if (options.csrFile !== undefined) {
+    // The request carries its key: there is no domain key to read or make.
+    if (options.domainKey !== undefined) throw new UsageError('-k cannot be used with --csr');
+    if (options.newDomainKey) throw new UsageError('-N cannot be used with --csr');
+    if (options.multiDir && options.names.length === 0) throw new UsageError('-m with --csr needs the domain names on the command line');
+  }
   return options;
 }
 

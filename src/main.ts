@@ -10,7 +10,7 @@
 import { spawn, ChildProcess, StdioOptions } from 'node:child_process';
 import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } from './args.js';
@@ -58,12 +58,14 @@ function writable(path: string): boolean {
 }
 
 /** The original's pre-flight checks: every problem is reported before giving up. */
-function preflight(opts: Options, paths: Paths): { createAccountKey: boolean; createDomainKey: boolean } | null {
+function preflight(opts: Options, paths: Paths, csrFile: string | null): { createAccountKey: boolean; createDomainKey: boolean } | null {
   const problems: [string, string][] = [];
   if (!readable(paths.certDir, true)) problems.push([paths.certDir, '-c directory must exist']);
   else if (!writable(paths.certDir)) problems.push([paths.certDir, '-c directory is not writable']);
-  const domainKeyExists = readable(paths.domainKey, false);
-  if (!domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
+  // With --csr there is no domain key: the request is checked, by certproc, instead.
+  const domainKeyExists = csrFile === null && readable(paths.domainKey, false);
+  if (csrFile !== null && !readable(csrFile, false)) problems.push([csrFile, '--csr file must exist']);
+  if (csrFile === null && !domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
   if (opts.challengeType === undefined && !readable(paths.challengeDir, true)) problems.push([paths.challengeDir, '-C directory must exist']);
   const accountKeyExists = readable(paths.accountKey, false);
   if (!accountKeyExists && !opts.newAccountKey) problems.push([paths.accountKey, '-f file must exist']);
@@ -218,10 +220,11 @@ async function main(): Promise<number> {
     return 1;
   }
   const paths = resolvePaths(opts, names[0] ?? 'example.org');
+  const csrFile = opts.csrFile === undefined ? null : resolve(opts.csrFile);
   const server = directoryUrl(opts);
   const user = resolveUser(opts.user);
   const caps = probeCapabilities();
-  const configs = roleConfigs(opts, names, paths, server, { createAccountKey: opts.newAccountKey, createDomainKey: opts.newDomainKey });
+  const configs = roleConfigs(opts, names, paths, server, { createAccountKey: opts.newAccountKey, createDomainKey: opts.newDomainKey }, csrFile);
   if (opts.isolationReport) {
     // The jails need their directories: say so as a run would, rather than show a mount error.
     const dirs: [string, string][] = [[paths.certDir, '-c directory must exist']];
@@ -237,9 +240,9 @@ async function main(): Promise<number> {
       spawner.cleanUp();
     }
   }
-  if (names.length === 0) throw new Failure('acme-client', 'no domain given');
+  if (names.length === 0 && csrFile === null) throw new Failure('acme-client', 'no domain given');
   if (opts.multiDir) makeMultiDirs(opts, paths);
-  const keys = preflight(opts, paths);
+  const keys = preflight(opts, paths, csrFile);
   if (keys === null) return 1;
   configs.acctproc.create = keys.createAccountKey;
   configs.keyproc.create = keys.createDomainKey;
@@ -250,7 +253,7 @@ async function main(): Promise<number> {
   try {
     // Every request and the wait for the CA are bounded; this bounds the whole run, whatever hangs.
     const deadlineMs = configs.netproc.pollTimeoutMs + 5 * configs.netproc.requestTimeoutMs;
-    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths));
+    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths), csrFile === null);
   } finally {
     spawner.cleanUp();
   }
@@ -258,19 +261,19 @@ async function main(): Promise<number> {
 
 const ROLES: Role[] = ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc'];
 
-function roleConfigs(opts: Options, names: string[], paths: Paths, server: string, keys: { createAccountKey: boolean; createDomainKey: boolean }): RoleConfig {
+function roleConfigs(opts: Options, names: string[], paths: Paths, server: string, keys: { createAccountKey: boolean; createDomainKey: boolean }, csrFile: string | null): RoleConfig {
   const verbose = opts.verbose;
   const external = opts.challengeType !== undefined;
   const challengeType = opts.challengeType ?? 'http-01';
   return {
     netproc: {
       directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT,
-      requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
+      requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, requestFromCertproc: csrFile !== null, verbose,
     },
     acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose },
     keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
-    certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, verbose },
+    certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, csrFile, verbose },
     fileproc: { certDir: paths.certDir, backup: opts.backup, verbose },
   };
 }
@@ -289,7 +292,10 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
     acctproc: keyFile(paths.accountKey, configs.acctproc.create),
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
-    certproc: { reads: ['cert.pem', 'chain.pem', 'fullchain.pem'].map((f) => join(paths.certDir, f)), writes: [], root: false, jailDir: null },
+    certproc: {
+      reads: [...['cert.pem', 'chain.pem', 'fullchain.pem'].map((f) => join(paths.certDir, f)), ...(configs.certproc.csrFile === null ? [] : [configs.certproc.csrFile])],
+      writes: [], root: false, jailDir: null,
+    },
     fileproc: dir(paths.certDir),
   };
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
@@ -311,7 +317,7 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
   }
 }
 
-async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean): Promise<number> {
+async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean): Promise<number> {
   const children: [Role, ChildProcess][] = [];
   // Each child's end is listened for from its start: one may end while the parent awaits another.
   const ends: Promise<Outcome>[] = [];
@@ -346,16 +352,17 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
       return word === 'current' && outcome.code === 0 ? 2 : 1;
     }
   }
-  const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', end(cert, 3), 'pipe']);
+  // With --csr there is no keyproc: netproc's fd 4 stays closed and certproc hands over the request.
+  const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', withKeyproc ? 'pipe' : 'ignore', 'pipe', end(cert, 3), 'pipe']);
   spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3), 'pipe']);
-  const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4), 'pipe']);
+  const key = withKeyproc ? spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4), 'pipe']) : null;
   spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(net, 5), 'pipe']);
   const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
   // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and the
   // writing come last. Starting keyproc and fileproc at a lower priority lets the conversation
   // begin first on a machine with fewer cores than children; they start up in its network waits.
-  for (const child of [key, file]) startsInBackground(child);
-  for (const fd of [3, 4, 5]) end(net, fd).destroy();
+  for (const child of [key, file]) if (child !== null) startsInBackground(child);
+  for (const fd of withKeyproc ? [3, 4, 5] : [3, 5]) end(net, fd).destroy();
   for (const fd of [3, 4]) end(cert, fd).destroy();
 
   let overdue = false;

@@ -36,7 +36,16 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-    '[--poll-timeout seconds] [--version] domain [altnames...]');
+    '[--poll-timeout seconds] [--version] [--csr file] domain [altnames...]');
+});
+
+test('--csr takes the names from the request: none are needed, -k and -N are refused', () => {
+  parsesTo(['--csr', '/etc/ssl/example.csr'], { csrFile: '/etc/ssl/example.csr', names: [] });
+  parsesTo(['--csr=/x.csr', 'example.org'], { csrFile: '/x.csr', names: ['example.org'] });
+  rejectsWith(['--csr', '/x.csr', '-k', '/key.pem', 'example.org'], '-k cannot be used with --csr');
+  rejectsWith(['-N', '--csr', '/x.csr'], '-N cannot be used with --csr');
+  rejectsWith(['-m', '--csr', '/x.csr'], '-m with --csr needs the domain names on the command line');
+  rejectsWith(['--csr'], 'option requires an argument -- csr');
 });
 
 test('a lone domain gives the defaults', () => {

@@ -425,6 +425,8 @@ const PARSERS: ParserCase[] = [
     name: 'parseCertToNet', parse: parseCertToNet, shapes: [
       { valid: { op: 'current', reason: 'certificate valid: 60 days left' }, fields: { reason: { kind: 'string', max: 1024 } } },
       { valid: { op: 'renew', reason: 'certificate renewable: 2 days left' }, fields: { reason: { kind: 'string', max: 1024 } } },
+      { valid: { op: 'request', csr: 'MIICijCCAXICAQAw', publicKey: 'MFkwEwYHKoZI', names: ['example.org', 'www.example.org'] },
+        fields: { csr: { kind: 'b64', max: MB }, publicKey: { kind: 'b64', max: 8192 } } },
       { valid: { op: 'revoke', certificate: 'MIIFazCCBFOgAwIBAgIS' }, fields: { certificate: { kind: 'b64', max: MB } } },
     ],
   },
@@ -582,12 +584,13 @@ test('unknown operation names are shortened in the error', () => {
 
 const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[] } } = {
   netproc: { good: { directoryUrl: 'https://ca.example/dir', names: ['example.org', 'www.example.org'], challengeType: 'http-01', external: false,
-    agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2 },
+    agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, requestFromCertproc: false, verbose: 2 },
     optional: ['agreement'] },
   acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0 }, optional: [] },
   keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1 }, optional: [] },
   chngproc: { good: { challengeDir: '/var/www/acme', challengeType: 'http-01', verbose: 0 }, optional: ['challengeDir'] },
-  certproc: { good: { certDir: '/etc/ssl/acme', names: ['example.org'], expand: true, force: false, revoke: false, verbose: 0 }, optional: [] },
+  certproc: { good: { certDir: '/etc/ssl/acme', names: ['example.org'], expand: true, force: false, revoke: false, csrFile: '/etc/ssl/example.csr', verbose: 0 },
+    optional: ['csrFile'] },
   fileproc: { good: { certDir: '/etc/ssl/acme', backup: true, verbose: 3 }, optional: [] },
 };
 

@@ -80,9 +80,11 @@ export function parseChngToNet(v: unknown): ChngToNet {
 }
 
 // ---- certproc <-> netproc: certproc judges the certificate on disk before any network traffic,
-// and checks the chain the CA sends before fileproc may write it.
+// and checks the chain the CA sends before fileproc may write it. With --csr (no keyproc) a renew
+// is preceded by the request certproc has read and checked, with the names that come from it.
 export type CertToNet =
   | { op: 'current'; reason: string }
+  | { op: 'request'; csr: string; publicKey: string; names: string[] }
   | { op: 'renew'; reason: string }
   | { op: 'revoke'; certificate: string };
 export type NetToCert =
@@ -96,6 +98,8 @@ export function parseCertToNet(v: unknown): CertToNet {
     case 'current':
     case 'renew':
       return { op: m.op, reason: c.string(m, 'reason', 1024) };
+    case 'request':
+      return { op: 'request', csr: c.base64url(m, 'csr'), publicKey: c.base64url(m, 'publicKey', 8192), names: c.stringArray(m, 'names') };
     case 'revoke':
       return { op: 'revoke', certificate: c.base64url(m, 'certificate') };
     default:

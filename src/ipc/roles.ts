@@ -26,12 +26,19 @@ export interface NetConfig {
   requestTimeoutMs: number;
   /** From the first authorization fetched to the certificate (--poll-timeout). */
   pollTimeoutMs: number;
+  /** --csr: the request and its names come with certproc's verdict; there is no keyproc. */
+  requestFromCertproc: boolean;
   verbose: number;
 }
 export interface AcctConfig { keyFile: string; create: boolean; verbose: number }
 export interface KeyConfig { keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number }
 export interface ChngConfig { challengeDir: string | null; challengeType: string; verbose: number }
-export interface CertConfig { certDir: string; names: string[]; expand: boolean; force: boolean; revoke: boolean; verbose: number }
+export interface CertConfig {
+  certDir: string; names: string[]; expand: boolean; force: boolean; revoke: boolean;
+  /** --csr: the request certproc reads and checks, whose names and key the certificate must have. */
+  csrFile: string | null;
+  verbose: number;
+}
 export interface FileConfig { certDir: string; backup: boolean; verbose: number }
 
 export interface RoleConfig {
@@ -53,7 +60,7 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
     return { directoryUrl: c.string(m, 'directoryUrl'), names: c.stringArray(m, 'names'), challengeType: c.string(m, 'challengeType'),
       external: c.boolean(m, 'external'), agreement: c.optionalString(m, 'agreement'), revoke: c.boolean(m, 'revoke'),
       userAgent: c.string(m, 'userAgent'), requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'),
-      verbose: verbose(m) };
+      requestFromCertproc: c.boolean(m, 'requestFromCertproc'), verbose: verbose(m) };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');
@@ -71,7 +78,7 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
   certproc: (v) => {
     const m = c.object(v, 'config');
     return { certDir: c.string(m, 'certDir'), names: c.stringArray(m, 'names'), expand: c.boolean(m, 'expand'),
-      force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), verbose: verbose(m) };
+      force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), csrFile: c.optionalString(m, 'csrFile'), verbose: verbose(m) };
   },
   fileproc: (v) => {
     const m = c.object(v, 'config');

@@ -37,7 +37,8 @@ class PeerGone extends Error {
 
 interface Peers {
   acct: Channel<AcctToNet, NetToAcct>;
-  key: Channel<KeyToNet, NetToKey>;
+  /** null with --csr: certproc hands over the request. */
+  key: Channel<KeyToNet, NetToKey> | null;
   chng: Channel<ChngToNet, NetToChng>;
   cert: Channel<CertToNet, NetToCert>;
 }
@@ -99,12 +100,25 @@ class AccountSigner implements Signer {
   }
 }
 
-/** certproc's verdict on the certificate on disk: whether to renew, revoke, or do nothing. */
-async function askCertproc(cert: Peers['cert'], config: NetConfig): Promise<CertToNet> {
+type Verdict = Exclude<CertToNet, { op: 'request' }>;
+type CheckedRequest = Extract<CertToNet, { op: 'request' }>;
+
+/**
+ * certproc's verdict on the certificate on disk: whether to renew, revoke, or do nothing. With
+ * --csr a renew comes after the request certproc has checked.
+ */
+async function askCertproc(cert: Peers['cert'], config: NetConfig): Promise<{ verdict: Verdict; request: CheckedRequest | null }> {
   await send(cert, { op: 'ready' });
-  const verdict = await receive(cert);
-  if (verdict.op !== 'current' && config.revoke !== (verdict.op === 'revoke')) throw new Failure('certproc', `unexpected answer "${verdict.op}"`);
-  return verdict;
+  let request: CheckedRequest | null = null;
+  let verdict = await receive(cert);
+  if (verdict.op === 'request' && config.requestFromCertproc) {
+    request = verdict;
+    verdict = await receive(cert);
+    if (verdict.op !== 'renew') throw new Failure('certproc', `unexpected answer "${verdict.op}" after the request`);
+  }
+  if (verdict.op === 'request' || (verdict.op === 'renew' && config.requestFromCertproc && request === null)
+    || (verdict.op !== 'current' && config.revoke !== (verdict.op === 'revoke'))) throw new Failure('certproc', `unexpected answer "${verdict.op}"`);
+  return { verdict, request };
 }
 
 /** The directory needs no signature: it is fetched while acctproc is still loading its key. */
@@ -250,7 +264,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
   await confine(); // netproc needs nothing of root's
   const peers: Peers = {
     acct: new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet),
-    key: new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
+    key: config.requestFromCertproc ? null : new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
     chng: new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
     cert: new Channel(FD.netproc.cert, 'certproc', parseCertToNet),
   };
@@ -260,10 +274,12 @@ runChild('netproc', async (config: NetConfig, confine) => {
   });
   try {
     // keyproc sends its CSR unasked: it is read as it comes, while the rest goes on.
-    const csr = receive(peers.key);
-    csr.catch(() => undefined);
-    const verdict = await askCertproc(peers.cert, config);
+    const csr = peers.key === null ? null : receive(peers.key);
+    csr?.catch(() => undefined);
+    const { verdict, request: checked } = await askCertproc(peers.cert, config);
     if (verdict.op === 'current') return; // certproc has said why
+    // With --csr the names are the request's, as certproc read them.
+    if (checked !== null) config = { ...config, names: checked.names };
 
     const signer = new AccountSigner(peers.acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl);
@@ -279,7 +295,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
       // Validation is over, or failed: chngproc may now remove what it published.
       peers.chng.close();
     }
-    const request = await csr;
+    const request = checked ?? (await (csr as Promise<KeyToNet>));
     const valid = await finalizeOrder(acme, url, order, request.csr, deadline);
     const chain = await downloadCertificate(acme, valid);
     await send(peers.cert, { op: 'chain', pem: chain, publicKey: request.publicKey });
@@ -289,6 +305,6 @@ runChild('netproc', async (config: NetConfig, confine) => {
     throw err;
   } finally {
     http.close();
-    for (const channel of Object.values(peers)) channel.close();
+    for (const channel of Object.values(peers)) channel?.close();
   }
 });
