@@ -34,11 +34,14 @@ async function bundle(outdir, breakoutHook) {
   };
   await esbuild.build({ ...common, entryPoints: [join(root, 'src/main.ts')], outfile: join(outdir, 'acme-client.js'),
     banner: { js: `#!/usr/bin/env node\n${BUNDLE_URL}` } });
+  // acme-client-server runs the acme-client.js beside it for each order.
+  await esbuild.build({ ...common, entryPoints: [join(root, 'src/server/main.ts')], outfile: join(outdir, 'acme-client-server.js'),
+    banner: { js: `#!/usr/bin/env node\n${BUNDLE_URL}` } });
   for (const f of procs) {
     await esbuild.build({ ...common, entryPoints: [join(root, 'src/procs', f)], outfile: join(outdir, 'procs', f.replace(/\.ts$/, '.js')) });
   }
   writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
-  chmodSync(join(outdir, 'acme-client.js'), 0o755);
+  for (const command of ['acme-client.js', 'acme-client-server.js']) chmodSync(join(outdir, command), 0o755);
 }
 
 await bundle(join(root, 'dist'), false);

@@ -8,7 +8,7 @@ import yargs from 'yargs';
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--version] [--csr file] domain [altnames...]';
+  '[--poll-timeout seconds] [--version] [--csr file] [--register] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -45,6 +45,8 @@ export interface Options {
   csrFile?: string;
   /** --user: whom the unprivileged children run as. */
   user?: string;
+  /** --register: make the account (with -n its key too) and nothing else; no domain. */
+  register: boolean;
   /** --isolation-report: describe each child's confinement and its cost, then exit. */
   isolationReport: boolean;
   /** --version: print the version and exit. */
@@ -66,7 +68,7 @@ const VALUE_LETTERS = {
 } as const;
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
-const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version' } as const;
+const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', register: 'register' } as const;
 const LONG_VALUES = { server: 'server', user: 'user', csr: 'csrFile' } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */
@@ -156,7 +158,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const verbose = parsed[VERBOSE_LETTER];
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false, isolationReport: false, version: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, register: false, isolationReport: false, version: false,
     verbose: typeof verbose === 'number' ? verbose : 0,
     // parse-positional-numbers is off, so every operand is still the string it was given as.
     names: parsed._.map((operand) => String(operand)),
@@ -171,6 +173,10 @@ export function parseCommandLine(argv: readonly string[]): Options {
     if (typeof value === 'string') options[field] = wholeSeconds(key, value);
   }
   // With --csr the names come from the request; names given must then equal its names.
+  if (options.register) {
+    if (options.names.length > 0 || options.csrFile !== undefined) throw new UsageError('--register makes the account only: no domain, no --csr');
+    return options;
+  }
   if (options.names.length === 0 && options.csrFile === undefined && !options.isolationReport && !options.version) throw new UsageError('no domain given');
   if (options.csrFile !== undefined) {
     // The request carries its key: there is no domain key to read or make.

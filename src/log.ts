@@ -10,6 +10,12 @@ export class Failure extends Error {
 }
 
 let verbosity = 0;
+/** The command a line comes from: acme-client, or acme-client-server and its front child. */
+let program = 'acme-client';
+
+export function setProgram(name: string): void {
+  program = name;
+}
 
 export function setVerbosity(level: number): void {
   verbosity = level;
@@ -25,7 +31,7 @@ export function sanitize(text: string): string {
 }
 
 export function warn(subject: string, problem: string): void {
-  process.stderr.write(`acme-client: ${sanitize(subject)}: ${sanitize(problem)}\n`);
+  process.stderr.write(`${program}: ${sanitize(subject)}: ${sanitize(problem)}\n`);
 }
 
 /** -v: each step. */

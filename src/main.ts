@@ -240,6 +240,21 @@ async function main(): Promise<number> {
       spawner.cleanUp();
     }
   }
+  if (opts.register) {
+    const accountKeyExists = readable(paths.accountKey, false);
+    if (!accountKeyExists && !opts.newAccountKey) {
+      warn(paths.accountKey, '-f file must exist');
+      return 1;
+    }
+    configs.acctproc.create = opts.newAccountKey && !accountKeyExists;
+    for (const missing of caps.missing) warn('isolation', missing);
+    const spawner = new Spawner(configs, planAll(opts, paths, configs, user, caps), caps);
+    try {
+      return await runRegistration(spawner, configs.netproc.pollTimeoutMs + 5 * configs.netproc.requestTimeoutMs);
+    } finally {
+      spawner.cleanUp();
+    }
+  }
   if (names.length === 0 && csrFile === null) throw new Failure('acme-client', 'no domain given');
   if (opts.multiDir) makeMultiDirs(opts, paths);
   const keys = preflight(opts, paths, csrFile);
@@ -268,7 +283,7 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
   return {
     netproc: {
       directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT,
-      requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, requestFromCertproc: csrFile !== null, verbose,
+      requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, requestFromCertproc: csrFile !== null, registerOnly: opts.register, verbose,
     },
     acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose },
     keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose },
@@ -315,6 +330,21 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
+}
+
+/** --register: acctproc and netproc alone; 0 once the account exists, 1 if either failed. */
+async function runRegistration(spawner: Spawner, deadlineMs: number): Promise<number> {
+  const net = spawner.start('netproc', { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] });
+  const acct = spawner.start('acctproc', { stdio: ['ignore', 'ignore', 'inherit', net.stdio[3] as Readable, 'pipe'] });
+  (net.stdio[3] as Readable).destroy();
+  const deadline = setTimeout(() => {
+    warn('acme-client', `registration not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
+    for (const child of [net, acct]) child.kill('SIGTERM');
+  }, deadlineMs);
+  const outcomes = await Promise.all([waitFor('netproc', net), waitFor('acctproc', acct)]);
+  clearTimeout(deadline);
+  for (const { role, signal } of outcomes) if (signal !== null) warn(role, `killed by ${signal}`);
+  return outcomes.every((o) => o.code === 0) ? 0 : 1;
 }
 
 async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean): Promise<number> {

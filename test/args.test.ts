@@ -4,7 +4,7 @@ import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Option
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, isolationReport: false, version: false,
+  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false,
 };
 
 function expected(fields: Partial<Options> & { names: string[] }): Options {
@@ -36,7 +36,7 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-    '[--poll-timeout seconds] [--version] [--csr file] domain [altnames...]');
+    '[--poll-timeout seconds] [--version] [--csr file] [--register] domain [altnames...]');
 });
 
 test('--csr takes the names from the request: none are needed, -k and -N are refused', () => {
@@ -46,6 +46,12 @@ test('--csr takes the names from the request: none are needed, -k and -N are ref
   rejectsWith(['-N', '--csr', '/x.csr'], '-N cannot be used with --csr');
   rejectsWith(['-m', '--csr', '/x.csr'], '-m with --csr needs the domain names on the command line');
   rejectsWith(['--csr'], 'option requires an argument -- csr');
+});
+
+test('--register makes the account only: no domain needed, none allowed', () => {
+  parsesTo(['--register', '-n', '-f', '/etc/acme/account.pem'], { register: true, newAccountKey: true, accountKey: '/etc/acme/account.pem', names: [] });
+  rejectsWith(['--register', 'example.org'], '--register makes the account only: no domain, no --csr');
+  rejectsWith(['--register', '--csr', '/x.csr'], '--register makes the account only: no domain, no --csr');
 });
 
 test('a lone domain gives the defaults', () => {

@@ -5,6 +5,9 @@
 import * as c from '../check.js';
 
 export type Role = 'netproc' | 'acctproc' | 'keyproc' | 'chngproc' | 'certproc' | 'fileproc';
+/** Children of acme-client-server's own; the ACME work is acme-client's, run per order. */
+export type ServerRole = 'frontproc';
+export type AnyRole = Role | ServerRole;
 
 /**
  * Descriptor numbers of each channel in the child that holds it. The lifeline is a pipe whose
@@ -18,6 +21,8 @@ export const FD = {
   chngproc: { net: 3, lifeline: 4 },
   certproc: { net: 3, file: 4, lifeline: 5 },
   fileproc: { cert: 3, lifeline: 4 },
+  // frontproc's listening sockets come once, over a Node 'ipc' channel closed right after.
+  frontproc: { parent: 3, lifeline: 4, sockets: 5 },
 } as const;
 
 export interface NetConfig {
@@ -28,6 +33,8 @@ export interface NetConfig {
   pollTimeoutMs: number;
   /** --csr: the request and its names come with certproc's verdict; there is no keyproc. */
   requestFromCertproc: boolean;
+  /** --register: the account and nothing else; only acctproc is there. */
+  registerOnly: boolean;
   verbose: number;
 }
 export interface AcctConfig { keyFile: string; create: boolean; verbose: number }
@@ -41,6 +48,14 @@ export interface CertConfig {
 }
 export interface FileConfig { certDir: string; backup: boolean; verbose: number }
 
+export interface FrontConfig {
+  /** What each socket handed over serves, in the order they come. */
+  listeners: ('sign' | 'challenge')[];
+  /** [mgmt] max-size: a longer body is refused (413) before it is read. */
+  maxSize: number;
+  verbose: number;
+}
+
 export interface RoleConfig {
   netproc: NetConfig;
   acctproc: AcctConfig;
@@ -49,18 +64,19 @@ export interface RoleConfig {
   certproc: CertConfig;
   fileproc: FileConfig;
 }
+export type ChildConfig = RoleConfig & { frontproc: FrontConfig };
 
 function verbose(m: c.Fields): number {
   return c.integer(m, 'verbose');
 }
 
-export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
+export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
   netproc: (v) => {
     const m = c.object(v, 'config');
     return { directoryUrl: c.string(m, 'directoryUrl'), names: c.stringArray(m, 'names'), challengeType: c.string(m, 'challengeType'),
       external: c.boolean(m, 'external'), agreement: c.optionalString(m, 'agreement'), revoke: c.boolean(m, 'revoke'),
       userAgent: c.string(m, 'userAgent'), requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'),
-      requestFromCertproc: c.boolean(m, 'requestFromCertproc'), verbose: verbose(m) };
+      requestFromCertproc: c.boolean(m, 'requestFromCertproc'), registerOnly: c.boolean(m, 'registerOnly'), verbose: verbose(m) };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');
@@ -83,6 +99,12 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
   fileproc: (v) => {
     const m = c.object(v, 'config');
     return { certDir: c.string(m, 'certDir'), backup: c.boolean(m, 'backup'), verbose: verbose(m) };
+  },
+  frontproc: (v) => {
+    const m = c.object(v, 'config');
+    const listeners = c.stringArray(m, 'listeners', 64);
+    if (!listeners.every((l) => l === 'sign' || l === 'challenge')) throw new c.ShapeError('listeners is not a list of sign and challenge');
+    return { listeners: listeners as FrontConfig['listeners'], maxSize: c.integer(m, 'maxSize'), verbose: verbose(m) };
   },
 };
 

@@ -6,6 +6,7 @@
 // its answer); then the steps below, in this order, each a function of its own:
 //   loadDirectory, findAccount, then either revokeCertificate, or
 //   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc.
+// With --register only acctproc is there: loadDirectory and findAccount, and that is all.
 
 import { runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
@@ -39,8 +40,8 @@ interface Peers {
   acct: Channel<AcctToNet, NetToAcct>;
   /** null with --csr: certproc hands over the request. */
   key: Channel<KeyToNet, NetToKey> | null;
-  chng: Channel<ChngToNet, NetToChng>;
-  cert: Channel<CertToNet, NetToCert>;
+  chng: Channel<ChngToNet, NetToChng> | null;
+  cert: Channel<CertToNet, NetToCert> | null;
 }
 
 async function send<In, Out>(channel: Channel<In, Out>, message: Out): Promise<void> {
@@ -107,7 +108,7 @@ type CheckedRequest = Extract<CertToNet, { op: 'request' }>;
  * certproc's verdict on the certificate on disk: whether to renew, revoke, or do nothing. With
  * --csr a renew comes after the request certproc has checked.
  */
-async function askCertproc(cert: Peers['cert'], config: NetConfig): Promise<{ verdict: Verdict; request: CheckedRequest | null }> {
+async function askCertproc(cert: NonNullable<Peers['cert']>, config: NetConfig): Promise<{ verdict: Verdict; request: CheckedRequest | null }> {
   await send(cert, { op: 'ready' });
   let request: CheckedRequest | null = null;
   let verdict = await receive(cert);
@@ -136,7 +137,7 @@ async function findAccount(acme: AcmeClient, signer: AccountSigner): Promise<voi
   debug(accountUrl, `using account (${alg})`);
 }
 
-async function revokeCertificate(acme: AcmeClient, certificate: string, cert: Peers['cert'], config: NetConfig): Promise<void> {
+async function revokeCertificate(acme: AcmeClient, certificate: string, cert: NonNullable<Peers['cert']>, config: NetConfig): Promise<void> {
   const subject = config.names[0] ?? 'certificate';
   const revoked = await acme.revoke(certificate);
   if (revoked) debug(subject, 'certificate revoked');
@@ -157,7 +158,7 @@ async function createOrder(acme: AcmeClient, names: string[]): Promise<{ url: st
  * valid. With -t the caller sees one challenge at a time, in command-line order, each confirmed
  * before the CA is told. chngproc may remove what it published once this returns or throws.
  */
-async function authorize(acme: AcmeClient, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline): Promise<void> {
+async function authorize(acme: AcmeClient, order: Order, signer: AccountSigner, chng: NonNullable<Peers['chng']>, config: NetConfig, deadline: Deadline): Promise<void> {
   const fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => ({ url, ...(await acme.authorization(url)) }));
   const pending = fetched.filter((f) => f.authz.status === 'pending');
   if (pending.length > 0) {
@@ -191,7 +192,7 @@ function displayName(authz: Authorization): string {
 }
 
 /** Publishes one authorization's challenge through chngproc, then tells the CA to look (§7.5.1). */
-function publisher(acme: AcmeClient, chng: Peers['chng'], config: NetConfig, thumbprint: string): (url: string, authz: Authorization) => Promise<void> {
+function publisher(acme: AcmeClient, chng: NonNullable<Peers['chng']>, config: NetConfig, thumbprint: string): (url: string, authz: Authorization) => Promise<void> {
   // chngproc acks each published challenge by id.
   const acks = new Replies<ChngToNet>('chngproc');
   (async () => {
@@ -264,15 +265,21 @@ runChild('netproc', async (config: NetConfig, confine) => {
   await confine(); // netproc needs nothing of root's
   const peers: Peers = {
     acct: new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet),
-    key: config.requestFromCertproc ? null : new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
-    chng: new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
-    cert: new Channel(FD.netproc.cert, 'certproc', parseCertToNet),
+    key: config.requestFromCertproc || config.registerOnly ? null : new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
+    chng: config.registerOnly ? null : new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
+    cert: config.registerOnly ? null : new Channel(FD.netproc.cert, 'certproc', parseCertToNet),
   };
   const http = new HttpClient({
     userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
     maxBodyBytes: 4 << 20,
   });
   try {
+    if (peers.cert === null || peers.chng === null) {
+      const signer = new AccountSigner(peers.acct);
+      const acme = new AcmeClient(http, signer, config.directoryUrl);
+      await loadDirectory(acme, config);
+      return await findAccount(acme, signer);
+    }
     // keyproc sends its CSR unasked: it is read as it comes, while the rest goes on.
     const csr = peers.key === null ? null : receive(peers.key);
     csr?.catch(() => undefined);
