@@ -4,6 +4,7 @@
 // the first operand their 2017 meaning, which yargs alone reads differently.
 
 import yargs from 'yargs';
+import { canonicalIp } from './x509/ip.js';
 
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
@@ -182,18 +183,25 @@ const MAX_NAME_LENGTH = 253;
 const LABEL = /^[A-Za-z0-9_-]{1,63}$/;
 const WILDCARD_PREFIX = '*.';
 
-/** Validates domain names; returns them lower-cased, in order, refusing duplicates. */
+/**
+ * Validates the names; returns them in order, refusing duplicates: domain names lower-cased, IPv4
+ * and IPv6 addresses (RFC 8738 identifiers) in canonical form, so that one address written two
+ * ways is one name.
+ */
 export function checkNames(names: string[], wildcards: boolean): string[] {
   const seen = new Set<string>();
   return names.map((name) => {
-    const host = wildcards && name.startsWith(WILDCARD_PREFIX) ? name.slice(WILDCARD_PREFIX.length) : name;
-    // split('.') yields an empty label for an empty host or a leading, trailing or doubled dot.
-    if (name.length > MAX_NAME_LENGTH || !host.split('.').every((label) => LABEL.test(label))) {
-      throw new NameError(name, 'bad domain syntax');
+    let checked = canonicalIp(name);
+    if (checked === null) {
+      const host = wildcards && name.startsWith(WILDCARD_PREFIX) ? name.slice(WILDCARD_PREFIX.length) : name;
+      // split('.') yields an empty label for an empty host or a leading, trailing or doubled dot.
+      if (name.length > MAX_NAME_LENGTH || !host.split('.').every((label) => LABEL.test(label))) {
+        throw new NameError(name, 'bad domain syntax');
+      }
+      checked = name.toLowerCase();
     }
-    const lowered = name.toLowerCase();
-    if (seen.has(lowered)) throw new NameError(name, 'bad domain syntax: duplicate name');
-    seen.add(lowered);
-    return lowered;
+    if (seen.has(checked)) throw new NameError(name, 'bad domain syntax: duplicate name');
+    seen.add(checked);
+    return checked;
   });
 }

@@ -219,3 +219,9 @@ test('--version needs no domain and takes no value', () => {
   parsesTo(['--version'], { version: true, names: [] });
   rejectsWith(['--version=1'], 'option does not take an argument -- version');
 });
+
+test('checkNames takes IPv4 and IPv6 addresses in canonical form, and refuses one address written twice', () => {
+  assert.deepEqual(checkNames(['example.com', '127.0.0.1', '::1', '2001:DB8:0:0:0:0:0:1'], false), ['example.com', '127.0.0.1', '::1', '2001:db8::1']);
+  rejectsName(['2001:db8::1', '2001:DB8::0:1'], false, '2001:DB8::0:1', 'bad domain syntax: duplicate name');
+  for (const name of ['[::1]', '::1%lo', 'fe80::1%eth0', '1::2::3', '*.::1']) rejectsName([name], true, name, 'bad domain syntax');
+});

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { ChainError, splitPemCertificates } from '../src/x509/chain.js';
-import { canonicalIp, certificateNames } from '../src/x509/names.js';
+import { certificateNames } from '../src/x509/names.js';
+import { canonicalIp } from '../src/x509/ip.js';
 
 // A self-contained openssl configuration, so the system openssl.cnf does not matter.
 const OPENSSL_CONFIG = `

@@ -7,6 +7,7 @@ import { TOKEN } from '../check.js';
 import { Failure, debug, warn } from '../log.js';
 import type { FlattenedJws } from './jws.js';
 import { HttpClient, HttpResponse } from './http.js';
+import { canonicalIp } from '../x509/ip.js';
 import {
   Authorization, Directory, ERROR_PREFIX, Order, Problem, describeProblem, parseAuthorization, parseDirectory, parseJson,
   parseOrder, parseProblem,
@@ -209,11 +210,12 @@ export class AcmeClient {
     return url.toString();
   }
 
-  /** §7.4 */
+  /** §7.4; an IP address is an identifier of type ip (RFC 8738 §3). */
   async newOrder(names: string[]): Promise<{ url: string; order: Order }> {
     const { newOrder } = this.directory;
     this.requested = new Set(names.map((n) => n.toLowerCase()));
-    const res = await this.post(newOrder, { identifiers: names.map((value) => ({ type: 'dns', value })) });
+    const identifiers = names.map((value) => ({ type: canonicalIp(value) === null ? 'dns' : 'ip', value }));
+    const res = await this.post(newOrder, { identifiers });
     // 201 Created is what §7.4 says; some CAs answer an identical pending order with 200.
     if (res.status !== 201 && res.status !== 200) throw new Failure(newOrder, `unexpected HTTP status ${res.status}`);
     const url = this.location(res, newOrder, 'order');
