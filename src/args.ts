@@ -5,11 +5,12 @@
 
 import yargs from 'yargs';
 import { canonicalIp } from './x509/ip.js';
+import { KEY_TYPES, type KeyType } from './x509/keys.js';
 
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--version] domain [altnames...]';
+  '[--poll-timeout seconds] [--account-key-type type] [--key-type type] [--version] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -52,6 +53,10 @@ export interface Options {
   timeout?: number;
   /** --poll-timeout: seconds to wait for the CA to validate and issue (default 300). */
   pollTimeout?: number;
+  /** --account-key-type: what -n makes. */
+  accountKeyType?: KeyType;
+  /** --key-type: what -N makes. */
+  domainKeyType?: KeyType;
   names: string[];
 }
 
@@ -68,10 +73,11 @@ const VALUE_LETTERS = {
 const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version' } as const;
 const LONG_VALUES = { server: 'server', user: 'user' } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
+const LONG_KEY_TYPES = { 'account-key-type': 'accountKeyType', 'key-type': 'domainKeyType' } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */
 const MAX_SECONDS = 86_400;
 
-const takesValue = (name: string): boolean => Object.hasOwn(LONG_VALUES, name) || Object.hasOwn(LONG_SECONDS, name);
+const takesValue = (name: string): boolean => [LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES].some((table) => Object.hasOwn(table, name));
 
 /**
  * The getopt(3) scan that yargs cannot do alone: grouped flags, a value attached or in the next
@@ -124,7 +130,7 @@ function normalise(argv: readonly string[]): string[] {
 }
 
 export function parseCommandLine(argv: readonly string[]): Options {
-  const valueKeys = [...Object.keys(VALUE_LETTERS), ...Object.keys(LONG_VALUES), ...Object.keys(LONG_SECONDS)];
+  const valueKeys = [VALUE_LETTERS, LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES].flatMap((table) => Object.keys(table));
   const parsed = yargs()
     // Before our options: turning yargs' own --version off would otherwise remove ours.
     .help(false)
@@ -169,6 +175,10 @@ export function parseCommandLine(argv: readonly string[]): Options {
     const value = parsed[key];
     if (typeof value === 'string') options[field] = wholeSeconds(key, value);
   }
+  for (const [key, field] of Object.entries(LONG_KEY_TYPES)) {
+    const value = parsed[key];
+    if (typeof value === 'string') options[field] = keyType(key, value);
+  }
   if (options.names.length === 0 && !options.isolationReport && !options.version) throw new UsageError('no domain given');
   return options;
 }
@@ -177,6 +187,12 @@ function wholeSeconds(option: string, value: string): number {
   const seconds = /^[0-9]{1,6}$/.test(value) ? Number(value) : NaN;
   if (!(seconds >= 1 && seconds <= MAX_SECONDS)) throw new UsageError(`--${option} needs whole seconds from 1 to ${MAX_SECONDS}: ${value}`);
   return seconds;
+}
+
+function keyType(option: string, value: string): KeyType {
+  const known = KEY_TYPES.find((type) => type === value);
+  if (known === undefined) throw new UsageError(`--${option}: unknown key type ${JSON.stringify(value)} (one of ${KEY_TYPES.join(', ')})`);
+  return known;
 }
 
 const MAX_NAME_LENGTH = 253;

@@ -20,6 +20,7 @@ import { USER_AGENT, VERSION } from './version.js';
 import { Paths, directoryUrl, keyTempPath, resolvePaths } from './defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, childCommand, describePlan, planChild, probeCapabilities, resolveUser } from './isolation.js';
 import { isolationReport } from './report.js';
+import { DEFAULT_KEY_TYPE } from './x509/keys.js';
 
 /** -m: create the per-name default directories that are missing; key directories are private. */
 function makeMultiDirs(opts: Options, paths: Paths): void {
@@ -267,8 +268,9 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
       directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT,
       requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
     },
-    acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose },
-    keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose },
+    acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE },
+    keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose,
+      keyType: opts.domainKeyType ?? DEFAULT_KEY_TYPE },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
     certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, verbose },
     fileproc: { certDir: paths.certDir, backup: opts.backup, verbose },

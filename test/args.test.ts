@@ -36,7 +36,7 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-    '[--poll-timeout seconds] [--version] domain [altnames...]');
+    '[--poll-timeout seconds] [--account-key-type type] [--key-type type] [--version] domain [altnames...]');
 });
 
 test('a lone domain gives the defaults', () => {
@@ -224,4 +224,13 @@ test('checkNames takes IPv4 and IPv6 addresses in canonical form, and refuses on
   assert.deepEqual(checkNames(['example.com', '127.0.0.1', '::1', '2001:DB8:0:0:0:0:0:1'], false), ['example.com', '127.0.0.1', '::1', '2001:db8::1']);
   rejectsName(['2001:db8::1', '2001:DB8::0:1'], false, '2001:DB8::0:1', 'bad domain syntax: duplicate name');
   for (const name of ['[::1]', '::1%lo', 'fe80::1%eth0', '1::2::3', '*.::1']) rejectsName([name], true, name, 'bad domain syntax');
+});
+
+test('--account-key-type and --key-type take one of the five key types, and nothing else', () => {
+  for (const type of ['rsa2048', 'rsa3072', 'rsa4096', 'ec256', 'ec384'] as const) {
+    parsesTo(['--account-key-type', type, `--key-type=${type}`, 'example.com'], { accountKeyType: type, domainKeyType: type, names: ['example.com'] });
+  }
+  rejectsWith(['--key-type', 'rsa1024', 'example.com'], '--key-type: unknown key type "rsa1024" (one of rsa2048, rsa3072, rsa4096, ec256, ec384)');
+  rejectsWith(['--account-key-type=EC256', 'example.com'], '--account-key-type: unknown key type "EC256" (one of rsa2048, rsa3072, rsa4096, ec256, ec384)');
+  rejectsWith(['--key-type'], 'option requires an argument -- key-type');
 });

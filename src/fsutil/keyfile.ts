@@ -6,7 +6,7 @@
 
 import { closeSync, constants, openSync, promises as fs, rmSync } from 'node:fs';
 import { Failure, debug } from '../log.js';
-import { generateRsaKeyPem } from '../x509/keys.js';
+import { KeyType, generateKeyPem, keyTypeDescription } from '../x509/keys.js';
 import { readFileCapped } from './read.js';
 import { keyTempPath } from '../defaults.js';
 
@@ -56,11 +56,11 @@ async function createKeyFile(path: string, pem: string): Promise<void> {
   }
 }
 
-/** The key's PEM: read, or with -n/-N (decided by the parent) made as RSA-4096 and stored first. */
-export async function loadOrCreateKey(path: string, create: boolean, what: 'account' | 'domain'): Promise<string> {
+/** The key's PEM: read, or with -n/-N (decided by the parent) made of `type` and stored first. */
+export async function loadOrCreateKey(path: string, create: boolean, what: 'account' | 'domain', type: KeyType): Promise<string> {
   if (!create) return readKeyFile(path);
-  debug(path, `generating RSA ${what} key`);
-  const pem = await generateRsaKeyPem(4096);
+  debug(path, `generating ${keyTypeDescription(type)} ${what} key`);
+  const pem = await generateKeyPem(type);
   await createKeyFile(path, pem);
   return pem;
 }

@@ -3,6 +3,7 @@
 // writer of both; children still check the configuration's shape before using it.
 
 import * as c from '../check.js';
+import { KEY_TYPES, type KeyType } from '../x509/keys.js';
 
 export type Role = 'netproc' | 'acctproc' | 'keyproc' | 'chngproc' | 'certproc' | 'fileproc';
 
@@ -28,8 +29,16 @@ export interface NetConfig {
   pollTimeoutMs: number;
   verbose: number;
 }
-export interface AcctConfig { keyFile: string; create: boolean; verbose: number }
-export interface KeyConfig { keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number }
+export interface AcctConfig {
+  keyFile: string; create: boolean; verbose: number;
+  /** What -n makes. */
+  keyType: KeyType;
+}
+export interface KeyConfig {
+  keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number;
+  /** What -N makes. */
+  keyType: KeyType;
+}
 export interface ChngConfig { challengeDir: string | null; challengeType: string; verbose: number }
 export interface CertConfig { certDir: string; names: string[]; expand: boolean; force: boolean; revoke: boolean; verbose: number }
 export interface FileConfig { certDir: string; backup: boolean; verbose: number }
@@ -57,12 +66,14 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');
-    return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), verbose: verbose(m) };
+    return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), verbose: verbose(m),
+      keyType: c.oneOf(m, 'keyType', KEY_TYPES) };
   },
   keyproc: (v) => {
     const m = c.object(v, 'config');
     return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), names: c.stringArray(m, 'names'),
-      mustStaple: c.boolean(m, 'mustStaple'), verbose: verbose(m) };
+      mustStaple: c.boolean(m, 'mustStaple'), verbose: verbose(m),
+      keyType: c.oneOf(m, 'keyType', KEY_TYPES) };
   },
   chngproc: (v) => {
     const m = c.object(v, 'config');

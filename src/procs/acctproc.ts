@@ -15,7 +15,7 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
   const net = new Channel<NetToAcct, AcctToNet>(FD.acctproc.net, 'netproc', parseNetToAcct);
   try {
     atTermination(removeKeyTempInFlight);
-    const pem = await loadOrCreateKey(config.keyFile, config.create, 'account');
+    const pem = await loadOrCreateKey(config.keyFile, config.create, 'account', config.keyType);
     await confine();
     const key = parsePrivateKey(pem, config.keyFile);
     const alg = accountAlg(key);
