@@ -10,7 +10,7 @@ import { KEY_TYPES, type KeyType } from './x509/keys.js';
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--account-key-type type] [--key-type type] [--version] domain [altnames...]';
+  '[--poll-timeout seconds] [--ca-file file] [--account-key-type type] [--key-type type] [--version] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -53,6 +53,8 @@ export interface Options {
   timeout?: number;
   /** --poll-timeout: seconds to wait for the CA to validate and issue (default 300). */
   pollTimeout?: number;
+  /** --ca-file: certificates trusted for the CA's API, besides the system store. */
+  caFile?: string;
   /** --account-key-type: what -n makes. */
   accountKeyType?: KeyType;
   /** --key-type: what -N makes. */
@@ -71,7 +73,7 @@ const VALUE_LETTERS = {
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
 const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version' } as const;
-const LONG_VALUES = { server: 'server', user: 'user' } as const;
+const LONG_VALUES = { server: 'server', user: 'user', 'ca-file': 'caFile' } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 const LONG_KEY_TYPES = { 'account-key-type': 'accountKeyType', 'key-type': 'domainKeyType' } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */

@@ -10,14 +10,14 @@
 import { spawn, ChildProcess, StdioOptions } from 'node:child_process';
 import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } from './args.js';
 import { EXIT_CHANGED, FD, Role, RoleConfig } from './ipc/roles.js';
 import { Failure, debug, setVerbosity, warn } from './log.js';
 import { USER_AGENT, VERSION } from './version.js';
-import { Paths, directoryUrl, keyTempPath, resolvePaths } from './defaults.js';
+import { Paths, directoryUrl, keyTempPath, resolvePaths, trustStore } from './defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, childCommand, describePlan, planChild, probeCapabilities, resolveUser } from './isolation.js';
 import { isolationReport } from './report.js';
 import { DEFAULT_KEY_TYPE } from './x509/keys.js';
@@ -66,6 +66,7 @@ function preflight(opts: Options, paths: Paths): { createAccountKey: boolean; cr
   const domainKeyExists = readable(paths.domainKey, false);
   if (!domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
   if (opts.challengeType === undefined && !readable(paths.challengeDir, true)) problems.push([paths.challengeDir, '-C directory must exist']);
+  if (opts.caFile !== undefined && !readable(opts.caFile, false)) problems.push([opts.caFile, '--ca-file file must exist']);
   const accountKeyExists = readable(paths.accountKey, false);
   if (!accountKeyExists && !opts.newAccountKey) problems.push([paths.accountKey, '-f file must exist']);
   for (const [subject, problem] of problems) warn(subject, problem);
@@ -267,6 +268,7 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
     netproc: {
       directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT,
       requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
+      caFile: opts.caFile === undefined ? null : resolve(opts.caFile),
     },
     acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE },
     keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose,
@@ -287,7 +289,7 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
   };
   const dir = (d: string): RoleNeeds => ({ reads: [d], writes: [d], root: true, jailDir: d });
   const needs: Record<Role, RoleNeeds> = {
-    netproc: { reads: [], writes: [], root: false, jailDir: null },
+    netproc: { reads: trustFiles(configs.netproc.caFile), writes: [], root: false, jailDir: null },
     acctproc: keyFile(paths.accountKey, configs.acctproc.create),
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
@@ -295,6 +297,15 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
     fileproc: dir(paths.certDir),
   };
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
+}
+
+/**
+ * What netproc reads of its trust before it drops root (src/acme/trust.ts): --ca-file and
+ * SSL_CERT_FILE; and SSL_CERT_DIR, which it checks it can still search afterwards.
+ */
+function trustFiles(caFile: string | null): string[] {
+  const { file, dirs } = trustStore(process.env);
+  return [...(caFile === null ? [] : [caFile]), ...[...(file === null ? [] : [file]), ...dirs].map((path) => resolve(path))];
 }
 
 /**

@@ -4,10 +4,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { needsRootAndLab, runClient, workDir } from './helpers.js';
+import { ecKeys, needsRootAndLab, openssl, runClient, workDir } from './helpers.js';
 import { KEY_TYPES, keyDescription } from '../src/x509/keys.js';
 
 const skip = needsRootAndLab(labUnavailable);
@@ -55,4 +55,73 @@ describe('any CA, against Pebble with two alternate roots', { skip }, () => {
       assert.equal(keyDescription(leaf.publicKey), described(domainType));
     });
   }
+
+  describe('trust for the CA\'s API', () => {
+    /** A work area with keys, and a root-only (0700) directory holding a copy of the lab's TLS CA. */
+    const setup = (): { w: ReturnType<typeof workDir>; args: string[]; hidden: string } => {
+      const w = workDir();
+      const { acct, dom } = ecKeys(w);
+      const hidden = join(w.dir, 'root-only');
+      mkdirSync(hidden, { mode: 0o700 });
+      copyFileSync(lab.tlsCaFile, join(hidden, 'ca.pem'));
+      chmodSync(join(hidden, 'ca.pem'), 0o600);
+      return { w, hidden, args: ['--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom] };
+    };
+    /** A CA that has signed nothing the lab serves. */
+    const unrelatedCa = (dir: string): string => {
+      const pem = join(dir, 'unrelated-ca.pem');
+      openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'unrelated.key'),
+        '-out', pem, '-days', '2', '-subj', '/CN=unrelated test CA']);
+      return pem;
+    };
+
+    test('without any trust for the lab\'s CA the run fails, as one line, and writes nothing', async () => {
+      const { w, args } = setup();
+      const run = await runClient([...args, 'untrusted.example.test']);
+      assert.equal(run.status, 1);
+      assert.equal(run.stderr, `acme-client: ${lab.directoryUrl}: UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate\n`);
+      assert.deepEqual(readdirSync(w.certs), []);
+    });
+
+    test('--ca-file in a root-only directory is read before netproc drops root', async () => {
+      const { w, args, hidden } = setup();
+      const run = await runClient(['-v', '--ca-file', join(hidden, 'ca.pem'), ...args, 'ca-file.example.test']);
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stderr, new RegExp(`netproc: user \\S+ \\(uid \\d+.*files r ${join(hidden, 'ca.pem').replace(/[.]/g, '\\.')}`));
+      assert.ok(statSync(join(w.certs, 'cert.pem')).isFile());
+    });
+
+    test('--ca-file adds to the system store rather than replacing it', async () => {
+      const { w, args } = setup();
+      // The lab's CA is trusted through SSL_CERT_FILE only; --ca-file names another CA.
+      const run = await runClient(['--ca-file', unrelatedCa(w.dir), ...args, 'ca-file-adds.example.test'], { env: { SSL_CERT_FILE: lab.tlsCaFile } });
+      assert.equal(run.status, 0, run.stderr);
+    });
+
+    test('SSL_CERT_FILE in a root-only directory works', async () => {
+      const { w, args, hidden } = setup();
+      const run = await runClient([...args, 'cert-file.example.test'], { env: { SSL_CERT_FILE: join(hidden, 'ca.pem') } });
+      assert.equal(run.status, 0, run.stderr);
+      assert.ok(statSync(join(w.certs, 'cert.pem')).isFile());
+    });
+
+    test('SSL_CERT_DIR in a root-only directory, an SSL_CERT_FILE or --ca-file that cannot be used: one line naming it, nothing written', async () => {
+      const { w, args, hidden } = setup();
+      openssl(['rehash', hidden]);
+      const notCa = join(w.dir, 'not-a-ca.pem');
+      copyFileSync(join(w.priv, 'account.pem'), notCa);
+      const cases: [string[], NodeJS.ProcessEnv, string][] = [
+        [[], { SSL_CERT_DIR: hidden }, `${hidden}: SSL_CERT_DIR cannot be read once netproc has dropped root: use --ca-file or SSL_CERT_FILE`],
+        [[], { SSL_CERT_FILE: join(w.dir, 'missing.pem') }, `${join(w.dir, 'missing.pem')}: SSL_CERT_FILE cannot be read: no such file or directory`],
+        [['--ca-file', join(w.dir, 'missing.pem')], {}, `${join(w.dir, 'missing.pem')}: --ca-file file must exist`],
+        [['--ca-file', notCa], {}, `${notCa}: no PEM certificate in the CA file`],
+      ];
+      for (const [extra, env, message] of cases) {
+        const run = await runClient([...extra, ...args, 'trust-fails.example.test'], { env });
+        assert.equal(run.status, 1, message);
+        assert.equal(run.stderr, `acme-client: ${message}\n`);
+        assert.deepEqual(readdirSync(w.certs), []);
+      }
+    });
+  });
 });

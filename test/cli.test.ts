@@ -62,7 +62,7 @@ test('--server must be an https URL', { skip: prerequisite(isRoot ? false : 'nee
   const w = workDir();
   const run = await runClient(['--server', 'http://127.0.0.1:1/dir', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
   assert.equal(run.status, 1);
-  assert.equal(run.stderr, 'acme-client: http://127.0.0.1:1/dir: not an https URL\n');
+  assert.equal(run.stderr, 'acme-client: http://127.0.0.1:1/dir: not an https URL nor the name of a CA (letsencrypt, letsencrypt-staging, zerossl, google, google-staging)\n');
 });
 
 test('--user: an unknown user or root is refused before anything starts', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {

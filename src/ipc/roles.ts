@@ -28,6 +28,8 @@ export interface NetConfig {
   /** From the first authorization fetched to the certificate (--poll-timeout). */
   pollTimeoutMs: number;
   verbose: number;
+  /** --ca-file: trusted for the CA's API besides the system store, read before netproc drops root. */
+  caFile: string | null;
 }
 export interface AcctConfig {
   keyFile: string; create: boolean; verbose: number;
@@ -62,7 +64,8 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
     return { directoryUrl: c.string(m, 'directoryUrl'), names: c.stringArray(m, 'names'), challengeType: c.string(m, 'challengeType'),
       external: c.boolean(m, 'external'), agreement: c.optionalString(m, 'agreement'), revoke: c.boolean(m, 'revoke'),
       userAgent: c.string(m, 'userAgent'), requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'),
-      verbose: verbose(m) };
+      verbose: verbose(m),
+      caFile: c.optionalString(m, 'caFile') };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');

@@ -1,6 +1,7 @@
 // netproc: the only process that talks to the network. It drives the whole ACME conversation and
 // holds no secret: acctproc signs for it, keyproc hands it a CSR, chngproc publishes challenges,
-// certproc judges the certificate on disk and the one the CA returns. It touches no file.
+// certproc judges the certificate on disk and the one the CA returns. The only files it reads are
+// the trust it is given (--ca-file, SSL_CERT_FILE), and those before it drops root.
 //
 // Life: open the four channels; ask certproc whether there is work (nothing goes to the CA before
 // its answer); then the steps below, in this order, each a function of its own:
@@ -19,6 +20,7 @@ import { AcmeClient, AcmeProblem, Signer } from '../acme/client.js';
 import { HttpClient } from '../acme/http.js';
 import type { FlattenedJws } from '../acme/jws.js';
 import { Deadline, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
+import { checkTrustDirectories, loadTrust } from '../acme/trust.js';
 import { Authorization, Order, describeProblem } from '../acme/types.js';
 import { Failure, debug, warn } from '../log.js';
 
@@ -247,7 +249,10 @@ async function downloadCertificate(acme: AcmeClient, order: Order): Promise<stri
 }
 
 runChild('netproc', async (config: NetConfig, confine) => {
-  await confine(); // netproc needs nothing of root's
+  // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
+  const secureContext = await loadTrust(config.caFile, process.env);
+  await confine();
+  checkTrustDirectories(process.env);
   const peers: Peers = {
     acct: new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet),
     key: new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
@@ -256,7 +261,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
   };
   const http = new HttpClient({
     userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
-    maxBodyBytes: 4 << 20,
+    maxBodyBytes: 4 << 20, secureContext,
   });
   try {
     // keyproc sends its CSR unasked: it is read as it comes, while the rest goes on.
