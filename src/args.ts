@@ -10,7 +10,7 @@ import { KEY_TYPES, type KeyType } from './x509/keys.js';
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--ca-file file] [--account-key-type type] [--key-type type] [--version] domain [altnames...]';
+  '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--account-key-type type] [--key-type type] [--version] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -55,6 +55,10 @@ export interface Options {
   pollTimeout?: number;
   /** --ca-file: certificates trusted for the CA's API, besides the system store. */
   caFile?: string;
+  /** --eab-kid: the key identifier of the External Account Binding, with eabHmacKeyFile. */
+  eabKid?: string;
+  /** --eab-hmac-key-file: the file holding its MAC key (base64url); the key itself is never an argument. */
+  eabHmacKeyFile?: string;
   /** --account-key-type: what -n makes. */
   accountKeyType?: KeyType;
   /** --key-type: what -N makes. */
@@ -73,7 +77,9 @@ const VALUE_LETTERS = {
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
 const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version' } as const;
-const LONG_VALUES = { server: 'server', user: 'user', 'ca-file': 'caFile' } as const;
+const LONG_VALUES = {
+  server: 'server', user: 'user', 'ca-file': 'caFile', 'eab-kid': 'eabKid', 'eab-hmac-key-file': 'eabHmacKeyFile',
+} as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 const LONG_KEY_TYPES = { 'account-key-type': 'accountKeyType', 'key-type': 'domainKeyType' } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */
@@ -181,6 +187,8 @@ export function parseCommandLine(argv: readonly string[]): Options {
     const value = parsed[key];
     if (typeof value === 'string') options[field] = keyType(key, value);
   }
+  if ((options.eabKid === undefined) !== (options.eabHmacKeyFile === undefined)) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
+  if (options.eabKid === '') throw new UsageError('--eab-kid: empty key identifier');
   if (options.names.length === 0 && !options.isolationReport && !options.version) throw new UsageError('no domain given');
   return options;
 }

@@ -67,6 +67,7 @@ function preflight(opts: Options, paths: Paths): { createAccountKey: boolean; cr
   if (!domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
   if (opts.challengeType === undefined && !readable(paths.challengeDir, true)) problems.push([paths.challengeDir, '-C directory must exist']);
   if (opts.caFile !== undefined && !readable(opts.caFile, false)) problems.push([opts.caFile, '--ca-file file must exist']);
+  if (opts.eabHmacKeyFile !== undefined && !readable(opts.eabHmacKeyFile, false)) problems.push([opts.eabHmacKeyFile, '--eab-hmac-key-file file must exist']);
   const accountKeyExists = readable(paths.accountKey, false);
   if (!accountKeyExists && !opts.newAccountKey) problems.push([paths.accountKey, '-f file must exist']);
   for (const [subject, problem] of problems) warn(subject, problem);
@@ -270,7 +271,8 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
       requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
       caFile: opts.caFile === undefined ? null : resolve(opts.caFile),
     },
-    acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE },
+    acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE,
+      eab: opts.eabKid === undefined || opts.eabHmacKeyFile === undefined ? null : { kid: opts.eabKid, keyFile: resolve(opts.eabHmacKeyFile) } },
     keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose,
       keyType: opts.domainKeyType ?? DEFAULT_KEY_TYPE },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
@@ -288,9 +290,10 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
     return { reads: files, writes: create ? files : [], root: false, jailDir: null };
   };
   const dir = (d: string): RoleNeeds => ({ reads: [d], writes: [d], root: true, jailDir: d });
+  const withReads = (role: RoleNeeds, more: string[]): RoleNeeds => ({ ...role, reads: [...role.reads, ...more] });
   const needs: Record<Role, RoleNeeds> = {
     netproc: { reads: trustFiles(configs.netproc.caFile), writes: [], root: false, jailDir: null },
-    acctproc: keyFile(paths.accountKey, configs.acctproc.create),
+    acctproc: withReads(keyFile(paths.accountKey, configs.acctproc.create), configs.acctproc.eab === null ? [] : [configs.acctproc.eab.keyFile]),
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
     certproc: { reads: ['cert.pem', 'chain.pem', 'fullchain.pem'].map((f) => join(paths.certDir, f)), writes: [], root: false, jailDir: null },

@@ -1,10 +1,11 @@
 // Issue 12 against a real Pebble: the key types -n and -N make, the CA's API trusted through
-// --ca-file, contacts, preferred chains (Pebble with two alternate roots).
+// --ca-file, contacts, preferred chains (Pebble with two alternate roots); External Account
+// Binding against a Pebble that requires it.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { ecKeys, needsRootAndLab, openssl, runClient, workDir } from './helpers.js';
@@ -123,5 +124,79 @@ describe('any CA, against Pebble with two alternate roots', { skip }, () => {
         assert.deepEqual(readdirSync(w.certs), []);
       }
     });
+  });
+});
+
+describe('External Account Binding, against a Pebble that requires it', { skip }, () => {
+  const kid = 'kid-1';
+  const macKey = randomBytes(32).toString('base64url');
+  let lab: Lab;
+  before(async () => {
+    lab = await startLab({ externalAccountMACKeys: { [kid]: macKey } });
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+  const env = (): NodeJS.ProcessEnv => ({ NODE_EXTRA_CA_CERTS: lab.tlsCaFile });
+  /** A work area where -n makes a new account key, and the common arguments. */
+  const setup = (): { w: ReturnType<typeof workDir>; args: string[] } => {
+    const w = workDir();
+    const { dom } = ecKeys(w);
+    return { w, args: ['-n', '--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', join(w.priv, 'new-account.pem'), '-k', dom] };
+  };
+  const keyFile = (w: ReturnType<typeof workDir>, text: string): string => {
+    const path = join(w.priv, 'eab.key');
+    writeFileSync(path, text, { mode: 0o600 });
+    return path;
+  };
+
+  test('the right key, with whitespace around it, creates the account and issues; -vv shows no trace of the key', async () => {
+    const { w, args } = setup();
+    const run = await runClient(['-vv', '--eab-kid', kid, '--eab-hmac-key-file', keyFile(w, `\n  ${macKey}\n\n`), ...args, 'eab.example.test'], { env: env() });
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(statSync(join(w.certs, 'cert.pem')).isFile());
+    assert.match(run.stderr, /"externalAccountBinding"/, 'the trace shows the binding was sent');
+    const raw = Buffer.from(macKey, 'base64url');
+    for (const form of [macKey, raw.toString('base64'), raw.toString('hex'), raw.toString('latin1')]) {
+      assert.equal((run.stderr + run.stdout).includes(form), false, `the key appears in the output (${form})`);
+    }
+  });
+
+  test('a wrong key: the CA\'s problem, exit 1, nothing written', async () => {
+    const { w, args } = setup();
+    const run = await runClient(['--eab-kid', kid, '--eab-hmac-key-file', keyFile(w, randomBytes(32).toString('base64url')), ...args, 'eab-wrong.example.test'], { env: env() });
+    assert.equal(run.status, 1);
+    // One line: Pebble's own words for a MAC that does not verify.
+    assert.match(run.stderr, new RegExp(`^acme-client: ${lab.directoryUrl.replace(/\/dir$/, '')}/sign-me-up: urn:ietf:params:acme:error:unauthorized: external account binding JWS verification error: [^\\n]+\\n$`));
+    assert.deepEqual(readdirSync(w.certs), []);
+  });
+
+  test('no binding given: one line that names --eab-kid', async () => {
+    const { w, args } = setup();
+    const run = await runClient([...args, 'eab-missing.example.test'], { env: env() });
+    assert.equal(run.status, 1);
+    assert.equal(run.stderr, `acme-client: ${lab.directoryUrl.replace(/\/dir$/, '')}/sign-me-up: the CA requires External Account Binding for a new account: give --eab-kid and --eab-hmac-key-file\n`);
+    assert.deepEqual(readdirSync(w.certs), []);
+  });
+
+  test('a key file that is missing, empty or not base64url: one line naming the file, never its content', async () => {
+    const { w, args } = setup();
+    const missing = join(w.dir, 'no-such.key');
+    const cases: [string, string][] = [
+      [missing, `${missing}: --eab-hmac-key-file file must exist`],
+      [keyFile(w, ' \n'), `${join(w.priv, 'eab.key')}: EAB key file is empty`],
+    ];
+    for (const [path, message] of cases) {
+      const run = await runClient(['--eab-kid', kid, '--eab-hmac-key-file', path, ...args, 'eab-bad.example.test'], { env: env() });
+      assert.equal(run.status, 1, message);
+      assert.equal(run.stderr, `acme-client: ${message}\n`);
+    }
+    for (const bad of [`${macKey}=`, macKey.replace(/^./, '+'), 'a'.repeat(5), `${macKey.slice(0, 10)} ${macKey.slice(10)}`]) {
+      const path = keyFile(w, bad);
+      const run = await runClient(['--eab-kid', kid, '--eab-hmac-key-file', path, ...args, 'eab-bad.example.test'], { env: env() });
+      assert.equal(run.status, 1, bad);
+      assert.equal(run.stderr, `acme-client: ${path}: EAB key is not base64url\n`);
+    }
+    assert.deepEqual(readdirSync(w.certs), []);
   });
 });

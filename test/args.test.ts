@@ -36,7 +36,8 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-    '[--poll-timeout seconds] [--account-key-type type] [--key-type type] [--version] domain [altnames...]');
+    '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--account-key-type type] [--key-type type] ' +
+    '[--version] domain [altnames...]');
 });
 
 test('a lone domain gives the defaults', () => {
@@ -233,4 +234,18 @@ test('--account-key-type and --key-type take one of the five key types, and noth
   rejectsWith(['--key-type', 'rsa1024', 'example.com'], '--key-type: unknown key type "rsa1024" (one of rsa2048, rsa3072, rsa4096, ec256, ec384)');
   rejectsWith(['--account-key-type=EC256', 'example.com'], '--account-key-type: unknown key type "EC256" (one of rsa2048, rsa3072, rsa4096, ec256, ec384)');
   rejectsWith(['--key-type'], 'option requires an argument -- key-type');
+});
+
+test('--eab-kid and --eab-hmac-key-file come together; the kid is not empty', () => {
+  parsesTo(['--eab-kid', 'kid-1', '--eab-hmac-key-file', '/etc/acme/eab.key', 'example.com'],
+    { eabKid: 'kid-1', eabHmacKeyFile: '/etc/acme/eab.key', names: ['example.com'] });
+  rejectsWith(['--eab-kid', 'kid-1', 'example.com'], '--eab-kid and --eab-hmac-key-file go together');
+  rejectsWith(['--eab-hmac-key-file=/k', 'example.com'], '--eab-kid and --eab-hmac-key-file go together');
+  rejectsWith(['--eab-kid', '', '--eab-hmac-key-file', '/k', 'example.com'], '--eab-kid: empty key identifier');
+  // The key itself has no option: it is never on a command line.
+  rejectsWith(['--eab-hmac-key', 'c2VjcmV0', 'example.com'], 'unknown option -- eab-hmac-key');
+});
+
+test('--ca-file sets its field', () => {
+  parsesTo(['--ca-file', '/etc/ssl/private-ca.pem', 'example.com'], { caFile: '/etc/ssl/private-ca.pem', names: ['example.com'] });
 });

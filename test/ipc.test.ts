@@ -367,7 +367,7 @@ test('Channel: send() frames each message and resolves true while the peer is th
 // ---------------------------------------------------------------------------------------------
 // Parsers
 
-type Kind = 'id' | 'string' | 'optString' | 'b64' | 'bool' | 'alg' | 'jws';
+type Kind = 'id' | 'string' | 'optString' | 'b64' | 'bool' | 'alg' | 'jws' | 'jwsOrNull';
 interface Shape {
   valid: Record<string, unknown>;
   fields: Record<string, { kind: Kind; max?: number }>;
@@ -392,6 +392,7 @@ const PARSERS: ParserCase[] = [
       { valid: { op: 'sign', id: 13, url: 'https://ca.example/new-acct', nonce: '', payload: '{}' },
         fields: {} },
       { valid: { op: 'thumbprint', id: 3 }, fields: { id: { kind: 'id' } } },
+      { valid: { op: 'eab', id: 4, url: 'https://ca.example/new-acct' }, fields: { id: { kind: 'id' }, url: { kind: 'string', max: 4096 } } },
     ],
   },
   {
@@ -402,6 +403,8 @@ const PARSERS: ParserCase[] = [
       { valid: { op: 'signature', id: 1, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jws' } } },
       { valid: { op: 'thumbprint', id: 2, thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' },
         fields: { id: { kind: 'id' }, thumbprint: { kind: 'b64', max: 64 } } },
+      { valid: { op: 'eab', id: 5, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jwsOrNull' } } },
+      { valid: { op: 'eab', id: 6, jws: null }, fields: {} },
     ],
   },
   {
@@ -470,6 +473,7 @@ function wrongValues(kind: Kind): unknown[] {
     case 'bool': return ['true', 1, 0, null, 'false'];
     case 'alg': return ['HS256', 'rs256', 'none', 'EdDSA', 'ES512', '', 256, null];
     case 'jws': return ['a.b.c', null, [JWS], 7];
+    case 'jwsOrNull': return ['a.b.c', [JWS], 7, true];
   }
 }
 
@@ -585,7 +589,8 @@ const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[
     agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2,
     caFile: '/etc/ssl/private-ca.pem' },
     optional: ['agreement', 'caFile'] },
-  acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256' }, optional: [] },
+  acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256', eab: { kid: 'kid-1', keyFile: '/etc/acme/eab.key' } },
+    optional: ['eab'] },
   keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1,
     keyType: 'rsa4096' }, optional: [] },
   chngproc: { good: { challengeDir: '/var/www/acme', challengeType: 'http-01', verbose: 0 }, optional: ['challengeDir'] },
@@ -621,3 +626,11 @@ for (const role of Object.keys(CONFIGS) as Role[]) {
     for (const v of [null, undefined, 'config', 1, [good]]) rejects(parse, v, /^Error: config is not an object$/, String(v));
   });
 }
+
+test('parseConfig.acctproc: an eab needs its kid and its key file, and nothing else is passed on', () => {
+  const good = CONFIGS.acctproc.good;
+  assert.deepEqual(parseConfig.acctproc({ ...good, eab: { kid: 'k', keyFile: '/f', key: 'secret' } }), { ...good, eab: { kid: 'k', keyFile: '/f' } });
+  for (const eab of [{ kid: 'k' }, { keyFile: '/f' }, { kid: 7, keyFile: '/f' }, { kid: 'k'.repeat(1025), keyFile: '/f' }, 'kid-1']) {
+    assert.throws(() => parseConfig.acctproc({ ...good, eab }), /^Error: (kid|keyFile|eab) is/, JSON.stringify(eab));
+  }
+});

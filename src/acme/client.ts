@@ -17,6 +17,14 @@ export interface Signer {
   sign(url: string, nonce: string, payload: string, kid: string | null): Promise<FlattenedJws>;
 }
 
+/** What an account is created with (§7.3), besides agreeing to the terms of service. */
+export interface AccountFields {
+  /** §7.3.4: the External Account Binding of an account created at `newAccountUrl`, or null for none. */
+  externalAccountBinding(newAccountUrl: string): Promise<FlattenedJws | null>;
+}
+
+const EAB_REQUIRED = 'give --eab-kid and --eab-hmac-key-file';
+
 /** A problem document the CA answered with; the message is `<url>: <type>: <detail>`. */
 export class AcmeProblem extends Failure {
   constructor(url: string, readonly document: Problem, readonly status: number, readonly retryAfter: number | null = null) {
@@ -177,7 +185,7 @@ export class AcmeClient {
    * §7.3.1 then §7.3: find the account for this key, create it when there is none. A key made in
    * this run (newKey) cannot have an account yet: it is created without asking.
    */
-  async account(newKey: boolean): Promise<string> {
+  async account(newKey: boolean, fields: AccountFields): Promise<string> {
     const { newAccount } = this.directory;
     let res: HttpResponse | null = null;
     if (!newKey) {
@@ -189,11 +197,24 @@ export class AcmeClient {
       }
     }
     if (res === null) {
-      res = await this.post(newAccount, { termsOfServiceAgreed: true }, true);
+      res = await this.createAccount(fields);
       debug(newAccount, 'account created');
     }
     this.kid = this.location(res, newAccount, 'account');
     return this.kid;
+  }
+
+  /** §7.3 and §7.3.4. A CA that wants a binding and was given none is told what to give it. */
+  private async createAccount(fields: AccountFields): Promise<HttpResponse> {
+    const { newAccount, externalAccountRequired } = this.directory;
+    const binding = await fields.externalAccountBinding(newAccount);
+    if (binding === null && externalAccountRequired) throw new Failure(newAccount, `the CA requires External Account Binding for a new account: ${EAB_REQUIRED}`);
+    try {
+      return await this.post(newAccount, { termsOfServiceAgreed: true, ...(binding === null ? {} : { externalAccountBinding: binding }) }, true);
+    } catch (err) {
+      if (binding === null && err instanceof AcmeProblem && err.is('externalAccountRequired')) throw new Failure(newAccount, `${err.problem}; ${EAB_REQUIRED}`);
+      throw err;
+    }
   }
 
   /** The Location of a created resource: required, and https like every other ACME URL. */

@@ -41,6 +41,8 @@ export interface Directory {
   newOrder: string;
   revokeCert: string;
   termsOfService: string | null;
+  /** meta.externalAccountRequired (§7.3.4): a new account needs an External Account Binding. */
+  externalAccountRequired: boolean;
 }
 
 export function parseDirectory(o: Json, subject: string): Directory {
@@ -53,6 +55,7 @@ export function parseDirectory(o: Json, subject: string): Directory {
       newOrder: url(o, 'newOrder', subject),
       revokeCert: url(o, 'revokeCert', subject),
       termsOfService: typeof tos === 'string' ? tos : null,
+      externalAccountRequired: meta.externalAccountRequired === true,
     };
   });
 }

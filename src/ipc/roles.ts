@@ -35,6 +35,8 @@ export interface AcctConfig {
   keyFile: string; create: boolean; verbose: number;
   /** What -n makes. */
   keyType: KeyType;
+  /** --eab-kid and --eab-hmac-key-file: the file is read by acctproc alone, before it drops root. */
+  eab: { kid: string; keyFile: string } | null;
 }
 export interface KeyConfig {
   keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number;
@@ -58,6 +60,10 @@ function verbose(m: c.Fields): number {
   return c.integer(m, 'verbose');
 }
 
+function externalAccountBinding(m: c.Fields): { kid: string; keyFile: string } {
+  return { kid: c.string(m, 'kid', 1024), keyFile: c.string(m, 'keyFile') };
+}
+
 export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
   netproc: (v) => {
     const m = c.object(v, 'config');
@@ -70,7 +76,8 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
   acctproc: (v) => {
     const m = c.object(v, 'config');
     return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), verbose: verbose(m),
-      keyType: c.oneOf(m, 'keyType', KEY_TYPES) };
+      keyType: c.oneOf(m, 'keyType', KEY_TYPES),
+      eab: m.eab === undefined || m.eab === null ? null : externalAccountBinding(c.object(m.eab, 'eab')) };
   },
   keyproc: (v) => {
     const m = c.object(v, 'config');

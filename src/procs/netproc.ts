@@ -62,12 +62,14 @@ class AccountSigner implements Signer {
   readonly ready: Promise<{ alg: string; created: boolean }>;
   private readonly signatures = new Replies<Extract<AcctToNet, { op: 'signature' }>>('acctproc');
   private readonly thumbprints = new Replies<Extract<AcctToNet, { op: 'thumbprint' }>>('acctproc');
+  private readonly bindings = new Replies<Extract<AcctToNet, { op: 'eab' }>>('acctproc');
 
   constructor(private readonly acct: Peers['acct']) {
     this.ready = this.readReady();
     this.ready.then(() => this.readReplies()).catch((err: Error) => {
       this.signatures.abandon(err);
       this.thumbprints.abandon(err);
+      this.bindings.abandon(err);
     });
   }
 
@@ -82,6 +84,7 @@ class AccountSigner implements Signer {
       const m = await receive(this.acct);
       if (m.op === 'signature') this.signatures.deliver(m);
       else if (m.op === 'thumbprint') this.thumbprints.deliver(m);
+      else if (m.op === 'eab') this.bindings.deliver(m);
       else throw new Failure('acctproc', `unexpected message "${m.op}"`);
     }
   }
@@ -98,6 +101,14 @@ class AccountSigner implements Signer {
     const { id, reply } = this.thumbprints.take();
     await send(this.acct, { op: 'thumbprint', id });
     return (await reply).thumbprint;
+  }
+
+  /** §7.3.4, made by acctproc, which alone holds the MAC key; null when it was given none. */
+  async externalAccountBinding(newAccountUrl: string): Promise<FlattenedJws | null> {
+    await this.ready;
+    const { id, reply } = this.bindings.take();
+    await send(this.acct, { op: 'eab', id, url: newAccountUrl });
+    return (await reply).jws;
   }
 }
 
@@ -120,7 +131,7 @@ async function loadDirectory(acme: AcmeClient, config: NetConfig): Promise<void>
 /** §7.3: the account of acctproc's key; a key made in this run is known to have none yet. */
 async function findAccount(acme: AcmeClient, signer: AccountSigner): Promise<void> {
   const { alg, created } = await signer.ready;
-  const accountUrl = await acme.account(created);
+  const accountUrl = await acme.account(created, { externalAccountBinding: (url) => signer.externalAccountBinding(url) });
   debug(accountUrl, `using account (${alg})`);
 }
 
