@@ -10,7 +10,7 @@ import { KEY_TYPES, type KeyType } from './x509/keys.js';
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--account-key-type type] [--key-type type] [--version] domain [altnames...]';
+  '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] [--account-key-type type] [--key-type type] [--version] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -59,6 +59,8 @@ export interface Options {
   eabKid?: string;
   /** --eab-hmac-key-file: the file holding its MAC key (base64url); the key itself is never an argument. */
   eabHmacKeyFile?: string;
+  /** --contact, repeatable: the account's contact URIs. */
+  contact?: string[];
   /** --account-key-type: what -n makes. */
   accountKeyType?: KeyType;
   /** --key-type: what -N makes. */
@@ -82,6 +84,8 @@ const LONG_VALUES = {
 } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 const LONG_KEY_TYPES = { 'account-key-type': 'accountKeyType', 'key-type': 'domainKeyType' } as const;
+/** Options that may be given more than once, each time adding a value, and how each value is checked. */
+const LONG_LISTS = { contact: { field: 'contact', check: contactUri } } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */
 const MAX_SECONDS = 86_400;
 
@@ -91,9 +95,12 @@ const takesValue = (name: string): boolean => [LONG_VALUES, LONG_SECONDS, LONG_K
  * The getopt(3) scan that yargs cannot do alone: grouped flags, a value attached or in the next
  * word whatever it looks like, no long options but our extensions, and a stop at the first operand.
  * Returns one option per word, each value in the word after its option, then "--" and the operands.
+ * A repeatable option comes once, followed by all its values in order (yargs keeps only the last
+ * of a repeated option, as getopt does), with how many there are in `repeated`.
  */
-function normalise(argv: readonly string[]): string[] {
+function normalise(argv: readonly string[]): { words: string[]; repeated: Record<string, number> } {
   const vector: string[] = [];
+  const lists = new Map<string, string[]>();
   let next = 0;
   const takeValue = (option: string): string => {
     if (next >= argv.length) throw new UsageError(`option requires an argument -- ${option}`);
@@ -112,6 +119,10 @@ function normalise(argv: readonly string[]): string[] {
       const name = equals === -1 ? word.slice(2) : word.slice(2, equals);
       if (takesValue(name)) {
         vector.push(`--${name}`, equals === -1 ? takeValue(name) : word.slice(equals + 1));
+      } else if (Object.hasOwn(LONG_LISTS, name)) {
+        // Checked here: yargs would take a value that starts with a dash for another option.
+        const value = LONG_LISTS[name as keyof typeof LONG_LISTS].check(equals === -1 ? takeValue(name) : word.slice(equals + 1));
+        lists.set(name, [...(lists.get(name) ?? []), value]);
       } else if (Object.hasOwn(LONG_FLAGS, name)) {
         if (equals !== -1) throw new UsageError(`option does not take an argument -- ${name}`);
         vector.push(`--${name}`);
@@ -134,11 +145,14 @@ function normalise(argv: readonly string[]): string[] {
       }
     }
   }
-  return [...vector, '--', ...argv.slice(next)];
+  for (const [name, values] of lists) vector.push(`--${name}`, ...values);
+  return { words: [...vector, '--', ...argv.slice(next)], repeated: Object.fromEntries([...lists].map(([name, values]) => [name, values.length])) };
 }
 
 export function parseCommandLine(argv: readonly string[]): Options {
   const valueKeys = [VALUE_LETTERS, LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES].flatMap((table) => Object.keys(table));
+  const listKeys = Object.keys(LONG_LISTS);
+  const { words, repeated } = normalise(argv);
   const parsed = yargs()
     // Before our options: turning yargs' own --version off would otherwise remove ours.
     .help(false)
@@ -156,15 +170,16 @@ export function parseCommandLine(argv: readonly string[]): Options {
     })
     .boolean([...Object.keys(FLAG_LETTERS), ...Object.keys(LONG_FLAGS)])
     .count(VERBOSE_LETTER)
-    .string(valueKeys)
+    .string([...valueKeys, ...listKeys])
+    .array(listKeys)
     .requiresArg(valueKeys)
-    .nargs(Object.fromEntries(valueKeys.map((key) => [key, 1])))
+    .nargs(Object.fromEntries([...valueKeys.map((key) => [key, 1]), ...listKeys.map((key) => [key, repeated[key] ?? 1])]))
     .strict()
     .exitProcess(false)
     .fail((message, error) => {
       throw new UsageError(message ?? error?.message ?? 'bad command line');
     })
-    .parseSync(normalise(argv));
+    .parseSync(words);
 
   const verbose = parsed[VERBOSE_LETTER];
   const options: Options = {
@@ -182,6 +197,10 @@ export function parseCommandLine(argv: readonly string[]): Options {
   for (const [key, field] of Object.entries(LONG_SECONDS)) {
     const value = parsed[key];
     if (typeof value === 'string') options[field] = wholeSeconds(key, value);
+  }
+  for (const [key, { field }] of Object.entries(LONG_LISTS)) {
+    const values = parsed[key];
+    if (Array.isArray(values)) options[field] = values.map((value) => String(value));
   }
   for (const [key, field] of Object.entries(LONG_KEY_TYPES)) {
     const value = parsed[key];
@@ -203,6 +222,19 @@ function keyType(option: string, value: string): KeyType {
   const known = KEY_TYPES.find((type) => type === value);
   if (known === undefined) throw new UsageError(`--${option}: unknown key type ${JSON.stringify(value)} (one of ${KEY_TYPES.join(', ')})`);
   return known;
+}
+
+const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
+/** RFC 6068, as CAs take it: one address, no query, a host name after the @. */
+const MAILTO = /^mailto:[^\s@,?<>"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
+
+/** A --contact URI (RFC 8555 §7.3): mailto: checked for shape, any other scheme left to the CA. */
+function contactUri(value: string): string {
+  if (!URI_SCHEME.test(value) || /[\u0000-\u001f\u007f]/.test(value)) throw new UsageError(`--contact: not a URI: ${JSON.stringify(value)} (as in mailto:admin@example.org)`);
+  if (value.slice(0, 'mailto:'.length).toLowerCase() === 'mailto:' && !MAILTO.test(`mailto:${value.slice('mailto:'.length)}`)) {
+    throw new UsageError(`--contact: not one e-mail address: ${JSON.stringify(value)} (as in mailto:admin@example.org)`);
+  }
+  return value;
 }
 
 const MAX_NAME_LENGTH = 253;

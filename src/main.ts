@@ -270,6 +270,7 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
       directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT,
       requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
       caFile: opts.caFile === undefined ? null : resolve(opts.caFile),
+      contact: opts.contact ?? [],
     },
     acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE,
       eab: opts.eabKid === undefined || opts.eabHmacKeyFile === undefined ? null : { kid: opts.eabKid, keyFile: resolve(opts.eabHmacKeyFile) } },

@@ -57,6 +57,31 @@ describe('any CA, against Pebble with two alternate roots', { skip }, () => {
     });
   }
 
+  test('--contact: sent when the account is created, sent again only when the list differs', async () => {
+    const w = workDir();
+    const { args } = paths(w);
+    const accountUpdates = (): number => lab.requestLog().split('\n').filter((line) => / POST \/my-account\/ -> calling handler\(\)$/.test(line)).length;
+    const run = (extra: string[]): ReturnType<typeof runClient> => runClient(['-vv', '-F', '-n', '-N', ...extra, ...args, 'contact.example.test'], { env: env() });
+
+    const created = await run(['--contact', 'mailto:one@example.com']);
+    assert.equal(created.status, 0, created.stderr);
+    // The CA's answer to the creation, as -vv traces it, lists the contact.
+    assert.match(created.stderr, /sign-me-up: 201 \{[^\n]*"contact": \[\s*"mailto:one@example\.com"\s*\]/);
+    const updatesBefore = accountUpdates();
+
+    const changed = await run(['--contact', 'mailto:two@example.com', '--contact=mailto:three@example.com']);
+    assert.equal(changed.status, 0, changed.stderr);
+    assert.equal(accountUpdates(), updatesBefore + 1, 'one update of the account');
+    assert.match(changed.stderr, /my-account\/\S+: 200 \{[^\n]*"contact": \[\s*"mailto:two@example\.com",\s*"mailto:three@example\.com"\s*\]/);
+    assert.match(changed.stderr, /: contacts updated to mailto:two@example\.com, mailto:three@example\.com$/m);
+
+    for (const same of [['--contact', 'mailto:three@example.com', '--contact', 'mailto:two@example.com'], []]) {
+      const again = await run(same);
+      assert.equal(again.status, 0, again.stderr);
+      assert.equal(accountUpdates(), updatesBefore + 1, `no update with ${same.join(' ') || 'no --contact'}`);
+    }
+  });
+
   describe('trust for the CA\'s API', () => {
     /** A work area with keys, and a root-only (0700) directory holding a copy of the lab's TLS CA. */
     const setup = (): { w: ReturnType<typeof workDir>; args: string[]; hidden: string } => {

@@ -36,8 +36,8 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-    '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--account-key-type type] [--key-type type] ' +
-    '[--version] domain [altnames...]');
+    '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] [--account-key-type type] ' +
+    '[--key-type type] [--version] domain [altnames...]');
 });
 
 test('a lone domain gives the defaults', () => {
@@ -248,4 +248,16 @@ test('--eab-kid and --eab-hmac-key-file come together; the kid is not empty', ()
 
 test('--ca-file sets its field', () => {
   parsesTo(['--ca-file', '/etc/ssl/private-ca.pem', 'example.com'], { caFile: '/etc/ssl/private-ca.pem', names: ['example.com'] });
+});
+
+test('--contact is repeatable, keeps its order, and checks a mailto: address for shape', () => {
+  parsesTo(['--contact', 'mailto:a@example.org', '-v', '--contact=mailto:b@mail.example.org', '--contact', 'tel:+15551234', 'example.com'],
+    { contact: ['mailto:a@example.org', 'mailto:b@mail.example.org', 'tel:+15551234'], verbose: 1, names: ['example.com'] });
+  for (const bad of ['mailto:a@', 'mailto:@example.org', 'mailto:a@b@example.org', 'mailto:a@example.org,b@example.org',
+    'mailto:a@example.org?subject=x', 'MAILTO:a<b@example.org', 'mailto:a@exa_mple.org']) {
+    rejectsWith(['--contact', bad, 'example.com'], `--contact: not one e-mail address: ${JSON.stringify(bad)} (as in mailto:admin@example.org)`);
+  }
+  for (const bad of ['admin@example.org', '', 'mailto:', '-x:y', 'mailto a@example.org', 'tel:\n1']) {
+    rejectsWith(['--contact', bad, 'example.com'], `--contact: not a URI: ${JSON.stringify(bad)} (as in mailto:admin@example.org)`);
+  }
 });

@@ -587,7 +587,7 @@ test('unknown operation names are shortened in the error', () => {
 const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[] } } = {
   netproc: { good: { directoryUrl: 'https://ca.example/dir', names: ['example.org', 'www.example.org'], challengeType: 'http-01', external: false,
     agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2,
-    caFile: '/etc/ssl/private-ca.pem' },
+    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'] },
     optional: ['agreement', 'caFile'] },
   acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256', eab: { kid: 'kid-1', keyFile: '/etc/acme/eab.key' } },
     optional: ['eab'] },

@@ -9,7 +9,7 @@ import type { FlattenedJws } from './jws.js';
 import { HttpClient, HttpResponse } from './http.js';
 import { canonicalIp } from '../x509/ip.js';
 import {
-  Authorization, Directory, ERROR_PREFIX, Order, Problem, describeProblem, parseAuthorization, parseDirectory, parseJson,
+  Authorization, Directory, ERROR_PREFIX, Order, Problem, describeProblem, parseAccount, parseAuthorization, parseDirectory, parseJson,
   parseOrder, parseProblem,
 } from './types.js';
 
@@ -19,6 +19,8 @@ export interface Signer {
 
 /** What an account is created with (§7.3), besides agreeing to the terms of service. */
 export interface AccountFields {
+  /** Contact URIs; an existing account with others gets these (§7.3.2). Empty: left as they are. */
+  contact: string[];
   /** §7.3.4: the External Account Binding of an account created at `newAccountUrl`, or null for none. */
   externalAccountBinding(newAccountUrl: string): Promise<FlattenedJws | null>;
 }
@@ -199,9 +201,24 @@ export class AcmeClient {
     if (res === null) {
       res = await this.createAccount(fields);
       debug(newAccount, 'account created');
+      this.kid = this.location(res, newAccount, 'account');
+    } else {
+      this.kid = this.location(res, newAccount, 'account');
+      if (fields.contact.length > 0) await this.updateContacts(res, fields.contact);
     }
-    this.kid = this.location(res, newAccount, 'account');
     return this.kid;
+  }
+
+  /**
+   * §7.3.2: an existing account whose contacts differ from `contact` (in any order) is given them.
+   * What the CA then keeps is its business: Let's Encrypt, for one, has kept none since 2025.
+   */
+  private async updateContacts(found: HttpResponse, contact: string[]): Promise<void> {
+    const url = this.requireKid();
+    const sorted = (list: string[]): string => JSON.stringify([...list].sort());
+    if (sorted(parseAccount(parseJson(found.body, url), url).contact) === sorted(contact)) return;
+    await this.post(url, { contact });
+    debug(url, `contacts updated to ${contact.join(', ')}`);
   }
 
   /** §7.3 and §7.3.4. A CA that wants a binding and was given none is told what to give it. */
@@ -210,7 +227,12 @@ export class AcmeClient {
     const binding = await fields.externalAccountBinding(newAccount);
     if (binding === null && externalAccountRequired) throw new Failure(newAccount, `the CA requires External Account Binding for a new account: ${EAB_REQUIRED}`);
     try {
-      return await this.post(newAccount, { termsOfServiceAgreed: true, ...(binding === null ? {} : { externalAccountBinding: binding }) }, true);
+      const payload = {
+        termsOfServiceAgreed: true,
+        ...(fields.contact.length > 0 ? { contact: fields.contact } : {}),
+        ...(binding === null ? {} : { externalAccountBinding: binding }),
+      };
+      return await this.post(newAccount, payload, true);
     } catch (err) {
       if (binding === null && err instanceof AcmeProblem && err.is('externalAccountRequired')) throw new Failure(newAccount, `${err.problem}; ${EAB_REQUIRED}`);
       throw err;

@@ -60,6 +60,15 @@ export function parseDirectory(o: Json, subject: string): Directory {
   });
 }
 
+// §7.1.2: what netproc looks at of an account.
+export interface Account {
+  contact: string[];
+}
+
+export function parseAccount(o: Json, subject: string): Account {
+  return shaped(subject, () => ({ contact: o.contact === undefined ? [] : c.stringArray(o, 'contact', 100) }));
+}
+
 // §7.1.3
 export type OrderStatus = 'pending' | 'ready' | 'processing' | 'valid' | 'invalid';
 export interface Order {

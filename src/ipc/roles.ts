@@ -30,6 +30,8 @@ export interface NetConfig {
   verbose: number;
   /** --ca-file: trusted for the CA's API besides the system store, read before netproc drops root. */
   caFile: string | null;
+  /** --contact: the account's contact URIs; empty leaves an existing account's as they are. */
+  contact: string[];
 }
 export interface AcctConfig {
   keyFile: string; create: boolean; verbose: number;
@@ -71,7 +73,8 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
       external: c.boolean(m, 'external'), agreement: c.optionalString(m, 'agreement'), revoke: c.boolean(m, 'revoke'),
       userAgent: c.string(m, 'userAgent'), requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'),
       verbose: verbose(m),
-      caFile: c.optionalString(m, 'caFile') };
+      caFile: c.optionalString(m, 'caFile'),
+      contact: c.stringArray(m, 'contact', 100) };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');

@@ -128,10 +128,13 @@ async function loadDirectory(acme: AcmeClient, config: NetConfig): Promise<void>
   }
 }
 
-/** §7.3: the account of acctproc's key; a key made in this run is known to have none yet. */
-async function findAccount(acme: AcmeClient, signer: AccountSigner): Promise<void> {
+/**
+ * §7.3: the account of acctproc's key, with the contacts asked for; a key made in this run is known
+ * to have none yet.
+ */
+async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetConfig): Promise<void> {
   const { alg, created } = await signer.ready;
-  const accountUrl = await acme.account(created, { externalAccountBinding: (url) => signer.externalAccountBinding(url) });
+  const accountUrl = await acme.account(created, { contact: config.contact, externalAccountBinding: (url) => signer.externalAccountBinding(url) });
   debug(accountUrl, `using account (${alg})`);
 }
 
@@ -284,7 +287,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     const signer = new AccountSigner(peers.acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl);
     await loadDirectory(acme, config);
-    await findAccount(acme, signer);
+    await findAccount(acme, signer, config);
     if (verdict.op === 'revoke') return await revokeCertificate(acme, verdict.certificate, peers.cert, config);
 
     const { url, order } = await createOrder(acme, config.names);
