@@ -10,7 +10,7 @@ import { KEY_TYPES, type KeyType } from './x509/keys.js';
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] [--account-key-type type] [--key-type type] [--version] domain [altnames...]';
+  '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--version] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -59,6 +59,8 @@ export interface Options {
   eabKid?: string;
   /** --eab-hmac-key-file: the file holding its MAC key (base64url); the key itself is never an argument. */
   eabHmacKeyFile?: string;
+  /** --preferred-chain: the issuer CN of the topmost certificate of the chain to keep. */
+  preferredChain?: string;
   /** --contact, repeatable: the account's contact URIs. */
   contact?: string[];
   /** --account-key-type: what -n makes. */
@@ -81,6 +83,7 @@ const VALUE_LETTERS = {
 const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version' } as const;
 const LONG_VALUES = {
   server: 'server', user: 'user', 'ca-file': 'caFile', 'eab-kid': 'eabKid', 'eab-hmac-key-file': 'eabHmacKeyFile',
+  'preferred-chain': 'preferredChain',
 } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 const LONG_KEY_TYPES = { 'account-key-type': 'accountKeyType', 'key-type': 'domainKeyType' } as const;

@@ -271,6 +271,7 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
       requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
       caFile: opts.caFile === undefined ? null : resolve(opts.caFile),
       contact: opts.contact ?? [],
+      preferredChain: opts.preferredChain ?? null,
     },
     acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE,
       eab: opts.eabKid === undefined || opts.eabHmacKeyFile === undefined ? null : { kid: opts.eabKid, keyFile: resolve(opts.eabHmacKeyFile) } },

@@ -82,6 +82,48 @@ describe('any CA, against Pebble with two alternate roots', { skip }, () => {
     }
   });
 
+  describe('--preferred-chain, with the default chain and two alternates', () => {
+    const rootName = async (index: number): Promise<string> => new X509Certificate(await lab.rootPem(index)).subject.replace(/^CN=/, '');
+    const certificateFetches = (): number => lab.requestLog().split('\n').filter((line) => / POST \/certZ\/ -> calling handler\(\)$/.test(line)).length;
+    const issue = async (preferred: string): Promise<{ run: Awaited<ReturnType<typeof runClient>>; issuer: string; fetches: number; w: ReturnType<typeof workDir> }> => {
+      const w = workDir();
+      const { acct, dom } = ecKeys(w);
+      const before = certificateFetches();
+      const run = await runClient(['--preferred-chain', preferred, '--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom,
+        `chain-${before}.example.test`], { env: env() });
+      assert.equal(run.status, 0, run.stderr);
+      const chain = readFileSync(join(w.certs, 'chain.pem'), 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g) ?? [];
+      const top = new X509Certificate(chain[chain.length - 1] ?? '');
+      return { run, issuer: top.issuer.replace(/^CN=/, ''), fetches: certificateFetches() - before, w };
+    };
+
+    test('the hierarchy of an alternate root is chosen, verifies against that root, and no further chain is fetched', async () => {
+      const roots = await Promise.all([0, 1, 2].map(rootName));
+      assert.equal(new Set(roots).size, 3, `three distinct roots: ${roots.join(', ')}`);
+      const wanted = roots[1] as string;
+      const { run, issuer, fetches, w } = await issue(wanted);
+      assert.equal(run.stderr, '');
+      assert.equal(issuer, wanted);
+      assert.ok(fetches >= 2 && fetches <= 3, `the default, then alternates until the match: ${fetches}`);
+      const rootFile = join(w.dir, 'root.pem');
+      writeFileSync(rootFile, await lab.rootPem(1));
+      assert.match(openssl(['verify', '-CAfile', rootFile, '-untrusted', join(w.certs, 'chain.pem'), join(w.certs, 'cert.pem')]), /cert\.pem: OK/);
+    });
+
+    test('the default chain\'s own issuer: kept, no alternate fetched', async () => {
+      const { issuer, fetches } = await issue(await rootName(0));
+      assert.equal(issuer, await rootName(0));
+      assert.equal(fetches, 1);
+    });
+
+    test('an issuer no chain has: the default, with a warning, exit 0', async () => {
+      const { run, issuer, fetches } = await issue('No Such Root CA');
+      assert.equal(issuer, await rootName(0));
+      assert.equal(fetches, 3, 'every alternate was looked at');
+      assert.match(run.stderr, /^acme-client: https:\/\/127\.0\.0\.1:\d+\/certZ\/\S+: no chain offered is issued by "No Such Root CA", keeping the default one\n$/);
+    });
+  });
+
   describe('trust for the CA\'s API', () => {
     /** A work area with keys, and a root-only (0700) directory holding a copy of the lab's TLS CA. */
     const setup = (): { w: ReturnType<typeof workDir>; args: string[]; hidden: string } => {

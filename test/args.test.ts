@@ -36,8 +36,8 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-    '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] [--account-key-type type] ' +
-    '[--key-type type] [--version] domain [altnames...]');
+    '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] [--preferred-chain issuer] ' +
+    '[--account-key-type type] [--key-type type] [--version] domain [altnames...]');
 });
 
 test('a lone domain gives the defaults', () => {
@@ -246,8 +246,9 @@ test('--eab-kid and --eab-hmac-key-file come together; the kid is not empty', ()
   rejectsWith(['--eab-hmac-key', 'c2VjcmV0', 'example.com'], 'unknown option -- eab-hmac-key');
 });
 
-test('--ca-file sets its field', () => {
-  parsesTo(['--ca-file', '/etc/ssl/private-ca.pem', 'example.com'], { caFile: '/etc/ssl/private-ca.pem', names: ['example.com'] });
+test('--ca-file and --preferred-chain set their fields', () => {
+  parsesTo(['--ca-file', '/etc/ssl/private-ca.pem', '--preferred-chain', 'ISRG Root X2', 'example.com'],
+    { caFile: '/etc/ssl/private-ca.pem', preferredChain: 'ISRG Root X2', names: ['example.com'] });
 });
 
 test('--contact is repeatable, keeps its order, and checks a mailto: address for shape', () => {

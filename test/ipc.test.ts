@@ -587,8 +587,8 @@ test('unknown operation names are shortened in the error', () => {
 const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[] } } = {
   netproc: { good: { directoryUrl: 'https://ca.example/dir', names: ['example.org', 'www.example.org'], challengeType: 'http-01', external: false,
     agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2,
-    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'] },
-    optional: ['agreement', 'caFile'] },
+    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'], preferredChain: 'ISRG Root X2' },
+    optional: ['agreement', 'caFile', 'preferredChain'] },
   acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256', eab: { kid: 'kid-1', keyFile: '/etc/acme/eab.key' } },
     optional: ['eab'] },
   keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1,

@@ -43,6 +43,8 @@ const BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_MS = 60_000;
 /** A chain travels to certproc in one IPC frame (1 MiB of JSON): far more than any real chain. */
 const MAX_CHAIN_BYTES = 512 * 1024;
+/** Alternate chains looked at: Let's Encrypt offers one, Pebble as many as it is told. */
+const MAX_ALTERNATES = 8;
 /** Beyond a year a Retry-After is nonsense; it is still reported, as "a year from now". */
 const MAX_REPORTED_RETRY_MS = 366 * 86_400_000;
 
@@ -62,6 +64,25 @@ function whenToRetry(ms: number | null): string {
   if (ms === null) return '';
   const at = new Date(Date.now() + Math.min(ms, MAX_REPORTED_RETRY_MS));
   return `; retry after ${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+}
+
+/** The targets of a response's Link entries with relation `rel` (RFC 8288), resolved against its URL. */
+export function linkTargets(res: HttpResponse, rel: string): string[] {
+  const header = res.headers.link;
+  // Node joins repeated Link headers with ", ", which cannot occur inside <...>.
+  const text = Array.isArray(header) ? header.join(', ') : (header ?? '');
+  const targets: string[] = [];
+  for (const [, target, params] of text.matchAll(/<([^>]*)>([^<]*)/g)) {
+    const relation = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(params ?? '');
+    const relations = (relation?.[1] ?? relation?.[2] ?? '').toLowerCase().split(/\s+/);
+    if (!relations.includes(rel)) continue;
+    try {
+      targets.push(new URL(target ?? '', res.url).toString());
+    } catch {
+      // not a URL: not a chain anyone can fetch
+    }
+  }
+  return targets;
 }
 
 /** A Retry-After worth sleeping on before asking again: 503 or 429, and short. */
@@ -291,12 +312,12 @@ export class AcmeClient {
     return { order: parseOrder(parseJson(res.body, url), url), retryAfter: retryAfterMs(res) };
   }
 
-  /** §7.4.2: the PEM chain, checked by certproc. */
-  async certificate(url: string): Promise<string> {
+  /** §7.4.2: the PEM chain, checked by certproc, and the URLs of the alternate chains offered with it. */
+  async certificate(url: string): Promise<{ pem: string; alternates: string[] }> {
     const res = await this.post(url, null, false, MAX_CHAIN_BYTES);
     const type = String(res.headers['content-type'] ?? '').toLowerCase();
     if (!type.startsWith('application/pem-certificate-chain')) warn(url, `unexpected content type "${type.slice(0, 80)}"`);
-    return res.body.toString('utf8');
+    return { pem: res.body.toString('utf8'), alternates: linkTargets(res, 'alternate').slice(0, MAX_ALTERNATES) };
   }
 
   /** §7.6: revoke with the account key. Returns false when the CA says it was already revoked. */

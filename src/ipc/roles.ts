@@ -32,6 +32,8 @@ export interface NetConfig {
   caFile: string | null;
   /** --contact: the account's contact URIs; empty leaves an existing account's as they are. */
   contact: string[];
+  /** --preferred-chain: the issuer CN of the topmost certificate of the chain to keep. */
+  preferredChain: string | null;
 }
 export interface AcctConfig {
   keyFile: string; create: boolean; verbose: number;
@@ -74,7 +76,8 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
       userAgent: c.string(m, 'userAgent'), requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'),
       verbose: verbose(m),
       caFile: c.optionalString(m, 'caFile'),
-      contact: c.stringArray(m, 'contact', 100) };
+      contact: c.stringArray(m, 'contact', 100),
+      preferredChain: c.optionalString(m, 'preferredChain', 1024) };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');

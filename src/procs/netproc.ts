@@ -23,6 +23,7 @@ import { Deadline, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
 import { checkTrustDirectories, loadTrust } from '../acme/trust.js';
 import { Authorization, Order, describeProblem } from '../acme/types.js';
 import { Failure, debug, warn } from '../log.js';
+import { topIssuerCommonName } from '../x509/chain.js';
 
 /** Authorizations worked on at once: enough that 100 names cost little more than one. */
 const CONCURRENT_AUTHORIZATIONS = 16;
@@ -255,11 +256,26 @@ function settledOrder(url: string, order: Order): Order {
   throw new Failure(url, `order is ${order.status}${order.error ? `: ${describeProblem(order.error)}` : ''}`);
 }
 
-async function downloadCertificate(acme: AcmeClient, order: Order): Promise<string> {
+/**
+ * §7.4.2: the certificate and its chain. With --preferred-chain, the first of the default chain and
+ * the alternates (Link: rel="alternate"), in that order, whose topmost certificate's issuer has
+ * that CN; the alternates are fetched only as far as needed. None does: the default, with a warning.
+ */
+async function downloadCertificate(acme: AcmeClient, order: Order, config: NetConfig): Promise<string> {
   const url = order.certificate as string;
-  const chain = await acme.certificate(url);
-  debug(url, 'certificate downloaded');
-  return chain;
+  const { pem, alternates } = await acme.certificate(url);
+  debug(url, `certificate downloaded, ${alternates.length} alternate chain(s) offered`);
+  const preferred = config.preferredChain;
+  if (preferred === null || topIssuerCommonName(pem) === preferred) return pem;
+  for (const alternate of alternates) {
+    const chain = (await acme.certificate(alternate)).pem;
+    if (topIssuerCommonName(chain) === preferred) {
+      debug(alternate, `alternate chain issued by ${preferred} chosen`);
+      return chain;
+    }
+  }
+  warn(url, `no chain offered is issued by "${preferred}", keeping the default one`);
+  return pem;
 }
 
 runChild('netproc', async (config: NetConfig, confine) => {
@@ -300,7 +316,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     }
     const request = await csr;
     const valid = await finalizeOrder(acme, url, order, request.csr, deadline);
-    const chain = await downloadCertificate(acme, valid);
+    const chain = await downloadCertificate(acme, valid, config);
     await send(peers.cert, { op: 'chain', pem: chain, publicKey: request.publicKey });
   } catch (err) {
     // A peer that hung up has already said why; netproc's part ends quietly.
