@@ -10,7 +10,10 @@ import { KEY_TYPES, type KeyType } from './x509/keys.js';
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--version] domain [altnames...]';
+  '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] ' +
+  '[--preferred-chain issuer] [--account-key-type type] [--key-type type] [--version] domain [altnames...]\n' +
+  '       acme-client --rollover-account-key newkey [-nv] [-f accountkey] [--server url] [--ca-file file] ' +
+  '[--account-key-type type] [--user name] [--timeout seconds]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -61,6 +64,8 @@ export interface Options {
   eabHmacKeyFile?: string;
   /** --preferred-chain: the issuer CN of the topmost certificate of the chain to keep. */
   preferredChain?: string;
+  /** --rollover-account-key: the new account key's file; the run changes the account's key, nothing else. */
+  rolloverAccountKey?: string;
   /** --contact, repeatable: the account's contact URIs. */
   contact?: string[];
   /** --account-key-type: what -n makes. */
@@ -83,7 +88,7 @@ const VALUE_LETTERS = {
 const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version' } as const;
 const LONG_VALUES = {
   server: 'server', user: 'user', 'ca-file': 'caFile', 'eab-kid': 'eabKid', 'eab-hmac-key-file': 'eabHmacKeyFile',
-  'preferred-chain': 'preferredChain',
+  'preferred-chain': 'preferredChain', 'rollover-account-key': 'rolloverAccountKey',
 } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 const LONG_KEY_TYPES = { 'account-key-type': 'accountKeyType', 'key-type': 'domainKeyType' } as const;
@@ -211,7 +216,12 @@ export function parseCommandLine(argv: readonly string[]): Options {
   }
   if ((options.eabKid === undefined) !== (options.eabHmacKeyFile === undefined)) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
   if (options.eabKid === '') throw new UsageError('--eab-kid: empty key identifier');
-  if (options.names.length === 0 && !options.isolationReport && !options.version) throw new UsageError('no domain given');
+  if (options.rolloverAccountKey !== undefined) {
+    if (options.names.length > 0) throw new UsageError('--rollover-account-key takes no domain');
+    if (options.multiDir) throw new UsageError('--rollover-account-key takes no domain, which -m needs');
+  } else if (options.names.length === 0 && !options.isolationReport && !options.version) {
+    throw new UsageError('no domain given');
+  }
   return options;
 }
 

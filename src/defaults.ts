@@ -59,6 +59,11 @@ export function trustStore(env: NodeJS.ProcessEnv): { file: string | null; dirs:
   return { file: file === undefined || file === '' ? null : file, dirs: (env.SSL_CERT_DIR ?? '').split(':').filter((dir) => dir !== '') };
 }
 
+/** Where --rollover-account-key keeps the account key it replaced. */
+export function oldKeyPath(path: string): string {
+  return `${path}.old`;
+}
+
 /** The temporary file a new key is written to first: the parent allows its child exactly this path. */
 export function keyTempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp`);

@@ -37,7 +37,9 @@ test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
     '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] [--preferred-chain issuer] ' +
-    '[--account-key-type type] [--key-type type] [--version] domain [altnames...]');
+    '[--account-key-type type] [--key-type type] [--version] domain [altnames...]\n' +
+    '       acme-client --rollover-account-key newkey [-nv] [-f accountkey] [--server url] [--ca-file file] [--account-key-type type] ' +
+    '[--user name] [--timeout seconds]');
 });
 
 test('a lone domain gives the defaults', () => {
@@ -261,4 +263,11 @@ test('--contact is repeatable, keeps its order, and checks a mailto: address for
   for (const bad of ['admin@example.org', '', 'mailto:', '-x:y', 'mailto a@example.org', 'tel:\n1']) {
     rejectsWith(['--contact', bad, 'example.com'], `--contact: not a URI: ${JSON.stringify(bad)} (as in mailto:admin@example.org)`);
   }
+});
+
+test('--rollover-account-key takes no domain, and none is needed', () => {
+  parsesTo(['-n', '--rollover-account-key', '/etc/acme/new.pem', '-f', '/etc/acme/privkey.pem'],
+    { newAccountKey: true, rolloverAccountKey: '/etc/acme/new.pem', accountKey: '/etc/acme/privkey.pem', names: [] });
+  rejectsWith(['--rollover-account-key', '/etc/acme/new.pem', 'example.com'], '--rollover-account-key takes no domain');
+  rejectsWith(['-m', '--rollover-account-key', '/etc/acme/new.pem'], '--rollover-account-key takes no domain, which -m needs');
 });

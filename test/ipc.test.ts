@@ -393,6 +393,9 @@ const PARSERS: ParserCase[] = [
         fields: {} },
       { valid: { op: 'thumbprint', id: 3 }, fields: { id: { kind: 'id' } } },
       { valid: { op: 'eab', id: 4, url: 'https://ca.example/new-acct' }, fields: { id: { kind: 'id' }, url: { kind: 'string', max: 4096 } } },
+      { valid: { op: 'keyChange', id: 8, url: 'https://ca.example/key-change', account: 'https://ca.example/acct/1' },
+        fields: { id: { kind: 'id' }, url: { kind: 'string', max: 4096 }, account: { kind: 'string', max: 4096 } } },
+      { valid: { op: 'keyChanged' }, fields: {} },
     ],
   },
   {
@@ -405,6 +408,7 @@ const PARSERS: ParserCase[] = [
         fields: { id: { kind: 'id' }, thumbprint: { kind: 'b64', max: 64 } } },
       { valid: { op: 'eab', id: 5, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jwsOrNull' } } },
       { valid: { op: 'eab', id: 6, jws: null }, fields: {} },
+      { valid: { op: 'keyChange', id: 9, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jws' } } },
     ],
   },
   {
@@ -587,10 +591,10 @@ test('unknown operation names are shortened in the error', () => {
 const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[] } } = {
   netproc: { good: { directoryUrl: 'https://ca.example/dir', names: ['example.org', 'www.example.org'], challengeType: 'http-01', external: false,
     agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2,
-    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'], preferredChain: 'ISRG Root X2' },
+    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'], preferredChain: 'ISRG Root X2', rolloverAccountKey: false },
     optional: ['agreement', 'caFile', 'preferredChain'] },
-  acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256', eab: { kid: 'kid-1', keyFile: '/etc/acme/eab.key' } },
-    optional: ['eab'] },
+  acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256', eab: { kid: 'kid-1', keyFile: '/etc/acme/eab.key' },
+    rollover: { newKeyFile: '/etc/acme/new.pem', create: false } }, optional: ['eab', 'rollover'] },
   keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1,
     keyType: 'rsa4096' }, optional: [] },
   chngproc: { good: { challengeDir: '/var/www/acme', challengeType: 'http-01', verbose: 0 }, optional: ['challengeDir'] },
@@ -632,5 +636,12 @@ test('parseConfig.acctproc: an eab needs its kid and its key file, and nothing e
   assert.deepEqual(parseConfig.acctproc({ ...good, eab: { kid: 'k', keyFile: '/f', key: 'secret' } }), { ...good, eab: { kid: 'k', keyFile: '/f' } });
   for (const eab of [{ kid: 'k' }, { keyFile: '/f' }, { kid: 7, keyFile: '/f' }, { kid: 'k'.repeat(1025), keyFile: '/f' }, 'kid-1']) {
     assert.throws(() => parseConfig.acctproc({ ...good, eab }), /^Error: (kid|keyFile|eab) is/, JSON.stringify(eab));
+  }
+});
+
+test('parseConfig.acctproc: a rollover needs the new key\'s file and whether to create it', () => {
+  const good = CONFIGS.acctproc.good;
+  for (const rollover of [{ newKeyFile: '/n' }, { create: true }, { newKeyFile: 7, create: true }, { newKeyFile: '/n', create: 'yes' }, '/n']) {
+    assert.throws(() => parseConfig.acctproc({ ...good, rollover }), /^Error: (newKeyFile|create|rollover) is/, JSON.stringify(rollover));
   }
 });

@@ -210,15 +210,7 @@ export class AcmeClient {
    */
   async account(newKey: boolean, fields: AccountFields): Promise<string> {
     const { newAccount } = this.directory;
-    let res: HttpResponse | null = null;
-    if (!newKey) {
-      try {
-        res = await this.post(newAccount, { onlyReturnExisting: true }, true);
-        debug(newAccount, 'account exists');
-      } catch (err) {
-        if (!(err instanceof AcmeProblem && err.is('accountDoesNotExist'))) throw err;
-      }
-    }
+    let res = newKey ? null : await this.findAccount();
     if (res === null) {
       res = await this.createAccount(fields);
       debug(newAccount, 'account created');
@@ -228,6 +220,40 @@ export class AcmeClient {
       if (fields.contact.length > 0) await this.updateContacts(res, fields.contact);
     }
     return this.kid;
+  }
+
+  /** §7.3.1: the CA's answer for the account of the signer's key, or null when it has none. */
+  private async findAccount(): Promise<HttpResponse | null> {
+    const { newAccount } = this.directory;
+    try {
+      const res = await this.post(newAccount, { onlyReturnExisting: true }, true);
+      debug(newAccount, 'account exists');
+      return res;
+    } catch (err) {
+      if (err instanceof AcmeProblem && err.is('accountDoesNotExist')) return null;
+      throw err;
+    }
+  }
+
+  /** §7.3.1 for a key change: the account must exist, and is never created. */
+  async existingAccount(): Promise<string> {
+    const { newAccount } = this.directory;
+    const res = await this.findAccount();
+    if (res === null) throw new Failure(newAccount, 'the CA knows no account for this key');
+    this.kid = this.location(res, newAccount, 'account');
+    return this.kid;
+  }
+
+  /** The URL key changes go to (§7.3.5); a CA without one cannot roll an account key over. */
+  keyChangeUrl(): string {
+    const { keyChange } = this.directory;
+    if (keyChange === null) throw new Failure(this.directoryUrl, 'the CA offers no account key change (no keyChange in its directory)');
+    return keyChange;
+  }
+
+  /** §7.3.5: the outer JWS, signed with the old key as the account, carries the inner one. */
+  async changeKey(inner: FlattenedJws): Promise<void> {
+    await this.post(this.keyChangeUrl(), inner);
   }
 
   /**

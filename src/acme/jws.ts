@@ -103,9 +103,10 @@ export interface FlattenedJws {
 /**
  * Signs an ACME request. With header.kid the account URL names the key; without it the public JWK
  * is embedded (newAccount, or revokeCert signed with the certificate key). payload '' is
- * POST-as-GET (RFC 8555 §6.3): base64url('') is ''.
+ * POST-as-GET (RFC 8555 §6.3): base64url('') is ''. Without a nonce there is no "nonce" member:
+ * the inner JWS of a key change has none (§7.3.5).
  */
-export function signJws(key: KeyObject, header: { url: string; nonce: string; kid?: string }, payload: string): FlattenedJws {
+export function signJws(key: KeyObject, header: { url: string; nonce?: string; kid?: string }, payload: string): FlattenedJws {
   if (key.type !== 'private') throw new Error('a JWS must be signed with a private key');
   const alg = accountAlg(key);
   const protectedHeader =

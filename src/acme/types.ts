@@ -43,6 +43,8 @@ export interface Directory {
   termsOfService: string | null;
   /** meta.externalAccountRequired (§7.3.4): a new account needs an External Account Binding. */
   externalAccountRequired: boolean;
+  /** §7.3.5, which some CAs (ZeroSSL, SSL.com) do not offer. */
+  keyChange: string | null;
 }
 
 export function parseDirectory(o: Json, subject: string): Directory {
@@ -56,6 +58,7 @@ export function parseDirectory(o: Json, subject: string): Directory {
       revokeCert: url(o, 'revokeCert', subject),
       termsOfService: typeof tos === 'string' ? tos : null,
       externalAccountRequired: meta.externalAccountRequired === true,
+      keyChange: o.keyChange === undefined ? null : url(o, 'keyChange', subject),
     };
   });
 }

@@ -12,15 +12,21 @@ import { ACCOUNT_ALGS, type AccountAlg, type FlattenedJws } from '../acme/jws.js
 // acctproc's ready says whether it has just created the key (-n): an account for it cannot exist yet.
 // 'eab' asks for the External Account Binding of a new account at `url`: acctproc alone holds the
 // MAC key (--eab-hmac-key-file), and answers null when it was given none.
+// --rollover-account-key: 'keyChange' asks for the inner JWS of §7.3.5 (signed with the new key,
+// for `account` at `url`); 'keyChanged' says the CA has accepted it, and gets no answer: acctproc
+// replaces the key file and its exit status says so.
 export type NetToAcct =
   | { op: 'sign'; id: number; url: string; nonce: string; payload: string; kid: string | null }
   | { op: 'thumbprint'; id: number }
-  | { op: 'eab'; id: number; url: string };
+  | { op: 'eab'; id: number; url: string }
+  | { op: 'keyChange'; id: number; url: string; account: string }
+  | { op: 'keyChanged' };
 export type AcctToNet =
   | { op: 'ready'; alg: AccountAlg; created: boolean }
   | { op: 'signature'; id: number; jws: FlattenedJws }
   | { op: 'thumbprint'; id: number; thumbprint: string }
-  | { op: 'eab'; id: number; jws: FlattenedJws | null };
+  | { op: 'eab'; id: number; jws: FlattenedJws | null }
+  | { op: 'keyChange'; id: number; jws: FlattenedJws };
 
 export function parseNetToAcct(v: unknown): NetToAcct {
   const m = c.object(v);
@@ -32,6 +38,10 @@ export function parseNetToAcct(v: unknown): NetToAcct {
       return { op: 'thumbprint', id: c.integer(m, 'id') };
     case 'eab':
       return { op: 'eab', id: c.integer(m, 'id'), url: c.string(m, 'url', 4096) };
+    case 'keyChange':
+      return { op: 'keyChange', id: c.integer(m, 'id'), url: c.string(m, 'url', 4096), account: c.string(m, 'account', 4096) };
+    case 'keyChanged':
+      return { op: 'keyChanged' };
     default:
       return c.unknownOp(m.op);
   }
@@ -48,6 +58,8 @@ export function parseAcctToNet(v: unknown): AcctToNet {
       return { op: 'thumbprint', id: c.integer(m, 'id'), thumbprint: c.base64url(m, 'thumbprint', 64) };
     case 'eab':
       return { op: 'eab', id: c.integer(m, 'id'), jws: m.jws === null ? null : flattenedJws(m.jws) };
+    case 'keyChange':
+      return { op: 'keyChange', id: c.integer(m, 'id'), jws: flattenedJws(m.jws) };
     default:
       return c.unknownOp(m.op);
   }

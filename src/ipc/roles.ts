@@ -34,6 +34,8 @@ export interface NetConfig {
   contact: string[];
   /** --preferred-chain: the issuer CN of the topmost certificate of the chain to keep. */
   preferredChain: string | null;
+  /** --rollover-account-key: change the account's key, and nothing else; only acctproc is there. */
+  rolloverAccountKey: boolean;
 }
 export interface AcctConfig {
   keyFile: string; create: boolean; verbose: number;
@@ -41,6 +43,8 @@ export interface AcctConfig {
   keyType: KeyType;
   /** --eab-kid and --eab-hmac-key-file: the file is read by acctproc alone, before it drops root. */
   eab: { kid: string; keyFile: string } | null;
+  /** --rollover-account-key: the new key's file, and whether -n is to make it. */
+  rollover: { newKeyFile: string; create: boolean } | null;
 }
 export interface KeyConfig {
   keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number;
@@ -68,6 +72,10 @@ function externalAccountBinding(m: c.Fields): { kid: string; keyFile: string } {
   return { kid: c.string(m, 'kid', 1024), keyFile: c.string(m, 'keyFile') };
 }
 
+function rollover(m: c.Fields): { newKeyFile: string; create: boolean } {
+  return { newKeyFile: c.string(m, 'newKeyFile'), create: c.boolean(m, 'create') };
+}
+
 export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
   netproc: (v) => {
     const m = c.object(v, 'config');
@@ -77,13 +85,15 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
       verbose: verbose(m),
       caFile: c.optionalString(m, 'caFile'),
       contact: c.stringArray(m, 'contact', 100),
-      preferredChain: c.optionalString(m, 'preferredChain', 1024) };
+      preferredChain: c.optionalString(m, 'preferredChain', 1024),
+      rolloverAccountKey: c.boolean(m, 'rolloverAccountKey') };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');
     return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), verbose: verbose(m),
       keyType: c.oneOf(m, 'keyType', KEY_TYPES),
-      eab: m.eab === undefined || m.eab === null ? null : externalAccountBinding(c.object(m.eab, 'eab')) };
+      eab: m.eab === undefined || m.eab === null ? null : externalAccountBinding(c.object(m.eab, 'eab')),
+      rollover: m.rollover === undefined || m.rollover === null ? null : rollover(c.object(m.rollover, 'rollover')) };
   },
   keyproc: (v) => {
     const m = c.object(v, 'config');
@@ -106,5 +116,8 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
   },
 };
 
-/** Exit status by which fileproc says "I changed the certificate files" (the run then exits 0). */
+/**
+ * Exit status by which fileproc says "I changed the certificate files", and acctproc under
+ * --rollover-account-key "I replaced the account key file" (the run then exits 0).
+ */
 export const EXIT_CHANGED = 2;

@@ -2,14 +2,20 @@
 // Account Binding key of --eab-hmac-key-file when given, then answers netproc's requests to sign
 // JWS, for the key's thumbprint and for the binding of a new account. The keys never leave this
 // process: only signatures, MACs and the thumbprint do. It talks to netproc only and needs no network.
+//
+// With --rollover-account-key it holds the new key too (read, or with -n created): it signs the
+// inner JWS of the key change with it, and once netproc says the CA has accepted the change it
+// replaces the key file with the new key, keeping the old one as <file>.old, and exits with
+// EXIT_CHANGED. For that it stays root, jailed to the key's directory (src/main.ts plans it).
 
+import type { KeyObject } from 'node:crypto';
 import { atTermination, runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
-import { AcctConfig, FD } from '../ipc/roles.js';
+import { AcctConfig, EXIT_CHANGED, FD } from '../ipc/roles.js';
 import { AcctToNet, NetToAcct, parseNetToAcct } from '../ipc/messages.js';
 import { accountAlg, externalAccountBinding, publicJwk, signJws, thumbprint } from '../acme/jws.js';
 import { keyDescription, parsePrivateKey } from '../x509/keys.js';
-import { loadOrCreateKey, removeKeyTempInFlight } from '../fsutil/keyfile.js';
+import { loadOrCreateKey, removeKeyTempInFlight, replaceKeyFile } from '../fsutil/keyfile.js';
 import { readFileCapped } from '../fsutil/read.js';
 import { Failure, debug } from '../log.js';
 
@@ -36,17 +42,28 @@ async function readMacKey(path: string): Promise<Buffer> {
   return Buffer.from(encoded, 'base64url');
 }
 
+/** The key to roll over to: usable as an account key, and not the one the account has. */
+function parseNewKey(path: string, pem: string, currentJwk: Record<string, string>): KeyObject {
+  const key = parsePrivateKey(pem, path);
+  accountAlg(key);
+  if (thumbprint(publicJwk(key)) === thumbprint(currentJwk)) throw new Failure(path, 'is the account key already');
+  debug(path, `loaded ${keyDescription(key)} new account key`);
+  return key;
+}
+
 runChild('acctproc', async (config: AcctConfig, confine) => {
   const net = new Channel<NetToAcct, AcctToNet>(FD.acctproc.net, 'netproc', parseNetToAcct);
   try {
     atTermination(removeKeyTempInFlight);
     const pem = await loadOrCreateKey(config.keyFile, config.create, 'account', config.keyType);
     const macKey = config.eab === null ? null : await readMacKey(config.eab.keyFile);
+    const newPem = config.rollover === null ? null : await loadOrCreateKey(config.rollover.newKeyFile, config.rollover.create, 'account', config.keyType);
     await confine();
     const key = parsePrivateKey(pem, config.keyFile);
     const alg = accountAlg(key);
     const jwk = publicJwk(key);
     debug(config.keyFile, `loaded ${keyDescription(key)} account key`);
+    const newKey = config.rollover === null || newPem === null ? null : parseNewKey(config.rollover.newKeyFile, newPem, jwk);
     if (!(await net.send({ op: 'ready', alg, created: config.create }))) return;
 
     for (;;) {
@@ -65,6 +82,24 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
           const jws = config.eab === null || macKey === null ? null : externalAccountBinding(macKey, config.eab.kid, request.url, jwk);
           await net.send({ op: 'eab', id: request.id, jws });
           break;
+        }
+        case 'keyChange': {
+          if (newKey === null) throw new Failure('netproc', 'asked for a key change that was not asked for');
+          // §7.3.5: the new key vouches for the account and its old key, with no nonce.
+          const payload = JSON.stringify({ account: request.account, oldKey: jwk });
+          await net.send({ op: 'keyChange', id: request.id, jws: signJws(newKey, { url: request.url }, payload) });
+          break;
+        }
+        case 'keyChanged': {
+          if (config.rollover === null || newPem === null) throw new Failure('netproc', 'reported a key change that was not asked for');
+          try {
+            await replaceKeyFile(config.keyFile, newPem, pem);
+          } catch (err) {
+            const why = err instanceof Failure ? err.problem : (err as Error).message;
+            throw new Failure(config.keyFile, `the CA now knows the account by ${config.rollover.newKeyFile} alone, but this file was not replaced: ${why}`);
+          }
+          debug(config.keyFile, `replaced by ${config.rollover.newKeyFile}, the old key kept as ${config.keyFile}.old`);
+          return EXIT_CHANGED;
         }
       }
     }

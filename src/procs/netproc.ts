@@ -7,6 +7,7 @@
 // its answer); then the steps below, in this order, each a function of its own:
 //   loadDirectory, findAccount, then either revokeCertificate, or
 //   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc.
+// With --rollover-account-key acctproc is its only peer, and rolloverAccountKey its whole work.
 
 import { runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
@@ -64,6 +65,7 @@ class AccountSigner implements Signer {
   private readonly signatures = new Replies<Extract<AcctToNet, { op: 'signature' }>>('acctproc');
   private readonly thumbprints = new Replies<Extract<AcctToNet, { op: 'thumbprint' }>>('acctproc');
   private readonly bindings = new Replies<Extract<AcctToNet, { op: 'eab' }>>('acctproc');
+  private readonly keyChanges = new Replies<Extract<AcctToNet, { op: 'keyChange' }>>('acctproc');
 
   constructor(private readonly acct: Peers['acct']) {
     this.ready = this.readReady();
@@ -71,6 +73,7 @@ class AccountSigner implements Signer {
       this.signatures.abandon(err);
       this.thumbprints.abandon(err);
       this.bindings.abandon(err);
+      this.keyChanges.abandon(err);
     });
   }
 
@@ -86,6 +89,7 @@ class AccountSigner implements Signer {
       if (m.op === 'signature') this.signatures.deliver(m);
       else if (m.op === 'thumbprint') this.thumbprints.deliver(m);
       else if (m.op === 'eab') this.bindings.deliver(m);
+      else if (m.op === 'keyChange') this.keyChanges.deliver(m);
       else throw new Failure('acctproc', `unexpected message "${m.op}"`);
     }
   }
@@ -102,6 +106,19 @@ class AccountSigner implements Signer {
     const { id, reply } = this.thumbprints.take();
     await send(this.acct, { op: 'thumbprint', id });
     return (await reply).thumbprint;
+  }
+
+  /** §7.3.5: the inner JWS of a key change, signed by acctproc with the new key. */
+  async keyChange(url: string, account: string): Promise<FlattenedJws> {
+    await this.ready;
+    const { id, reply } = this.keyChanges.take();
+    await send(this.acct, { op: 'keyChange', id, url, account });
+    return (await reply).jws;
+  }
+
+  /** The CA has the new key: acctproc may replace the key file. */
+  async keyChanged(): Promise<void> {
+    await send(this.acct, { op: 'keyChanged' });
   }
 
   /** §7.3.4, made by acctproc, which alone holds the MAC key; null when it was given none. */
@@ -278,21 +295,52 @@ async function downloadCertificate(acme: AcmeClient, order: Order, config: NetCo
   return pem;
 }
 
+/**
+ * §7.3.5, the whole of a --rollover-account-key run: the account of the old key (never created),
+ * then the key change, whose inner JWS acctproc signs with the new key. Only once the CA has
+ * accepted it is acctproc told, and replaces the key file.
+ */
+async function rolloverAccountKey(config: NetConfig, http: HttpClient): Promise<void> {
+  const acct: Peers['acct'] = new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet);
+  try {
+    const signer = new AccountSigner(acct);
+    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    await loadDirectory(acme, config);
+    const url = acme.keyChangeUrl();
+    const account = await acme.existingAccount();
+    await acme.changeKey(await signer.keyChange(url, account));
+    debug(account, 'the CA has the new account key');
+    await signer.keyChanged();
+  } catch (err) {
+    if (err instanceof PeerGone) return;
+    throw err;
+  } finally {
+    acct.close();
+  }
+}
+
 runChild('netproc', async (config: NetConfig, confine) => {
   // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
   const secureContext = await loadTrust(config.caFile, process.env);
   await confine();
   checkTrustDirectories(process.env);
+  const http = new HttpClient({
+    userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
+    maxBodyBytes: 4 << 20, secureContext,
+  });
+  if (config.rolloverAccountKey) {
+    try {
+      return await rolloverAccountKey(config, http);
+    } finally {
+      http.close();
+    }
+  }
   const peers: Peers = {
     acct: new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet),
     key: new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
     chng: new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
     cert: new Channel(FD.netproc.cert, 'certproc', parseCertToNet),
   };
-  const http = new HttpClient({
-    userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
-    maxBodyBytes: 4 << 20, secureContext,
-  });
   try {
     // keyproc sends its CSR unasked: it is read as it comes, while the rest goes on.
     const csr = receive(peers.key);
