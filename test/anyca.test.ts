@@ -166,6 +166,18 @@ describe('any CA, against Pebble with two alternate roots', { skip }, () => {
       assert.equal(run.status, 0, run.stderr);
     });
 
+    test('SSL_CERT_FILE inside SSL_CERT_DIR, as Debian\'s environment has them, works', async () => {
+      const { w, args } = setup();
+      // Searchable by the unprivileged netproc, unlike the work area itself.
+      chmodSync(w.dir, 0o755);
+      const store = join(w.dir, 'store');
+      mkdirSync(store, { mode: 0o755 });
+      copyFileSync(lab.tlsCaFile, join(store, 'ca.pem'));
+      openssl(['rehash', store]);
+      const run = await runClient([...args, 'cert-dir.example.test'], { env: { SSL_CERT_DIR: store, SSL_CERT_FILE: join(store, 'ca.pem') } });
+      assert.equal(run.status, 0, run.stderr);
+    });
+
     test('SSL_CERT_FILE in a root-only directory works', async () => {
       const { w, args, hidden } = setup();
       const run = await runClient([...args, 'cert-file.example.test'], { env: { SSL_CERT_FILE: join(hidden, 'ca.pem') } });
