@@ -8,7 +8,7 @@ import yargs from 'yargs';
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--version] domain [altnames...]';
+  '[--poll-timeout seconds] [--profile name] [--no-ari] [--version] domain [altnames...]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -47,6 +47,10 @@ export interface Options {
   isolationReport: boolean;
   /** --version: print the version and exit. */
   version: boolean;
+  /** --no-ari: the lifetime rule alone decides when to renew; the CA's renewal window is not asked. */
+  noAri: boolean;
+  /** --profile: the CA's certificate profile to order under. */
+  profile?: string;
   /** --timeout: seconds one HTTP request to the CA may take, connection included (default 60). */
   timeout?: number;
   /** --poll-timeout: seconds to wait for the CA to validate and issue (default 300). */
@@ -64,8 +68,8 @@ const VALUE_LETTERS = {
 } as const;
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
-const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version' } as const;
-const LONG_VALUES = { server: 'server', user: 'user' } as const;
+const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', 'no-ari': 'noAri' } as const;
+const LONG_VALUES = { server: 'server', user: 'user', profile: 'profile' } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */
 const MAX_SECONDS = 86_400;
@@ -154,7 +158,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const verbose = parsed[VERBOSE_LETTER];
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false, isolationReport: false, version: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, isolationReport: false, version: false, noAri: false,
     verbose: typeof verbose === 'number' ? verbose : 0,
     // parse-positional-numbers is off, so every operand is still the string it was given as.
     names: parsed._.map((operand) => String(operand)),

@@ -4,7 +4,7 @@ import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Option
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, isolationReport: false, version: false,
+  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, isolationReport: false, version: false, noAri: false,
 };
 
 function expected(fields: Partial<Options> & { names: string[] }): Options {
@@ -36,7 +36,7 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-    '[--poll-timeout seconds] [--version] domain [altnames...]');
+    '[--poll-timeout seconds] [--profile name] [--no-ari] [--version] domain [altnames...]');
 });
 
 test('a lone domain gives the defaults', () => {
@@ -218,4 +218,11 @@ test('extensions: --timeout and --poll-timeout take whole seconds, 1 to 86400', 
 test('--version needs no domain and takes no value', () => {
   parsesTo(['--version'], { version: true, names: [] });
   rejectsWith(['--version=1'], 'option does not take an argument -- version');
+});
+
+test('--no-ari is a flag; --profile takes a name', () => {
+  parsesTo(['--no-ari', '--profile', 'shortlived', 'example.com'], { noAri: true, profile: 'shortlived', names: ['example.com'] });
+  parsesTo(['--profile=tlsserver', 'example.com'], { profile: 'tlsserver', names: ['example.com'] });
+  rejectsWith(['--no-ari=1', 'example.com'], 'option does not take an argument -- no-ari');
+  rejectsWith(['--profile'], 'option requires an argument -- profile');
 });
