@@ -164,6 +164,15 @@ describe('acme-client-dns01 against BIND and Pebble', { skip }, () => {
     }
   });
 
+  test('nsupdate: an hmac-sha512 key signs and verifies as well', async () => {
+    const { w, args } = acmeArgs();
+    assert.match(readFileSync(bind.keys.acmeDns, 'utf8'), /algorithm hmac-sha512;/);
+    const run = await dns01(['--provider', 'nsupdate', '--tsig-key-file', bind.keys.acmeDns, '--dns-server', bind.primary, '--', ...args, 'sha512.example.test']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(names(w.certs), 'DNS:sha512.example.test');
+    assert.deepEqual(await txtEverywhere('_acme-challenge.sha512.example.test'), [[], []]);
+  });
+
   test("acme-client's own failure passes through: its line, exit 1, no DNS change", async () => {
     const { w, args } = acmeArgs();
     const missing = join(w.dir, 'absent');
