@@ -31,6 +31,8 @@ export interface LabOptions {
   authzReuse?: number;
   /** Validity of issued certificates in seconds (Pebble config certificateValidityPeriod; Pebble's default is 5 years). */
   certificateValidityPeriod?: number;
+  /** ADDR:PORT of the DNS server Pebble's VA asks (default: pebble-challtestsrv, which answers A 127.0.0.1 for every name). */
+  dnsServer?: string;
   /**
    * External Account Binding keys, kid -> base64url HMAC key (Pebble config externalAccountMACKeys).
    * Given, Pebble requires EAB for every new account (externalAccountBindingRequired).
@@ -410,7 +412,7 @@ http {
       '-management', `127.0.0.1:${challMgmtPort}`,
     ]);
     const nginxProc = start('nginx', nginx, ['-e', join(logDir, 'nginx-error.log'), '-p', nginxDir, '-c', nginxConf]);
-    const pebble = start('pebble', PEBBLE, ['-config', pebbleConfig, '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict'], {
+    const pebble = start('pebble', PEBBLE, ['-config', pebbleConfig, '-dnsserver', opts.dnsServer ?? `127.0.0.1:${dnsPort}`, '-strict'], {
       PEBBLE_VA_NOSLEEP: '1',
       PEBBLE_WFE_NONCEREJECT: String(nonceReject),
       PEBBLE_AUTHZREUSE: String(authzReuse),

@@ -10,8 +10,8 @@ import { KEY_TYPES, type KeyType } from './x509/keys.js';
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] ' +
-  '[--preferred-chain issuer] [--account-key-type type] [--key-type type] [--version] domain [altnames...]\n' +
+  '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+  '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--version] domain [altnames...]\n' +
   '       acme-client --rollover-account-key newkey [-nv] [-f accountkey] [--server url] [--ca-file file] ' +
   '[--account-key-type type] [--user name] [--timeout seconds]';
 
@@ -52,6 +52,10 @@ export interface Options {
   isolationReport: boolean;
   /** --version: print the version and exit. */
   version: boolean;
+  /** --no-ari: the lifetime rule alone decides when to renew; the CA's renewal window is not asked. */
+  noAri: boolean;
+  /** --profile: the CA's certificate profile to order under. */
+  profile?: string;
   /** --timeout: seconds one HTTP request to the CA may take, connection included (default 60). */
   timeout?: number;
   /** --poll-timeout: seconds to wait for the CA to validate and issue (default 300). */
@@ -85,9 +89,9 @@ const VALUE_LETTERS = {
 } as const;
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
-const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version' } as const;
+const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', 'no-ari': 'noAri' } as const;
 const LONG_VALUES = {
-  server: 'server', user: 'user', 'ca-file': 'caFile', 'eab-kid': 'eabKid', 'eab-hmac-key-file': 'eabHmacKeyFile',
+  server: 'server', user: 'user', profile: 'profile', 'ca-file': 'caFile', 'eab-kid': 'eabKid', 'eab-hmac-key-file': 'eabHmacKeyFile',
   'preferred-chain': 'preferredChain', 'rollover-account-key': 'rolloverAccountKey',
 } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
@@ -192,7 +196,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const verbose = parsed[VERBOSE_LETTER];
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false, isolationReport: false, version: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, isolationReport: false, version: false, noAri: false,
     verbose: typeof verbose === 'number' ? verbose : 0,
     // parse-positional-numbers is off, so every operand is still the string it was given as.
     names: parsed._.map((operand) => String(operand)),

@@ -9,6 +9,9 @@ import { Failure } from './log.js';
 export const LETSENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
 export const LETSENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
 
+/** In the certificate directory: what the CA said of renewing the certificate (src/x509/renewal.ts). */
+export const STATE_FILE = 'acme-client-state.json';
+
 /** CAs --server knows by name, with the directory URLs they publish. */
 export const CA_DIRECTORIES: Readonly<Record<string, string>> = {
   letsencrypt: LETSENCRYPT,

@@ -17,7 +17,7 @@ import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } f
 import { EXIT_CHANGED, FD, Role, RoleConfig } from './ipc/roles.js';
 import { Failure, debug, setVerbosity, warn } from './log.js';
 import { USER_AGENT, VERSION } from './version.js';
-import { Paths, directoryUrl, keyTempPath, oldKeyPath, resolvePaths, trustStore } from './defaults.js';
+import { Paths, STATE_FILE, directoryUrl, keyTempPath, oldKeyPath, resolvePaths, trustStore } from './defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, childCommand, describePlan, planChild, probeCapabilities, resolveUser } from './isolation.js';
 import { isolationReport } from './report.js';
 import { DEFAULT_KEY_TYPE } from './x509/keys.js';
@@ -139,25 +139,47 @@ class Spawner {
   }
 }
 
-/** certproc's first line on its lifeline: 'current', 'work', or null if it ended without one. */
-function firstWord(stream: Readable): Promise<string | null> {
-  return new Promise((resolve) => {
-    let text = '';
-    const done = (word: string | null): void => {
-      stream.removeListener('data', onData);
-      resolve(word);
-    };
-    const onData = (chunk: Buffer): void => {
-      text += chunk.toString('latin1');
-      const nl = text.indexOf('\n');
-      if (nl >= 0) done(['current', 'work'].includes(text.slice(0, nl)) ? text.slice(0, nl) : null);
-      else if (text.length > 16) done(null);
-    };
-    stream.on('data', onData);
-    stream.once('end', () => done(null));
-    stream.once('close', () => done(null));
-    stream.once('error', () => done(null));
-  });
+type Word = 'current' | 'work' | 'ask';
+const WORDS: readonly string[] = ['current', 'work', 'ask'];
+
+/**
+ * certproc's words on its lifeline, one a line: "current", "work", or "ask" then maybe "work".
+ * next() gives null once certproc has ended or said something else.
+ */
+class Words {
+  private text = '';
+  private readonly waiting: ((word: Word | null) => void)[] = [];
+  private ended = false;
+
+  constructor(stream: Readable) {
+    stream.on('data', (chunk: Buffer) => {
+      this.text += chunk.toString('latin1');
+      this.deliver();
+    });
+    for (const event of ['end', 'close', 'error']) {
+      stream.once(event, () => {
+        this.ended = true;
+        this.deliver();
+      });
+    }
+  }
+
+  private deliver(): void {
+    while (this.waiting.length > 0) {
+      const nl = this.text.indexOf('\n');
+      if (nl < 0 && !this.ended && this.text.length <= 16) return;
+      const line = nl < 0 ? null : this.text.slice(0, nl);
+      this.text = nl < 0 ? '' : this.text.slice(nl + 1);
+      (this.waiting.shift() as (word: Word | null) => void)(line !== null && WORDS.includes(line) ? (line as Word) : null);
+    }
+  }
+
+  next(): Promise<Word | null> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.deliver();
+    });
+  }
 }
 
 /** Nice value of the children not needed at once (see runChildren). */
@@ -269,6 +291,7 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
   return {
     netproc: {
       directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT,
+      profile: opts.profile ?? null, ari: !opts.noAri, mustStaple: opts.mustStaple,
       requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
       caFile: opts.caFile === undefined ? null : resolve(opts.caFile),
       contact: opts.contact ?? [],
@@ -281,7 +304,7 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
     keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose,
       keyType: opts.domainKeyType ?? DEFAULT_KEY_TYPE },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
-    certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, verbose },
+    certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, ari: !opts.noAri, directoryUrl: server, verbose },
     fileproc: { certDir: paths.certDir, backup: opts.backup, verbose },
   };
 }
@@ -303,7 +326,7 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
       : rolloverNeeds(paths.accountKey, configs.acctproc.rollover),
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
-    certproc: { reads: ['cert.pem', 'chain.pem', 'fullchain.pem'].map((f) => join(paths.certDir, f)), writes: [], root: false, jailDir: null },
+    certproc: { reads: ['cert.pem', 'chain.pem', 'fullchain.pem', STATE_FILE].map((f) => join(paths.certDir, f)), writes: [], root: false, jailDir: null },
     fileproc: dir(paths.certDir),
   };
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
@@ -412,6 +435,12 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
   }
 }
 
+/**
+ * Starts the children as certproc's words ask for them, and waits for all. certproc comes first
+ * and alone unless work is certain: the nightly "nothing to do" costs one child and no request.
+ * On "ask" (the CA's renewal window decides) netproc and fileproc follow, and the children that
+ * hold the keys or publish challenges come only on "work".
+ */
 async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean): Promise<number> {
   const children: [Role, ChildProcess][] = [];
   // Each child's end is listened for from its start: one may end while the parent awaits another.
@@ -431,40 +460,50 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
       for (const [, child] of children) child.kill(sig);
     });
   }
-  // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 3 net, 4 file.
-  // Each peer gets the other end, and the parent then drops its copies. The last 'pipe' of each
-  // is its lifeline (FD.*.lifeline), which the parent keeps until it exits.
-  const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
-  // certproc first, and alone unless work is certain: the nightly "nothing to do" costs one child
-  // and no CA request.
-  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe']);
-  if (!certain) {
-    const word = await firstWord(end(cert, FD.certproc.lifeline));
-    if (word !== 'work') {
-      const [outcome] = (await Promise.all(ends)) as [Outcome];
-      if (outcome.signal !== null) warn('certproc', `killed by ${outcome.signal}`);
-      else if (outcome.code !== 0) debug('certproc', `exit status ${outcome.code}`);
-      return word === 'current' && outcome.code === 0 ? 2 : 1;
-    }
-  }
-  const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', end(cert, 3), 'pipe']);
-  spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3), 'pipe']);
-  const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4), 'pipe']);
-  spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(net, 5), 'pipe']);
-  const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
-  // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and the
-  // writing come last. Starting keyproc and fileproc at a lower priority lets the conversation
-  // begin first on a machine with fewer cores than children; they start up in its network waits.
-  for (const child of [key, file]) startsInBackground(child);
-  for (const fd of [3, 4, 5]) end(net, fd).destroy();
-  for (const fd of [3, 4]) end(cert, fd).destroy();
-
   let overdue = false;
   const deadline = setTimeout(() => {
     overdue = true;
     warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
     stopAll();
   }, deadlineMs);
+
+  // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 3 net, 4 file.
+  // Each peer gets the other end, and the parent then drops its copies; the ends for children that
+  // never start are dropped at the end. The last 'pipe' of each is its lifeline (FD.*.lifeline),
+  // which the parent keeps until it exits.
+  const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
+  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe']);
+  const startNetAndFile = (): ChildProcess => {
+    const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', end(cert, 3), 'pipe']);
+    const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
+    startsInBackground(file);
+    for (const fd of [3, 4]) end(cert, fd).destroy();
+    return net;
+  };
+  const startKeyHolders = (from: ChildProcess): void => {
+    spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(from, 3), 'pipe']);
+    const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(from, 4), 'pipe']);
+    spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(from, 5), 'pipe']);
+    // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and
+    // the writing come last. keyproc and fileproc start at a lower priority, so that on a machine
+    // with fewer cores than children the conversation begins first.
+    startsInBackground(key);
+  };
+
+  const words = new Words(end(cert, FD.certproc.lifeline));
+  let word: Word | null = certain ? 'work' : await words.next();
+  if (word === 'current' || word === null) {
+    clearTimeout(deadline);
+    const [outcome] = (await Promise.all(ends)) as [Outcome];
+    if (outcome.signal !== null) warn('certproc', `killed by ${outcome.signal}`);
+    else if (outcome.code !== 0) debug('certproc', `exit status ${outcome.code}`);
+    return word === 'current' && outcome.code === 0 ? 2 : 1;
+  }
+  const net = startNetAndFile();
+  if (word === 'ask') word = await words.next();
+  if (word === 'work') startKeyHolders(net);
+  for (const fd of [3, 4, 5]) end(net, fd).destroy();
+
   const outcomes = await Promise.all(ends);
   clearTimeout(deadline);
   if (overdue) return 1;

@@ -4,7 +4,7 @@ import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Option
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, isolationReport: false, version: false,
+  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, isolationReport: false, version: false, noAri: false,
 };
 
 function expected(fields: Partial<Options> & { names: string[] }): Options {
@@ -36,8 +36,8 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-    '[--poll-timeout seconds] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] [--contact uri] [--preferred-chain issuer] ' +
-    '[--account-key-type type] [--key-type type] [--version] domain [altnames...]\n' +
+    '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+    '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--version] domain [altnames...]\n' +
     '       acme-client --rollover-account-key newkey [-nv] [-f accountkey] [--server url] [--ca-file file] [--account-key-type type] ' +
     '[--user name] [--timeout seconds]');
 });
@@ -270,4 +270,11 @@ test('--rollover-account-key takes no domain, and none is needed', () => {
     { newAccountKey: true, rolloverAccountKey: '/etc/acme/new.pem', accountKey: '/etc/acme/privkey.pem', names: [] });
   rejectsWith(['--rollover-account-key', '/etc/acme/new.pem', 'example.com'], '--rollover-account-key takes no domain');
   rejectsWith(['-m', '--rollover-account-key', '/etc/acme/new.pem'], '--rollover-account-key takes no domain, which -m needs');
+});
+
+test('--no-ari is a flag; --profile takes a name', () => {
+  parsesTo(['--no-ari', '--profile', 'shortlived', 'example.com'], { noAri: true, profile: 'shortlived', names: ['example.com'] });
+  parsesTo(['--profile=tlsserver', 'example.com'], { profile: 'tlsserver', names: ['example.com'] });
+  rejectsWith(['--no-ari=1', 'example.com'], 'option does not take an argument -- no-ari');
+  rejectsWith(['--profile'], 'option requires an argument -- profile');
 });

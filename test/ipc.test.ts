@@ -430,24 +430,29 @@ const PARSERS: ParserCase[] = [
   },
   {
     name: 'parseCertToNet', parse: parseCertToNet, shapes: [
+      { valid: { op: 'renewal-info', certId: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE' }, fields: { certId: { kind: 'string', max: 1024 } } },
       { valid: { op: 'current', reason: 'certificate valid: 60 days left' }, fields: { reason: { kind: 'string', max: 1024 } } },
-      { valid: { op: 'renew', reason: 'certificate renewable: 2 days left' }, fields: { reason: { kind: 'string', max: 1024 } } },
+      { valid: { op: 'renew', reason: 'certificate renewable: 2 days left', replaces: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE' },
+        fields: { reason: { kind: 'string', max: 1024 }, replaces: { kind: 'optString', max: 1024 } } },
       { valid: { op: 'revoke', certificate: 'MIIFazCCBFOgAwIBAgIS' }, fields: { certificate: { kind: 'b64', max: MB } } },
     ],
   },
   {
     name: 'parseNetToCert', parse: parseNetToCert, shapes: [
       { valid: { op: 'ready' }, fields: {} },
-      { valid: { op: 'chain', pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', publicKey: 'MFkwEwYHKoZI' },
-        fields: { pem: { kind: 'string', max: MB }, publicKey: { kind: 'b64', max: 8192 } } },
+      { valid: { op: 'chain', pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', publicKey: 'MFkwEwYHKoZI', renewalInfo: true },
+        fields: { pem: { kind: 'string', max: MB }, publicKey: { kind: 'b64', max: 8192 }, renewalInfo: { kind: 'bool' } } },
+      { valid: { op: 'renewal-info', offered: true, window: null, retryAfterMs: null, explanationUrl: 'https://ca.example/why' },
+        fields: { offered: { kind: 'bool' }, explanationUrl: { kind: 'optString', max: 2000 } } },
       { valid: { op: 'revoked', already: true }, fields: { already: { kind: 'bool' } } },
       { valid: { op: 'revoked', already: false }, fields: {} },
     ],
   },
   {
     name: 'parseCertToFile', parse: parseCertToFile, shapes: [
-      { valid: { op: 'install', cert: '-----BEGIN CERTIFICATE-----\n', chain: '' },
-        fields: { cert: { kind: 'string', max: MB }, chain: { kind: 'string', max: MB } } },
+      { valid: { op: 'install', cert: '-----BEGIN CERTIFICATE-----\n', chain: '', state: '{}' },
+        fields: { cert: { kind: 'string', max: MB }, chain: { kind: 'string', max: MB }, state: { kind: 'optString', max: 65536 } } },
+      { valid: { op: 'state', state: '{}' }, fields: { state: { kind: 'string', max: 65536 } } },
       { valid: { op: 'remove' }, fields: {} },
     ],
   },
@@ -590,15 +595,17 @@ test('unknown operation names are shortened in the error', () => {
 
 const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[] } } = {
   netproc: { good: { directoryUrl: 'https://ca.example/dir', names: ['example.org', 'www.example.org'], challengeType: 'http-01', external: false,
-    agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2,
+    agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', profile: 'shortlived', ari: true, mustStaple: false,
+    requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2,
     caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'], preferredChain: 'ISRG Root X2', rolloverAccountKey: false },
-    optional: ['agreement', 'caFile', 'preferredChain'] },
+    optional: ['agreement', 'profile', 'caFile', 'preferredChain'] },
   acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256', eab: { kid: 'kid-1', keyFile: '/etc/acme/eab.key' },
     rollover: { newKeyFile: '/etc/acme/new.pem', create: false } }, optional: ['eab', 'rollover'] },
   keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1,
     keyType: 'rsa4096' }, optional: [] },
   chngproc: { good: { challengeDir: '/var/www/acme', challengeType: 'http-01', verbose: 0 }, optional: ['challengeDir'] },
-  certproc: { good: { certDir: '/etc/ssl/acme', names: ['example.org'], expand: true, force: false, revoke: false, verbose: 0 }, optional: [] },
+  certproc: { good: { certDir: '/etc/ssl/acme', names: ['example.org'], expand: true, force: false, revoke: false, ari: true,
+    directoryUrl: 'https://ca.example/dir', verbose: 0 }, optional: [] },
   fileproc: { good: { certDir: '/etc/ssl/acme', backup: true, verbose: 3 }, optional: [] },
 };
 
@@ -643,5 +650,17 @@ test('parseConfig.acctproc: a rollover needs the new key\'s file and whether to 
   const good = CONFIGS.acctproc.good;
   for (const rollover of [{ newKeyFile: '/n' }, { create: true }, { newKeyFile: 7, create: true }, { newKeyFile: '/n', create: 'yes' }, '/n']) {
     assert.throws(() => parseConfig.acctproc({ ...good, rollover }), /^Error: (newKeyFile|create|rollover) is/, JSON.stringify(rollover));
+  }
+});
+
+test('parseNetToCert: a renewal window is two integer times, or null; Retry-After an integer or null', () => {
+  const good = { op: 'renewal-info', offered: true, window: { start: 1, end: 2 }, retryAfterMs: 21_600_000, explanationUrl: null };
+  assert.deepEqual(parseNetToCert(good), good);
+  assert.deepEqual(parseNetToCert({ ...good, window: null, retryAfterMs: null }), { ...good, window: null, retryAfterMs: null });
+  for (const window of [{ start: 1 }, { start: '1', end: 2 }, { start: 1, end: -2 }, [1, 2], 'soon']) {
+    assert.throws(() => parseNetToCert({ ...good, window }), /^Error: (window is not an object|(start|end) is (missing|not a non-negative integer))$/, JSON.stringify(window));
+  }
+  for (const retryAfterMs of ['6h', -1, 1.5, undefined]) {
+    assert.throws(() => parseNetToCert({ ...good, retryAfterMs }), /^Error: retryAfterMs is (missing|not a non-negative integer)$/, String(retryAfterMs));
   }
 });

@@ -9,8 +9,8 @@ import type { FlattenedJws } from './jws.js';
 import { HttpClient, HttpResponse } from './http.js';
 import { canonicalIp } from '../x509/ip.js';
 import {
-  Authorization, Directory, ERROR_PREFIX, Order, Problem, describeProblem, parseAccount, parseAuthorization, parseDirectory, parseJson,
-  parseOrder, parseProblem,
+  Authorization, Directory, ERROR_PREFIX, Order, Problem, RenewalInfo, describeProblem, parseAccount, parseAuthorization, parseDirectory,
+  parseJson, parseOrder, parseProblem, parseRenewalInfo,
 } from './types.js';
 
 export interface Signer {
@@ -41,6 +41,8 @@ const BAD_NONCE_RETRIES = 10;
 /** Waits on 503 and 429 before giving up; longer Retry-After values are reported, not waited. */
 const BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_MS = 60_000;
+/** A renewal information answer is a few hundred bytes; anything near this is not one. */
+const MAX_RENEWAL_INFO_BYTES = 64 * 1024;
 /** A chain travels to certproc in one IPC frame (1 MiB of JSON): far more than any real chain. */
 const MAX_CHAIN_BYTES = 512 * 1024;
 /** Alternate chains looked at: Let's Encrypt offers one, Pebble as many as it is told. */
@@ -107,9 +109,9 @@ export class AcmeClient {
   }
 
   /** An unsigned GET, with 503 and 429 waited out as post() does. */
-  private async unsigned(url: string): Promise<HttpResponse> {
+  private async unsigned(url: string, maxBytes?: number): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
-      const res = await this.http.get(url);
+      const res = await this.http.get(url, maxBytes);
       const wait = busyWait(res);
       if (wait === null || attempt >= BUSY_RETRIES) return res;
       debug(url, `busy (HTTP ${res.status}), retrying in ${Math.ceil(wait / 1000)} s`);
@@ -117,7 +119,9 @@ export class AcmeClient {
     }
   }
 
+  /** The directory, fetched once per run. */
   async loadDirectory(): Promise<Directory> {
+    if (this.dir !== null) return this.dir;
     const res = await this.unsigned(this.directoryUrl);
     if (res.status !== 200) throw this.failure(res);
     this.dir = parseDirectory(parseJson(res.body, this.directoryUrl), this.directoryUrl);
@@ -300,12 +304,32 @@ export class AcmeClient {
     return url.toString();
   }
 
-  /** §7.4; an IP address is an identifier of type ip (RFC 8738 §3). */
-  async newOrder(names: string[]): Promise<{ url: string; order: Order }> {
+  /**
+   * RFC 9773 §4.2: the CA's suggested renewal window for a certificate, and how long the CA asks to
+   * be left alone before the next question (Retry-After). An unauthenticated GET.
+   */
+  async renewalInfo(certId: string): Promise<{ info: RenewalInfo; retryAfter: number | null }> {
+    const base = this.directory.renewalInfo;
+    if (base === null) throw new Error('the CA offers no renewal information');
+    const url = `${base.replace(/\/$/, '')}/${certId}`;
+    const res = await this.unsigned(url, MAX_RENEWAL_INFO_BYTES);
+    if (res.status !== 200) throw this.failure(res);
+    return { info: parseRenewalInfo(parseJson(res.body, url), url), retryAfter: retryAfterMs(res) };
+  }
+
+  /**
+   * §7.4, with the profile to issue under (omitted: the CA's default) and, for a renewal, the
+   * CertID of the certificate it replaces (RFC 9773 §5). An IP address is an identifier of type
+   * ip (RFC 8738 §3).
+   */
+  async newOrder(names: string[], extra: { profile: string | null; replaces: string | null }): Promise<{ url: string; order: Order }> {
     const { newOrder } = this.directory;
     this.requested = new Set(names.map((n) => n.toLowerCase()));
     const identifiers = names.map((value) => ({ type: canonicalIp(value) === null ? 'dns' : 'ip', value }));
-    const res = await this.post(newOrder, { identifiers });
+    const payload: Record<string, unknown> = { identifiers };
+    if (extra.profile !== null) payload.profile = extra.profile;
+    if (extra.replaces !== null) payload.replaces = extra.replaces;
+    const res = await this.post(newOrder, payload);
     // 201 Created is what §7.4 says; some CAs answer an identical pending order with 200.
     if (res.status !== 201 && res.status !== 200) throw new Failure(newOrder, `unexpected HTTP status ${res.status}`);
     const url = this.location(res, newOrder, 'order');

@@ -48,11 +48,11 @@ export class HttpClient {
     this.agent.destroy();
   }
 
-  /** Unsigned GET, following up to three redirects, each to https only. */
-  async get(url: string): Promise<HttpResponse> {
+  /** Unsigned GET, following up to three redirects, each to https only. maxBytes lowers the body cap. */
+  async get(url: string, maxBytes?: number): Promise<HttpResponse> {
     let current = url;
     for (let hops = 0; ; hops++) {
-      const res = await this.request('GET', current);
+      const res = await this.request('GET', current, undefined, maxBytes);
       const location = res.headers.location;
       if (![301, 302, 303, 307, 308].includes(res.status) || typeof location !== 'string') return res;
       if (hops >= MAX_REDIRECTS) throw new Failure(url, 'too many redirects');

@@ -41,6 +41,10 @@ export interface Directory {
   newOrder: string;
   revokeCert: string;
   termsOfService: string | null;
+  /** RFC 9773 §4: where renewal information is, when the CA offers it. */
+  renewalInfo: string | null;
+  /** meta.profiles: the names of the profiles the CA offers, or null when it says nothing of them. */
+  profiles: string[] | null;
   /** meta.externalAccountRequired (§7.3.4): a new account needs an External Account Binding. */
   externalAccountRequired: boolean;
   /** §7.3.5, which some CAs (ZeroSSL, SSL.com) do not offer. */
@@ -57,6 +61,8 @@ export function parseDirectory(o: Json, subject: string): Directory {
       newOrder: url(o, 'newOrder', subject),
       revokeCert: url(o, 'revokeCert', subject),
       termsOfService: typeof tos === 'string' ? tos : null,
+      renewalInfo: o.renewalInfo === undefined ? null : url(o, 'renewalInfo', subject),
+      profiles: meta.profiles === undefined ? null : Object.keys(c.object(meta.profiles, 'meta.profiles')),
       externalAccountRequired: meta.externalAccountRequired === true,
       keyChange: o.keyChange === undefined ? null : url(o, 'keyChange', subject),
     };
@@ -162,6 +168,30 @@ export function parseChallenge(o: Json, subject: string): Challenge {
       token: token(o, challengeUrl),
       error: o.error === undefined ? null : parseProblem(o.error),
     };
+  });
+}
+
+// RFC 9773 §4.2: the CA's suggested renewal window, and why it suggests it.
+export interface RenewalInfo {
+  window: { start: number; end: number };
+  explanationUrl: string | null;
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/i;
+
+export function parseRenewalInfo(o: Json, subject: string): RenewalInfo {
+  return shaped(subject, () => {
+    const window = c.object(o.suggestedWindow, 'suggestedWindow');
+    const when = (key: string): number => {
+      const text = c.string(window, key, 64);
+      const ms = RFC3339.test(text) ? Date.parse(text) : NaN;
+      if (Number.isNaN(ms)) throw new c.ShapeError(`suggestedWindow.${key} is not an RFC 3339 date`);
+      return ms;
+    };
+    const [start, end] = [when('start'), when('end')];
+    if (end <= start) throw new c.ShapeError('suggestedWindow ends before it starts');
+    const explanation = o.explanationURL;
+    return { window: { start, end }, explanationUrl: typeof explanation === 'string' ? explanation.slice(0, 2000) : null };
   });
 }
 

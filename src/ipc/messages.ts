@@ -102,22 +102,33 @@ export function parseChngToNet(v: unknown): ChngToNet {
 }
 
 // ---- certproc <-> netproc: certproc judges the certificate on disk before any network traffic,
-// and checks the chain the CA sends before fileproc may write it.
+// asking netproc for the CA's renewal information (RFC 9773) first when that decides, and checks
+// the chain the CA sends before fileproc may write it.
 export type CertToNet =
+  | { op: 'renewal-info'; certId: string }
   | { op: 'current'; reason: string }
-  | { op: 'renew'; reason: string }
+  | { op: 'renew'; reason: string; replaces: string | null }
   | { op: 'revoke'; certificate: string };
+/**
+ * renewal-info: `offered` false when the CA's directory has no renewalInfo; `window` null when
+ * asking failed (netproc has warned); times in milliseconds since the epoch.
+ * chain: `renewalInfo` says whether the CA offers renewal information, for the next runs.
+ */
 export type NetToCert =
   | { op: 'ready' }
-  | { op: 'chain'; pem: string; publicKey: string }
+  | { op: 'renewal-info'; offered: boolean; window: { start: number; end: number } | null; retryAfterMs: number | null; explanationUrl: string | null }
+  | { op: 'chain'; pem: string; publicKey: string; renewalInfo: boolean }
   | { op: 'revoked'; already: boolean };
 
 export function parseCertToNet(v: unknown): CertToNet {
   const m = c.object(v);
   switch (m.op) {
+    case 'renewal-info':
+      return { op: 'renewal-info', certId: c.string(m, 'certId', 1024) };
     case 'current':
+      return { op: 'current', reason: c.string(m, 'reason', 1024) };
     case 'renew':
-      return { op: m.op, reason: c.string(m, 'reason', 1024) };
+      return { op: 'renew', reason: c.string(m, 'reason', 1024), replaces: c.optionalString(m, 'replaces', 1024) };
     case 'revoke':
       return { op: 'revoke', certificate: c.base64url(m, 'certificate') };
     default:
@@ -130,8 +141,17 @@ export function parseNetToCert(v: unknown): NetToCert {
   switch (m.op) {
     case 'ready':
       return { op: 'ready' };
+    case 'renewal-info': {
+      const window = m.window === null ? null : c.object(m.window, 'window');
+      return {
+        op: 'renewal-info', offered: c.boolean(m, 'offered'),
+        window: window === null ? null : { start: c.integer(window, 'start'), end: c.integer(window, 'end') },
+        retryAfterMs: m.retryAfterMs === null ? null : c.integer(m, 'retryAfterMs'),
+        explanationUrl: c.optionalString(m, 'explanationUrl', 2000),
+      };
+    }
     case 'chain':
-      return { op: 'chain', pem: c.string(m, 'pem'), publicKey: c.base64url(m, 'publicKey', 8192) };
+      return { op: 'chain', pem: c.string(m, 'pem'), publicKey: c.base64url(m, 'publicKey', 8192), renewalInfo: c.boolean(m, 'renewalInfo') };
     case 'revoked':
       return { op: 'revoked', already: c.boolean(m, 'already') };
     default:
@@ -139,15 +159,21 @@ export function parseNetToCert(v: unknown): NetToCert {
   }
 }
 
-// ---- certproc -> fileproc: what to put in the cert dir, already checked.
-export type CertToFile = { op: 'install'; cert: string; chain: string } | { op: 'remove' };
+// ---- certproc -> fileproc: what to put in the cert dir, already checked. `state` is the text of
+// the renewal state file (src/x509/renewal.ts), or null to leave it as it is.
+export type CertToFile =
+  | { op: 'install'; cert: string; chain: string; state: string | null }
+  | { op: 'state'; state: string }
+  | { op: 'remove' };
 export type FileToCert = never;
 
 export function parseCertToFile(v: unknown): CertToFile {
   const m = c.object(v);
   switch (m.op) {
     case 'install':
-      return { op: 'install', cert: c.string(m, 'cert'), chain: c.string(m, 'chain') };
+      return { op: 'install', cert: c.string(m, 'cert'), chain: c.string(m, 'chain'), state: c.optionalString(m, 'state', 64 * 1024) };
+    case 'state':
+      return { op: 'state', state: c.string(m, 'state', 64 * 1024) };
     case 'remove':
       return { op: 'remove' };
     default:

@@ -23,6 +23,12 @@ export const FD = {
 
 export interface NetConfig {
   directoryUrl: string; names: string[]; challengeType: string; external: boolean; agreement: string | null; revoke: boolean; userAgent: string;
+  /** --profile, checked against the directory's meta.profiles before the order. */
+  profile: string | null;
+  /** ARI (RFC 9773) is on: a renewal order names the certificate it replaces. */
+  ari: boolean;
+  /** -O: a CA that refuses must-staple at finalize is answered with advice to drop it. */
+  mustStaple: boolean;
   /** Per HTTP request, connection included (--timeout). */
   requestTimeoutMs: number;
   /** From the first authorization fetched to the certificate (--poll-timeout). */
@@ -52,7 +58,14 @@ export interface KeyConfig {
   keyType: KeyType;
 }
 export interface ChngConfig { challengeDir: string | null; challengeType: string; verbose: number }
-export interface CertConfig { certDir: string; names: string[]; expand: boolean; force: boolean; revoke: boolean; verbose: number }
+export interface CertConfig {
+  certDir: string; names: string[]; expand: boolean; force: boolean; revoke: boolean;
+  /** ARI on (not --no-ari): the CA's renewal window decides when it offers one. */
+  ari: boolean;
+  /** Which CA the renewal state file's answers came from. */
+  directoryUrl: string;
+  verbose: number;
+}
 export interface FileConfig { certDir: string; backup: boolean; verbose: number }
 
 export interface RoleConfig {
@@ -81,8 +94,8 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
     const m = c.object(v, 'config');
     return { directoryUrl: c.string(m, 'directoryUrl'), names: c.stringArray(m, 'names'), challengeType: c.string(m, 'challengeType'),
       external: c.boolean(m, 'external'), agreement: c.optionalString(m, 'agreement'), revoke: c.boolean(m, 'revoke'),
-      userAgent: c.string(m, 'userAgent'), requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'),
-      verbose: verbose(m),
+      userAgent: c.string(m, 'userAgent'), profile: c.optionalString(m, 'profile', 256), ari: c.boolean(m, 'ari'), mustStaple: c.boolean(m, 'mustStaple'),
+      requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'), verbose: verbose(m),
       caFile: c.optionalString(m, 'caFile'),
       contact: c.stringArray(m, 'contact', 100),
       preferredChain: c.optionalString(m, 'preferredChain', 1024),
@@ -108,7 +121,8 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
   certproc: (v) => {
     const m = c.object(v, 'config');
     return { certDir: c.string(m, 'certDir'), names: c.stringArray(m, 'names'), expand: c.boolean(m, 'expand'),
-      force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), verbose: verbose(m) };
+      force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), ari: c.boolean(m, 'ari'), directoryUrl: c.string(m, 'directoryUrl'),
+      verbose: verbose(m) };
   },
   fileproc: (v) => {
     const m = c.object(v, 'config');

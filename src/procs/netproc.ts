@@ -4,9 +4,12 @@
 // the trust it is given (--ca-file, SSL_CERT_FILE), and those before it drops root.
 //
 // Life: open the four channels; ask certproc whether there is work (nothing goes to the CA before
-// its answer); then the steps below, in this order, each a function of its own:
+// its answer, but the two unauthenticated GETs of fetchRenewalInfo when certproc asks for the CA's
+// renewal window); then the steps below, in this order, each a function of its own:
 //   loadDirectory, findAccount, then either revokeCertificate, or
 //   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc.
+// acctproc, keyproc and chngproc may start only once certproc has decided: netproc writes to none
+// of them before it has heard from acctproc.
 // With --rollover-account-key acctproc is its only peer, and rolloverAccountKey its whole work.
 
 import { runChild } from '../ipc/child.js';
@@ -130,19 +133,50 @@ class AccountSigner implements Signer {
   }
 }
 
-/** certproc's verdict on the certificate on disk: whether to renew, revoke, or do nothing. */
-async function askCertproc(cert: Peers['cert'], config: NetConfig): Promise<CertToNet> {
+/**
+ * certproc's verdict on the certificate on disk: whether to renew, revoke, or do nothing. When
+ * the CA's renewal window decides, certproc first asks for it.
+ */
+async function askCertproc(cert: Peers['cert'], acme: AcmeClient, config: NetConfig): Promise<Exclude<CertToNet, { op: 'renewal-info' }>> {
   await send(cert, { op: 'ready' });
-  const verdict = await receive(cert);
-  if (verdict.op !== 'current' && config.revoke !== (verdict.op === 'revoke')) throw new Failure('certproc', `unexpected answer "${verdict.op}"`);
+  let verdict = await receive(cert);
+  if (verdict.op === 'renewal-info') {
+    await send(cert, await fetchRenewalInfo(acme, verdict.certId, config));
+    verdict = await receive(cert);
+  }
+  if (verdict.op === 'renewal-info' || (verdict.op !== 'current' && config.revoke !== (verdict.op === 'revoke'))) {
+    throw new Failure('certproc', `unexpected answer "${verdict.op}"`);
+  }
   return verdict;
+}
+
+/**
+ * RFC 9773 §4.2: the CA's renewal window for the installed certificate, by two unauthenticated
+ * GETs (directory, renewalInfo). Asking never fails the run: a CA that cannot answer is a warning,
+ * and certproc falls back on the certificate's lifetime.
+ */
+async function fetchRenewalInfo(acme: AcmeClient, certId: string, config: NetConfig): Promise<Extract<NetToCert, { op: 'renewal-info' }>> {
+  const none = { op: 'renewal-info', window: null, retryAfterMs: null, explanationUrl: null } as const;
+  try {
+    if ((await acme.loadDirectory()).renewalInfo === null) return { ...none, offered: false };
+    const { info, retryAfter } = await acme.renewalInfo(certId);
+    return { ...none, offered: true, window: info.window, retryAfterMs: retryAfter, explanationUrl: info.explanationUrl };
+  } catch (err) {
+    const [subject, problem] = err instanceof Failure ? [err.subject, err.problem] : [config.directoryUrl, (err as Error).message];
+    warn(subject, `no renewal information (${problem}); the certificate's lifetime decides`);
+    return { ...none, offered: true };
+  }
 }
 
 /** The directory needs no signature: it is fetched while acctproc is still loading its key. */
 async function loadDirectory(acme: AcmeClient, config: NetConfig): Promise<void> {
-  const { termsOfService } = await acme.loadDirectory();
+  const { termsOfService, profiles } = await acme.loadDirectory();
   if (config.agreement !== null && termsOfService !== null && config.agreement !== termsOfService) {
     warn(config.agreement, `differs from the CA's terms of service ${termsOfService}; agreeing to the CA's`);
+  }
+  // Checked before any order: a profile the CA does not list would only fail later, after validation.
+  if (config.profile !== null && !(profiles ?? []).includes(config.profile)) {
+    throw new Failure(config.profile, `profile not offered by the CA (offered: ${profiles === null || profiles.length === 0 ? 'none' : profiles.join(', ')})`);
   }
 }
 
@@ -164,8 +198,21 @@ async function revokeCertificate(acme: AcmeClient, certificate: string, cert: Pe
   await send(cert, { op: 'revoked', already: !revoked });
 }
 
-async function createOrder(acme: AcmeClient, names: string[]): Promise<{ url: string; order: Order }> {
-  const { url, order } = await acme.newOrder(names);
+/**
+ * §7.4. A renewal names the certificate it replaces when the CA offers renewal information (RFC
+ * 9773 §5); a CA that has already seen it replaced (alreadyReplaced) is asked once more without.
+ */
+async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string | null): Promise<{ url: string; order: Order }> {
+  const extra = { profile: config.profile, replaces: config.ari && acme.directory.renewalInfo !== null ? replaces : null };
+  let created: { url: string; order: Order };
+  try {
+    created = await acme.newOrder(config.names, extra);
+  } catch (err) {
+    if (!(err instanceof AcmeProblem && err.is('alreadyReplaced')) || extra.replaces === null) throw err;
+    debug(acme.directory.newOrder, `${extra.replaces} was already replaced: ordering without "replaces"`);
+    created = await acme.newOrder(config.names, { ...extra, replaces: null });
+  }
+  const { url, order } = created;
   debug(url, `order ${order.status}, ${order.authorizations.length} authorization(s)`);
   if (order.status === 'invalid') throw new Failure(url, 'order is invalid');
   return { url, order };
@@ -238,7 +285,7 @@ function publisher(acme: AcmeClient, chng: Peers['chng'], config: NetConfig, thu
  * left ready or processing after finalize is only looked at, never finalized again. Every wait
  * shares the run's deadline.
  */
-async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: string, deadline: Deadline): Promise<Order> {
+async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: string, config: NetConfig, deadline: Deadline): Promise<Order> {
   const lookAtOrder = async (): Promise<{ value: Order; retryAfter: number | null }> => {
     const next = await acme.order(url);
     return { value: next.order, retryAfter: next.retryAfter };
@@ -253,6 +300,9 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
       current = { value: finalized.order, retryAfter: finalized.retryAfter };
       break;
     } catch (err) {
+      if (config.mustStaple && err instanceof AcmeProblem && /must.?staple/i.test(err.document.detail)) {
+        throw new Failure(err.subject, `the CA refuses OCSP must-staple: run without -O (${err.problem})`);
+      }
       if (!(err instanceof AcmeProblem && err.is('orderNotReady')) || attempt > ORDER_NOT_READY_RETRIES) throw err;
       debug(ready.finalize, 'order not ready yet, reading it again');
       await deadline.pause(pollDelay(attempt, err.retryAfter));
@@ -345,16 +395,16 @@ runChild('netproc', async (config: NetConfig, confine) => {
     // keyproc sends its CSR unasked: it is read as it comes, while the rest goes on.
     const csr = receive(peers.key);
     csr.catch(() => undefined);
-    const verdict = await askCertproc(peers.cert, config);
-    if (verdict.op === 'current') return; // certproc has said why
-
     const signer = new AccountSigner(peers.acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl);
+    const verdict = await askCertproc(peers.cert, acme, config);
+    if (verdict.op === 'current') return; // certproc has said why
+
     await loadDirectory(acme, config);
     await findAccount(acme, signer, config);
     if (verdict.op === 'revoke') return await revokeCertificate(acme, verdict.certificate, peers.cert, config);
 
-    const { url, order } = await createOrder(acme, config.names);
+    const { url, order } = await createOrder(acme, config, verdict.replaces);
     const deadline = new Deadline(config.pollTimeoutMs);
     try {
       await authorize(acme, order, signer, peers.chng, config, deadline);
@@ -363,9 +413,9 @@ runChild('netproc', async (config: NetConfig, confine) => {
       peers.chng.close();
     }
     const request = await csr;
-    const valid = await finalizeOrder(acme, url, order, request.csr, deadline);
+    const valid = await finalizeOrder(acme, url, order, request.csr, config, deadline);
     const chain = await downloadCertificate(acme, valid, config);
-    await send(peers.cert, { op: 'chain', pem: chain, publicKey: request.publicKey });
+    await send(peers.cert, { op: 'chain', pem: chain, publicKey: request.publicKey, renewalInfo: acme.directory.renewalInfo !== null });
   } catch (err) {
     // A peer that hung up has already said why; netproc's part ends quietly.
     if (err instanceof PeerGone) return;
