@@ -13,6 +13,7 @@ import { makeKey, needsRootAndLab, runClient, snapshot, workDir } from './helper
 import { signJws } from '../src/acme/jws.js';
 import { keyDescription } from '../src/x509/keys.js';
 import { USAGE } from '../src/args.js';
+import { probeCapabilities } from '../src/isolation.js';
 
 const skip = needsRootAndLab(labUnavailable);
 
@@ -81,10 +82,17 @@ describe('--rollover-account-key against Pebble', { skip }, () => {
     assert.match(accountUrl, /^https:\/\/127\.0\.0\.1:\d+\/my-account\/\S+$/);
     const newKey = join(w.priv, 'next.pem');
 
-    const run = await runClient(['-n', '--account-key-type', 'ec384', '--rollover-account-key', newKey, '--server', lab.directoryUrl, '-f', acct], { env: env() });
+    const run = await runClient(['-v', '-n', '--account-key-type', 'ec384', '--rollover-account-key', newKey, '--server', lab.directoryUrl, '-f', acct], { env: env() });
     assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stderr, '');
     assert.equal(run.stdout, '');
+    // Only the two children run; acctproc, which must replace a file in root's directory, stays
+    // root jailed to that directory, with the key files alone on its list.
+    assert.deepEqual([...run.stderr.matchAll(/^acme-client: (\w+proc): user /gm)].map((m) => m[1]), ['netproc', 'acctproc']);
+    const plan = /^acme-client: acctproc: (.*)$/m.exec(run.stderr)?.[1] ?? '';
+    assert.match(plan, /^user root \(uid 0\); /);
+    assert.doesNotMatch(plan, /eab|domain/);
+    if (probeCapabilities().jail) assert.match(plan, new RegExp(`; jailed to ${w.priv.replace(/[.]/g, '\\.')}$`));
+    assert.match(run.stderr, /: replaced by \S+next\.pem, the old key kept as \S+account\.pem\.old$/m);
 
     assert.equal(keyDescription(createPrivateKey(readFileSync(newKey, 'utf8'))), 'EC P-384');
     assert.equal(readFileSync(acct, 'utf8'), readFileSync(newKey, 'utf8'), '-f now holds the new key');
