@@ -51,6 +51,7 @@ import {
 import { cpus, release, setPriority, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { startLab, type Lab } from './pebble-lab.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..'); // build/scripts/bench.js -> repo root
@@ -126,57 +127,45 @@ clients: ${CLIENT_IDS.join(', ')}
 --keep     keep the work directory (client dirs, logs of every run)
 --sample-ms  PSS sampling interval (default 10; 0: no sampling, to see what sampling costs the timings)`;
 
-function parseArgs(argv: string[]): Args {
+/** The options, as node:util's parseArgs takes them; the internal ones are passed by the outer process to the inner. */
+const OPTIONS = {
+  rounds: { type: 'string' }, only: { type: 'string' }, clients: { type: 'string' }, cases: { type: 'string' },
+  timeout: { type: 'string' }, slow: { type: 'boolean' }, out: { type: 'string' }, keep: { type: 'boolean' },
+  'no-setup': { type: 'boolean' }, 'no-isolate': { type: 'boolean' }, 'sample-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'in-ns': { type: 'boolean' }, 'node-bin': { type: 'string' }, 'notes-file': { type: 'string' },
+} as const;
+
+/** Throws an Error whose message is the problem (the caller prints it with the usage). */
+function readArgs(argv: string[]): Args {
+  const { values: v } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  if (v.help) { process.stdout.write(USAGE + '\n'); process.exit(0); }
+  const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
   const a: Args = {
-    rounds: 5, clients: [...CLIENT_IDS], cases: new Set(ALL_CASES), timeoutS: 120, slow: false, out: null, keep: false,
-    setup: true, isolate: true, sampleMs: 10, inNs: false, nodeBin: process.execPath, notesFile: null, full: true,
+    rounds: 5, clients: [...CLIENT_IDS], cases: new Set(ALL_CASES), timeoutS: 120, slow: v.slow === true, out: v.out ?? null,
+    keep: v.keep === true, setup: v['no-setup'] !== true, isolate: v['no-isolate'] !== true, sampleMs: 10, inNs: v['in-ns'] === true,
+    nodeBin: v['node-bin'] ?? process.execPath, notesFile: v['notes-file'] ?? null, full: true,
   };
-  let outGiven = false;
-  const value = (i: number, name: string): string => {
-    const v = argv[i + 1];
-    if (v === undefined) throw new Error(`${name} needs a value`);
-    return v;
-  };
-  const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const take = (): string => inline ?? value(i++, name);
-    switch (name) {
-      case '--rounds': a.rounds = Number(take()); break;
-      case '--only': case '--clients': {
-        const wanted = list(take());
-        for (const c of wanted) if (!(CLIENT_IDS as readonly string[]).includes(c)) throw new Error(`unknown client ${c} (${CLIENT_IDS.join(', ')})`);
-        a.clients = CLIENT_IDS.filter((c) => wanted.includes(c));
-        a.full = false;
-        break;
-      }
-      case '--cases': {
-        const wanted = list(take());
-        for (const c of wanted) if (!ALL_CASES.includes(c)) throw new Error(`unknown case ${c} (${ALL_CASES.join(', ')})`);
-        a.cases = new Set(wanted);
-        if (a.cases.has('noop')) a.cases.add('node');
-        if (ALL_CASES.some((c) => !a.cases.has(c))) a.full = false;
-        break;
-      }
-      case '--timeout': a.timeoutS = Number(take()); break;
-      case '--slow': a.slow = true; break;
-      case '--out': a.out = take(); outGiven = true; break;
-      case '--keep': a.keep = true; break;
-      case '--no-setup': a.setup = false; break;
-      case '--no-isolate': a.isolate = false; break;
-      case '--sample-ms': a.sampleMs = Number(take()); break;
-      case '--in-ns': a.inNs = true; break;
-      case '--node-bin': a.nodeBin = take(); break;
-      case '--notes-file': a.notesFile = take(); break;
-      case '--help': case '-h': process.stdout.write(USAGE + '\n'); process.exit(0); break;
-      default: throw new Error(`unknown argument ${arg}`);
-    }
+  // --only and --clients are one option under two names; given both, the clients of both run.
+  const wantedClients = [v.only, v.clients].filter((x): x is string => x !== undefined).flatMap(list);
+  if (v.only !== undefined || v.clients !== undefined) {
+    for (const c of wantedClients) if (!(CLIENT_IDS as readonly string[]).includes(c)) throw new Error(`unknown client ${c} (${CLIENT_IDS.join(', ')})`);
+    a.clients = CLIENT_IDS.filter((c) => wantedClients.includes(c));
+    a.full = false;
   }
+  if (v.cases !== undefined) {
+    const wanted = list(v.cases);
+    for (const c of wanted) if (!ALL_CASES.includes(c)) throw new Error(`unknown case ${c} (${ALL_CASES.join(', ')})`);
+    a.cases = new Set(wanted);
+    if (a.cases.has('noop')) a.cases.add('node');
+    if (ALL_CASES.some((c) => !a.cases.has(c))) a.full = false;
+  }
+  if (v.rounds !== undefined) a.rounds = Number(v.rounds);
+  if (v.timeout !== undefined) a.timeoutS = Number(v.timeout);
+  if (v['sample-ms'] !== undefined) a.sampleMs = Number(v['sample-ms']);
   if (!Number.isInteger(a.rounds) || a.rounds < 1 || a.rounds > 100) throw new Error('--rounds must be an integer 1..100');
   if (!(a.timeoutS > 0)) throw new Error('--timeout must be a positive number of seconds');
   if (!(a.sampleMs >= 0)) throw new Error('--sample-ms must be a number of milliseconds (0: no PSS sampling)');
-  if (!outGiven) a.out = a.full ? join(ROOT, 'bench', 'RESULTS.md') : null;
+  if (v.out === undefined) a.out = a.full ? join(ROOT, 'bench', 'RESULTS.md') : null;
   return a;
 }
 
@@ -1313,7 +1302,7 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   let args: Args;
-  try { args = parseArgs(argv); } catch (e) {
+  try { args = readArgs(argv); } catch (e) {
     process.stderr.write(`bench: ${(e as Error).message}\n${USAGE}\n`);
     return 2;
   }
