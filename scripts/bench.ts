@@ -1,5 +1,8 @@
 // `npm run bench`: acme-client side by side with the peer ACME clients that Debian packages (uacme,
-// lego, certbot, dehydrated, acme-tiny, lacme), all against one throwaway local Pebble, in one run.
+// lego, certbot, dehydrated, acme-tiny, lacme) and the npm `acme-client` library (node-acme-client,
+// driven by scripts/bench-node-peer.cts), all against one throwaway local Pebble, in one run.
+// Our client runs twice over: with an EC P-256 account key (acme-client, the coming default, the
+// row every ratio divides) and with an RSA-4096 one (acme-client-rsa: each signature costs more).
 //
 //   npm run bench [-- --rounds N] [--only CLIENT | --clients a,b] [--cases issue1,noop,...]
 //                    [--timeout S] [--slow] [--out FILE] [--keep] [--no-setup] [--no-isolate]
@@ -27,8 +30,9 @@
 //     bind-mounted over by system + the lab's TLS CA, for the clients that have no other way to
 //     trust a CA (uacme: libcurl-gnutls ignores every variable; lacme: clears its environment).
 //  4. Each client gets its own directory, account (registered untimed) and, untimed, a first
-//     certificate for b1.example.test. Our client gets EC P-256 account and domain keys made with
-//     openssl beforehand, so no key generation is timed in the issuance cases.
+//     certificate for b1.example.test. Our client gets EC P-256 domain keys and its account key
+//     (EC P-256, or RSA-4096 for acme-client-rsa) made with openssl beforehand, so no key
+//     generation is timed in the issuance cases; so does the node library.
 //  5. Every timed run goes through a small python3 wrapper (written into the work dir) that
 //     becomes a child subreaper, posix_spawn()s the client, times wall clock around it and, after
 //     reaping every descendant, reports getrusage(RUSAGE_CHILDREN): user+sys CPU of the whole
@@ -39,9 +43,11 @@
 //     Each run has a time limit (default 120 s); whatever is left is killed.
 //
 // The tables go to stdout and, for a run of every client and case, to bench/RESULTS.md (--out to
-// choose; a subset run writes only where --out says).
+// choose; a subset run writes only where --out says). A summary comes first: each job, our two
+// account key types, the fastest peer and our ratio to it, next to issue 15's goals.
 //
-// Only node built-ins (and Debian's python3 for the wrapper, unshare, ip, mount, openssl).
+// Only node built-ins (and Debian's python3 for the wrapper, unshare, ip, mount, openssl), and
+// the devDependency node-acme-client for that peer.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import {
@@ -79,11 +85,20 @@ const CASE_TITLE: Record<CaseId, string> = {
   revoke: `(d) Revocation of ${NAME1}'s certificate`,
 };
 
-const CLIENT_IDS = ['acme-client', 'uacme', 'lego', 'certbot', 'dehydrated', 'acme-tiny', 'lacme'] as const;
+const CLIENT_IDS = ['acme-client', 'acme-client-rsa', 'node-acme-client', 'uacme', 'lego', 'certbot', 'dehydrated', 'acme-tiny', 'lacme'] as const;
 type ClientId = (typeof CLIENT_IDS)[number];
+/** Our client with an EC P-256 account key (the coming default): the row the ratios divide. */
 const OURS = 'acme-client' as const;
+/** Our client with an RSA-4096 account key: every request it signs costs an RSA signature. */
+const OURS_RSA = 'acme-client-rsa' as const;
+const isOurs = (id: string): boolean => id === OURS || id === OURS_RSA;
+/** The npm acme-client library, installed as the devDependency node-acme-client (an npm alias). */
+const NODE_PEER = 'node-acme-client' as const;
+const NODE_PEER_DIR = join(ROOT, 'node_modules', 'node-acme-client');
+const NODE_PEER_DRIVER = join(ROOT, 'build', 'scripts', 'bench-node-peer.cjs');
+type DebianPeer = Exclude<ClientId, typeof OURS | typeof OURS_RSA | typeof NODE_PEER>;
 /** Debian packages of each peer (installed without their Recommends), each with a file it brings. */
-const PACKAGE: Record<Exclude<ClientId, 'acme-client'>, { pkg: string; bin?: string }[]> = {
+const PACKAGE: Record<DebianPeer, { pkg: string; bin?: string }[]> = {
   uacme: [{ pkg: 'uacme', bin: '/usr/bin/uacme' }],
   lego: [{ pkg: 'lego', bin: '/usr/bin/lego' }],
   certbot: [{ pkg: 'certbot', bin: '/usr/bin/certbot' }],
@@ -238,7 +253,7 @@ function fmtMiB(kib: number): string {
 function installPeers(clients: ClientId[]): string[] {
   const notes: string[] = [];
   const wanted: { pkg: string; bin?: string }[] = [];
-  for (const c of clients) if (c !== OURS) wanted.push(...PACKAGE[c]);
+  for (const c of clients) if (c in PACKAGE) wanted.push(...PACKAGE[c as DebianPeer]);
   if (!have(PYTHON)) wanted.push({ pkg: 'python3', bin: PYTHON });
   const missing = wanted.filter((w) => !installed(w));
   if (missing.length === 0) return notes;
@@ -609,6 +624,10 @@ interface Client {
   certFile(c: 'issue1' | 'issue100'): string;
   /** Untimed, before an issuance (uacme). */
   beforeIssue?(c: 'issue1' | 'issue100'): void;
+  /** The cases it is in (default: all); the others get no row at all. */
+  cases?: CaseId[];
+  /** Its label in one case's table, where it says more than the client's label. */
+  caseLabel?: Partial<Record<CaseId, string>>;
   setupError?: string;
   b1Valid: boolean;
 }
@@ -654,8 +673,9 @@ function makeClients(ctx: Ctx): Client[] {
   const clients: Client[] = [];
 
   for (const id of ctx.args.clients) {
-    if (id === OURS) {
-      const b = base(id, `acme-client ${readPackageVersion()} (this, Node ${process.version})`, 'SSL_CERT_FILE (see ourEnv)');
+    if (id === OURS || id === OURS_RSA) {
+      const rsa = id === OURS_RSA;
+      const b = base(id, `acme-client ${readPackageVersion()} (this, Node ${process.version}), ${rsa ? 'RSA-4096' : 'EC P-256'} account key`, 'SSL_CERT_FILE (see ourEnv)');
       const d = b.dir;
       const env = ourEnv(ctx);
       const acct = join(d, 'account.key');
@@ -664,8 +684,10 @@ function makeClients(ctx: Ctx): Client[] {
         [ctx.args.nodeBin, CLI, ...flags, '--server', url, '-C', ch, '-c', sub(c).certs, '-f', acct, '-k', sub(c).key, ...names(c)];
       clients.push({
         ...b,
+        // The no-op reads no account key: one row (a second, asking the CA's renewalInfo, is to come).
+        ...(rsa ? { cases: ['issue1', 'issue100', 'revoke'] as CaseId[] } : { caseLabel: { noop: `acme-client ${readPackageVersion()} (this): no-op decided locally (no CA request)` } }),
         async setup() {
-          ecKey(acct);
+          if (rsa) rsaKey(acct, 4096); else ecKey(acct);
           for (const c of ['issue1', 'issue100'] as const) {
             mkdirSync(sub(c).certs, { recursive: true, mode: 0o755 });
             mkdirSync(dirname(sub(c).key), { recursive: true, mode: 0o700 });
@@ -680,6 +702,42 @@ function makeClients(ctx: Ctx): Client[] {
           }
         },
         certFile: (c) => join(sub(c).certs, 'cert.pem'),
+      });
+      continue;
+    }
+    if (id === NODE_PEER) {
+      let version = '?';
+      try { version = (JSON.parse(readFileSync(join(NODE_PEER_DIR, 'package.json'), 'utf8')) as { version: string }).version; } catch { /* not installed */ }
+      const b = base(id, `node acme-client ${version} (npm library, auto mode; Node ${process.version})`,
+        'its driver gives the CA to Node\'s global HTTPS agent, which the library\'s axios uses (see scripts/bench-node-peer.cts)');
+      if (!have(join(NODE_PEER_DIR, 'package.json')) || !have(NODE_PEER_DRIVER)) {
+        clients.push({ ...b, setupError: 'not installed (the devDependency node-acme-client is missing: npm install)',
+          async setup() { /* nothing */ }, spec: () => { throw new Error('unavailable'); }, certFile: () => '' });
+        continue;
+      }
+      const d = b.dir;
+      const env = { PATH: PATH_ENV, HOME: d };
+      const acct = join(d, 'account.key');
+      const cert = (c: 'issue1' | 'issue100'): string => join(d, `${c}.crt`);
+      const key = (c: 'issue1' | 'issue100'): string => join(d, `${c}.key`);
+      const run = (mode: string, c: 'issue1' | 'issue100'): string[] => [ctx.args.nodeBin, NODE_PEER_DRIVER, '--server', url, '--ca', ca,
+        '--account-key', acct, '--account-url', join(d, 'account.url'), '--domain-key', key(c), '--cert', cert(c), '--challenge-dir', ch, mode,
+        ...(mode === 'revoke' ? [] : names(c))];
+      clients.push({
+        ...b,
+        caseLabel: { noop: `node acme-client ${version}: the driver's 30-day rule on the library's readCertificateInfo (the library has no renewal rule)` },
+        async setup() {
+          ecKey(acct);
+          for (const c of ['issue1', 'issue100'] as const) ecKey(key(c));
+        },
+        spec(c) {
+          switch (c) {
+            case 'issue1': case 'issue100': return { argv: run('issue', c), env, cwd: d, expect: 0 };
+            case 'noop': return { argv: run('renew', 'issue1'), env, cwd: d, expect: 2 };
+            case 'revoke': return { argv: run('revoke', 'issue1'), env, cwd: d, expect: 0 };
+          }
+        },
+        certFile: cert,
       });
       continue;
     }
@@ -1006,7 +1064,7 @@ async function benchmark(ctx: Ctx, notes: string[]): Promise<number> {
   }
   for (const cl of clients) {
     for (const c of CASES) {
-      if (!args.cases.has(c)) continue;
+      if (!args.cases.has(c) || (cl.cases && !cl.cases.includes(c))) continue;
       const x = cell(cl.id, c);
       if (cl.setupError) { x.skipped = cl.setupError; x.setupFailed = !cl.setupError.startsWith('not installed'); continue; }
       if (cl.na[c]) { x.na = cl.na[c]; continue; }
@@ -1025,6 +1083,7 @@ async function benchmark(ctx: Ctx, notes: string[]): Promise<number> {
       // Rotate the order each round.
       const order = active.map((_, i) => active[(i + round - 1) % active.length]!);
       for (const cl of order) {
+        if (cl.cases && !cl.cases.includes(c)) continue;
         const x = cell(cl.id, c);
         if (x.na || x.skipped) continue;
         const slow = c === 'issue100' && SLOW100[cl.id] !== undefined;
@@ -1167,6 +1226,63 @@ function ratio(ours: number[], peer: number[]): string {
   return r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2);
 }
 
+/** Issue 15's goals, as ratios of our median wall time to the fastest peer's (or the reference row's). */
+const JOB: Record<CaseId, string> = { issue1: '(a) 1 name', issue100: '(b) 100 names', noop: '(c) no-op, decided locally', revoke: '(d) revocation' };
+const GOALS: Partial<Record<CaseId, string>> = { issue1: '≤ 1.0', issue100: '≤ 0.5' };
+const NOOP_GOAL = '≤ 1.15';
+const PSS_GOAL_MIB = 100;
+
+/** The fastest peer of a case by median wall time: not ours, not a reference row. */
+function fastestPeer(clients: Client[], cells: Map<string, Cell>, c: CaseId): { label: string; wall: number[] } | undefined {
+  let best: { label: string; wall: number[] } | undefined;
+  for (const cl of clients) {
+    if (isOurs(cl.id)) continue;
+    const x = cells.get(cellKey(cl.id, c));
+    if (!x || x.runs.length === 0) continue;
+    const wall = x.runs.map((r) => r.wall);
+    if (!best || median(wall) < median(best.wall)) best = { label: cl.label, wall };
+  }
+  return best;
+}
+
+/** The table first: each job, our two account key types, the fastest peer, the ratios and the goals. */
+function summary(out: string[], ctx: Ctx, clients: Client[], cells: Map<string, Cell>): void {
+  const { args } = ctx;
+  const wallOf = (id: string, c: string): number[] | undefined => {
+    const x = cells.get(cellKey(id, c));
+    return x && x.runs.length > 0 ? x.runs.map((r) => r.wall) : undefined;
+  };
+  const sec = (v: number[] | undefined): string => (v ? `${fmtS(median(v))} s` : '—');
+  out.push('', '## Summary: ours against the fastest peer', '');
+  out.push('Median wall time. The fastest peer is the peer row with the smallest median wall time in the job\'s table below;'
+    + ' the no-op is also set against the reference row for any design that starts one child before deciding. Goals: issue 15.');
+  out.push('');
+  out.push('| job | ours, EC P-256 account key | ours, RSA-4096 account key | fastest peer | ours/fastest: EC | RSA | goal |');
+  out.push('|---|---|---|---|---|---|---|');
+  for (const c of CASES) {
+    if (!args.cases.has(c)) continue;
+    const ec = wallOf(OURS, c);
+    const rsa = wallOf(OURS_RSA, c);
+    const best = fastestPeer(clients, cells, c);
+    const title = JOB[c];
+    out.push(`| ${title} | ${sec(ec)} | ${c === 'noop' ? 'same run (no account key read)' : sec(rsa)} | ${best ? `${best.label}: ${sec(best.wall)}` : '—'}`
+      + ` | ${ec && best ? ratio(ec, best.wall) : '—'} | ${rsa && best && c !== 'noop' ? ratio(rsa, best.wall) : '—'} | ${GOALS[c] ?? ''} |`);
+    if (c === 'noop' && args.cases.has('node')) {
+      const ref = wallOf(NODE_STARTS_NODE, 'noop');
+      out.push(`| (c) no-op, against the reference row | ${sec(ec)} | | \`node\` running \`node -e 0\`: ${sec(ref)} | ${ec && ref ? ratio(ec, ref) : '—'} | | ${NOOP_GOAL} |`);
+    }
+  }
+  const pss = (id: string): number[] => (['issue1', 'issue100'] as const).flatMap((c) => {
+    const x = cells.get(cellKey(id, c));
+    const v = x ? x.runs.filter((r) => r.pssKiB !== null).map((r) => r.pssKiB!) : [];
+    return v.length > 0 ? [median(v)] : [];
+  });
+  const worst = [...pss(OURS), ...pss(OURS_RSA)];
+  if (worst.length > 0) {
+    out.push('', `PSS summed over a run, the larger median of our issuances: **${fmtMiB(Math.max(...worst))} MiB** (goal ≤ ${PSS_GOAL_MIB} MiB).`);
+  }
+}
+
 function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: string[], inProcess: number[]): string {
   const { args } = ctx;
   const out: string[] = [];
@@ -1184,8 +1300,10 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
   p('Each cell is the median over the rounds that succeeded, with the range (min–max). **wall**: elapsed seconds;'
     + ' **CPU**: user+system seconds of the whole process tree; **PSS**: the largest sum, over the samples of a run,'
     + ' of the proportional set size of every process of the run; **RSS max**: resident size of the largest single process;'
-    + ' **req.**: ACME requests Pebble logged. **ours/peer**: our median over the peer\'s (below 1: ours is faster / smaller).');
+    + ' **req.**: ACME requests Pebble logged. **ours/peer**: the median of our client with an EC P-256 account key (the first row)'
+    + ' over the row\'s (below 1: ours is faster / smaller).');
   const ours = (c: string): Cell | undefined => cells.get(cellKey(OURS, c));
+  summary(out, ctx, clients, cells);
   for (const c of CASES) {
     if (!args.cases.has(c)) continue;
     p();
@@ -1195,7 +1313,10 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
     p('|---|---|---|---|---|---|---|---|---|---|');
     const o = ours(c);
     const os = o ? stats(o.runs) : undefined;
-    const rows: [string, Cell | undefined][] = clients.map((cl) => [cl.id === OURS ? `**${cl.label}**` : cl.label, cells.get(cellKey(cl.id, c))]);
+    const rows: [string, Cell | undefined][] = clients.map((cl) => {
+      const label = cl.caseLabel?.[c] ?? cl.label;
+      return [isOurs(cl.id) ? `**${label}**` : label, cells.get(cellKey(cl.id, c))];
+    });
     if (c === 'noop' && args.cases.has('node')) rows.push([`\`node -e 0\` (reference: the floor of any Node program)`, cells.get(cellKey('node -e 0', 'noop'))]);
     if (c === 'noop' && args.cases.has('node')) rows.push([`\`node\` running \`node -e 0\` (reference: the floor of a parent that starts one child)`, cells.get(cellKey(NODE_STARTS_NODE, 'noop'))]);
     for (const [label, x] of rows) {
@@ -1205,8 +1326,7 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
       if (x.skipped && tried === 0) { p(`| ${label} | ${x.setupFailed ? 'failed (set-up)' : x.skipped.startsWith('not installed') ? 'not installed' : 'skipped'} | | | | | | | | |`); continue; }
       if (x.runs.length === 0) { p(`| ${label} | failed (0/${tried}) | | | | | | | | |`); continue; }
       const s = stats(x.runs);
-      const isOurs = x === o;
-      const r = (a: number[] | undefined, b: number[]): string => (isOurs ? '1' : a ? ratio(a, b) : '—');
+      const r = (a: number[] | undefined, b: number[]): string => (x === o ? '1' : a ? ratio(a, b) : '—');
       // A run too short for most samples to see it: its PSS is a glimpse, not a peak; no ratio.
       const pssRatio = s.pss.length < x.runs.length ? '—' : r(os?.pss, s.pss);
       const pss = spread(s.pss, fmtMiB) + (s.pss.length > 0 && s.pss.length < x.runs.length ? ` [${s.pss.length} of ${x.runs.length} runs sampled]` : '');
@@ -1270,9 +1390,16 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
   p('- Every client uses http-01, served by that nginx: the clients that write challenge files got its directory (or the webroot above it).'
     + ' Each has its own directory and account, registered before timing, and a first certificate for b1.example.test made untimed;'
     + ' the no-op and the revocation get a fresh b1 certificate (untimed) when the round\'s issuance did not leave one.');
-  p('- Domain keys are EC P-256 for everybody (ours and acme-tiny\'s and lacme\'s made beforehand with openssl; uacme `-t EC`,'
+  p('- Domain keys are EC P-256 for everybody (ours, the node library\'s, acme-tiny\'s and lacme\'s made beforehand with openssl; uacme `-t EC`,'
     + ' dehydrated KEY_ALGO=prime256v1, certbot\'s and lego\'s defaults). Peers that make a new domain key for every issuance'
     + ' (certbot, lego, dehydrated) pay for it inside the timed run; P-256 costs about a millisecond.');
+  p('- Account keys, made beforehand: ours EC P-256 (first row) and RSA-4096 (second row), the node library\'s EC P-256 (openssl),'
+    + ' acme-tiny\'s and lacme\'s RSA-2048; the others make their own at registration (untimed).');
+  p('- The node library (npm acme-client, the devDependency node-acme-client) runs through scripts/bench-node-peer.cts: `auto` mode with'
+    + ' its own defaults but for skipChallengeVerification (its pre-check fetches http://NAME/ on port 80, where the lab serves nothing;'
+    + ' acme-tiny\'s --disable-check likewise). The account URL from its first (untimed) issuance is passed back to it, as its documentation'
+    + ' suggests; the library has no renewal rule, so its no-op is the driver reading the certificate with the library\'s'
+    + ' readCertificateInfo (30 days, our default), after loading the library as any script using it does.');
   p(`- How each client trusts the lab's TLS CA: ${clients.map((c) => `${c.id}: ${c.trust}`).join('; ')}.`);
   p('- Timing: a python3 wrapper (a child subreaper) posix_spawn()s the client, measures wall-clock time around it, reaps every'
     + ' descendant (anything still running 2 s after the client exits is killed and noted) and reports getrusage(RUSAGE_CHILDREN):'
