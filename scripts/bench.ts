@@ -42,6 +42,13 @@
 //     (the wrapper puts the client back to nice 0), so sampling barely takes CPU from the client.
 //     Each run has a time limit (default 120 s); whatever is left is killed.
 //
+//  6. Where our time goes (bench-trace.ts): a python3 collector, started by the outer process
+//     (the kernel answers it only outside the namespace), records the fork, exec and exit of every
+//     process the bench starts and the CPU of every thread as it ends; each timed run of ours is
+//     split into the parent, its six children and their helpers. Each round also runs our 1- and
+//     100-name issuances once more with -vv, the wrapper stamping each stderr line, to time every
+//     ACME request. Neither is in the tables' figures; both get a section of their own.
+//
 // The tables go to stdout and, for a run of every client and case, to bench/RESULTS.md (--out to
 // choose; a subset run writes only where --out says). A summary comes first: each job, our two
 // account key types, the fastest peer and our ratio to it, next to issue 15's goals.
@@ -59,6 +66,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startLab, type Lab } from './pebble-lab.js';
+import { COLLECTOR_PY, ProcTrace, parseRequests, renderBreakdown, splitRun, type ProcRun, type RequestRun, type Variant } from './bench-trace.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..'); // build/scripts/bench.js -> repo root
 const SELF = fileURLToPath(import.meta.url);
@@ -131,6 +139,7 @@ interface Args {
   inNs: boolean;
   nodeBin: string;
   notesFile: string | null;
+  traceFile: string | null;
   full: boolean;
 }
 
@@ -147,7 +156,7 @@ const OPTIONS = {
   rounds: { type: 'string' }, only: { type: 'string' }, clients: { type: 'string' }, cases: { type: 'string' },
   timeout: { type: 'string' }, slow: { type: 'boolean' }, out: { type: 'string' }, keep: { type: 'boolean' },
   'no-setup': { type: 'boolean' }, 'no-isolate': { type: 'boolean' }, 'sample-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  'in-ns': { type: 'boolean' }, 'node-bin': { type: 'string' }, 'notes-file': { type: 'string' },
+  'in-ns': { type: 'boolean' }, 'node-bin': { type: 'string' }, 'notes-file': { type: 'string' }, 'trace-file': { type: 'string' },
 } as const;
 
 /** Throws an Error whose message is the problem (the caller prints it with the usage). */
@@ -158,7 +167,7 @@ function readArgs(argv: string[]): Args {
   const a: Args = {
     rounds: 5, clients: [...CLIENT_IDS], cases: new Set(ALL_CASES), timeoutS: 120, slow: v.slow === true, out: v.out ?? null,
     keep: v.keep === true, setup: v['no-setup'] !== true, isolate: v['no-isolate'] !== true, sampleMs: 10, inNs: v['in-ns'] === true,
-    nodeBin: v['node-bin'] ?? process.execPath, notesFile: v['notes-file'] ?? null, full: true,
+    nodeBin: v['node-bin'] ?? process.execPath, notesFile: v['notes-file'] ?? null, traceFile: v['trace-file'] ?? null, full: true,
   };
   // --only and --clients are one option under two names; given both, the clients of both run.
   const wantedClients = [v.only, v.clients].filter((x): x is string => x !== undefined).flatMap(list);
@@ -291,22 +300,26 @@ async function outer(args: Args, argv: string[]): Promise<number> {
     return 1;
   }
   const canIsolate = args.isolate && spawnSync('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'true'], { stdio: 'ignore' }).status === 0;
-  if (!canIsolate) {
-    notes.push(args.isolate
-      ? 'NOT isolated: `unshare --net --mount` failed here; every client was pointed at the local Pebble explicitly, and uacme and lacme, which only trust the system store, could not be run.'
-      : 'NOT isolated (--no-isolate): every client was pointed at the local Pebble explicitly; uacme and lacme, which only trust the system store, could not be run.');
-    return inner({ ...args, inNs: false }, notes);
-  }
-  // A private copy of node for the measuring process: no page of it is shared with the clients' node.
   const tmp = mkdtempSync('/tmp/acme-bench-outer-');
-  const nodeCopy = join(tmp, 'node');
-  const notesFile = join(tmp, 'notes.json');
+  // The kernel's process trace: its interfaces answer only here, outside the bench's namespace.
+  const collector = await startCollector(tmp);
+  if ('why' in collector) notes.push(`No per-process CPU: the kernel's process trace is not available here (${collector.why}).`);
+  const traceArgs = 'file' in collector ? ['--trace-file', collector.file] : [];
   try {
+    if (!canIsolate) {
+      notes.push(args.isolate
+        ? 'NOT isolated: `unshare --net --mount` failed here; every client was pointed at the local Pebble explicitly, and uacme and lacme, which only trust the system store, could not be run.'
+        : 'NOT isolated (--no-isolate): every client was pointed at the local Pebble explicitly; uacme and lacme, which only trust the system store, could not be run.');
+      return await inner({ ...args, inNs: false, traceFile: 'file' in collector ? collector.file : null }, notes);
+    }
+    // A private copy of node for the measuring process: no page of it is shared with the clients' node.
+    const nodeCopy = join(tmp, 'node');
+    const notesFile = join(tmp, 'notes.json');
     copyFileSync(process.execPath, nodeCopy);
     chmodSync(nodeCopy, 0o755);
     writeFileSync(notesFile, JSON.stringify(notes));
     const child = spawn('unshare', ['--net', '--mount', '--propagation', 'private', '--', nodeCopy, SELF, ...argv,
-      '--in-ns', '--node-bin', process.execPath, '--notes-file', notesFile], { stdio: 'inherit' });
+      '--in-ns', '--node-bin', process.execPath, '--notes-file', notesFile, ...traceArgs], { stdio: 'inherit' });
     // A ^C reaches the inner process too (same process group): let it clean up, then go.
     const ignore = (): void => undefined;
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, ignore);
@@ -317,20 +330,59 @@ async function outer(args: Args, argv: string[]): Promise<number> {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, ignore);
     return code;
   } finally {
+    if ('stop' in collector) await collector.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
+/**
+ * Starts the process-trace collector (see bench-trace.ts) on this process and all it will start.
+ * It needs root and the initial network namespace; anything else leaves the bench without it.
+ */
+async function startCollector(dir: string): Promise<{ file: string; stop: () => Promise<void> } | { why: string }> {
+  const script = join(dir, 'collector.py');
+  const file = join(dir, 'proc-trace.jsonl');
+  writeFileSync(script, COLLECTOR_PY);
+  writeFileSync(file, '');
+  const child = spawn(PYTHON, ['-I', '-S', script, String(process.pid), file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 5000);
+    child.stdout.setEncoding('utf8').once('data', (d: string) => { clearTimeout(timer); resolve(d.startsWith('ready')); });
+    child.once('exit', () => { clearTimeout(timer); resolve(false); });
+    child.once('error', () => { clearTimeout(timer); resolve(false); });
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const stop = async (): Promise<void> => {
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
+  };
+  if (!ready) {
+    await stop();
+    return { why: lastLines(err, 1) || 'the collector did not start' };
+  }
+  return { file, stop };
+}
+
 // ---- 3. the timing wrapper --------------------------------------------------------------------
 
-// Runs as: python3 -I -S wrapper.py LIMIT_S -- ARGV...; reports one JSON line on fd 3.
-const WRAPPER_PY = String.raw`import os, sys, time, json, signal, ctypes, resource
+// Runs as: python3 -I -S wrapper.py LIMIT_S STAMP_FILE|- -- ARGV...; reports one JSON line on fd 3.
+// With a STAMP_FILE, the client's stderr comes through a pipe and each line goes to that file as
+// "<CLOCK_MONOTONIC ns> <line>", stamped as it arrives (the per-request times of a -vv run).
+const WRAPPER_PY = String.raw`import os, sys, time, json, signal, ctypes, resource, select, threading, fcntl
 OUT = 3
 os.set_inheritable(OUT, False)
 def say(o):
     os.write(OUT, (json.dumps(o) + "\n").encode())
 limit = float(sys.argv[1])
-argv = sys.argv[3:]
+stamp = sys.argv[2]
+argv = sys.argv[4:]
 try:
     os.setpriority(os.PRIO_PROCESS, 0, 0)   # the bench samples at nice 19; the client runs at 0
 except OSError:
@@ -387,15 +439,55 @@ signal.signal(signal.SIGTERM, on_term)
 signal.signal(signal.SIGHUP, on_term)
 signal.signal(signal.SIGINT, on_term)
 env = dict(os.environ)
+actions = []
+if stamp != "-":
+    rfd, wfd = os.pipe()                 # both close-on-exec; the client gets wfd as its fd 2
+    actions = [(os.POSIX_SPAWN_DUP2, wfd, 2)]
+    try:
+        # Room for the longest -vv line (an order of 100 names): a write the pipe takes whole is
+        # not split by another process's line.
+        fcntl.fcntl(wfd, 1031, 1 << 20)  # F_SETPIPE_SZ
+    except OSError:
+        pass
+t0ns = time.monotonic_ns()
 t0 = time.monotonic()
 try:
-    pid = os.posix_spawnp(argv[0], argv, env, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+    pid = os.posix_spawnp(argv[0], argv, env, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ), file_actions=actions)
 except OSError as e:
     say({"error": "cannot run %s: %s" % (argv[0], e.strerror)})
     sys.exit(0)
 signal.setitimer(signal.ITIMER_REAL, limit)
-_, status, ru = os.wait4(pid, 0)
-t1 = time.monotonic()
+if stamp == "-":
+    _, status, ru = os.wait4(pid, 0)
+    t1 = time.monotonic()
+else:
+    os.close(wfd)
+    ended = []
+    def waiter():
+        r = os.wait4(pid, 0)
+        ended.append((r, time.monotonic()))
+    th = threading.Thread(target=waiter, daemon=True)
+    th.start()
+    with open(stamp, "wb") as f:
+        rest = b""
+        while True:
+            # Until every holder of the pipe has closed it, or 2 s after the client ended.
+            if ended and time.monotonic() > ended[0][1] + 2.0:
+                break
+            if not select.select([rfd], [], [], 0.1)[0]:
+                continue
+            chunk = os.read(rfd, 1 << 16)
+            now = time.monotonic_ns()
+            if not chunk:
+                break
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                f.write(b"%d %s\n" % (now, line))
+        if rest:
+            f.write(b"%d %s\n" % (time.monotonic_ns(), rest))
+    th.join()
+    (_, status, ru), t1 = ended[0]
 signal.setitimer(signal.ITIMER_REAL, 0)
 leftover = []
 deadline = t1 + 2.0
@@ -414,7 +506,7 @@ while True:
         deadline = time.monotonic() + 2.0
     time.sleep(0.01)
 total = resource.getrusage(resource.RUSAGE_CHILDREN)
-say({"wall": t1 - t0, "exit": os.waitstatus_to_exitcode(status), "cpu": total.ru_utime + total.ru_stime,
+say({"wall": t1 - t0, "t0ns": t0ns, "exit": os.waitstatus_to_exitcode(status), "cpu": total.ru_utime + total.ru_stime,
      "user": total.ru_utime, "sys": total.ru_stime, "mainCpu": ru.ru_utime + ru.ru_stime,
      "maxRssKiB": total.ru_maxrss, "timedOut": timed_out, "leftover": leftover, "subreaper": subreaper})
 `;
@@ -488,6 +580,10 @@ interface RunSpec {
   expect: number;
   /** Where the client's stdout goes (acme-tiny prints the certificate); default: the run's log. */
   stdout?: string;
+  /** Our client's runs: split its CPU by process (when the kernel's process trace is there). */
+  perProcess?: boolean;
+  /** A -vv run of ours: stamp its stderr lines, to time each ACME request. */
+  perRequest?: boolean;
 }
 
 interface Measured {
@@ -502,6 +598,8 @@ interface Measured {
   requests: number;
   /** Processes still running 2 s after the client exited (killed by the wrapper). */
   leftover?: string[];
+  procs?: ProcRun;
+  reqTrace?: RequestRun;
 }
 
 interface Ctx {
@@ -519,6 +617,8 @@ interface Ctx {
   currentGroup: number | null;
   runCounter: number;
   cpuCounted: boolean;
+  /** The kernel's record of every process the bench starts (null: not available here). */
+  trace: ProcTrace | null;
 }
 
 /** Counts the ACME requests Pebble logged, reading only what was appended since last time. */
@@ -553,7 +653,8 @@ async function measure(ctx: Ctx, spec: RunSpec, label: string, timeoutS: number)
   const before = ctx.requests();
   let report = '';
   let exited = false;
-  const child = spawn(ctx.python, ['-I', '-S', ctx.wrapper, String(timeoutS), '--', ...spec.argv], {
+  const stampFile = spec.perRequest ? logFile.replace(/\.log$/, '.stderr') : '-';
+  const child = spawn(ctx.python, ['-I', '-S', ctx.wrapper, String(timeoutS), stampFile, '--', ...spec.argv], {
     cwd: spec.cwd, env: spec.env, stdio: ['ignore', outFd, logFd, 'pipe'], detached: true,
   });
   closeSync(logFd);
@@ -590,14 +691,32 @@ async function measure(ctx: Ctx, spec: RunSpec, label: string, timeoutS: number)
   if (lastResort) clearTimeout(lastResort);
   killGroup(); // nothing should be left; make sure
   ctx.currentGroup = null;
+  let procs: ProcRun | undefined;
+  if (ctx.trace && pid !== undefined) {
+    // Every run's processes leave the trace here; ours are split by process.
+    const settled = await ctx.trace.settle(pid, 2000);
+    const tree = ctx.trace.take(pid);
+    if (spec.perProcess) procs = splitRun(tree, pid, !settled || ctx.trace.lost > 0);
+  }
   const requests = ctx.requests() - before;
   const fail = (problem: string): Measured => ({ ok: false, problem, exit: null, wall: 0, cpu: 0, pssKiB: peak, maxRssKiB: 0, samples, requests });
   if (end.error) return fail(`cannot start the wrapper: ${end.error.message}`);
   const line = report.trim().split('\n').pop() ?? '';
-  let r: { wall?: number; exit?: number; cpu?: number; maxRssKiB?: number; timedOut?: boolean; leftover?: string[]; error?: string };
+  let r: { wall?: number; t0ns?: number; exit?: number; cpu?: number; maxRssKiB?: number; timedOut?: boolean; leftover?: string[]; error?: string };
   try { r = JSON.parse(line) as typeof r; } catch { return fail(`the wrapper died (${end.signal ?? `status ${end.code}`}) without a report`); }
   if (r.error) return fail(r.error);
   const m: Measured = { ok: true, exit: r.exit ?? null, wall: r.wall ?? 0, cpu: r.cpu ?? 0, pssKiB: peak, maxRssKiB: r.maxRssKiB ?? 0, samples, requests };
+  if (procs) {
+    m.procs = procs;
+    if (procs.problems.length > 0) writeFileSync(logFile, `bench: process trace incomplete: ${procs.problems.join('; ')}\n`, { flag: 'a' });
+  }
+  if (spec.perRequest && r.t0ns !== undefined) {
+    let text = '';
+    try { text = readFileSync(stampFile, 'utf8'); } catch { /* no output */ }
+    m.reqTrace = parseRequests(text, r.t0ns, procs ? procs.wallMs : m.wall * 1000);
+    // The log keeps the trace too, unstamped, as the other runs' logs keep their stderr.
+    writeFileSync(logFile, text.replace(/^\d+ /gm, ''), { flag: 'a' });
+  }
   if (r.leftover && r.leftover.length > 0) {
     m.leftover = r.leftover;
     writeFileSync(logFile, `bench: processes left running after the client exited, killed: ${r.leftover.join(' ')}\n`, { flag: 'a' });
@@ -628,6 +747,8 @@ interface Client {
   cases?: CaseId[];
   /** Its label in one case's table, where it says more than the client's label. */
   caseLabel?: Partial<Record<CaseId, string>>;
+  /** Our client: an issuance with -vv, whose stderr is stamped to time each request. */
+  traced?(c: 'issue1' | 'issue100'): RunSpec;
   setupError?: string;
   b1Valid: boolean;
 }
@@ -686,6 +807,7 @@ function makeClients(ctx: Ctx): Client[] {
         ...b,
         // The no-op reads no account key: one row (a second, asking the CA's renewalInfo, is to come).
         ...(rsa ? { cases: ['issue1', 'issue100', 'revoke'] as CaseId[] } : { caseLabel: { noop: `acme-client ${readPackageVersion()} (this): no-op decided locally (no CA request)` } }),
+        traced: (c) => ({ argv: cmd(c, ['-F', '-vv']), env, cwd: d, expect: 0, perProcess: true, perRequest: true }),
         async setup() {
           if (rsa) rsaKey(acct, 4096); else ecKey(acct);
           for (const c of ['issue1', 'issue100'] as const) {
@@ -696,8 +818,8 @@ function makeClients(ctx: Ctx): Client[] {
         },
         spec(c) {
           switch (c) {
-            case 'issue1': case 'issue100': return { argv: cmd(c, ['-F']), env, cwd: d, expect: 0 };
-            case 'noop': return { argv: cmd('issue1', []), env, cwd: d, expect: 2 };
+            case 'issue1': case 'issue100': return { argv: cmd(c, ['-F']), env, cwd: d, expect: 0, perProcess: true };
+            case 'noop': return { argv: cmd('issue1', []), env, cwd: d, expect: 2, perProcess: true };
             case 'revoke': return { argv: cmd('issue1', ['-r']), env, cwd: d, expect: 0 };
           }
         },
@@ -1016,10 +1138,12 @@ async function inner(args: Args, notes: string[]): Promise<number> {
     ctx = {
       args, lab, work, wrapper, python, sampler: new TreeSampler(), webroot, pebbleRoots: await lab.issuerPems(), isolated,
       requests: requestCounter(join(lab.logDir, 'pebble.log')), samplerMs: { total: 0, ticks: 0 }, currentGroup: null, runCounter: 0, cpuCounted: false,
+      trace: args.traceFile ? new ProcTrace(args.traceFile) : null,
     };
     return await benchmark(ctx, notes);
   } finally {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
+    ctx?.trace?.close();
     if (lab) await lab.stop();
     if (isolated) { try { execFileSync('umount', [SYSTEM_BUNDLE], { stdio: 'ignore' }); } catch { /* the namespace goes with us */ } }
     cleanup();
@@ -1101,6 +1225,14 @@ async function benchmark(ctx: Ctx, notes: string[]): Promise<number> {
       record(y, n);
     }
     if (args.cases.has('keygen') && args.clients.includes(OURS)) await keygenRound(ctx, cell, round);
+    // Where our time goes: one -vv issuance of each kind, its requests timed (not in the tables above).
+    for (const cl of active) {
+      if (!cl.traced) continue;
+      for (const c of ['issue1', 'issue100'] as const) {
+        if (!args.cases.has(c)) continue;
+        await tracedRun(ctx, cl, c, cell(cl.id, `trace-${c}`), round);
+      }
+    }
   }
   const inProcess: number[] = [];
   if (args.cases.has('keygen') && args.clients.includes(OURS)) {
@@ -1178,6 +1310,20 @@ async function runCase(ctx: Ctx, cl: Client, c: CaseId, x: Cell, timeoutS: numbe
   if (m.ok && c === 'noop' && m.requests > 0 && cl.id === OURS) { m.ok = false; m.problem = `the no-op made ${m.requests} requests to the CA`; }
   record(x, m);
   log(`  ${label}: ${m.ok ? `${fmtS(m.wall)} s wall, ${fmtS(m.cpu)} s CPU, ${m.pssKiB === null ? '-' : fmtMiB(m.pssKiB)} MiB PSS, ${m.requests} requests` : `FAILED: ${m.problem}`}`);
+}
+
+/** A -vv issuance of ours, for the time of each request; its cell is reported apart. */
+async function tracedRun(ctx: Ctx, cl: Client, c: 'issue1' | 'issue100', x: Cell, round: number): Promise<void> {
+  cl.beforeIssue?.(c);
+  if (c === 'issue1') cl.b1Valid = false;
+  const since = Date.now();
+  const m = await measure(ctx, cl.traced!(c), `${cl.id}-${c}-vv-r${round}`, ctx.args.timeoutS);
+  if (m.ok) {
+    const problem = checkCert(cl.certFile(c), c === 'issue1' ? [NAME1] : NAMES100, since);
+    if (problem) { m.ok = false; m.problem = problem; } else if (c === 'issue1') cl.b1Valid = true;
+  }
+  record(x, m);
+  log(`  ${cl.id}-${c} -vv r${round}: ${m.ok ? `${m.reqTrace?.requests.length ?? 0} requests timed, ${fmtS(m.wall)} s wall` : `FAILED: ${m.problem}`}`);
 }
 
 /** Our client's first run with keys to make (-n -N) and the same with ready-made RSA-4096 keys. */
@@ -1283,6 +1429,35 @@ function summary(out: string[], ctx: Ctx, clients: Client[], cells: Map<string, 
   }
 }
 
+/** Where our time goes (issue 15 point 4): per process and per request, for 1 name, 100 names and the no-op. */
+function breakdown(out: string[], ctx: Ctx, cells: Map<string, Cell>): void {
+  const { args } = ctx;
+  const variant = (id: string, name: string, c: CaseId): Variant => {
+    const timed = cells.get(cellKey(id, c))?.runs ?? [];
+    const traced = cells.get(cellKey(id, `trace-${c}`))?.runs ?? [];
+    const withProcs = timed.filter((r) => r.procs);
+    return { name, procRuns: withProcs.map((r) => r.procs!), rusageCpuS: withProcs.map((r) => r.cpu), requestRuns: traced.flatMap((r) => (r.reqTrace ? [r.reqTrace] : [])) };
+  };
+  const jobs = (['issue1', 'issue100', 'noop'] as const).filter((c) => args.cases.has(c));
+  const sections: [string, Variant[]][] = jobs.map((c) => [CASE_TITLE[c],
+    c === 'noop' ? [variant(OURS, 'EC', c)] : [variant(OURS, 'EC', c), variant(OURS_RSA, 'RSA', c)]]);
+  if (!sections.some(([, vs]) => vs.some((v) => v.procRuns.length > 0 || v.requestRuns.length > 0))) {
+    if (args.clients.includes(OURS)) out.push('', '## Where our time goes', '', ctx.trace ? 'No run of ours was traced.' : 'Not measured: the kernel\'s process trace is not available here (see the notes).');
+    return;
+  }
+  out.push('', '## Where our time goes', '');
+  out.push('**EC** / **RSA**: our client with an EC P-256 / RSA-4096 account key. How it is measured:'
+    + ' CPU per process from the kernel\'s taskstats record of every thread as it exits (user+system time as the 250 Hz scheduler tick sees it,'
+    + ' so one process is good to a few ms; read the medians), each process named by its command line and placed in the run by the kernel\'s'
+    + ' fork and exit events (the proc connector), both collected outside the bench\'s namespace by a small python3 listener'
+    + ' (scripts/bench-trace.ts). Wall time per ACME request from separate runs with -vv: the timing wrapper stamps each line of the'
+    + ' client\'s stderr as it arrives, and a request lasts from its trace line to its answer\'s.');
+  for (const [title, vs] of sections) {
+    out.push('', `### ${title}`, '');
+    out.push(...renderBreakdown(vs));
+  }
+}
+
 function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: string[], inProcess: number[]): string {
   const { args } = ctx;
   const out: string[] = [];
@@ -1356,10 +1531,12 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
     }
   }
 
+  breakdown(out, ctx, cells);
+
   // Notes.
   const per: string[] = [];
   for (const cl of clients) {
-    for (const c of [...CASES, 'keygen-fresh', 'keygen-premade']) {
+    for (const c of [...CASES, 'keygen-fresh', 'keygen-premade', 'trace-issue1', 'trace-issue100']) {
       const x = cells.get(cellKey(cl.id, c));
       if (!x) continue;
       if (x.na) per.push(`${cl.id}, ${c}: n/a: ${x.na}.`);
