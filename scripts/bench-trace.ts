@@ -17,8 +17,8 @@
 //
 // Requests: with -vv our client writes one line before each HTTP request ("<url>: POST …") and one
 // when its answer is complete ("<url>: 200 …"). In a traced run the timing wrapper reads the
-// client's stderr through a pipe and stamps each line with CLOCK_MONOTONIC as it arrives;
-// parseRequests() pairs the lines per URL. A request's time is what netproc waits for it: a free
+// client's stderr through a pipe, at nice -10 so that it reads as soon as a line is written, and
+// stamps each line with CLOCK_MONOTONIC; parseRequests() pairs the lines per URL. A request's time is what netproc waits for it: a free
 // connection, TLS, Pebble's work and the transfer.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
