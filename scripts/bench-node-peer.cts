@@ -24,7 +24,7 @@
 // names and web server exist only for Pebble; acme-tiny gets --disable-check for the same
 // reason), and the lab's TLS CA (--ca) given to Node's global HTTPS agent, which the library's
 // axios uses. NODE_EXTRA_CA_CERTS would do the same but makes Node parse its whole root store at
-// start-up, some 40 ms that no production run pays.
+// start-up, a cost that no production run pays (bench/RESULTS.md).
 //
 // CommonJS (.cts -> .cjs) on purpose: Node starts it without its ES module loader, as it would a
 // plain `require('acme-client')` script, so the peer pays no more start-up than it has to.

@@ -776,7 +776,7 @@ function csr(key: string, out: string, names: string[]): void {
 /**
  * How our client trusts the lab's CA: SSL_CERT_FILE, which netproc's OpenSSL store reads when it
  * first needs it, as acme-tiny is pointed at it. Not NODE_EXTRA_CA_CERTS: Node 20 reads that at the
- * start of every process and parses its whole root store (~40 ms here), a cost no production run pays.
+ * start of every process and parses its whole root store, a cost no production run pays.
  */
 function ourEnv(ctx: Ctx): Record<string, string> {
   return { PATH: PATH_ENV, SSL_CERT_FILE: ctx.lab.tlsCaFile };
