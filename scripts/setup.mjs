@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
-if (!existsSync(join(root, 'node_modules/.bin/tsc')) || !existsSync(join(root, 'node_modules/node-forge'))) {
+// node-acme-client: the bench's Node.js peer (a devDependency), checked so that a tree installed
+// before it was added gets it too.
+const wantedModules = ['.bin/tsc', 'node-forge', 'node-acme-client'];
+if (wantedModules.some((m) => !existsSync(join(root, 'node_modules', m)))) {
   execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 

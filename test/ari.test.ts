@@ -93,7 +93,7 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
   test('alreadyReplaced: one more order without "replaces"', async () => {
     const { args, certId, env } = await issued('ari-replaced.example.test');
     proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() - DAY), end: new Date(Date.now() - HOUR) };
-    proxy.refuseReplaces = { status: 409, type: 'alreadyReplaced', detail: 'certificate already replaced' };
+    proxy.refuseNewOrder = { problem: { status: 409, type: 'alreadyReplaced', detail: 'certificate already replaced' }, onlyWithReplaces: true };
     const orders = proxy.newOrders.length;
     const run = await runClient(args, { env });
     assert.equal(run.status, 0, run.stderr);
@@ -163,6 +163,23 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
       assert.deepEqual(readdirSync(w.certs), []);
     } finally {
       proxy.profiles = null;
+    }
+  });
+
+  test('a CA refusing the profile (invalidProfile): its problem in one line, exit 1', async () => {
+    proxy.profiles = { shortlived: 'six days' };
+    try {
+      const w = workDir();
+      const { acct, dom } = ecKeys(w);
+      proxy.refuseNewOrder = { problem: { status: 400, type: 'invalidProfile', detail: 'profile "shortlived" is not available to this account' }, onlyWithReplaces: false };
+      const run = await runClient(['--profile', 'shortlived', '--server', proxy.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'refused-profile.example.test'],
+        { env: { SSL_CERT_FILE: lab.tlsCaFile } });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /^acme-client: https:\/\/127\.0\.0\.1:\d+\/order-plz: urn:ietf:params:acme:error:invalidProfile: profile "shortlived" is not available to this account\n$/);
+      assert.deepEqual(readdirSync(w.certs), []);
+    } finally {
+      proxy.profiles = null;
+      proxy.refuseNewOrder = null;
     }
   });
 

@@ -38,8 +38,8 @@ export interface AriProxy {
   readonly renewalInfoAsked: string[];
   /** Method and path of every request, in order. */
   readonly requests: { method: string; path: string }[];
-  /** Refuses the next newOrder that carries "replaces" with this problem. */
-  refuseReplaces: Problem | null;
+  /** Refuses the next newOrder (only one that carries "replaces", if so set) with this problem. */
+  refuseNewOrder: { problem: Problem; onlyWithReplaces: boolean } | null;
   /** Refuses every finalize with this problem. */
   refuseFinalize: Problem | null;
   stop(): Promise<void>;
@@ -105,7 +105,7 @@ export async function startAriProxy(lab: Lab): Promise<AriProxy> {
     newOrders: [],
     renewalInfoAsked: [],
     requests: [],
-    refuseReplaces: null,
+    refuseNewOrder: null,
     refuseFinalize: null,
     async stop() {
       agent.destroy();
@@ -127,11 +127,11 @@ export async function startAriProxy(lab: Lab): Promise<AriProxy> {
     }
     const newOrder = req.method === 'POST' && path === '/order-plz' ? payloadOf(body) : null;
     if (newOrder !== null) {
-      if (proxy.refuseReplaces !== null && newOrder.replaces !== undefined) {
+      const refusal = proxy.refuseNewOrder;
+      if (refusal !== null && (!refusal.onlyWithReplaces || newOrder.replaces !== undefined)) {
         proxy.newOrders.push(newOrder);
-        const refusal = proxy.refuseReplaces;
-        proxy.refuseReplaces = null;
-        sendProblem(res, refusal);
+        proxy.refuseNewOrder = null;
+        sendProblem(res, refusal.problem);
         return;
       }
     }
