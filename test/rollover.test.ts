@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
@@ -122,6 +122,22 @@ describe('--rollover-account-key against Pebble', { skip }, () => {
     assert.match(run.stderr, /^acme-client: https:\/\/127\.0\.0\.1:\d+\/rollover-account-key: (HTTP status 409|urn:ietf:params:acme:error:\w+: [^\n]*already in use[^\n]*)\n$/);
     assert.deepEqual(snapshot(w.priv), before);
     assert.notEqual(await lookUp(acct), 'urn:ietf:params:acme:error:accountDoesNotExist', 'the old key still has its account');
+  });
+
+  test('accepted by the CA but the file cannot be replaced: exit 1, one line saying which key the CA now knows', async () => {
+    const { w, acct } = await withAccount();
+    const oldPem = readFileSync(acct, 'utf8');
+    const newKey = makeKey(join(w.priv, 'next.pem'), 'ec-p256-sec1');
+    // <file>.old is written first; a directory in its place makes that fail.
+    mkdirSync(`${acct}.old`);
+    const run = await runClient(['--rollover-account-key', newKey, '--server', lab.directoryUrl, '-f', acct], { env: env() });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, new RegExp(`^acme-client: ${acct.replace(/[.]/g, '\\.')}: the CA now knows the account by ${newKey.replace(/[.]/g, '\\.')} alone, `
+      + 'but this file was not replaced: cannot replace key: [^\\n]+\\n$'));
+    assert.equal(readFileSync(acct, 'utf8'), oldPem, '-f is whole, and still the old key');
+    assert.deepEqual(readdirSync(w.priv).filter((name) => name.endsWith('.tmp')), [], 'no temporary file left');
+    assert.equal(await lookUp(acct), 'urn:ietf:params:acme:error:accountDoesNotExist');
+    assert.match(await lookUp(newKey), /^https:\/\//, 'the new key, which the message names, has the account');
   });
 
   test('misuse: names, -m, a missing new key without -n, a new key elsewhere or the key itself; one line each, nothing touched', async () => {

@@ -17,6 +17,7 @@ import { accountAlg, externalAccountBinding, publicJwk, signJws, thumbprint } fr
 import { keyDescription, parsePrivateKey } from '../x509/keys.js';
 import { loadOrCreateKey, removeKeyTempInFlight, replaceKeyFile } from '../fsutil/keyfile.js';
 import { readFileCapped } from '../fsutil/read.js';
+import { oldKeyPath } from '../defaults.js';
 import { Failure, debug } from '../log.js';
 
 /** An HMAC key of a few dozen bytes, in base64url; anything bigger is not one. */
@@ -56,14 +57,15 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
   try {
     atTermination(removeKeyTempInFlight);
     const pem = await loadOrCreateKey(config.keyFile, config.create, 'account', config.keyType);
-    const macKey = config.eab === null ? null : await readMacKey(config.eab.keyFile);
-    const newPem = config.rollover === null ? null : await loadOrCreateKey(config.rollover.newKeyFile, config.rollover.create, 'account', config.keyType);
+    const eab = config.eab === null ? null : { kid: config.eab.kid, macKey: await readMacKey(config.eab.keyFile) };
+    const next = config.rollover === null ? null
+      : { file: config.rollover.newKeyFile, pem: await loadOrCreateKey(config.rollover.newKeyFile, config.rollover.create, 'account', config.keyType) };
     await confine();
     const key = parsePrivateKey(pem, config.keyFile);
     const alg = accountAlg(key);
     const jwk = publicJwk(key);
     debug(config.keyFile, `loaded ${keyDescription(key)} account key`);
-    const newKey = config.rollover === null || newPem === null ? null : parseNewKey(config.rollover.newKeyFile, newPem, jwk);
+    const newKey = next === null ? null : parseNewKey(next.file, next.pem, jwk);
     if (!(await net.send({ op: 'ready', alg, created: config.create }))) return;
 
     for (;;) {
@@ -79,7 +81,7 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
           await net.send({ op: 'thumbprint', id: request.id, thumbprint: thumbprint(jwk) });
           break;
         case 'eab': {
-          const jws = config.eab === null || macKey === null ? null : externalAccountBinding(macKey, config.eab.kid, request.url, jwk);
+          const jws = eab === null ? null : externalAccountBinding(eab.macKey, eab.kid, request.url, jwk);
           await net.send({ op: 'eab', id: request.id, jws });
           break;
         }
@@ -91,14 +93,14 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
           break;
         }
         case 'keyChanged': {
-          if (config.rollover === null || newPem === null) throw new Failure('netproc', 'reported a key change that was not asked for');
+          if (next === null) throw new Failure('netproc', 'reported a key change that was not asked for');
           try {
-            await replaceKeyFile(config.keyFile, newPem, pem);
+            await replaceKeyFile(config.keyFile, next.pem, pem);
           } catch (err) {
             const why = err instanceof Failure ? err.problem : (err as Error).message;
-            throw new Failure(config.keyFile, `the CA now knows the account by ${config.rollover.newKeyFile} alone, but this file was not replaced: ${why}`);
+            throw new Failure(config.keyFile, `the CA now knows the account by ${next.file} alone, but this file was not replaced: ${why}`);
           }
-          debug(config.keyFile, `replaced by ${config.rollover.newKeyFile}, the old key kept as ${config.keyFile}.old`);
+          debug(config.keyFile, `replaced by ${next.file}, the old key kept as ${oldKeyPath(config.keyFile)}`);
           return EXIT_CHANGED;
         }
       }
