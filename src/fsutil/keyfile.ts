@@ -46,8 +46,8 @@ async function writeKeyFile(path: string, pem: string, replace: boolean): Promis
     await handle.writeFile(pem);
     await handle.sync();
     await (replace ? fs.rename(temp, path) : fs.link(temp, path));
-    // The permission model allows no handle on the directory to fsync; syncing the linked inode
-    // again commits the journal that holds the new name on ext4 and XFS.
+    // The permission model allows no handle on the directory to fsync; syncing the inode again,
+    // now under its name, commits the journal that holds the name on ext4 and XFS.
     await handle.sync();
   } catch (err) {
     throw fail(err);
