@@ -214,15 +214,11 @@ export class AcmeClient {
    */
   async account(newKey: boolean, fields: AccountFields): Promise<string> {
     const { newAccount } = this.directory;
-    let res = newKey ? null : await this.findAccount();
-    if (res === null) {
-      res = await this.createAccount(fields);
-      debug(newAccount, 'account created');
-      this.kid = this.location(res, newAccount, 'account');
-    } else {
-      this.kid = this.location(res, newAccount, 'account');
-      if (fields.contact.length > 0) await this.updateContacts(res, fields.contact);
-    }
+    const found = newKey ? null : await this.findAccount();
+    const res = found ?? (await this.createAccount(fields));
+    if (found === null) debug(newAccount, 'account created');
+    this.kid = this.location(res, newAccount, 'account');
+    if (found !== null && fields.contact.length > 0) await this.updateContacts(found, fields.contact);
     return this.kid;
   }
 
