@@ -1332,7 +1332,10 @@ async function tracedRun(ctx: Ctx, cl: Client, c: 'issue1' | 'issue100', x: Cell
   log(`  ${cl.id}-${c} -vv r${round}: ${m.ok ? `${m.reqTrace?.requests.length ?? 0} requests timed, ${fmtS(m.wall)} s wall` : `FAILED: ${m.problem}`}`);
 }
 
-/** Our client's first run with keys to make (-n -N) and the same with ready-made RSA-4096 keys. */
+/**
+ * Our client's first run with RSA-4096 keys to make (-n -N; the default is EC P-256 since
+ * --key-type) and the same with ready-made RSA-4096 keys.
+ */
 async function keygenRound(ctx: Ctx, cell: (client: string, c: string) => Cell, round: number): Promise<void> {
   const url = ctx.lab.directoryUrl;
   const env = ourEnv(ctx);
@@ -1344,7 +1347,7 @@ async function keygenRound(ctx: Ctx, cell: (client: string, c: string) => Cell, 
     if (made) { rsaKey(acct, 4096); rsaKey(key, 4096); }
     const x = cell(OURS, made ? 'keygen-premade' : 'keygen-fresh');
     const m = await measure(ctx, {
-      argv: [ctx.args.nodeBin, CLI, ...(made ? [] : ['-n', '-N']), '--server', url, '-C', ctx.lab.challengeDir, '-c', certs, '-f', acct, '-k', key, NAME1],
+      argv: [ctx.args.nodeBin, CLI, ...(made ? [] : ['-n', '-N', '--account-key-type', 'rsa4096', '--key-type', 'rsa4096']), '--server', url, '-C', ctx.lab.challengeDir, '-c', certs, '-f', acct, '-k', key, NAME1],
       env, cwd: d, expect: 0,
     }, `keygen-${made ? 'premade' : 'fresh'}-r${round}`, ctx.args.timeoutS);
     record(x, m);

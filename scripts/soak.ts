@@ -4,7 +4,7 @@
 //
 // Each round issues a certificate for two names into a fresh cert dir and renews it with -F, each a
 // run of the built client with -v; account and domain keys are EC P-256 made once with openssl
-// (the client's own RSA-4096 generation would dominate the time). Counted: rounds, failures (a
+// (so that every round is the same work). Counted: rounds, failures (a
 // non-zero exit where 0 was expected; the stderr of the first few is printed), badNonce retries
 // (`nonce rejected, retrying` lines) and the slowest round. Exit status 1 if any run failed.
 //

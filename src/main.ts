@@ -10,16 +10,17 @@
 import { spawn, ChildProcess, StdioOptions } from 'node:child_process';
 import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } from './args.js';
 import { EXIT_CHANGED, FD, Role, RoleConfig } from './ipc/roles.js';
 import { Failure, debug, setVerbosity, warn } from './log.js';
 import { USER_AGENT, VERSION } from './version.js';
-import { Paths, STATE_FILE, directoryUrl, keyTempPath, resolvePaths } from './defaults.js';
+import { Paths, STATE_FILE, directoryUrl, keyTempPath, oldKeyPath, resolvePaths, trustStore } from './defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, childCommand, describePlan, planChild, probeCapabilities, resolveUser } from './isolation.js';
 import { isolationReport } from './report.js';
+import { DEFAULT_KEY_TYPE } from './x509/keys.js';
 
 /** -m: create the per-name default directories that are missing; key directories are private. */
 function makeMultiDirs(opts: Options, paths: Paths): void {
@@ -65,6 +66,8 @@ function preflight(opts: Options, paths: Paths): { createAccountKey: boolean; cr
   const domainKeyExists = readable(paths.domainKey, false);
   if (!domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
   if (opts.challengeType === undefined && !readable(paths.challengeDir, true)) problems.push([paths.challengeDir, '-C directory must exist']);
+  if (opts.caFile !== undefined && !readable(opts.caFile, false)) problems.push([opts.caFile, '--ca-file file must exist']);
+  if (opts.eabHmacKeyFile !== undefined && !readable(opts.eabHmacKeyFile, false)) problems.push([opts.eabHmacKeyFile, '--eab-hmac-key-file file must exist']);
   const accountKeyExists = readable(paths.accountKey, false);
   if (!accountKeyExists && !opts.newAccountKey) problems.push([paths.accountKey, '-f file must exist']);
   for (const [subject, problem] of problems) warn(subject, problem);
@@ -239,6 +242,7 @@ async function main(): Promise<number> {
     process.stderr.write('acme-client: must be run as root\n');
     return 1;
   }
+  if (opts.rolloverAccountKey !== undefined) return await rolloverAccountKey(opts, resolve(opts.rolloverAccountKey));
   const paths = resolvePaths(opts, names[0] ?? 'example.org');
   const server = directoryUrl(opts);
   const user = resolveUser(opts.user);
@@ -289,9 +293,16 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
       directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT,
       profile: opts.profile ?? null, ari: !opts.noAri, mustStaple: opts.mustStaple,
       requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
+      caFile: opts.caFile === undefined ? null : resolve(opts.caFile),
+      contact: opts.contact ?? [],
+      preferredChain: opts.preferredChain ?? null,
+      rolloverAccountKey: opts.rolloverAccountKey !== undefined,
     },
-    acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose },
-    keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose },
+    acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE,
+      eab: opts.eabKid === undefined || opts.eabHmacKeyFile === undefined ? null : { kid: opts.eabKid, keyFile: resolve(opts.eabHmacKeyFile) },
+      rollover: opts.rolloverAccountKey === undefined ? null : { newKeyFile: resolve(opts.rolloverAccountKey), create: opts.newAccountKey } },
+    keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose,
+      keyType: opts.domainKeyType ?? DEFAULT_KEY_TYPE },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
     certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, ari: !opts.noAri, directoryUrl: server, verbose },
     fileproc: { certDir: paths.certDir, backup: opts.backup, verbose },
@@ -307,15 +318,105 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
     return { reads: files, writes: create ? files : [], root: false, jailDir: null };
   };
   const dir = (d: string): RoleNeeds => ({ reads: [d], writes: [d], root: true, jailDir: d });
+  const withReads = (role: RoleNeeds, more: string[]): RoleNeeds => ({ ...role, reads: [...role.reads, ...more] });
   const needs: Record<Role, RoleNeeds> = {
-    netproc: { reads: [], writes: [], root: false, jailDir: null },
-    acctproc: keyFile(paths.accountKey, configs.acctproc.create),
+    netproc: { reads: trustFiles(configs.netproc.caFile), writes: [], root: false, jailDir: null },
+    acctproc: configs.acctproc.rollover === null
+      ? withReads(keyFile(paths.accountKey, configs.acctproc.create), configs.acctproc.eab === null ? [] : [configs.acctproc.eab.keyFile])
+      : rolloverNeeds(paths.accountKey, configs.acctproc.rollover),
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
     certproc: { reads: ['cert.pem', 'chain.pem', 'fullchain.pem', STATE_FILE].map((f) => join(paths.certDir, f)), writes: [], root: false, jailDir: null },
     fileproc: dir(paths.certDir),
   };
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
+}
+
+/**
+ * acctproc under --rollover-account-key: it replaces the account key file, and writes <file>.old,
+ * in a directory root owns, so it stays root, jailed to that directory (where the new key must be
+ * too), and touches exactly these files and their temporary files.
+ */
+function rolloverNeeds(accountKey: string, rollover: { newKeyFile: string; create: boolean }): RoleNeeds {
+  const replaced = [accountKey, oldKeyPath(accountKey)].flatMap((file) => [file, keyTempPath(file)]);
+  const made = rollover.create ? [rollover.newKeyFile, keyTempPath(rollover.newKeyFile)] : [];
+  return { reads: [...replaced, ...(rollover.create ? made : [rollover.newKeyFile])], writes: [...replaced, ...made], root: true, jailDir: dirname(accountKey) };
+}
+
+/** Pre-flight of --rollover-account-key; null when a problem was reported. */
+function rolloverPreflight(opts: Options, accountKey: string, newKeyFile: string): { createNewKey: boolean } | null {
+  const problems: [string, string][] = [];
+  if (!readable(accountKey, false)) problems.push([accountKey, '-f file must exist']);
+  const newKeyExists = readable(newKeyFile, false);
+  if (!newKeyExists && !opts.newAccountKey) problems.push([newKeyFile, '--rollover-account-key file must exist']);
+  if (newKeyFile === accountKey) problems.push([newKeyFile, '--rollover-account-key file is the account key itself']);
+  else if (dirname(newKeyFile) !== dirname(accountKey)) problems.push([newKeyFile, `--rollover-account-key file must be in the account key's directory, ${dirname(accountKey)}`]);
+  if (opts.caFile !== undefined && !readable(opts.caFile, false)) problems.push([opts.caFile, '--ca-file file must exist']);
+  for (const [subject, problem] of problems) warn(subject, problem);
+  return problems.length > 0 ? null : { createNewKey: opts.newAccountKey && !newKeyExists };
+}
+
+/**
+ * --rollover-account-key: netproc and acctproc alone, no certificate. acctproc holds both keys,
+ * and replaces the -f file only once netproc reports that the CA has accepted the change; its
+ * exit status EXIT_CHANGED is the run's "changed" (exit 0), as fileproc's is for a certificate.
+ */
+async function rolloverAccountKey(opts: Options, newKeyFile: string): Promise<number> {
+  const paths = resolvePaths(opts, 'example.org');
+  const checked = rolloverPreflight(opts, paths.accountKey, newKeyFile);
+  if (checked === null) return 1;
+  const configs = roleConfigs(opts, [], paths, directoryUrl(opts), { createAccountKey: false, createDomainKey: false });
+  configs.acctproc.rollover = { newKeyFile, create: checked.createNewKey };
+  // The account exists already: no binding is made, and the jail holds the key directory alone.
+  configs.acctproc.eab = null;
+  const caps = probeCapabilities();
+  for (const missing of caps.missing) warn('isolation', missing);
+  const spawner = new Spawner(configs, planAll(opts, paths, configs, resolveUser(opts.user), caps), caps);
+  try {
+    // netproc's fds 4-6 (keyproc, chngproc, certproc) stay closed: it opens only acctproc's channel.
+    const net = spawner.start('netproc', { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] });
+    const channel = net.stdio[FD.netproc.acct] as Readable;
+    const acct = spawner.start('acctproc', { stdio: ['ignore', 'ignore', 'inherit', channel, 'pipe'] });
+    channel.destroy();
+    const children: [Role, ChildProcess][] = [['netproc', net], ['acctproc', acct]];
+    const deadlineMs = 5 * configs.netproc.requestTimeoutMs;
+    const deadline = setTimeout(() => {
+      warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
+      for (const [, child] of children) child.kill('SIGTERM');
+    }, deadlineMs);
+    const outcomes = await Promise.all(children.map(([role, child]) => waitFor(role, child)));
+    clearTimeout(deadline);
+    let changed = false;
+    let failed = false;
+    for (const { role, code, signal } of outcomes) {
+      if (signal !== null) warn(role, `killed by ${signal}`);
+      if (role === 'acctproc' && code === EXIT_CHANGED) changed = true;
+      else if (code !== 0 || signal !== null) failed = true;
+    }
+    if (failed) {
+      if (changed) warn(paths.accountKey, 'the account key was replaced, but the run failed');
+      return 1;
+    }
+    if (!changed) warn(paths.accountKey, 'the account key was not changed');
+    return changed ? 0 : 1;
+  } finally {
+    spawner.cleanUp();
+  }
+}
+
+/**
+ * What netproc reads of its trust before it drops root (src/acme/trust.ts): --ca-file and
+ * SSL_CERT_FILE; and SSL_CERT_DIR, which it checks it can still search afterwards.
+ */
+function trustFiles(caFile: string | null): string[] {
+  const { file, dirs } = trustStore(process.env);
+  const directories = dirs.map((dir) => resolve(dir));
+  // A directory on the list covers what is in it; on Node 20 a file listed as well, beneath it
+  // (SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt beside SSL_CERT_DIR=/etc/ssl/certs), makes
+  // the directory itself refused.
+  const files = [...(caFile === null ? [] : [caFile]), ...(file === null ? [] : [resolve(file)])]
+    .filter((path) => !directories.some((dir) => path.startsWith(`${dir}/`)));
+  return [...files, ...directories];
 }
 
 /**

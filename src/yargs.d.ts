@@ -11,6 +11,7 @@ declare module 'yargs' {
     boolean(keys: readonly string[]): Argv;
     count(key: string): Argv;
     string(keys: readonly string[]): Argv;
+    array(keys: readonly string[]): Argv;
     requiresArg(keys: readonly string[]): Argv;
     nargs(counts: Readonly<Record<string, number>>): Argv;
     strict(): Argv;

@@ -394,6 +394,13 @@ describe('a hostile CA', { skip }, () => {
   });
 
   describe('problem documents', () => {
+    test('externalAccountRequired without a binding given (as ZeroSSL answers): the line names --eab-kid', TEST, async () => {
+      await rejected({
+        // The first newAccount is the look-up (onlyReturnExisting), the second the creation.
+        script: on('newAccount', () => problem(400, 'externalAccountRequired', 'EAB credentials are required'), 2),
+        expect: (ca) => `${ca.base}/new-acct: urn:ietf:params:acme:error:externalAccountRequired: EAB credentials are required; give --eab-kid and --eab-hmac-key-file`,
+      });
+    });
     test('shown as <url>: <type>: <detail>, with subproblems', TEST, async () => {
       await rejected({
         script: on('newOrder', () => problem(400, 'rejectedIdentifier', 'Error creating new order :: 2 identifiers rejected', {

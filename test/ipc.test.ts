@@ -367,7 +367,7 @@ test('Channel: send() frames each message and resolves true while the peer is th
 // ---------------------------------------------------------------------------------------------
 // Parsers
 
-type Kind = 'id' | 'string' | 'optString' | 'b64' | 'bool' | 'alg' | 'jws';
+type Kind = 'id' | 'string' | 'optString' | 'b64' | 'bool' | 'alg' | 'jws' | 'jwsOrNull';
 interface Shape {
   valid: Record<string, unknown>;
   fields: Record<string, { kind: Kind; max?: number }>;
@@ -392,6 +392,10 @@ const PARSERS: ParserCase[] = [
       { valid: { op: 'sign', id: 13, url: 'https://ca.example/new-acct', nonce: '', payload: '{}' },
         fields: {} },
       { valid: { op: 'thumbprint', id: 3 }, fields: { id: { kind: 'id' } } },
+      { valid: { op: 'eab', id: 4, url: 'https://ca.example/new-acct' }, fields: { id: { kind: 'id' }, url: { kind: 'string', max: 4096 } } },
+      { valid: { op: 'keyChange', id: 8, url: 'https://ca.example/key-change', account: 'https://ca.example/acct/1' },
+        fields: { id: { kind: 'id' }, url: { kind: 'string', max: 4096 }, account: { kind: 'string', max: 4096 } } },
+      { valid: { op: 'keyChanged' }, fields: {} },
     ],
   },
   {
@@ -402,6 +406,9 @@ const PARSERS: ParserCase[] = [
       { valid: { op: 'signature', id: 1, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jws' } } },
       { valid: { op: 'thumbprint', id: 2, thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' },
         fields: { id: { kind: 'id' }, thumbprint: { kind: 'b64', max: 64 } } },
+      { valid: { op: 'eab', id: 5, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jwsOrNull' } } },
+      { valid: { op: 'eab', id: 6, jws: null }, fields: {} },
+      { valid: { op: 'keyChange', id: 9, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jws' } } },
     ],
   },
   {
@@ -475,6 +482,7 @@ function wrongValues(kind: Kind): unknown[] {
     case 'bool': return ['true', 1, 0, null, 'false'];
     case 'alg': return ['HS256', 'rs256', 'none', 'EdDSA', 'ES512', '', 256, null];
     case 'jws': return ['a.b.c', null, [JWS], 7];
+    case 'jwsOrNull': return ['a.b.c', [JWS], 7, true];
   }
 }
 
@@ -588,10 +596,13 @@ test('unknown operation names are shortened in the error', () => {
 const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[] } } = {
   netproc: { good: { directoryUrl: 'https://ca.example/dir', names: ['example.org', 'www.example.org'], challengeType: 'http-01', external: false,
     agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', profile: 'shortlived', ari: true, mustStaple: false,
-    requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2 },
-    optional: ['agreement', 'profile'] },
-  acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0 }, optional: [] },
-  keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1 }, optional: [] },
+    requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2,
+    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'], preferredChain: 'ISRG Root X2', rolloverAccountKey: false },
+    optional: ['agreement', 'profile', 'caFile', 'preferredChain'] },
+  acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256', eab: { kid: 'kid-1', keyFile: '/etc/acme/eab.key' },
+    rollover: { newKeyFile: '/etc/acme/new.pem', create: false } }, optional: ['eab', 'rollover'] },
+  keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1,
+    keyType: 'rsa4096' }, optional: [] },
   chngproc: { good: { challengeDir: '/var/www/acme', challengeType: 'http-01', verbose: 0 }, optional: ['challengeDir'] },
   certproc: { good: { certDir: '/etc/ssl/acme', names: ['example.org'], expand: true, force: false, revoke: false, ari: true,
     directoryUrl: 'https://ca.example/dir', verbose: 0 }, optional: [] },
@@ -626,6 +637,21 @@ for (const role of Object.keys(CONFIGS) as Role[]) {
     for (const v of [null, undefined, 'config', 1, [good]]) rejects(parse, v, /^Error: config is not an object$/, String(v));
   });
 }
+
+test('parseConfig.acctproc: an eab needs its kid and its key file, and nothing else is passed on', () => {
+  const good = CONFIGS.acctproc.good;
+  assert.deepEqual(parseConfig.acctproc({ ...good, eab: { kid: 'k', keyFile: '/f', key: 'secret' } }), { ...good, eab: { kid: 'k', keyFile: '/f' } });
+  for (const eab of [{ kid: 'k' }, { keyFile: '/f' }, { kid: 7, keyFile: '/f' }, { kid: 'k'.repeat(1025), keyFile: '/f' }, 'kid-1']) {
+    assert.throws(() => parseConfig.acctproc({ ...good, eab }), /^Error: (kid|keyFile|eab) is/, JSON.stringify(eab));
+  }
+});
+
+test('parseConfig.acctproc: a rollover needs the new key\'s file and whether to create it', () => {
+  const good = CONFIGS.acctproc.good;
+  for (const rollover of [{ newKeyFile: '/n' }, { create: true }, { newKeyFile: 7, create: true }, { newKeyFile: '/n', create: 'yes' }, '/n']) {
+    assert.throws(() => parseConfig.acctproc({ ...good, rollover }), /^Error: (newKeyFile|create|rollover) is/, JSON.stringify(rollover));
+  }
+});
 
 test('parseNetToCert: a renewal window is two integer times, or null; Retry-After an integer or null', () => {
   const good = { op: 'renewal-info', offered: true, window: { start: 1, end: 2 }, retryAfterMs: 21_600_000, explanationUrl: null };

@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, prerequisite } from './helpers.js';
+import { USAGE } from '../src/args.js';
+import { CA_DIRECTORIES } from '../src/defaults.js';
 
 const MAN = join(ROOT, 'man');
 const page = join(MAN, 'acme-client.1');
@@ -30,6 +32,21 @@ test('every flag and the --server extension is documented', () => {
   }
   assert.match(text, /^\.It Fl -server Ar url/m);
   for (const section of ['SYNOPSIS', 'DESCRIPTION', 'EXIT STATUS', 'FILES', 'EXAMPLES']) assert.match(text, new RegExp(`^\\.Sh ${section}$`, 'm'));
+});
+
+test('every long option of the usage line is in the manual and the README; each CA name with its URL', () => {
+  const text = readFileSync(page, 'utf8');
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const options = [...new Set([...USAGE.matchAll(/--([a-z][a-z-]+)/g)].map((m) => m[1] as string))];
+  assert.ok(options.includes('rollover-account-key') && options.includes('eab-hmac-key-file'), options.join(' '));
+  for (const option of options) {
+    assert.match(text, new RegExp(`^\\.It (.* )?Fl -${option}\\b`, 'm'), `--${option} in the manual`);
+    assert.ok(readme.includes(`--${option}`), `--${option} in the README`);
+  }
+  for (const [name, url] of Object.entries(CA_DIRECTORIES)) {
+    assert.match(text, new RegExp(`^\\.It Cm ${name}\\n\\.Lk ${url.replace(/[.]/g, '\\.')}`, 'm'), `${name} in the manual`);
+    assert.ok(readme.includes(`\`${name}\``), `${name} in the README`);
+  }
 });
 
 test('acme-client-dns01(1) documents every option and provider', () => {

@@ -4,6 +4,7 @@
 
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { SecureContext } from 'node:tls';
 import { Failure, trace } from '../log.js';
 
 export interface HttpResponse {
@@ -18,6 +19,8 @@ export interface HttpOptions {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   maxBodyBytes: number;
+  /** The trust the CA's certificate is verified with (src/acme/trust.ts). */
+  secureContext: SecureContext;
 }
 
 const MAX_REDIRECTS = 3;
@@ -38,7 +41,7 @@ export class HttpClient {
   private readonly agent: https.Agent;
 
   constructor(private readonly options: HttpOptions) {
-    this.agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, secureContext: options.secureContext });
   }
 
   close(): void {

@@ -5,6 +5,7 @@
 import * as c from '../check.js';
 import { Failure } from '../log.js';
 import { httpsUrl } from './http.js';
+import { canonicalIp } from '../x509/ip.js';
 
 type Json = c.Fields;
 
@@ -44,6 +45,10 @@ export interface Directory {
   renewalInfo: string | null;
   /** meta.profiles: the names of the profiles the CA offers, or null when it says nothing of them. */
   profiles: string[] | null;
+  /** meta.externalAccountRequired (§7.3.4): a new account needs an External Account Binding. */
+  externalAccountRequired: boolean;
+  /** §7.3.5, which some CAs (ZeroSSL, SSL.com) do not offer. */
+  keyChange: string | null;
 }
 
 export function parseDirectory(o: Json, subject: string): Directory {
@@ -58,8 +63,19 @@ export function parseDirectory(o: Json, subject: string): Directory {
       termsOfService: typeof tos === 'string' ? tos : null,
       renewalInfo: o.renewalInfo === undefined ? null : url(o, 'renewalInfo', subject),
       profiles: meta.profiles === undefined ? null : Object.keys(c.object(meta.profiles, 'meta.profiles')),
+      externalAccountRequired: meta.externalAccountRequired === true,
+      keyChange: o.keyChange === undefined ? null : url(o, 'keyChange', subject),
     };
   });
+}
+
+// §7.1.2: what netproc looks at of an account.
+export interface Account {
+  contact: string[];
+}
+
+export function parseAccount(o: Json, subject: string): Account {
+  return shaped(subject, () => ({ contact: o.contact === undefined ? [] : c.stringArray(o, 'contact', 100) }));
 }
 
 // §7.1.3
@@ -112,17 +128,25 @@ export interface Authorization {
 export function parseAuthorization(o: Json, subject: string): Authorization {
   return shaped(subject, () => {
     const id = c.object(o.identifier, 'identifier');
-    if (id.type !== 'dns') throw new c.ShapeError('identifier is not of type dns');
+    if (id.type !== 'dns' && id.type !== 'ip') throw new c.ShapeError('identifier is not of type dns or ip');
+    const value = c.string(id, 'value', 300);
     const list = o.challenges;
     if (!Array.isArray(list) || list.length > 100) throw new c.ShapeError('challenges is not a list of at most 100');
     return {
-      // Identifiers are compared case-insensitively (RFC 8555 §7.1.4 leaves case to DNS).
-      identifier: c.string(id, 'value', 300).toLowerCase(),
+      // Identifiers are compared case-insensitively (RFC 8555 §7.1.4 leaves case to DNS), an
+      // address in the form the names were given in (RFC 8738 lets a CA write it its own way).
+      identifier: id.type === 'ip' ? ipIdentifier(value) : value.toLowerCase(),
       wildcard: o.wildcard === true,
       status: status(o, ['pending', 'valid', 'invalid', 'deactivated', 'expired', 'revoked'] as const),
       challenges: list.map((challenge) => parseChallenge(c.object(challenge, 'challenge'), subject)),
     };
   });
+}
+
+function ipIdentifier(value: string): string {
+  const canonical = canonicalIp(value);
+  if (canonical === null) throw new c.ShapeError(`identifier of type ip is not an IP address: ${JSON.stringify(value.slice(0, 60))}`);
+  return canonical;
 }
 
 // §8.1 (and RFC 8737 §3): a token is base64url. It becomes a file name in the challenge dir, so

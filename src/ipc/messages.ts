@@ -10,13 +10,23 @@ import { ACCOUNT_ALGS, type AccountAlg, type FlattenedJws } from '../acme/jws.js
 
 // ---- netproc <-> acctproc: the account key signs; only signatures and the thumbprint come back.
 // acctproc's ready says whether it has just created the key (-n): an account for it cannot exist yet.
+// 'eab' asks for the External Account Binding of a new account at `url`: acctproc alone holds the
+// MAC key (--eab-hmac-key-file), and answers null when it was given none.
+// --rollover-account-key: 'keyChange' asks for the inner JWS of §7.3.5 (signed with the new key,
+// for `account` at `url`); 'keyChanged' says the CA has accepted it, and gets no answer: acctproc
+// replaces the key file and its exit status says so.
 export type NetToAcct =
   | { op: 'sign'; id: number; url: string; nonce: string; payload: string; kid: string | null }
-  | { op: 'thumbprint'; id: number };
+  | { op: 'thumbprint'; id: number }
+  | { op: 'eab'; id: number; url: string }
+  | { op: 'keyChange'; id: number; url: string; account: string }
+  | { op: 'keyChanged' };
 export type AcctToNet =
   | { op: 'ready'; alg: AccountAlg; created: boolean }
   | { op: 'signature'; id: number; jws: FlattenedJws }
-  | { op: 'thumbprint'; id: number; thumbprint: string };
+  | { op: 'thumbprint'; id: number; thumbprint: string }
+  | { op: 'eab'; id: number; jws: FlattenedJws | null }
+  | { op: 'keyChange'; id: number; jws: FlattenedJws };
 
 export function parseNetToAcct(v: unknown): NetToAcct {
   const m = c.object(v);
@@ -26,6 +36,12 @@ export function parseNetToAcct(v: unknown): NetToAcct {
         payload: c.string(m, 'payload'), kid: c.optionalString(m, 'kid', 4096) };
     case 'thumbprint':
       return { op: 'thumbprint', id: c.integer(m, 'id') };
+    case 'eab':
+      return { op: 'eab', id: c.integer(m, 'id'), url: c.string(m, 'url', 4096) };
+    case 'keyChange':
+      return { op: 'keyChange', id: c.integer(m, 'id'), url: c.string(m, 'url', 4096), account: c.string(m, 'account', 4096) };
+    case 'keyChanged':
+      return { op: 'keyChanged' };
     default:
       return c.unknownOp(m.op);
   }
@@ -36,16 +52,22 @@ export function parseAcctToNet(v: unknown): AcctToNet {
   switch (m.op) {
     case 'ready':
       return { op: 'ready', alg: c.oneOf(m, 'alg', ACCOUNT_ALGS), created: c.boolean(m, 'created') };
-    case 'signature': {
-      const j = c.object(m.jws, 'jws');
-      return { op: 'signature', id: c.integer(m, 'id'),
-        jws: { protected: c.base64url(j, 'protected'), payload: c.base64url(j, 'payload'), signature: c.base64url(j, 'signature', 4096) } };
-    }
+    case 'signature':
+      return { op: 'signature', id: c.integer(m, 'id'), jws: flattenedJws(m.jws) };
     case 'thumbprint':
       return { op: 'thumbprint', id: c.integer(m, 'id'), thumbprint: c.base64url(m, 'thumbprint', 64) };
+    case 'eab':
+      return { op: 'eab', id: c.integer(m, 'id'), jws: m.jws === null ? null : flattenedJws(m.jws) };
+    case 'keyChange':
+      return { op: 'keyChange', id: c.integer(m, 'id'), jws: flattenedJws(m.jws) };
     default:
       return c.unknownOp(m.op);
   }
+}
+
+function flattenedJws(v: unknown): FlattenedJws {
+  const j = c.object(v, 'jws');
+  return { protected: c.base64url(j, 'protected'), payload: c.base64url(j, 'payload'), signature: c.base64url(j, 'signature', 4096) };
 }
 
 // ---- keyproc -> netproc: the CSR, and the public key the issued certificate must carry.

@@ -3,6 +3,7 @@
 // writer of both; children still check the configuration's shape before using it.
 
 import * as c from '../check.js';
+import { KEY_TYPES, type KeyType } from '../x509/keys.js';
 
 export type Role = 'netproc' | 'acctproc' | 'keyproc' | 'chngproc' | 'certproc' | 'fileproc';
 
@@ -33,9 +34,29 @@ export interface NetConfig {
   /** From the first authorization fetched to the certificate (--poll-timeout). */
   pollTimeoutMs: number;
   verbose: number;
+  /** --ca-file: trusted for the CA's API besides the system store, read before netproc drops root. */
+  caFile: string | null;
+  /** --contact: the account's contact URIs; empty leaves an existing account's as they are. */
+  contact: string[];
+  /** --preferred-chain: the issuer CN of the topmost certificate of the chain to keep. */
+  preferredChain: string | null;
+  /** --rollover-account-key: change the account's key, and nothing else; only acctproc is there. */
+  rolloverAccountKey: boolean;
 }
-export interface AcctConfig { keyFile: string; create: boolean; verbose: number }
-export interface KeyConfig { keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number }
+export interface AcctConfig {
+  keyFile: string; create: boolean; verbose: number;
+  /** What -n makes. */
+  keyType: KeyType;
+  /** --eab-kid and --eab-hmac-key-file: the file is read by acctproc alone, before it drops root. */
+  eab: { kid: string; keyFile: string } | null;
+  /** --rollover-account-key: the new key's file, and whether -n is to make it. */
+  rollover: { newKeyFile: string; create: boolean } | null;
+}
+export interface KeyConfig {
+  keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number;
+  /** What -N makes. */
+  keyType: KeyType;
+}
 export interface ChngConfig { challengeDir: string | null; challengeType: string; verbose: number }
 export interface CertConfig {
   certDir: string; names: string[]; expand: boolean; force: boolean; revoke: boolean;
@@ -60,22 +81,38 @@ function verbose(m: c.Fields): number {
   return c.integer(m, 'verbose');
 }
 
+function externalAccountBinding(m: c.Fields): { kid: string; keyFile: string } {
+  return { kid: c.string(m, 'kid', 1024), keyFile: c.string(m, 'keyFile') };
+}
+
+function rollover(m: c.Fields): { newKeyFile: string; create: boolean } {
+  return { newKeyFile: c.string(m, 'newKeyFile'), create: c.boolean(m, 'create') };
+}
+
 export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
   netproc: (v) => {
     const m = c.object(v, 'config');
     return { directoryUrl: c.string(m, 'directoryUrl'), names: c.stringArray(m, 'names'), challengeType: c.string(m, 'challengeType'),
       external: c.boolean(m, 'external'), agreement: c.optionalString(m, 'agreement'), revoke: c.boolean(m, 'revoke'),
       userAgent: c.string(m, 'userAgent'), profile: c.optionalString(m, 'profile', 256), ari: c.boolean(m, 'ari'), mustStaple: c.boolean(m, 'mustStaple'),
-      requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'), verbose: verbose(m) };
+      requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'), verbose: verbose(m),
+      caFile: c.optionalString(m, 'caFile'),
+      contact: c.stringArray(m, 'contact', 100),
+      preferredChain: c.optionalString(m, 'preferredChain', 1024),
+      rolloverAccountKey: c.boolean(m, 'rolloverAccountKey') };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');
-    return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), verbose: verbose(m) };
+    return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), verbose: verbose(m),
+      keyType: c.oneOf(m, 'keyType', KEY_TYPES),
+      eab: m.eab === undefined || m.eab === null ? null : externalAccountBinding(c.object(m.eab, 'eab')),
+      rollover: m.rollover === undefined || m.rollover === null ? null : rollover(c.object(m.rollover, 'rollover')) };
   },
   keyproc: (v) => {
     const m = c.object(v, 'config');
     return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), names: c.stringArray(m, 'names'),
-      mustStaple: c.boolean(m, 'mustStaple'), verbose: verbose(m) };
+      mustStaple: c.boolean(m, 'mustStaple'), verbose: verbose(m),
+      keyType: c.oneOf(m, 'keyType', KEY_TYPES) };
   },
   chngproc: (v) => {
     const m = c.object(v, 'config');
@@ -93,5 +130,8 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
   },
 };
 
-/** Exit status by which fileproc says "I changed the certificate files" (the run then exits 0). */
+/**
+ * Exit status by which fileproc says "I changed the certificate files", and acctproc under
+ * --rollover-account-key "I replaced the account key file" (the run then exits 0).
+ */
 export const EXIT_CHANGED = 2;

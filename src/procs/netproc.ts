@@ -1,6 +1,7 @@
 // netproc: the only process that talks to the network. It drives the whole ACME conversation and
 // holds no secret: acctproc signs for it, keyproc hands it a CSR, chngproc publishes challenges,
-// certproc judges the certificate on disk and the one the CA returns. It touches no file.
+// certproc judges the certificate on disk and the one the CA returns. The only files it reads are
+// the trust it is given (--ca-file, SSL_CERT_FILE), and those before it drops root.
 //
 // Life: open the four channels; ask certproc whether there is work (nothing goes to the CA before
 // its answer, but the two unauthenticated GETs of fetchRenewalInfo when certproc asks for the CA's
@@ -9,6 +10,7 @@
 //   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc.
 // acctproc, keyproc and chngproc may start only once certproc has decided: netproc writes to none
 // of them before it has heard from acctproc.
+// With --rollover-account-key acctproc is its only peer, and rolloverAccountKey its whole work.
 
 import { runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
@@ -22,8 +24,10 @@ import { AcmeClient, AcmeProblem, Signer } from '../acme/client.js';
 import { HttpClient } from '../acme/http.js';
 import type { FlattenedJws } from '../acme/jws.js';
 import { Deadline, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
+import { checkTrustDirectories, loadTrust } from '../acme/trust.js';
 import { Authorization, Order, describeProblem } from '../acme/types.js';
 import { Failure, debug, warn } from '../log.js';
+import { topIssuerCommonName } from '../x509/chain.js';
 
 /** Authorizations worked on at once: enough that 100 names cost little more than one. */
 const CONCURRENT_AUTHORIZATIONS = 16;
@@ -63,12 +67,16 @@ class AccountSigner implements Signer {
   readonly ready: Promise<{ alg: string; created: boolean }>;
   private readonly signatures = new Replies<Extract<AcctToNet, { op: 'signature' }>>('acctproc');
   private readonly thumbprints = new Replies<Extract<AcctToNet, { op: 'thumbprint' }>>('acctproc');
+  private readonly bindings = new Replies<Extract<AcctToNet, { op: 'eab' }>>('acctproc');
+  private readonly keyChanges = new Replies<Extract<AcctToNet, { op: 'keyChange' }>>('acctproc');
 
   constructor(private readonly acct: Peers['acct']) {
     this.ready = this.readReady();
     this.ready.then(() => this.readReplies()).catch((err: Error) => {
       this.signatures.abandon(err);
       this.thumbprints.abandon(err);
+      this.bindings.abandon(err);
+      this.keyChanges.abandon(err);
     });
   }
 
@@ -83,6 +91,8 @@ class AccountSigner implements Signer {
       const m = await receive(this.acct);
       if (m.op === 'signature') this.signatures.deliver(m);
       else if (m.op === 'thumbprint') this.thumbprints.deliver(m);
+      else if (m.op === 'eab') this.bindings.deliver(m);
+      else if (m.op === 'keyChange') this.keyChanges.deliver(m);
       else throw new Failure('acctproc', `unexpected message "${m.op}"`);
     }
   }
@@ -99,6 +109,27 @@ class AccountSigner implements Signer {
     const { id, reply } = this.thumbprints.take();
     await send(this.acct, { op: 'thumbprint', id });
     return (await reply).thumbprint;
+  }
+
+  /** §7.3.5: the inner JWS of a key change, signed by acctproc with the new key. */
+  async keyChange(url: string, account: string): Promise<FlattenedJws> {
+    await this.ready;
+    const { id, reply } = this.keyChanges.take();
+    await send(this.acct, { op: 'keyChange', id, url, account });
+    return (await reply).jws;
+  }
+
+  /** The CA has the new key: acctproc may replace the key file. */
+  async keyChanged(): Promise<void> {
+    await send(this.acct, { op: 'keyChanged' });
+  }
+
+  /** §7.3.4, made by acctproc, which alone holds the MAC key; null when it was given none. */
+  async externalAccountBinding(newAccountUrl: string): Promise<FlattenedJws | null> {
+    await this.ready;
+    const { id, reply } = this.bindings.take();
+    await send(this.acct, { op: 'eab', id, url: newAccountUrl });
+    return (await reply).jws;
   }
 }
 
@@ -149,10 +180,13 @@ async function loadDirectory(acme: AcmeClient, config: NetConfig): Promise<void>
   }
 }
 
-/** §7.3: the account of acctproc's key; a key made in this run is known to have none yet. */
-async function findAccount(acme: AcmeClient, signer: AccountSigner): Promise<void> {
+/**
+ * §7.3: the account of acctproc's key, with the contacts asked for; a key made in this run is known
+ * to have none yet.
+ */
+async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetConfig): Promise<void> {
   const { alg, created } = await signer.ready;
-  const accountUrl = await acme.account(created);
+  const accountUrl = await acme.account(created, { contact: config.contact, externalAccountBinding: (url) => signer.externalAccountBinding(url) });
   debug(accountUrl, `using account (${alg})`);
 }
 
@@ -289,25 +323,74 @@ function settledOrder(url: string, order: Order): Order {
   throw new Failure(url, `order is ${order.status}${order.error ? `: ${describeProblem(order.error)}` : ''}`);
 }
 
-async function downloadCertificate(acme: AcmeClient, order: Order): Promise<string> {
+/**
+ * §7.4.2: the certificate and its chain. With --preferred-chain, the first of the default chain and
+ * the alternates (Link: rel="alternate"), in that order, whose topmost certificate's issuer has
+ * that CN; the alternates are fetched only as far as needed. None does: the default, with a warning.
+ */
+async function downloadCertificate(acme: AcmeClient, order: Order, config: NetConfig): Promise<string> {
   const url = order.certificate as string;
-  const chain = await acme.certificate(url);
-  debug(url, 'certificate downloaded');
-  return chain;
+  const { pem, alternates } = await acme.certificate(url);
+  debug(url, `certificate downloaded, ${alternates.length} alternate chain(s) offered`);
+  const preferred = config.preferredChain;
+  if (preferred === null || topIssuerCommonName(pem) === preferred) return pem;
+  for (const alternate of alternates) {
+    const chain = (await acme.certificate(alternate)).pem;
+    if (topIssuerCommonName(chain) === preferred) {
+      debug(alternate, `alternate chain issued by ${preferred} chosen`);
+      return chain;
+    }
+  }
+  warn(url, `no chain offered is issued by "${preferred}", keeping the default one`);
+  return pem;
+}
+
+/**
+ * §7.3.5, the whole of a --rollover-account-key run: the account of the old key (never created),
+ * then the key change, whose inner JWS acctproc signs with the new key. Only once the CA has
+ * accepted it is acctproc told, and replaces the key file.
+ */
+async function rolloverAccountKey(config: NetConfig, http: HttpClient): Promise<void> {
+  const acct: Peers['acct'] = new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet);
+  try {
+    const signer = new AccountSigner(acct);
+    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    await loadDirectory(acme, config);
+    const url = acme.keyChangeUrl();
+    const account = await acme.existingAccount();
+    await acme.changeKey(await signer.keyChange(url, account));
+    debug(account, 'the CA has the new account key');
+    await signer.keyChanged();
+  } catch (err) {
+    if (err instanceof PeerGone) return;
+    throw err;
+  } finally {
+    acct.close();
+  }
 }
 
 runChild('netproc', async (config: NetConfig, confine) => {
-  await confine(); // netproc needs nothing of root's
+  // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
+  const secureContext = await loadTrust(config.caFile, process.env);
+  await confine();
+  checkTrustDirectories(process.env);
+  const http = new HttpClient({
+    userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
+    maxBodyBytes: 4 << 20, secureContext,
+  });
+  if (config.rolloverAccountKey) {
+    try {
+      return await rolloverAccountKey(config, http);
+    } finally {
+      http.close();
+    }
+  }
   const peers: Peers = {
     acct: new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet),
     key: new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
     chng: new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
     cert: new Channel(FD.netproc.cert, 'certproc', parseCertToNet),
   };
-  const http = new HttpClient({
-    userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
-    maxBodyBytes: 4 << 20,
-  });
   try {
     // keyproc sends its CSR unasked: it is read as it comes, while the rest goes on.
     const csr = receive(peers.key);
@@ -318,7 +401,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     if (verdict.op === 'current') return; // certproc has said why
 
     await loadDirectory(acme, config);
-    await findAccount(acme, signer);
+    await findAccount(acme, signer, config);
     if (verdict.op === 'revoke') return await revokeCertificate(acme, verdict.certificate, peers.cert, config);
 
     const { url, order } = await createOrder(acme, config, verdict.replaces);
@@ -331,7 +414,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     }
     const request = await csr;
     const valid = await finalizeOrder(acme, url, order, request.csr, config, deadline);
-    const chain = await downloadCertificate(acme, valid);
+    const chain = await downloadCertificate(acme, valid, config);
     await send(peers.cert, { op: 'chain', pem: chain, publicKey: request.publicKey, renewalInfo: acme.directory.renewalInfo !== null });
   } catch (err) {
     // A peer that hung up has already said why; netproc's part ends quietly.
