@@ -5,7 +5,7 @@
 
 import yargs from 'yargs';
 import { canonicalIp } from './x509/ip.js';
-import { KEY_TYPES, type KeyType } from './x509/keys.js';
+import { KEY_TYPES, type KeyType } from './x509/keytypes.js';
 
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +

@@ -20,7 +20,7 @@ import { USER_AGENT, VERSION } from './version.js';
 import { Paths, STATE_FILE, directoryUrl, keyTempPath, oldKeyPath, resolvePaths, trustStore } from './defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, childCommand, describePlan, planChild, probeCapabilities, resolveUser } from './isolation.js';
 import { isolationReport } from './report.js';
-import { DEFAULT_KEY_TYPE } from './x509/keys.js';
+import { DEFAULT_KEY_TYPE } from './x509/keytypes.js';
 
 /** -m: create the per-name default directories that are missing; key directories are private. */
 function makeMultiDirs(opts: Options, paths: Paths): void {

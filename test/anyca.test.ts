@@ -9,7 +9,8 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, statSync
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { ecKeys, needsRootAndLab, openssl, runClient, workDir } from './helpers.js';
-import { KEY_TYPES, keyDescription } from '../src/x509/keys.js';
+import { keyDescription } from '../src/x509/keys.js';
+import { KEY_TYPES } from '../src/x509/keytypes.js';
 
 const skip = needsRootAndLab(labUnavailable);
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { KEY_TYPES, KeyError, domainKeyKind, generateKeyPem, keyDescription, keyTypeDescription, parsePrivateKey } from '../src/x509/keys.js';
+import { KeyError, domainKeyKind, generateKeyPem, keyDescription, keyTypeDescription, parsePrivateKey } from '../src/x509/keys.js';
+import { KEY_TYPES } from '../src/x509/keytypes.js';
 
 let workDir = '';
 

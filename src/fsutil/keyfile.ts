@@ -7,7 +7,8 @@
 
 import { closeSync, constants, openSync, promises as fs, rmSync } from 'node:fs';
 import { Failure, debug } from '../log.js';
-import { KeyType, generateKeyPem, keyTypeDescription } from '../x509/keys.js';
+import { generateKeyPem, keyTypeDescription } from '../x509/keys.js';
+import type { KeyType } from '../x509/keytypes.js';
 import { readFileCapped } from './read.js';
 import { keyTempPath, oldKeyPath } from '../defaults.js';
 

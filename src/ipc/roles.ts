@@ -3,7 +3,7 @@
 // writer of both; children still check the configuration's shape before using it.
 
 import * as c from '../check.js';
-import { KEY_TYPES, type KeyType } from '../x509/keys.js';
+import { KEY_TYPES, type KeyType } from '../x509/keytypes.js';
 
 export type Role = 'netproc' | 'acctproc' | 'keyproc' | 'chngproc' | 'certproc' | 'fileproc';
 

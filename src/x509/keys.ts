@@ -4,6 +4,7 @@
 
 import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { KeyType } from './keytypes.js';
 
 export type DomainKeyKind = 'rsa' | 'ec-p256' | 'ec-p384';
 
@@ -97,11 +98,6 @@ export function parsePrivateKey(pem: string, subject: string): KeyObject {
   return key;
 }
 
-/** The kinds of key -n and -N make (--account-key-type, --key-type). */
-export const KEY_TYPES = ['rsa2048', 'rsa3072', 'rsa4096', 'ec256', 'ec384'] as const;
-export type KeyType = (typeof KEY_TYPES)[number];
-/** As certbot, lego and acme.sh: fast to make, small signatures. The 2017 default was rsa4096. */
-export const DEFAULT_KEY_TYPE: KeyType = 'ec256';
 
 const KEY_TYPE_PARAMETERS: Record<KeyType, { description: string; type: 'rsa'; modulusLength: number } | { description: string; type: 'ec'; namedCurve: string }> = {
   rsa2048: { description: 'RSA 2048', type: 'rsa', modulusLength: 2048 },
