@@ -1,5 +1,8 @@
 // `npm run bench`: acme-client side by side with the peer ACME clients that Debian packages (uacme,
-// lego, certbot, dehydrated, acme-tiny, lacme), all against one throwaway local Pebble, in one run.
+// lego, certbot, dehydrated, acme-tiny, lacme) and the npm `acme-client` library (node-acme-client,
+// driven by scripts/bench-node-peer.cts), all against one throwaway local Pebble, in one run.
+// Our client runs twice over: with an EC P-256 account key (acme-client, the coming default, the
+// row every ratio divides) and with an RSA-4096 one (acme-client-rsa: each signature costs more).
 //
 //   npm run bench [-- --rounds N] [--only CLIENT | --clients a,b] [--cases issue1,noop,...]
 //                    [--timeout S] [--slow] [--out FILE] [--keep] [--no-setup] [--no-isolate]
@@ -27,8 +30,9 @@
 //     bind-mounted over by system + the lab's TLS CA, for the clients that have no other way to
 //     trust a CA (uacme: libcurl-gnutls ignores every variable; lacme: clears its environment).
 //  4. Each client gets its own directory, account (registered untimed) and, untimed, a first
-//     certificate for b1.example.test. Our client gets EC P-256 account and domain keys made with
-//     openssl beforehand, so no key generation is timed in the issuance cases.
+//     certificate for b1.example.test. Our client gets EC P-256 domain keys and its account key
+//     (EC P-256, or RSA-4096 for acme-client-rsa) made with openssl beforehand, so no key
+//     generation is timed in the issuance cases; so does the node library.
 //  5. Every timed run goes through a small python3 wrapper (written into the work dir) that
 //     becomes a child subreaper, posix_spawn()s the client, times wall clock around it and, after
 //     reaping every descendant, reports getrusage(RUSAGE_CHILDREN): user+sys CPU of the whole
@@ -38,10 +42,19 @@
 //     (the wrapper puts the client back to nice 0), so sampling barely takes CPU from the client.
 //     Each run has a time limit (default 120 s); whatever is left is killed.
 //
-// The tables go to stdout and, for a run of every client and case, to bench/RESULTS.md (--out to
-// choose; a subset run writes only where --out says).
+//  6. Where our time goes (bench-trace.ts): a python3 collector, started by the outer process
+//     (the kernel answers it only outside the namespace), records the fork, exec and exit of every
+//     process the bench starts and the CPU of every thread as it ends; each timed run of ours is
+//     split into the parent, its six children and their helpers. Each round also runs our 1- and
+//     100-name issuances once more with -vv, the wrapper stamping each stderr line, to time every
+//     ACME request. Neither is in the tables' figures; both get a section of their own.
 //
-// Only node built-ins (and Debian's python3 for the wrapper, unshare, ip, mount, openssl).
+// The tables go to stdout and, for a run of every client and case, to bench/RESULTS.md (--out to
+// choose; a subset run writes only where --out says). A summary comes first: each job, our two
+// account key types, the fastest peer and our ratio to it, next to issue 15's goals.
+//
+// Only node built-ins (and Debian's python3 for the wrapper, unshare, ip, mount, openssl), and
+// the devDependency node-acme-client for that peer.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import {
@@ -51,7 +64,9 @@ import {
 import { cpus, release, setPriority, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { startLab, type Lab } from './pebble-lab.js';
+import { COLLECTOR_PY, ProcTrace, parseRequests, renderBreakdown, splitRun, type ProcRun, type RequestRun, type Variant } from './bench-trace.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..'); // build/scripts/bench.js -> repo root
 const SELF = fileURLToPath(import.meta.url);
@@ -78,11 +93,20 @@ const CASE_TITLE: Record<CaseId, string> = {
   revoke: `(d) Revocation of ${NAME1}'s certificate`,
 };
 
-const CLIENT_IDS = ['acme-client', 'uacme', 'lego', 'certbot', 'dehydrated', 'acme-tiny', 'lacme'] as const;
+const CLIENT_IDS = ['acme-client', 'acme-client-rsa', 'node-acme-client', 'uacme', 'lego', 'certbot', 'dehydrated', 'acme-tiny', 'lacme'] as const;
 type ClientId = (typeof CLIENT_IDS)[number];
+/** Our client with an EC P-256 account key (the coming default): the row the ratios divide. */
 const OURS = 'acme-client' as const;
+/** Our client with an RSA-4096 account key: every request it signs costs an RSA signature. */
+const OURS_RSA = 'acme-client-rsa' as const;
+const isOurs = (id: string): boolean => id === OURS || id === OURS_RSA;
+/** The npm acme-client library, installed as the devDependency node-acme-client (an npm alias). */
+const NODE_PEER = 'node-acme-client' as const;
+const NODE_PEER_DIR = join(ROOT, 'node_modules', 'node-acme-client');
+const NODE_PEER_DRIVER = join(ROOT, 'build', 'scripts', 'bench-node-peer.cjs');
+type DebianPeer = Exclude<ClientId, typeof OURS | typeof OURS_RSA | typeof NODE_PEER>;
 /** Debian packages of each peer (installed without their Recommends), each with a file it brings. */
-const PACKAGE: Record<Exclude<ClientId, 'acme-client'>, { pkg: string; bin?: string }[]> = {
+const PACKAGE: Record<DebianPeer, { pkg: string; bin?: string }[]> = {
   uacme: [{ pkg: 'uacme', bin: '/usr/bin/uacme' }],
   lego: [{ pkg: 'lego', bin: '/usr/bin/lego' }],
   certbot: [{ pkg: 'certbot', bin: '/usr/bin/certbot' }],
@@ -115,6 +139,7 @@ interface Args {
   inNs: boolean;
   nodeBin: string;
   notesFile: string | null;
+  traceFile: string | null;
   full: boolean;
 }
 
@@ -126,57 +151,45 @@ clients: ${CLIENT_IDS.join(', ')}
 --keep     keep the work directory (client dirs, logs of every run)
 --sample-ms  PSS sampling interval (default 10; 0: no sampling, to see what sampling costs the timings)`;
 
-function parseArgs(argv: string[]): Args {
+/** The options, as node:util's parseArgs takes them; the internal ones are passed by the outer process to the inner. */
+const OPTIONS = {
+  rounds: { type: 'string' }, only: { type: 'string' }, clients: { type: 'string' }, cases: { type: 'string' },
+  timeout: { type: 'string' }, slow: { type: 'boolean' }, out: { type: 'string' }, keep: { type: 'boolean' },
+  'no-setup': { type: 'boolean' }, 'no-isolate': { type: 'boolean' }, 'sample-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'in-ns': { type: 'boolean' }, 'node-bin': { type: 'string' }, 'notes-file': { type: 'string' }, 'trace-file': { type: 'string' },
+} as const;
+
+/** Throws an Error whose message is the problem (the caller prints it with the usage). */
+function readArgs(argv: string[]): Args {
+  const { values: v } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  if (v.help) { process.stdout.write(USAGE + '\n'); process.exit(0); }
+  const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
   const a: Args = {
-    rounds: 5, clients: [...CLIENT_IDS], cases: new Set(ALL_CASES), timeoutS: 120, slow: false, out: null, keep: false,
-    setup: true, isolate: true, sampleMs: 10, inNs: false, nodeBin: process.execPath, notesFile: null, full: true,
+    rounds: 5, clients: [...CLIENT_IDS], cases: new Set(ALL_CASES), timeoutS: 120, slow: v.slow === true, out: v.out ?? null,
+    keep: v.keep === true, setup: v['no-setup'] !== true, isolate: v['no-isolate'] !== true, sampleMs: 10, inNs: v['in-ns'] === true,
+    nodeBin: v['node-bin'] ?? process.execPath, notesFile: v['notes-file'] ?? null, traceFile: v['trace-file'] ?? null, full: true,
   };
-  let outGiven = false;
-  const value = (i: number, name: string): string => {
-    const v = argv[i + 1];
-    if (v === undefined) throw new Error(`${name} needs a value`);
-    return v;
-  };
-  const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const take = (): string => inline ?? value(i++, name);
-    switch (name) {
-      case '--rounds': a.rounds = Number(take()); break;
-      case '--only': case '--clients': {
-        const wanted = list(take());
-        for (const c of wanted) if (!(CLIENT_IDS as readonly string[]).includes(c)) throw new Error(`unknown client ${c} (${CLIENT_IDS.join(', ')})`);
-        a.clients = CLIENT_IDS.filter((c) => wanted.includes(c));
-        a.full = false;
-        break;
-      }
-      case '--cases': {
-        const wanted = list(take());
-        for (const c of wanted) if (!ALL_CASES.includes(c)) throw new Error(`unknown case ${c} (${ALL_CASES.join(', ')})`);
-        a.cases = new Set(wanted);
-        if (a.cases.has('noop')) a.cases.add('node');
-        if (ALL_CASES.some((c) => !a.cases.has(c))) a.full = false;
-        break;
-      }
-      case '--timeout': a.timeoutS = Number(take()); break;
-      case '--slow': a.slow = true; break;
-      case '--out': a.out = take(); outGiven = true; break;
-      case '--keep': a.keep = true; break;
-      case '--no-setup': a.setup = false; break;
-      case '--no-isolate': a.isolate = false; break;
-      case '--sample-ms': a.sampleMs = Number(take()); break;
-      case '--in-ns': a.inNs = true; break;
-      case '--node-bin': a.nodeBin = take(); break;
-      case '--notes-file': a.notesFile = take(); break;
-      case '--help': case '-h': process.stdout.write(USAGE + '\n'); process.exit(0); break;
-      default: throw new Error(`unknown argument ${arg}`);
-    }
+  // --only and --clients are one option under two names; given both, the clients of both run.
+  const wantedClients = [v.only, v.clients].filter((x): x is string => x !== undefined).flatMap(list);
+  if (v.only !== undefined || v.clients !== undefined) {
+    for (const c of wantedClients) if (!(CLIENT_IDS as readonly string[]).includes(c)) throw new Error(`unknown client ${c} (${CLIENT_IDS.join(', ')})`);
+    a.clients = CLIENT_IDS.filter((c) => wantedClients.includes(c));
+    a.full = false;
   }
+  if (v.cases !== undefined) {
+    const wanted = list(v.cases);
+    for (const c of wanted) if (!ALL_CASES.includes(c)) throw new Error(`unknown case ${c} (${ALL_CASES.join(', ')})`);
+    a.cases = new Set(wanted);
+    if (a.cases.has('noop')) a.cases.add('node');
+    if (ALL_CASES.some((c) => !a.cases.has(c))) a.full = false;
+  }
+  if (v.rounds !== undefined) a.rounds = Number(v.rounds);
+  if (v.timeout !== undefined) a.timeoutS = Number(v.timeout);
+  if (v['sample-ms'] !== undefined) a.sampleMs = Number(v['sample-ms']);
   if (!Number.isInteger(a.rounds) || a.rounds < 1 || a.rounds > 100) throw new Error('--rounds must be an integer 1..100');
   if (!(a.timeoutS > 0)) throw new Error('--timeout must be a positive number of seconds');
   if (!(a.sampleMs >= 0)) throw new Error('--sample-ms must be a number of milliseconds (0: no PSS sampling)');
-  if (!outGiven) a.out = a.full ? join(ROOT, 'bench', 'RESULTS.md') : null;
+  if (v.out === undefined) a.out = a.full ? join(ROOT, 'bench', 'RESULTS.md') : null;
   return a;
 }
 
@@ -249,7 +262,7 @@ function fmtMiB(kib: number): string {
 function installPeers(clients: ClientId[]): string[] {
   const notes: string[] = [];
   const wanted: { pkg: string; bin?: string }[] = [];
-  for (const c of clients) if (c !== OURS) wanted.push(...PACKAGE[c]);
+  for (const c of clients) if (c in PACKAGE) wanted.push(...PACKAGE[c as DebianPeer]);
   if (!have(PYTHON)) wanted.push({ pkg: 'python3', bin: PYTHON });
   const missing = wanted.filter((w) => !installed(w));
   if (missing.length === 0) return notes;
@@ -287,22 +300,26 @@ async function outer(args: Args, argv: string[]): Promise<number> {
     return 1;
   }
   const canIsolate = args.isolate && spawnSync('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'true'], { stdio: 'ignore' }).status === 0;
-  if (!canIsolate) {
-    notes.push(args.isolate
-      ? 'NOT isolated: `unshare --net --mount` failed here; every client was pointed at the local Pebble explicitly, and uacme and lacme, which only trust the system store, could not be run.'
-      : 'NOT isolated (--no-isolate): every client was pointed at the local Pebble explicitly; uacme and lacme, which only trust the system store, could not be run.');
-    return inner({ ...args, inNs: false }, notes);
-  }
-  // A private copy of node for the measuring process: no page of it is shared with the clients' node.
   const tmp = mkdtempSync('/tmp/acme-bench-outer-');
-  const nodeCopy = join(tmp, 'node');
-  const notesFile = join(tmp, 'notes.json');
+  // The kernel's process trace: its interfaces answer only here, outside the bench's namespace.
+  const collector = await startCollector(tmp);
+  if ('why' in collector) notes.push(`No per-process CPU: the kernel's process trace is not available here (${collector.why}).`);
+  const traceArgs = 'file' in collector ? ['--trace-file', collector.file] : [];
   try {
+    if (!canIsolate) {
+      notes.push(args.isolate
+        ? 'NOT isolated: `unshare --net --mount` failed here; every client was pointed at the local Pebble explicitly, and uacme and lacme, which only trust the system store, could not be run.'
+        : 'NOT isolated (--no-isolate): every client was pointed at the local Pebble explicitly; uacme and lacme, which only trust the system store, could not be run.');
+      return await inner({ ...args, inNs: false, traceFile: 'file' in collector ? collector.file : null }, notes);
+    }
+    // A private copy of node for the measuring process: no page of it is shared with the clients' node.
+    const nodeCopy = join(tmp, 'node');
+    const notesFile = join(tmp, 'notes.json');
     copyFileSync(process.execPath, nodeCopy);
     chmodSync(nodeCopy, 0o755);
     writeFileSync(notesFile, JSON.stringify(notes));
     const child = spawn('unshare', ['--net', '--mount', '--propagation', 'private', '--', nodeCopy, SELF, ...argv,
-      '--in-ns', '--node-bin', process.execPath, '--notes-file', notesFile], { stdio: 'inherit' });
+      '--in-ns', '--node-bin', process.execPath, '--notes-file', notesFile, ...traceArgs], { stdio: 'inherit' });
     // A ^C reaches the inner process too (same process group): let it clean up, then go.
     const ignore = (): void => undefined;
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, ignore);
@@ -313,20 +330,59 @@ async function outer(args: Args, argv: string[]): Promise<number> {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, ignore);
     return code;
   } finally {
+    if ('stop' in collector) await collector.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
+/**
+ * Starts the process-trace collector (see bench-trace.ts) on this process and all it will start.
+ * It needs root and the initial network namespace; anything else leaves the bench without it.
+ */
+async function startCollector(dir: string): Promise<{ file: string; stop: () => Promise<void> } | { why: string }> {
+  const script = join(dir, 'collector.py');
+  const file = join(dir, 'proc-trace.jsonl');
+  writeFileSync(script, COLLECTOR_PY);
+  writeFileSync(file, '');
+  const child = spawn(PYTHON, ['-I', '-S', script, String(process.pid), file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 5000);
+    child.stdout.setEncoding('utf8').once('data', (d: string) => { clearTimeout(timer); resolve(d.startsWith('ready')); });
+    child.once('exit', () => { clearTimeout(timer); resolve(false); });
+    child.once('error', () => { clearTimeout(timer); resolve(false); });
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const stop = async (): Promise<void> => {
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
+  };
+  if (!ready) {
+    await stop();
+    return { why: lastLines(err, 1) || 'the collector did not start' };
+  }
+  return { file, stop };
+}
+
 // ---- 3. the timing wrapper --------------------------------------------------------------------
 
-// Runs as: python3 -I -S wrapper.py LIMIT_S -- ARGV...; reports one JSON line on fd 3.
-const WRAPPER_PY = String.raw`import os, sys, time, json, signal, ctypes, resource
+// Runs as: python3 -I -S wrapper.py LIMIT_S STAMP_FILE|- -- ARGV...; reports one JSON line on fd 3.
+// With a STAMP_FILE, the client's stderr comes through a pipe and each line goes to that file as
+// "<CLOCK_MONOTONIC ns> <line>", stamped as it arrives (the per-request times of a -vv run).
+const WRAPPER_PY = String.raw`import os, sys, time, json, signal, ctypes, resource, select, threading, fcntl
 OUT = 3
 os.set_inheritable(OUT, False)
 def say(o):
     os.write(OUT, (json.dumps(o) + "\n").encode())
 limit = float(sys.argv[1])
-argv = sys.argv[3:]
+stamp = sys.argv[2]
+argv = sys.argv[4:]
 try:
     os.setpriority(os.PRIO_PROCESS, 0, 0)   # the bench samples at nice 19; the client runs at 0
 except OSError:
@@ -383,15 +439,61 @@ signal.signal(signal.SIGTERM, on_term)
 signal.signal(signal.SIGHUP, on_term)
 signal.signal(signal.SIGINT, on_term)
 env = dict(os.environ)
+actions = []
+if stamp != "-":
+    rfd, wfd = os.pipe()                 # both close-on-exec; the client gets wfd as its fd 2
+    actions = [(os.POSIX_SPAWN_DUP2, wfd, 2)]
+    try:
+        # Room for the longest -vv line (an order of 100 names): a write the pipe takes whole is
+        # not split by another process's line.
+        fcntl.fcntl(wfd, 1031, 1 << 20)  # F_SETPIPE_SZ
+    except OSError:
+        pass
+t0ns = time.monotonic_ns()
 t0 = time.monotonic()
 try:
-    pid = os.posix_spawnp(argv[0], argv, env, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+    pid = os.posix_spawnp(argv[0], argv, env, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ), file_actions=actions)
 except OSError as e:
     say({"error": "cannot run %s: %s" % (argv[0], e.strerror)})
     sys.exit(0)
 signal.setitimer(signal.ITIMER_REAL, limit)
-_, status, ru = os.wait4(pid, 0)
-t1 = time.monotonic()
+if stamp == "-":
+    _, status, ru = os.wait4(pid, 0)
+    t1 = time.monotonic()
+else:
+    os.close(wfd)
+    try:
+        # The client keeps the nice 0 it started with; the reader wakes first, so that a line's
+        # stamp is when it was written, not when a loaded machine got round to reading it.
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+    except OSError:
+        pass
+    ended = []
+    def waiter():
+        r = os.wait4(pid, 0)
+        ended.append((r, time.monotonic()))
+    th = threading.Thread(target=waiter, daemon=True)
+    th.start()
+    with open(stamp, "wb") as f:
+        rest = b""
+        while True:
+            # Until every holder of the pipe has closed it, or 2 s after the client ended.
+            if ended and time.monotonic() > ended[0][1] + 2.0:
+                break
+            if not select.select([rfd], [], [], 0.1)[0]:
+                continue
+            chunk = os.read(rfd, 1 << 16)
+            now = time.monotonic_ns()
+            if not chunk:
+                break
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                f.write(b"%d %s\n" % (now, line))
+        if rest:
+            f.write(b"%d %s\n" % (time.monotonic_ns(), rest))
+    th.join()
+    (_, status, ru), t1 = ended[0]
 signal.setitimer(signal.ITIMER_REAL, 0)
 leftover = []
 deadline = t1 + 2.0
@@ -410,7 +512,7 @@ while True:
         deadline = time.monotonic() + 2.0
     time.sleep(0.01)
 total = resource.getrusage(resource.RUSAGE_CHILDREN)
-say({"wall": t1 - t0, "exit": os.waitstatus_to_exitcode(status), "cpu": total.ru_utime + total.ru_stime,
+say({"wall": t1 - t0, "t0ns": t0ns, "exit": os.waitstatus_to_exitcode(status), "cpu": total.ru_utime + total.ru_stime,
      "user": total.ru_utime, "sys": total.ru_stime, "mainCpu": ru.ru_utime + ru.ru_stime,
      "maxRssKiB": total.ru_maxrss, "timedOut": timed_out, "leftover": leftover, "subreaper": subreaper})
 `;
@@ -484,6 +586,10 @@ interface RunSpec {
   expect: number;
   /** Where the client's stdout goes (acme-tiny prints the certificate); default: the run's log. */
   stdout?: string;
+  /** Our client's runs: split its CPU by process (when the kernel's process trace is there). */
+  perProcess?: boolean;
+  /** A -vv run of ours: stamp its stderr lines, to time each ACME request. */
+  perRequest?: boolean;
 }
 
 interface Measured {
@@ -498,6 +604,8 @@ interface Measured {
   requests: number;
   /** Processes still running 2 s after the client exited (killed by the wrapper). */
   leftover?: string[];
+  procs?: ProcRun;
+  reqTrace?: RequestRun;
 }
 
 interface Ctx {
@@ -515,6 +623,8 @@ interface Ctx {
   currentGroup: number | null;
   runCounter: number;
   cpuCounted: boolean;
+  /** The kernel's record of every process the bench starts (null: not available here). */
+  trace: ProcTrace | null;
 }
 
 /** Counts the ACME requests Pebble logged, reading only what was appended since last time. */
@@ -549,7 +659,8 @@ async function measure(ctx: Ctx, spec: RunSpec, label: string, timeoutS: number)
   const before = ctx.requests();
   let report = '';
   let exited = false;
-  const child = spawn(ctx.python, ['-I', '-S', ctx.wrapper, String(timeoutS), '--', ...spec.argv], {
+  const stampFile = spec.perRequest ? logFile.replace(/\.log$/, '.stderr') : '-';
+  const child = spawn(ctx.python, ['-I', '-S', ctx.wrapper, String(timeoutS), stampFile, '--', ...spec.argv], {
     cwd: spec.cwd, env: spec.env, stdio: ['ignore', outFd, logFd, 'pipe'], detached: true,
   });
   closeSync(logFd);
@@ -586,14 +697,32 @@ async function measure(ctx: Ctx, spec: RunSpec, label: string, timeoutS: number)
   if (lastResort) clearTimeout(lastResort);
   killGroup(); // nothing should be left; make sure
   ctx.currentGroup = null;
+  let procs: ProcRun | undefined;
+  if (ctx.trace && pid !== undefined) {
+    // Every run's processes leave the trace here; ours are split by process.
+    const settled = await ctx.trace.settle(pid, 2000);
+    const tree = ctx.trace.take(pid);
+    if (spec.perProcess) procs = splitRun(tree, pid, !settled || ctx.trace.lost > 0);
+  }
   const requests = ctx.requests() - before;
   const fail = (problem: string): Measured => ({ ok: false, problem, exit: null, wall: 0, cpu: 0, pssKiB: peak, maxRssKiB: 0, samples, requests });
   if (end.error) return fail(`cannot start the wrapper: ${end.error.message}`);
   const line = report.trim().split('\n').pop() ?? '';
-  let r: { wall?: number; exit?: number; cpu?: number; maxRssKiB?: number; timedOut?: boolean; leftover?: string[]; error?: string };
+  let r: { wall?: number; t0ns?: number; exit?: number; cpu?: number; maxRssKiB?: number; timedOut?: boolean; leftover?: string[]; error?: string };
   try { r = JSON.parse(line) as typeof r; } catch { return fail(`the wrapper died (${end.signal ?? `status ${end.code}`}) without a report`); }
   if (r.error) return fail(r.error);
   const m: Measured = { ok: true, exit: r.exit ?? null, wall: r.wall ?? 0, cpu: r.cpu ?? 0, pssKiB: peak, maxRssKiB: r.maxRssKiB ?? 0, samples, requests };
+  if (procs) {
+    m.procs = procs;
+    if (procs.problems.length > 0) writeFileSync(logFile, `bench: process trace incomplete: ${procs.problems.join('; ')}\n`, { flag: 'a' });
+  }
+  if (spec.perRequest && r.t0ns !== undefined) {
+    let text = '';
+    try { text = readFileSync(stampFile, 'utf8'); } catch { /* no output */ }
+    m.reqTrace = parseRequests(text, r.t0ns, procs ? procs.wallMs : m.wall * 1000);
+    // The log keeps the trace too, unstamped, as the other runs' logs keep their stderr.
+    writeFileSync(logFile, text.replace(/^\d+ /gm, ''), { flag: 'a' });
+  }
   if (r.leftover && r.leftover.length > 0) {
     m.leftover = r.leftover;
     writeFileSync(logFile, `bench: processes left running after the client exited, killed: ${r.leftover.join(' ')}\n`, { flag: 'a' });
@@ -620,6 +749,12 @@ interface Client {
   certFile(c: 'issue1' | 'issue100'): string;
   /** Untimed, before an issuance (uacme). */
   beforeIssue?(c: 'issue1' | 'issue100'): void;
+  /** The cases it is in (default: all); the others get no row at all. */
+  cases?: CaseId[];
+  /** Its label in one case's table, where it says more than the client's label. */
+  caseLabel?: Partial<Record<CaseId, string>>;
+  /** Our client: an issuance with -vv, whose stderr is stamped to time each request. */
+  traced?(c: 'issue1' | 'issue100'): RunSpec;
   setupError?: string;
   b1Valid: boolean;
 }
@@ -641,7 +776,7 @@ function csr(key: string, out: string, names: string[]): void {
 /**
  * How our client trusts the lab's CA: SSL_CERT_FILE, which netproc's OpenSSL store reads when it
  * first needs it, as acme-tiny is pointed at it. Not NODE_EXTRA_CA_CERTS: Node 20 reads that at the
- * start of every process and parses its whole root store (~40 ms here), a cost no production run pays.
+ * start of every process and parses its whole root store, a cost no production run pays.
  */
 function ourEnv(ctx: Ctx): Record<string, string> {
   return { PATH: PATH_ENV, SSL_CERT_FILE: ctx.lab.tlsCaFile };
@@ -665,8 +800,9 @@ function makeClients(ctx: Ctx): Client[] {
   const clients: Client[] = [];
 
   for (const id of ctx.args.clients) {
-    if (id === OURS) {
-      const b = base(id, `acme-client ${readPackageVersion()} (this, Node ${process.version})`, 'SSL_CERT_FILE (see ourEnv)');
+    if (id === OURS || id === OURS_RSA) {
+      const rsa = id === OURS_RSA;
+      const b = base(id, `acme-client ${readPackageVersion()} (this, Node ${process.version}), ${rsa ? 'RSA-4096' : 'EC P-256'} account key`, 'SSL_CERT_FILE (see ourEnv)');
       const d = b.dir;
       const env = ourEnv(ctx);
       const acct = join(d, 'account.key');
@@ -675,8 +811,11 @@ function makeClients(ctx: Ctx): Client[] {
         [ctx.args.nodeBin, CLI, ...flags, '--server', url, '-C', ch, '-c', sub(c).certs, '-f', acct, '-k', sub(c).key, ...names(c)];
       clients.push({
         ...b,
+        // The no-op reads no account key: one row (a second, asking the CA's renewalInfo, is to come).
+        ...(rsa ? { cases: ['issue1', 'issue100', 'revoke'] as CaseId[] } : { caseLabel: { noop: `acme-client ${readPackageVersion()} (this): no-op decided locally (no CA request)` } }),
+        traced: (c) => ({ argv: cmd(c, ['-F', '-vv']), env, cwd: d, expect: 0, perProcess: true, perRequest: true }),
         async setup() {
-          ecKey(acct);
+          if (rsa) rsaKey(acct, 4096); else ecKey(acct);
           for (const c of ['issue1', 'issue100'] as const) {
             mkdirSync(sub(c).certs, { recursive: true, mode: 0o755 });
             mkdirSync(dirname(sub(c).key), { recursive: true, mode: 0o700 });
@@ -685,12 +824,48 @@ function makeClients(ctx: Ctx): Client[] {
         },
         spec(c) {
           switch (c) {
-            case 'issue1': case 'issue100': return { argv: cmd(c, ['-F']), env, cwd: d, expect: 0 };
-            case 'noop': return { argv: cmd('issue1', []), env, cwd: d, expect: 2 };
+            case 'issue1': case 'issue100': return { argv: cmd(c, ['-F']), env, cwd: d, expect: 0, perProcess: true };
+            case 'noop': return { argv: cmd('issue1', []), env, cwd: d, expect: 2, perProcess: true };
             case 'revoke': return { argv: cmd('issue1', ['-r']), env, cwd: d, expect: 0 };
           }
         },
         certFile: (c) => join(sub(c).certs, 'cert.pem'),
+      });
+      continue;
+    }
+    if (id === NODE_PEER) {
+      let version = '?';
+      try { version = (JSON.parse(readFileSync(join(NODE_PEER_DIR, 'package.json'), 'utf8')) as { version: string }).version; } catch { /* not installed */ }
+      const b = base(id, `node acme-client ${version} (npm library, auto mode; Node ${process.version})`,
+        'its driver gives the CA to Node\'s global HTTPS agent, which the library\'s axios uses (see scripts/bench-node-peer.cts)');
+      if (!have(join(NODE_PEER_DIR, 'package.json')) || !have(NODE_PEER_DRIVER)) {
+        clients.push({ ...b, setupError: 'not installed (the devDependency node-acme-client is missing: npm install)',
+          async setup() { /* nothing */ }, spec: () => { throw new Error('unavailable'); }, certFile: () => '' });
+        continue;
+      }
+      const d = b.dir;
+      const env = { PATH: PATH_ENV, HOME: d };
+      const acct = join(d, 'account.key');
+      const cert = (c: 'issue1' | 'issue100'): string => join(d, `${c}.crt`);
+      const key = (c: 'issue1' | 'issue100'): string => join(d, `${c}.key`);
+      const run = (mode: string, c: 'issue1' | 'issue100'): string[] => [ctx.args.nodeBin, NODE_PEER_DRIVER, '--server', url, '--ca', ca,
+        '--account-key', acct, '--account-url', join(d, 'account.url'), '--domain-key', key(c), '--cert', cert(c), '--challenge-dir', ch, mode,
+        ...(mode === 'revoke' ? [] : names(c))];
+      clients.push({
+        ...b,
+        caseLabel: { noop: `node acme-client ${version}: the driver's 30-day rule on the library's readCertificateInfo (the library has no renewal rule)` },
+        async setup() {
+          ecKey(acct);
+          for (const c of ['issue1', 'issue100'] as const) ecKey(key(c));
+        },
+        spec(c) {
+          switch (c) {
+            case 'issue1': case 'issue100': return { argv: run('issue', c), env, cwd: d, expect: 0 };
+            case 'noop': return { argv: run('renew', 'issue1'), env, cwd: d, expect: 2 };
+            case 'revoke': return { argv: run('revoke', 'issue1'), env, cwd: d, expect: 0 };
+          }
+        },
+        certFile: cert,
       });
       continue;
     }
@@ -969,10 +1144,12 @@ async function inner(args: Args, notes: string[]): Promise<number> {
     ctx = {
       args, lab, work, wrapper, python, sampler: new TreeSampler(), webroot, pebbleRoots: await lab.issuerPems(), isolated,
       requests: requestCounter(join(lab.logDir, 'pebble.log')), samplerMs: { total: 0, ticks: 0 }, currentGroup: null, runCounter: 0, cpuCounted: false,
+      trace: args.traceFile ? new ProcTrace(args.traceFile) : null,
     };
     return await benchmark(ctx, notes);
   } finally {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
+    ctx?.trace?.close();
     if (lab) await lab.stop();
     if (isolated) { try { execFileSync('umount', [SYSTEM_BUNDLE], { stdio: 'ignore' }); } catch { /* the namespace goes with us */ } }
     cleanup();
@@ -1017,7 +1194,7 @@ async function benchmark(ctx: Ctx, notes: string[]): Promise<number> {
   }
   for (const cl of clients) {
     for (const c of CASES) {
-      if (!args.cases.has(c)) continue;
+      if (!args.cases.has(c) || (cl.cases && !cl.cases.includes(c))) continue;
       const x = cell(cl.id, c);
       if (cl.setupError) { x.skipped = cl.setupError; x.setupFailed = !cl.setupError.startsWith('not installed'); continue; }
       if (cl.na[c]) { x.na = cl.na[c]; continue; }
@@ -1036,6 +1213,7 @@ async function benchmark(ctx: Ctx, notes: string[]): Promise<number> {
       // Rotate the order each round.
       const order = active.map((_, i) => active[(i + round - 1) % active.length]!);
       for (const cl of order) {
+        if (cl.cases && !cl.cases.includes(c)) continue;
         const x = cell(cl.id, c);
         if (x.na || x.skipped) continue;
         const slow = c === 'issue100' && SLOW100[cl.id] !== undefined;
@@ -1053,6 +1231,14 @@ async function benchmark(ctx: Ctx, notes: string[]): Promise<number> {
       record(y, n);
     }
     if (args.cases.has('keygen') && args.clients.includes(OURS)) await keygenRound(ctx, cell, round);
+    // Where our time goes: one -vv issuance of each kind, its requests timed (not in the tables above).
+    for (const cl of active) {
+      if (!cl.traced) continue;
+      for (const c of ['issue1', 'issue100'] as const) {
+        if (!args.cases.has(c)) continue;
+        await tracedRun(ctx, cl, c, cell(cl.id, `trace-${c}`), round);
+      }
+    }
   }
   const inProcess: number[] = [];
   if (args.cases.has('keygen') && args.clients.includes(OURS)) {
@@ -1132,7 +1318,24 @@ async function runCase(ctx: Ctx, cl: Client, c: CaseId, x: Cell, timeoutS: numbe
   log(`  ${label}: ${m.ok ? `${fmtS(m.wall)} s wall, ${fmtS(m.cpu)} s CPU, ${m.pssKiB === null ? '-' : fmtMiB(m.pssKiB)} MiB PSS, ${m.requests} requests` : `FAILED: ${m.problem}`}`);
 }
 
-/** Our client's first run with keys to make (-n -N) and the same with ready-made RSA-4096 keys. */
+/** A -vv issuance of ours, for the time of each request; its cell is reported apart. */
+async function tracedRun(ctx: Ctx, cl: Client, c: 'issue1' | 'issue100', x: Cell, round: number): Promise<void> {
+  cl.beforeIssue?.(c);
+  if (c === 'issue1') cl.b1Valid = false;
+  const since = Date.now();
+  const m = await measure(ctx, cl.traced!(c), `${cl.id}-${c}-vv-r${round}`, ctx.args.timeoutS);
+  if (m.ok) {
+    const problem = checkCert(cl.certFile(c), c === 'issue1' ? [NAME1] : NAMES100, since);
+    if (problem) { m.ok = false; m.problem = problem; } else if (c === 'issue1') cl.b1Valid = true;
+  }
+  record(x, m);
+  log(`  ${cl.id}-${c} -vv r${round}: ${m.ok ? `${m.reqTrace?.requests.length ?? 0} requests timed, ${fmtS(m.wall)} s wall` : `FAILED: ${m.problem}`}`);
+}
+
+/**
+ * Our client's first run with RSA-4096 keys to make (-n -N; the default is EC P-256 since
+ * --key-type) and the same with ready-made RSA-4096 keys.
+ */
 async function keygenRound(ctx: Ctx, cell: (client: string, c: string) => Cell, round: number): Promise<void> {
   const url = ctx.lab.directoryUrl;
   const env = ourEnv(ctx);
@@ -1144,7 +1347,7 @@ async function keygenRound(ctx: Ctx, cell: (client: string, c: string) => Cell, 
     if (made) { rsaKey(acct, 4096); rsaKey(key, 4096); }
     const x = cell(OURS, made ? 'keygen-premade' : 'keygen-fresh');
     const m = await measure(ctx, {
-      argv: [ctx.args.nodeBin, CLI, ...(made ? [] : ['-n', '-N']), '--server', url, '-C', ctx.lab.challengeDir, '-c', certs, '-f', acct, '-k', key, NAME1],
+      argv: [ctx.args.nodeBin, CLI, ...(made ? [] : ['-n', '-N', '--account-key-type', 'rsa4096', '--key-type', 'rsa4096']), '--server', url, '-C', ctx.lab.challengeDir, '-c', certs, '-f', acct, '-k', key, NAME1],
       env, cwd: d, expect: 0,
     }, `keygen-${made ? 'premade' : 'fresh'}-r${round}`, ctx.args.timeoutS);
     record(x, m);
@@ -1178,6 +1381,95 @@ function ratio(ours: number[], peer: number[]): string {
   return r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2);
 }
 
+/** Issue 15's goals, as ratios of our median wall time to the fastest peer's (or the reference row's). */
+const JOB: Record<CaseId, string> = { issue1: '(a) 1 name', issue100: '(b) 100 names', noop: '(c) no-op, decided locally', revoke: '(d) revocation' };
+const GOALS: Partial<Record<CaseId, string>> = { issue1: '≤ 1.0', issue100: '≤ 0.5' };
+const NOOP_GOAL = '≤ 1.15';
+const PSS_GOAL_MIB = 100;
+
+/** The fastest peer of a case by median wall time: not ours, not a reference row. */
+function fastestPeer(clients: Client[], cells: Map<string, Cell>, c: CaseId): { label: string; wall: number[] } | undefined {
+  let best: { label: string; wall: number[] } | undefined;
+  for (const cl of clients) {
+    if (isOurs(cl.id)) continue;
+    const x = cells.get(cellKey(cl.id, c));
+    if (!x || x.runs.length === 0) continue;
+    const wall = x.runs.map((r) => r.wall);
+    if (!best || median(wall) < median(best.wall)) best = { label: cl.label, wall };
+  }
+  return best;
+}
+
+/** The table first: each job, our two account key types, the fastest peer, the ratios and the goals. */
+function summary(out: string[], ctx: Ctx, clients: Client[], cells: Map<string, Cell>): void {
+  const { args } = ctx;
+  const wallOf = (id: string, c: string): number[] | undefined => {
+    const x = cells.get(cellKey(id, c));
+    return x && x.runs.length > 0 ? x.runs.map((r) => r.wall) : undefined;
+  };
+  const sec = (v: number[] | undefined): string => (v ? `${fmtS(median(v))} s` : '—');
+  // The range too: a peer whose time is bimodal (lego) shows it here.
+  const secRange = (v: number[]): string => (v.length > 1 ? `${fmtS(median(v))} s (${fmtS(Math.min(...v))}–${fmtS(Math.max(...v))})` : sec(v));
+  out.push('', '## Summary: ours against the fastest peer', '');
+  out.push('Median wall time. The fastest peer is the peer row with the smallest median wall time in the job\'s table below;'
+    + ' the no-op is also set against the reference row for any design that starts one child before deciding. Goals: issue 15.');
+  out.push('');
+  out.push('| job | ours, EC P-256 account key | ours, RSA-4096 account key | fastest peer | ours/fastest: EC | RSA | goal |');
+  out.push('|---|---|---|---|---|---|---|');
+  for (const c of CASES) {
+    if (!args.cases.has(c)) continue;
+    const ec = wallOf(OURS, c);
+    const rsa = wallOf(OURS_RSA, c);
+    const best = fastestPeer(clients, cells, c);
+    const title = JOB[c];
+    out.push(`| ${title} | ${sec(ec)} | ${c === 'noop' ? 'same run (no account key read)' : sec(rsa)} | ${best ? `${best.label}: ${secRange(best.wall)}` : '—'}`
+      + ` | ${ec && best ? ratio(ec, best.wall) : '—'} | ${rsa && best && c !== 'noop' ? ratio(rsa, best.wall) : '—'} | ${GOALS[c] ?? ''} |`);
+    if (c === 'noop' && args.cases.has('node')) {
+      const ref = wallOf(NODE_STARTS_NODE, 'noop');
+      out.push(`| (c) no-op, against the reference row | ${sec(ec)} | | \`node\` running \`node -e 0\`: ${sec(ref)} | ${ec && ref ? ratio(ec, ref) : '—'} | | ${NOOP_GOAL} |`);
+    }
+  }
+  const pss = (id: string): number[] => (['issue1', 'issue100'] as const).flatMap((c) => {
+    const x = cells.get(cellKey(id, c));
+    const v = x ? x.runs.filter((r) => r.pssKiB !== null).map((r) => r.pssKiB!) : [];
+    return v.length > 0 ? [median(v)] : [];
+  });
+  const worst = [...pss(OURS), ...pss(OURS_RSA)];
+  if (worst.length > 0) {
+    out.push('', `PSS summed over a run, the larger median of our issuances: **${fmtMiB(Math.max(...worst))} MiB** (goal ≤ ${PSS_GOAL_MIB} MiB).`);
+  }
+}
+
+/** Where our time goes (issue 15 point 4): per process and per request, for 1 name, 100 names and the no-op. */
+function breakdown(out: string[], ctx: Ctx, cells: Map<string, Cell>): void {
+  const { args } = ctx;
+  const variant = (id: string, name: string, c: CaseId): Variant => {
+    const timed = cells.get(cellKey(id, c))?.runs ?? [];
+    const traced = cells.get(cellKey(id, `trace-${c}`))?.runs ?? [];
+    const withProcs = timed.filter((r) => r.procs);
+    return { name, procRuns: withProcs.map((r) => r.procs!), rusageCpuS: withProcs.map((r) => r.cpu), requestRuns: traced.flatMap((r) => (r.reqTrace ? [r.reqTrace] : [])) };
+  };
+  const jobs = (['issue1', 'issue100', 'noop'] as const).filter((c) => args.cases.has(c));
+  const sections: [string, Variant[]][] = jobs.map((c) => [CASE_TITLE[c],
+    c === 'noop' ? [variant(OURS, 'EC', c)] : [variant(OURS, 'EC', c), variant(OURS_RSA, 'RSA', c)]]);
+  if (!sections.some(([, vs]) => vs.some((v) => v.procRuns.length > 0 || v.requestRuns.length > 0))) {
+    if (args.clients.includes(OURS)) out.push('', '## Where our time goes', '', ctx.trace ? 'No run of ours was traced.' : 'Not measured: the kernel\'s process trace is not available here (see the notes).');
+    return;
+  }
+  out.push('', '## Where our time goes', '');
+  out.push('**EC** / **RSA**: our client with an EC P-256 / RSA-4096 account key. How it is measured:'
+    + ' CPU per process from the kernel\'s taskstats record of every thread as it exits (user+system time as the 250 Hz scheduler tick sees it,'
+    + ' so one process is good to a few ms; read the medians), each process named by its command line and placed in the run by the kernel\'s'
+    + ' fork and exit events (the proc connector), both collected outside the bench\'s namespace by a small python3 listener'
+    + ' (scripts/bench-trace.ts). Wall time per ACME request from separate runs with -vv: the timing wrapper, at nice -10 while the client'
+    + ' runs at 0, stamps each line of the client\'s stderr as it arrives, and a request lasts from its trace line to its answer\'s'
+    + ' (two lines read at once get one stamp: a request under a millisecond may show as 0).');
+  for (const [title, vs] of sections) {
+    out.push('', `### ${title}`, '');
+    out.push(...renderBreakdown(vs));
+  }
+}
+
 function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: string[], inProcess: number[]): string {
   const { args } = ctx;
   const out: string[] = [];
@@ -1195,8 +1487,10 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
   p('Each cell is the median over the rounds that succeeded, with the range (min–max). **wall**: elapsed seconds;'
     + ' **CPU**: user+system seconds of the whole process tree; **PSS**: the largest sum, over the samples of a run,'
     + ' of the proportional set size of every process of the run; **RSS max**: resident size of the largest single process;'
-    + ' **req.**: ACME requests Pebble logged. **ours/peer**: our median over the peer\'s (below 1: ours is faster / smaller).');
+    + ' **req.**: ACME requests Pebble logged. **ours/peer**: the median of our client with an EC P-256 account key (the first row)'
+    + ' over the row\'s (below 1: ours is faster / smaller).');
   const ours = (c: string): Cell | undefined => cells.get(cellKey(OURS, c));
+  summary(out, ctx, clients, cells);
   for (const c of CASES) {
     if (!args.cases.has(c)) continue;
     p();
@@ -1206,7 +1500,10 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
     p('|---|---|---|---|---|---|---|---|---|---|');
     const o = ours(c);
     const os = o ? stats(o.runs) : undefined;
-    const rows: [string, Cell | undefined][] = clients.map((cl) => [cl.id === OURS ? `**${cl.label}**` : cl.label, cells.get(cellKey(cl.id, c))]);
+    const rows: [string, Cell | undefined][] = clients.map((cl) => {
+      const label = cl.caseLabel?.[c] ?? cl.label;
+      return [isOurs(cl.id) ? `**${label}**` : label, cells.get(cellKey(cl.id, c))];
+    });
     if (c === 'noop' && args.cases.has('node')) rows.push([`\`node -e 0\` (reference: the floor of any Node program)`, cells.get(cellKey('node -e 0', 'noop'))]);
     if (c === 'noop' && args.cases.has('node')) rows.push([`\`node\` running \`node -e 0\` (reference: the floor of a parent that starts one child)`, cells.get(cellKey(NODE_STARTS_NODE, 'noop'))]);
     for (const [label, x] of rows) {
@@ -1216,8 +1513,7 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
       if (x.skipped && tried === 0) { p(`| ${label} | ${x.setupFailed ? 'failed (set-up)' : x.skipped.startsWith('not installed') ? 'not installed' : 'skipped'} | | | | | | | | |`); continue; }
       if (x.runs.length === 0) { p(`| ${label} | failed (0/${tried}) | | | | | | | | |`); continue; }
       const s = stats(x.runs);
-      const isOurs = x === o;
-      const r = (a: number[] | undefined, b: number[]): string => (isOurs ? '1' : a ? ratio(a, b) : '—');
+      const r = (a: number[] | undefined, b: number[]): string => (x === o ? '1' : a ? ratio(a, b) : '—');
       // A run too short for most samples to see it: its PSS is a glimpse, not a peak; no ratio.
       const pssRatio = s.pss.length < x.runs.length ? '—' : r(os?.pss, s.pss);
       const pss = spread(s.pss, fmtMiB) + (s.pss.length > 0 && s.pss.length < x.runs.length ? ` [${s.pss.length} of ${x.runs.length} runs sampled]` : '');
@@ -1247,10 +1543,12 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
     }
   }
 
+  breakdown(out, ctx, cells);
+
   // Notes.
   const per: string[] = [];
   for (const cl of clients) {
-    for (const c of [...CASES, 'keygen-fresh', 'keygen-premade']) {
+    for (const c of [...CASES, 'keygen-fresh', 'keygen-premade', 'trace-issue1', 'trace-issue100']) {
       const x = cells.get(cellKey(cl.id, c));
       if (!x) continue;
       if (x.na) per.push(`${cl.id}, ${c}: n/a: ${x.na}.`);
@@ -1281,9 +1579,16 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
   p('- Every client uses http-01, served by that nginx: the clients that write challenge files got its directory (or the webroot above it).'
     + ' Each has its own directory and account, registered before timing, and a first certificate for b1.example.test made untimed;'
     + ' the no-op and the revocation get a fresh b1 certificate (untimed) when the round\'s issuance did not leave one.');
-  p('- Domain keys are EC P-256 for everybody (ours and acme-tiny\'s and lacme\'s made beforehand with openssl; uacme `-t EC`,'
+  p('- Domain keys are EC P-256 for everybody (ours, the node library\'s, acme-tiny\'s and lacme\'s made beforehand with openssl; uacme `-t EC`,'
     + ' dehydrated KEY_ALGO=prime256v1, certbot\'s and lego\'s defaults). Peers that make a new domain key for every issuance'
     + ' (certbot, lego, dehydrated) pay for it inside the timed run; P-256 costs about a millisecond.');
+  p('- Account keys, made beforehand: ours EC P-256 (first row) and RSA-4096 (second row), the node library\'s EC P-256 (openssl),'
+    + ' acme-tiny\'s and lacme\'s RSA-2048; the others make their own at registration (untimed).');
+  p('- The node library (npm acme-client, the devDependency node-acme-client) runs through scripts/bench-node-peer.cts: `auto` mode with'
+    + ' its own defaults but for skipChallengeVerification (its pre-check fetches http://NAME/ on port 80, where the lab serves nothing;'
+    + ' acme-tiny\'s --disable-check likewise). The account URL from its first (untimed) issuance is passed back to it, as its documentation'
+    + ' suggests; the library has no renewal rule, so its no-op is the driver reading the certificate with the library\'s'
+    + ' readCertificateInfo (30 days, our default), after loading the library as any script using it does.');
   p(`- How each client trusts the lab's TLS CA: ${clients.map((c) => `${c.id}: ${c.trust}`).join('; ')}.`);
   p('- Timing: a python3 wrapper (a child subreaper) posix_spawn()s the client, measures wall-clock time around it, reaps every'
     + ' descendant (anything still running 2 s after the client exits is killed and noted) and reports getrusage(RUSAGE_CHILDREN):'
@@ -1313,7 +1618,7 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   let args: Args;
-  try { args = parseArgs(argv); } catch (e) {
+  try { args = readArgs(argv); } catch (e) {
     process.stderr.write(`bench: ${(e as Error).message}\n${USAGE}\n`);
     return 2;
   }

@@ -6,7 +6,7 @@
 //                        another port), its TLS certificate signed by a CA made here with openssl;
 //   pebble-challtestsrv  mock DNS server for Pebble's VA, answering A 127.0.0.1 (and no AAAA) for
 //                        every name; its own http-01/https-01/tls-alpn-01 listeners are off;
-//   nginx                http-01 webroot on Pebble's httpPort:
+//   nginx                http-01 webroot on Pebble's httpPort (and on [::1] too with `ipv6`):
 //                        location /.well-known/acme-challenge/ { alias <challengeDir>/; }
 // Each server runs as its own process group, with stdout and stderr going to a log file (never a
 // pipe: a test that blocks in spawnSync while a server logs must not stall that server). stop()
@@ -38,6 +38,17 @@ export interface LabOptions {
    * trying the next on error, timeout or 404. Without it nginx serves challengeDir.
    */
   challengeUpstreams?: string[];
+  /** ADDR:PORT of the DNS server Pebble's VA asks (default: pebble-challtestsrv, which answers A 127.0.0.1 for every name). */
+  dnsServer?: string;
+  /**
+   * External Account Binding keys, kid -> base64url HMAC key (Pebble config externalAccountMACKeys).
+   * Given, Pebble requires EAB for every new account (externalAccountBindingRequired).
+   */
+  externalAccountMACKeys?: Record<string, string>;
+  /** PEBBLE_ALTERNATE_ROOTS: further root hierarchies, each offered as a Link rel="alternate" chain (default 0). */
+  alternateRoots?: number;
+  /** nginx also listens on [::1], so that Pebble can validate the IPv6 loopback address over http-01. */
+  ipv6?: boolean;
 }
 
 export interface Lab {
@@ -71,6 +82,8 @@ export interface Lab {
   requestCount(): number;
   /** Root(s) + intermediate(s) from the management API (/roots/0, /intermediates/0), PEM, for `openssl verify`. */
   issuerPems(): Promise<string>;
+  /** The root of hierarchy `index` (0 is the default, 1.. the alternateRoots), PEM. */
+  rootPem(index: number): Promise<string>;
   /** GET /cert-status-by-serial/<serial> (hex; colons and a 0x prefix are dropped): the parsed JSON. Rejects unless 200. */
   certStatus(serialHex: string): Promise<unknown>;
   /** Kills Pebble alone, at once (SIGKILL): a CA that vanishes in the middle of an order. */
@@ -274,6 +287,8 @@ async function startOnce(opts: LabOptions): Promise<Lab> {
   for (const [k, v] of [['nonceReject', nonceReject], ['authzReuse', authzReuse]] as const) {
     if (!Number.isInteger(v) || v < 0 || v > 100) throw new Error(`pebble-lab: ${k} must be an integer 0..100, not ${v}`);
   }
+  const alternateRoots = opts.alternateRoots ?? 0;
+  if (!Number.isInteger(alternateRoots) || alternateRoots < 0) throw new Error(`pebble-lab: alternateRoots must be a non-negative integer, not ${alternateRoots}`);
   const validity = opts.certificateValidityPeriod;
   if (validity !== undefined && (!Number.isInteger(validity) || validity <= 0)) {
     throw new Error(`pebble-lab: certificateValidityPeriod must be a positive integer (seconds), not ${validity}`);
@@ -343,7 +358,8 @@ async function startOnce(opts: LabOptions): Promise<Lab> {
         httpPort,
         tlsPort, // nothing listens there: tls-alpn-01 validations just fail
         ocspResponderURL: '',
-        externalAccountBindingRequired: false,
+        externalAccountBindingRequired: opts.externalAccountMACKeys !== undefined,
+        ...(opts.externalAccountMACKeys !== undefined ? { externalAccountMACKeys: opts.externalAccountMACKeys } : {}),
         ...(validity !== undefined ? { certificateValidityPeriod: validity } : {}),
       },
     }, null, 2) + '\n');
@@ -372,7 +388,7 @@ http {
   uwsgi_temp_path ${join(nginxDir, `${name}-uwsgi`)};
   scgi_temp_path ${join(nginxDir, `${name}-scgi`)};
 ${upstreams.length === 0 ? '' : `  upstream signing_services {\n${upstreams.map((u) => `    server ${u};\n`).join('')}  }\n`}  server {
-    listen ${address}:${httpPort};
+    listen ${address}:${httpPort};${opts.ipv6 === true && address === '127.0.0.1' ? `\n    listen [::1]:${httpPort};` : ''}
     server_name _;
     location /.well-known/acme-challenge/ {
       ${challengeLocation}
@@ -420,10 +436,11 @@ ${upstreams.length === 0 ? '' : `  upstream signing_services {\n${upstreams.map(
     const nginxProc = start('nginx', nginx, ['-e', join(logDir, 'nginx-error.log'), '-p', nginxDir, '-c', nginxConf]);
     const nginxB = secondWebServer === null ? null
       : start('nginx-b', nginx, ['-e', join(logDir, 'nginx-b-error.log'), '-p', nginxDir, '-c', nginxConfig(secondWebServer, 'nginx-b')]);
-    const pebble = start('pebble', PEBBLE, ['-config', pebbleConfig, '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict'], {
+    const pebble = start('pebble', PEBBLE, ['-config', pebbleConfig, '-dnsserver', opts.dnsServer ?? `127.0.0.1:${dnsPort}`, '-strict'], {
       PEBBLE_VA_NOSLEEP: '1',
       PEBBLE_WFE_NONCEREJECT: String(nonceReject),
       PEBBLE_AUTHZREUSE: String(authzReuse),
+      PEBBLE_ALTERNATE_ROOTS: String(alternateRoots),
     });
 
     const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
@@ -490,6 +507,11 @@ ${upstreams.length === 0 ? '' : `  upstream signing_services {\n${upstreams.map(
           parts.push(r.body.endsWith('\n') ? r.body : r.body + '\n');
         }
         return parts.join('');
+      },
+      rootPem: async (index: number) => {
+        const r = await mgmtGet(`/roots/${index}`);
+        if (r.status !== 200) throw new Error(`pebble-lab: GET ${managementUrl}/roots/${index}: HTTP ${r.status}: ${r.body}`);
+        return r.body;
       },
       certStatus: async (serialHex: string) => {
         const serial = serialHex.trim().replace(/^0x/i, '').replace(/[:\s]/g, '');

@@ -1,6 +1,7 @@
 // Set-up for `npm test` and `npm run demo` on a fresh Debian machine: npm packages, and as root the
 // Debian packages the tests and the demo drive (pebble with pebble-challtestsrv, nginx, mandoc,
-// openssl). Each step runs only when something is missing, so a prepared machine pays nothing.
+// openssl, man-db, bind9 with its tools, iproute2). Each step runs only when something is missing,
+// so a prepared machine pays nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,11 +10,18 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
-if (!existsSync(join(root, 'node_modules/.bin/tsc')) || !existsSync(join(root, 'node_modules/node-forge'))) {
+// node-acme-client: the bench's Node.js peer (a devDependency), checked so that a tree installed
+// before it was added gets it too.
+const wantedModules = ['.bin/tsc', 'node-forge', 'node-acme-client'];
+if (wantedModules.some((m) => !existsSync(join(root, 'node_modules', m)))) {
   execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
-const wanted = { pebble: 'pebble', 'pebble-challtestsrv': 'pebble', nginx: 'nginx', mandoc: 'mandoc', openssl: 'openssl' };
+const wanted = {
+  pebble: 'pebble', 'pebble-challtestsrv': 'pebble', nginx: 'nginx', mandoc: 'mandoc', openssl: 'openssl', man: 'man-db',
+  // acme-client-dns01's tests: a real BIND as the zones' authoritative servers, nsupdate and dig beside it.
+  named: 'bind9', 'tsig-keygen': 'bind9', nsupdate: 'bind9-dnsutils', dig: 'bind9-dnsutils', ip: 'iproute2',
+};
 const missing = [...new Set(Object.entries(wanted).filter(([cmd]) => !have(cmd) && !existsSync(`/usr/sbin/${cmd}`)).map(([, pkg]) => pkg))];
 if (missing.length > 0) {
   if (process.getuid?.() !== 0) {

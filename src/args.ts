@@ -4,11 +4,18 @@
 // the first operand their 2017 meaning, which yargs alone reads differently.
 
 import yargs from 'yargs';
+import { canonicalIp } from './x509/ip.js';
+import { KEY_TYPES, type KeyType } from './x509/keytypes.js';
 
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-  '[--poll-timeout seconds] [--version] [--csr file] [--register] domain [altnames...]';
+  '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+  '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--version] domain [altnames...]\n' +
+  '       acme-client --rollover-account-key newkey [-nv] [-f accountkey] [--server url] [--ca-file file] ' +
+  '[--account-key-type type] [--user name] [--timeout seconds]\n' +
+  '       acme-client --register [-nv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+  '[--contact uri] [--account-key-type type]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -51,10 +58,30 @@ export interface Options {
   isolationReport: boolean;
   /** --version: print the version and exit. */
   version: boolean;
+  /** --no-ari: the lifetime rule alone decides when to renew; the CA's renewal window is not asked. */
+  noAri: boolean;
+  /** --profile: the CA's certificate profile to order under. */
+  profile?: string;
   /** --timeout: seconds one HTTP request to the CA may take, connection included (default 60). */
   timeout?: number;
   /** --poll-timeout: seconds to wait for the CA to validate and issue (default 300). */
   pollTimeout?: number;
+  /** --ca-file: certificates trusted for the CA's API, besides the system store. */
+  caFile?: string;
+  /** --eab-kid: the key identifier of the External Account Binding, with eabHmacKeyFile. */
+  eabKid?: string;
+  /** --eab-hmac-key-file: the file holding its MAC key (base64url); the key itself is never an argument. */
+  eabHmacKeyFile?: string;
+  /** --preferred-chain: the issuer CN of the topmost certificate of the chain to keep. */
+  preferredChain?: string;
+  /** --rollover-account-key: the new account key's file; the run changes the account's key, nothing else. */
+  rolloverAccountKey?: string;
+  /** --contact, repeatable: the account's contact URIs. */
+  contact?: string[];
+  /** --account-key-type: what -n makes. */
+  accountKeyType?: KeyType;
+  /** --key-type: what -N makes. */
+  domainKeyType?: KeyType;
   names: string[];
 }
 
@@ -68,21 +95,30 @@ const VALUE_LETTERS = {
 } as const;
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
-const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', register: 'register' } as const;
-const LONG_VALUES = { server: 'server', user: 'user', csr: 'csrFile' } as const;
+const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', 'no-ari': 'noAri', register: 'register' } as const;
+const LONG_VALUES = {
+  server: 'server', user: 'user', profile: 'profile', 'ca-file': 'caFile', 'eab-kid': 'eabKid', 'eab-hmac-key-file': 'eabHmacKeyFile',
+  'preferred-chain': 'preferredChain', 'rollover-account-key': 'rolloverAccountKey', csr: 'csrFile',
+} as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
+const LONG_KEY_TYPES = { 'account-key-type': 'accountKeyType', 'key-type': 'domainKeyType' } as const;
+/** Options that may be given more than once, each time adding a value, and how each value is checked. */
+const LONG_LISTS = { contact: { field: 'contact', check: contactUri } } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */
 const MAX_SECONDS = 86_400;
 
-const takesValue = (name: string): boolean => Object.hasOwn(LONG_VALUES, name) || Object.hasOwn(LONG_SECONDS, name);
+const takesValue = (name: string): boolean => [LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES].some((table) => Object.hasOwn(table, name));
 
 /**
  * The getopt(3) scan that yargs cannot do alone: grouped flags, a value attached or in the next
  * word whatever it looks like, no long options but our extensions, and a stop at the first operand.
  * Returns one option per word, each value in the word after its option, then "--" and the operands.
+ * A repeatable option comes once, followed by all its values in order (yargs keeps only the last
+ * of a repeated option, as getopt does), with how many there are in `repeated`.
  */
-function normalise(argv: readonly string[]): string[] {
+function normalise(argv: readonly string[]): { words: string[]; repeated: Record<string, number> } {
   const vector: string[] = [];
+  const lists = new Map<string, string[]>();
   let next = 0;
   const takeValue = (option: string): string => {
     if (next >= argv.length) throw new UsageError(`option requires an argument -- ${option}`);
@@ -101,6 +137,10 @@ function normalise(argv: readonly string[]): string[] {
       const name = equals === -1 ? word.slice(2) : word.slice(2, equals);
       if (takesValue(name)) {
         vector.push(`--${name}`, equals === -1 ? takeValue(name) : word.slice(equals + 1));
+      } else if (Object.hasOwn(LONG_LISTS, name)) {
+        // Checked here: yargs would take a value that starts with a dash for another option.
+        const value = LONG_LISTS[name as keyof typeof LONG_LISTS].check(equals === -1 ? takeValue(name) : word.slice(equals + 1));
+        lists.set(name, [...(lists.get(name) ?? []), value]);
       } else if (Object.hasOwn(LONG_FLAGS, name)) {
         if (equals !== -1) throw new UsageError(`option does not take an argument -- ${name}`);
         vector.push(`--${name}`);
@@ -123,11 +163,14 @@ function normalise(argv: readonly string[]): string[] {
       }
     }
   }
-  return [...vector, '--', ...argv.slice(next)];
+  for (const [name, values] of lists) vector.push(`--${name}`, ...values);
+  return { words: [...vector, '--', ...argv.slice(next)], repeated: Object.fromEntries([...lists].map(([name, values]) => [name, values.length])) };
 }
 
 export function parseCommandLine(argv: readonly string[]): Options {
-  const valueKeys = [...Object.keys(VALUE_LETTERS), ...Object.keys(LONG_VALUES), ...Object.keys(LONG_SECONDS)];
+  const valueKeys = [VALUE_LETTERS, LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES].flatMap((table) => Object.keys(table));
+  const listKeys = Object.keys(LONG_LISTS);
+  const { words, repeated } = normalise(argv);
   const parsed = yargs()
     // Before our options: turning yargs' own --version off would otherwise remove ours.
     .help(false)
@@ -145,20 +188,21 @@ export function parseCommandLine(argv: readonly string[]): Options {
     })
     .boolean([...Object.keys(FLAG_LETTERS), ...Object.keys(LONG_FLAGS)])
     .count(VERBOSE_LETTER)
-    .string(valueKeys)
+    .string([...valueKeys, ...listKeys])
+    .array(listKeys)
     .requiresArg(valueKeys)
-    .nargs(Object.fromEntries(valueKeys.map((key) => [key, 1])))
+    .nargs(Object.fromEntries([...valueKeys.map((key) => [key, 1]), ...listKeys.map((key) => [key, repeated[key] ?? 1])]))
     .strict()
     .exitProcess(false)
     .fail((message, error) => {
       throw new UsageError(message ?? error?.message ?? 'bad command line');
     })
-    .parseSync(normalise(argv));
+    .parseSync(words);
 
   const verbose = parsed[VERBOSE_LETTER];
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false, register: false, isolationReport: false, version: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, register: false, isolationReport: false, version: false, noAri: false,
     verbose: typeof verbose === 'number' ? verbose : 0,
     // parse-positional-numbers is off, so every operand is still the string it was given as.
     names: parsed._.map((operand) => String(operand)),
@@ -172,17 +216,34 @@ export function parseCommandLine(argv: readonly string[]): Options {
     const value = parsed[key];
     if (typeof value === 'string') options[field] = wholeSeconds(key, value);
   }
-  // With --csr the names come from the request; names given must then equal its names.
+  for (const [key, { field }] of Object.entries(LONG_LISTS)) {
+    const values = parsed[key];
+    if (Array.isArray(values)) options[field] = values.map((value) => String(value));
+  }
+  for (const [key, field] of Object.entries(LONG_KEY_TYPES)) {
+    const value = parsed[key];
+    if (typeof value === 'string') options[field] = keyType(key, value);
+  }
+  if ((options.eabKid === undefined) !== (options.eabHmacKeyFile === undefined)) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
+  if (options.eabKid === '') throw new UsageError('--eab-kid: empty key identifier');
   if (options.register) {
     if (options.names.length > 0 || options.csrFile !== undefined) throw new UsageError('--register makes the account only: no domain, no --csr');
+    if (options.rolloverAccountKey !== undefined) throw new UsageError('--register and --rollover-account-key are two runs');
     return options;
   }
-  if (options.names.length === 0 && options.csrFile === undefined && !options.isolationReport && !options.version) throw new UsageError('no domain given');
   if (options.csrFile !== undefined) {
-    // The request carries its key: there is no domain key to read or make.
+    // The request carries its key: there is no domain key to read or make. Its names are the
+    // request's; names given must equal them (certproc checks).
     if (options.domainKey !== undefined) throw new UsageError('-k cannot be used with --csr');
     if (options.newDomainKey) throw new UsageError('-N cannot be used with --csr');
+    if (options.domainKeyType !== undefined) throw new UsageError('--key-type cannot be used with --csr');
     if (options.multiDir && options.names.length === 0) throw new UsageError('-m with --csr needs the domain names on the command line');
+  }
+  if (options.rolloverAccountKey !== undefined) {
+    if (options.names.length > 0 || options.csrFile !== undefined) throw new UsageError('--rollover-account-key takes no domain');
+    if (options.multiDir) throw new UsageError('--rollover-account-key takes no domain, which -m needs');
+  } else if (options.names.length === 0 && options.csrFile === undefined && !options.isolationReport && !options.version) {
+    throw new UsageError('no domain given');
   }
   return options;
 }
@@ -193,22 +254,48 @@ function wholeSeconds(option: string, value: string): number {
   return seconds;
 }
 
+function keyType(option: string, value: string): KeyType {
+  const known = KEY_TYPES.find((type) => type === value);
+  if (known === undefined) throw new UsageError(`--${option}: unknown key type ${JSON.stringify(value)} (one of ${KEY_TYPES.join(', ')})`);
+  return known;
+}
+
+const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
+/** RFC 6068, as CAs take it: one address, no query, a host name after the @. */
+const MAILTO = /^mailto:[^\s@,?<>"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/;
+
+/** A --contact URI (RFC 8555 §7.3): mailto: checked for shape, any other scheme left to the CA. */
+function contactUri(value: string): string {
+  if (!URI_SCHEME.test(value) || /[\u0000-\u001f\u007f]/.test(value)) throw new UsageError(`--contact: not a URI: ${JSON.stringify(value)} (as in mailto:admin@example.org)`);
+  if (value.slice(0, 'mailto:'.length).toLowerCase() === 'mailto:' && !MAILTO.test(`mailto:${value.slice('mailto:'.length)}`)) {
+    throw new UsageError(`--contact: not one e-mail address: ${JSON.stringify(value)} (as in mailto:admin@example.org)`);
+  }
+  return value;
+}
+
 const MAX_NAME_LENGTH = 253;
 const LABEL = /^[A-Za-z0-9_-]{1,63}$/;
 const WILDCARD_PREFIX = '*.';
 
-/** Validates domain names; returns them lower-cased, in order, refusing duplicates. */
+/**
+ * Validates the names; returns them in order, refusing duplicates: domain names lower-cased, IPv4
+ * and IPv6 addresses (RFC 8738 identifiers) in canonical form, so that one address written two
+ * ways is one name.
+ */
 export function checkNames(names: string[], wildcards: boolean): string[] {
   const seen = new Set<string>();
   return names.map((name) => {
-    const host = wildcards && name.startsWith(WILDCARD_PREFIX) ? name.slice(WILDCARD_PREFIX.length) : name;
-    // split('.') yields an empty label for an empty host or a leading, trailing or doubled dot.
-    if (name.length > MAX_NAME_LENGTH || !host.split('.').every((label) => LABEL.test(label))) {
-      throw new NameError(name, 'bad domain syntax');
+    let checked = canonicalIp(name);
+    if (checked === null) {
+      const host = wildcards && name.startsWith(WILDCARD_PREFIX) ? name.slice(WILDCARD_PREFIX.length) : name;
+      // split('.') yields an empty label for an empty host or a leading, trailing or doubled dot.
+      if (name.length > MAX_NAME_LENGTH || !host.split('.').every((label) => LABEL.test(label))) {
+        throw new NameError(name, 'bad domain syntax');
+      }
+      checked = name.toLowerCase();
     }
-    const lowered = name.toLowerCase();
-    if (seen.has(lowered)) throw new NameError(name, 'bad domain syntax: duplicate name');
-    seen.add(lowered);
-    return lowered;
+    if (seen.has(checked)) throw new NameError(name, 'bad domain syntax: duplicate name');
+    seen.add(checked);
+    return checked;
   });
 }

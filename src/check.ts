@@ -47,7 +47,7 @@ export function boolean(fields: Fields, key: string): boolean {
 }
 
 export function oneOf<T extends string>(fields: Fields, key: string, allowed: readonly T[]): T {
-  const v = fields[key];
+  const v = present(fields, key);
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw new ShapeError(`${key} is not one of ${allowed.join(', ')}`);
   return v as T;
 }

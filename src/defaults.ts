@@ -1,5 +1,6 @@
 // Where things are when the command line does not say: the 2017 man page's paths, and the ACME
-// directory (Let's Encrypt production, or staging with -s, unless --server names another).
+// directory (Let's Encrypt production, or staging with -s, unless --server names another, by its
+// URL or by one of the names below).
 
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Options } from './args.js';
@@ -7,6 +8,18 @@ import { Failure } from './log.js';
 
 export const LETSENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
 export const LETSENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+
+/** In the certificate directory: what the CA said of renewing the certificate (src/x509/renewal.ts). */
+export const STATE_FILE = 'acme-client-state.json';
+
+/** CAs --server knows by name, with the directory URLs they publish. */
+export const CA_DIRECTORIES: Readonly<Record<string, string>> = {
+  letsencrypt: LETSENCRYPT,
+  'letsencrypt-staging': LETSENCRYPT_STAGING,
+  zerossl: 'https://acme.zerossl.com/v2/DV90',
+  google: 'https://dv.acme-v02.api.pki.goog/directory',
+  'google-staging': 'https://dv.acme-v02.test-api.pki.goog/directory',
+};
 
 export interface Paths {
   certDir: string;
@@ -29,15 +42,29 @@ export function resolvePaths(opts: Options, first: string): Paths {
 }
 
 export function directoryUrl(opts: Options): string {
-  const url = opts.server ?? (opts.staging ? LETSENCRYPT_STAGING : LETSENCRYPT);
+  const named = opts.server !== undefined && Object.hasOwn(CA_DIRECTORIES, opts.server) ? CA_DIRECTORIES[opts.server] : undefined;
+  const url = named ?? opts.server ?? (opts.staging ? LETSENCRYPT_STAGING : LETSENCRYPT);
   let parsed: URL | null = null;
   try {
     parsed = new URL(url);
   } catch {
     // reported below
   }
-  if (parsed === null || parsed.protocol !== 'https:') throw new Failure(url, 'not an https URL');
+  if (parsed === null || parsed.protocol !== 'https:') {
+    throw new Failure(url, `not an https URL nor the name of a CA (${Object.keys(CA_DIRECTORIES).join(', ')})`);
+  }
   return url;
+}
+
+/** Where OpenSSL's store is moved to by SSL_CERT_FILE, and SSL_CERT_DIR (a colon-separated list). */
+export function trustStore(env: NodeJS.ProcessEnv): { file: string | null; dirs: string[] } {
+  const file = env.SSL_CERT_FILE;
+  return { file: file === undefined || file === '' ? null : file, dirs: (env.SSL_CERT_DIR ?? '').split(':').filter((dir) => dir !== '') };
+}
+
+/** Where --rollover-account-key keeps the account key it replaced. */
+export function oldKeyPath(path: string): string {
+  return `${path}.old`;
 }
 
 /** The temporary file a new key is written to first: the parent allows its child exactly this path. */

@@ -10,16 +10,17 @@
 import { spawn, ChildProcess, StdioOptions } from 'node:child_process';
 import { accessSync, constants, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } from './args.js';
 import { EXIT_CHANGED, FD, Role, RoleConfig } from './ipc/roles.js';
 import { Failure, debug, setVerbosity, warn } from './log.js';
 import { USER_AGENT, VERSION } from './version.js';
-import { Paths, directoryUrl, keyTempPath, resolvePaths } from './defaults.js';
+import { Paths, STATE_FILE, directoryUrl, keyTempPath, oldKeyPath, resolvePaths, trustStore } from './defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, childCommand, describePlan, planChild, probeCapabilities, resolveUser } from './isolation.js';
 import { isolationReport } from './report.js';
+import { DEFAULT_KEY_TYPE } from './x509/keytypes.js';
 
 /** -m: create the per-name default directories that are missing; key directories are private. */
 function makeMultiDirs(opts: Options, paths: Paths): void {
@@ -67,6 +68,8 @@ function preflight(opts: Options, paths: Paths, csrFile: string | null): { creat
   if (csrFile !== null && !readable(csrFile, false)) problems.push([csrFile, '--csr file must exist']);
   if (csrFile === null && !domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
   if (opts.challengeType === undefined && !readable(paths.challengeDir, true)) problems.push([paths.challengeDir, '-C directory must exist']);
+  if (opts.caFile !== undefined && !readable(opts.caFile, false)) problems.push([opts.caFile, '--ca-file file must exist']);
+  if (opts.eabHmacKeyFile !== undefined && !readable(opts.eabHmacKeyFile, false)) problems.push([opts.eabHmacKeyFile, '--eab-hmac-key-file file must exist']);
   const accountKeyExists = readable(paths.accountKey, false);
   if (!accountKeyExists && !opts.newAccountKey) problems.push([paths.accountKey, '-f file must exist']);
   for (const [subject, problem] of problems) warn(subject, problem);
@@ -138,25 +141,47 @@ class Spawner {
   }
 }
 
-/** certproc's first line on its lifeline: 'current', 'work', or null if it ended without one. */
-function firstWord(stream: Readable): Promise<string | null> {
-  return new Promise((resolve) => {
-    let text = '';
-    const done = (word: string | null): void => {
-      stream.removeListener('data', onData);
-      resolve(word);
-    };
-    const onData = (chunk: Buffer): void => {
-      text += chunk.toString('latin1');
-      const nl = text.indexOf('\n');
-      if (nl >= 0) done(['current', 'work'].includes(text.slice(0, nl)) ? text.slice(0, nl) : null);
-      else if (text.length > 16) done(null);
-    };
-    stream.on('data', onData);
-    stream.once('end', () => done(null));
-    stream.once('close', () => done(null));
-    stream.once('error', () => done(null));
-  });
+type Word = 'current' | 'work' | 'ask';
+const WORDS: readonly string[] = ['current', 'work', 'ask'];
+
+/**
+ * certproc's words on its lifeline, one a line: "current", "work", or "ask" then maybe "work".
+ * next() gives null once certproc has ended or said something else.
+ */
+class Words {
+  private text = '';
+  private readonly waiting: ((word: Word | null) => void)[] = [];
+  private ended = false;
+
+  constructor(stream: Readable) {
+    stream.on('data', (chunk: Buffer) => {
+      this.text += chunk.toString('latin1');
+      this.deliver();
+    });
+    for (const event of ['end', 'close', 'error']) {
+      stream.once(event, () => {
+        this.ended = true;
+        this.deliver();
+      });
+    }
+  }
+
+  private deliver(): void {
+    while (this.waiting.length > 0) {
+      const nl = this.text.indexOf('\n');
+      if (nl < 0 && !this.ended && this.text.length <= 16) return;
+      const line = nl < 0 ? null : this.text.slice(0, nl);
+      this.text = nl < 0 ? '' : this.text.slice(nl + 1);
+      (this.waiting.shift() as (word: Word | null) => void)(line !== null && WORDS.includes(line) ? (line as Word) : null);
+    }
+  }
+
+  next(): Promise<Word | null> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.deliver();
+    });
+  }
 }
 
 /** Nice value of the children not needed at once (see runChildren). */
@@ -219,6 +244,7 @@ async function main(): Promise<number> {
     process.stderr.write('acme-client: must be run as root\n');
     return 1;
   }
+  if (opts.rolloverAccountKey !== undefined) return await rolloverAccountKey(opts, resolve(opts.rolloverAccountKey));
   const paths = resolvePaths(opts, names[0] ?? 'example.org');
   const csrFile = opts.csrFile === undefined ? null : resolve(opts.csrFile);
   const server = directoryUrl(opts);
@@ -240,21 +266,7 @@ async function main(): Promise<number> {
       spawner.cleanUp();
     }
   }
-  if (opts.register) {
-    const accountKeyExists = readable(paths.accountKey, false);
-    if (!accountKeyExists && !opts.newAccountKey) {
-      warn(paths.accountKey, '-f file must exist');
-      return 1;
-    }
-    configs.acctproc.create = opts.newAccountKey && !accountKeyExists;
-    for (const missing of caps.missing) warn('isolation', missing);
-    const spawner = new Spawner(configs, planAll(opts, paths, configs, user, caps), caps);
-    try {
-      return await runRegistration(spawner, configs.netproc.pollTimeoutMs + 5 * configs.netproc.requestTimeoutMs);
-    } finally {
-      spawner.cleanUp();
-    }
-  }
+  if (opts.register) return await register(opts, paths, configs, user, caps);
   if (names.length === 0 && csrFile === null) throw new Failure('acme-client', 'no domain given');
   if (opts.multiDir) makeMultiDirs(opts, paths);
   const keys = preflight(opts, paths, csrFile);
@@ -276,19 +288,29 @@ async function main(): Promise<number> {
 
 const ROLES: Role[] = ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc'];
 
-function roleConfigs(opts: Options, names: string[], paths: Paths, server: string, keys: { createAccountKey: boolean; createDomainKey: boolean }, csrFile: string | null): RoleConfig {
+function roleConfigs(opts: Options, names: string[], paths: Paths, server: string, keys: { createAccountKey: boolean; createDomainKey: boolean }, csrFile: string | null = null): RoleConfig {
   const verbose = opts.verbose;
   const external = opts.challengeType !== undefined;
   const challengeType = opts.challengeType ?? 'http-01';
   return {
     netproc: {
       directoryUrl: server, names, challengeType, external, agreement: opts.agreement ?? null, revoke: opts.revoke, userAgent: USER_AGENT,
-      requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, requestFromCertproc: csrFile !== null, registerOnly: opts.register, verbose,
+      profile: opts.profile ?? null, ari: !opts.noAri, mustStaple: opts.mustStaple,
+      requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
+      caFile: opts.caFile === undefined ? null : resolve(opts.caFile),
+      contact: opts.contact ?? [],
+      preferredChain: opts.preferredChain ?? null,
+      rolloverAccountKey: opts.rolloverAccountKey !== undefined,
+      requestFromCertproc: csrFile !== null,
+      registerOnly: opts.register,
     },
-    acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose },
-    keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose },
+    acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE,
+      eab: opts.eabKid === undefined || opts.eabHmacKeyFile === undefined ? null : { kid: opts.eabKid, keyFile: resolve(opts.eabHmacKeyFile) },
+      rollover: opts.rolloverAccountKey === undefined ? null : { newKeyFile: resolve(opts.rolloverAccountKey), create: opts.newAccountKey } },
+    keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose,
+      keyType: opts.domainKeyType ?? DEFAULT_KEY_TYPE },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
-    certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, csrFile, verbose },
+    certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, ari: !opts.noAri, directoryUrl: server, csrFile, verbose },
     fileproc: { certDir: paths.certDir, backup: opts.backup, verbose },
   };
 }
@@ -302,18 +324,135 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
     return { reads: files, writes: create ? files : [], root: false, jailDir: null };
   };
   const dir = (d: string): RoleNeeds => ({ reads: [d], writes: [d], root: true, jailDir: d });
+  const withReads = (role: RoleNeeds, more: string[]): RoleNeeds => ({ ...role, reads: [...role.reads, ...more] });
   const needs: Record<Role, RoleNeeds> = {
-    netproc: { reads: [], writes: [], root: false, jailDir: null },
-    acctproc: keyFile(paths.accountKey, configs.acctproc.create),
+    netproc: { reads: trustFiles(configs.netproc.caFile), writes: [], root: false, jailDir: null },
+    acctproc: configs.acctproc.rollover === null
+      ? withReads(keyFile(paths.accountKey, configs.acctproc.create), configs.acctproc.eab === null ? [] : [configs.acctproc.eab.keyFile])
+      : rolloverNeeds(paths.accountKey, configs.acctproc.rollover),
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
     certproc: {
-      reads: [...['cert.pem', 'chain.pem', 'fullchain.pem'].map((f) => join(paths.certDir, f)), ...(configs.certproc.csrFile === null ? [] : [configs.certproc.csrFile])],
+      reads: [...['cert.pem', 'chain.pem', 'fullchain.pem', STATE_FILE].map((f) => join(paths.certDir, f)), ...(configs.certproc.csrFile === null ? [] : [configs.certproc.csrFile])],
       writes: [], root: false, jailDir: null,
     },
     fileproc: dir(paths.certDir),
   };
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
+}
+
+/**
+ * acctproc under --rollover-account-key: it replaces the account key file, and writes <file>.old,
+ * in a directory root owns, so it stays root, jailed to that directory (where the new key must be
+ * too), and touches exactly these files and their temporary files.
+ */
+function rolloverNeeds(accountKey: string, rollover: { newKeyFile: string; create: boolean }): RoleNeeds {
+  const replaced = [accountKey, oldKeyPath(accountKey)].flatMap((file) => [file, keyTempPath(file)]);
+  const made = rollover.create ? [rollover.newKeyFile, keyTempPath(rollover.newKeyFile)] : [];
+  return { reads: [...replaced, ...(rollover.create ? made : [rollover.newKeyFile])], writes: [...replaced, ...made], root: true, jailDir: dirname(accountKey) };
+}
+
+/** Pre-flight of --rollover-account-key; null when a problem was reported. */
+function rolloverPreflight(opts: Options, accountKey: string, newKeyFile: string): { createNewKey: boolean } | null {
+  const problems: [string, string][] = [];
+  if (!readable(accountKey, false)) problems.push([accountKey, '-f file must exist']);
+  const newKeyExists = readable(newKeyFile, false);
+  if (!newKeyExists && !opts.newAccountKey) problems.push([newKeyFile, '--rollover-account-key file must exist']);
+  if (newKeyFile === accountKey) problems.push([newKeyFile, '--rollover-account-key file is the account key itself']);
+  else if (dirname(newKeyFile) !== dirname(accountKey)) problems.push([newKeyFile, `--rollover-account-key file must be in the account key's directory, ${dirname(accountKey)}`]);
+  if (opts.caFile !== undefined && !readable(opts.caFile, false)) problems.push([opts.caFile, '--ca-file file must exist']);
+  for (const [subject, problem] of problems) warn(subject, problem);
+  return problems.length > 0 ? null : { createNewKey: opts.newAccountKey && !newKeyExists };
+}
+
+/**
+ * --rollover-account-key: netproc and acctproc alone, no certificate. acctproc holds both keys,
+ * and replaces the -f file only once netproc reports that the CA has accepted the change; its
+ * exit status EXIT_CHANGED is the run's "changed" (exit 0), as fileproc's is for a certificate.
+ */
+/**
+ * netproc and acctproc alone (--rollover-account-key, --register): netproc's fds 4-6 (keyproc,
+ * chngproc, certproc) stay closed, and it opens only acctproc's channel.
+ */
+async function runAccountPair(spawner: Spawner, deadlineMs: number): Promise<Outcome[]> {
+  const net = spawner.start('netproc', { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] });
+  const channel = net.stdio[FD.netproc.acct] as Readable;
+  const acct = spawner.start('acctproc', { stdio: ['ignore', 'ignore', 'inherit', channel, 'pipe'] });
+  channel.destroy();
+  const children: [Role, ChildProcess][] = [['netproc', net], ['acctproc', acct]];
+  const deadline = setTimeout(() => {
+    warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
+    for (const [, child] of children) child.kill('SIGTERM');
+  }, deadlineMs);
+  const outcomes = await Promise.all(children.map(([role, child]) => waitFor(role, child)));
+  clearTimeout(deadline);
+  return outcomes;
+}
+
+/** --register: the account (with -n its key first), and nothing else; 0 once it exists. */
+async function register(opts: Options, paths: Paths, configs: RoleConfig, user: Account, caps: Capabilities): Promise<number> {
+  const accountKeyExists = readable(paths.accountKey, false);
+  const problems: [string, string][] = [];
+  if (!accountKeyExists && !opts.newAccountKey) problems.push([paths.accountKey, '-f file must exist']);
+  if (opts.eabHmacKeyFile !== undefined && !readable(opts.eabHmacKeyFile, false)) problems.push([opts.eabHmacKeyFile, '--eab-hmac-key-file file must exist']);
+  for (const [subject, problem] of problems) warn(subject, problem);
+  if (problems.length > 0) return 1;
+  configs.acctproc.create = opts.newAccountKey && !accountKeyExists;
+  for (const missing of caps.missing) warn('isolation', missing);
+  const spawner = new Spawner(configs, planAll(opts, paths, configs, user, caps), caps);
+  try {
+    const outcomes = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
+    for (const { role, signal } of outcomes) if (signal !== null) warn(role, `killed by ${signal}`);
+    return outcomes.every((o) => o.code === 0 && o.signal === null) ? 0 : 1;
+  } finally {
+    spawner.cleanUp();
+  }
+}
+
+async function rolloverAccountKey(opts: Options, newKeyFile: string): Promise<number> {
+  const paths = resolvePaths(opts, 'example.org');
+  const checked = rolloverPreflight(opts, paths.accountKey, newKeyFile);
+  if (checked === null) return 1;
+  const configs = roleConfigs(opts, [], paths, directoryUrl(opts), { createAccountKey: false, createDomainKey: false });
+  configs.acctproc.rollover = { newKeyFile, create: checked.createNewKey };
+  // The account exists already: no binding is made, and the jail holds the key directory alone.
+  configs.acctproc.eab = null;
+  const caps = probeCapabilities();
+  for (const missing of caps.missing) warn('isolation', missing);
+  const spawner = new Spawner(configs, planAll(opts, paths, configs, resolveUser(opts.user), caps), caps);
+  try {
+    const outcomes = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
+    let changed = false;
+    let failed = false;
+    for (const { role, code, signal } of outcomes) {
+      if (signal !== null) warn(role, `killed by ${signal}`);
+      if (role === 'acctproc' && code === EXIT_CHANGED) changed = true;
+      else if (code !== 0 || signal !== null) failed = true;
+    }
+    if (failed) {
+      if (changed) warn(paths.accountKey, 'the account key was replaced, but the run failed');
+      return 1;
+    }
+    if (!changed) warn(paths.accountKey, 'the account key was not changed');
+    return changed ? 0 : 1;
+  } finally {
+    spawner.cleanUp();
+  }
+}
+
+/**
+ * What netproc reads of its trust before it drops root (src/acme/trust.ts): --ca-file and
+ * SSL_CERT_FILE; and SSL_CERT_DIR, which it checks it can still search afterwards.
+ */
+function trustFiles(caFile: string | null): string[] {
+  const { file, dirs } = trustStore(process.env);
+  const directories = dirs.map((dir) => resolve(dir));
+  // A directory on the list covers what is in it; on Node 20 a file listed as well, beneath it
+  // (SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt beside SSL_CERT_DIR=/etc/ssl/certs), makes
+  // the directory itself refused.
+  const files = [...(caFile === null ? [] : [caFile]), ...(file === null ? [] : [resolve(file)])]
+    .filter((path) => !directories.some((dir) => path.startsWith(`${dir}/`)));
+  return [...files, ...directories];
 }
 
 /**
@@ -332,21 +471,12 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
   }
 }
 
-/** --register: acctproc and netproc alone; 0 once the account exists, 1 if either failed. */
-async function runRegistration(spawner: Spawner, deadlineMs: number): Promise<number> {
-  const net = spawner.start('netproc', { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] });
-  const acct = spawner.start('acctproc', { stdio: ['ignore', 'ignore', 'inherit', net.stdio[3] as Readable, 'pipe'] });
-  (net.stdio[3] as Readable).destroy();
-  const deadline = setTimeout(() => {
-    warn('acme-client', `registration not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
-    for (const child of [net, acct]) child.kill('SIGTERM');
-  }, deadlineMs);
-  const outcomes = await Promise.all([waitFor('netproc', net), waitFor('acctproc', acct)]);
-  clearTimeout(deadline);
-  for (const { role, signal } of outcomes) if (signal !== null) warn(role, `killed by ${signal}`);
-  return outcomes.every((o) => o.code === 0) ? 0 : 1;
-}
-
+/**
+ * Starts the children as certproc's words ask for them, and waits for all. certproc comes first
+ * and alone unless work is certain: the nightly "nothing to do" costs one child and no request.
+ * On "ask" (the CA's renewal window decides) netproc and fileproc follow, and the children that
+ * hold the keys or publish challenges come only on "work".
+ */
 async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean): Promise<number> {
   const children: [Role, ChildProcess][] = [];
   // Each child's end is listened for from its start: one may end while the parent awaits another.
@@ -366,41 +496,51 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
       for (const [, child] of children) child.kill(sig);
     });
   }
-  // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 3 net, 4 file.
-  // Each peer gets the other end, and the parent then drops its copies. The last 'pipe' of each
-  // is its lifeline (FD.*.lifeline), which the parent keeps until it exits.
-  const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
-  // certproc first, and alone unless work is certain: the nightly "nothing to do" costs one child
-  // and no CA request.
-  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe']);
-  if (!certain) {
-    const word = await firstWord(end(cert, FD.certproc.lifeline));
-    if (word !== 'work') {
-      const [outcome] = (await Promise.all(ends)) as [Outcome];
-      if (outcome.signal !== null) warn('certproc', `killed by ${outcome.signal}`);
-      else if (outcome.code !== 0) debug('certproc', `exit status ${outcome.code}`);
-      return word === 'current' && outcome.code === 0 ? 2 : 1;
-    }
-  }
-  // With --csr there is no keyproc: netproc's fd 4 stays closed and certproc hands over the request.
-  const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', withKeyproc ? 'pipe' : 'ignore', 'pipe', end(cert, 3), 'pipe']);
-  spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(net, 3), 'pipe']);
-  const key = withKeyproc ? spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(net, 4), 'pipe']) : null;
-  spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(net, 5), 'pipe']);
-  const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
-  // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and the
-  // writing come last. Starting keyproc and fileproc at a lower priority lets the conversation
-  // begin first on a machine with fewer cores than children; they start up in its network waits.
-  for (const child of [key, file]) if (child !== null) startsInBackground(child);
-  for (const fd of withKeyproc ? [3, 4, 5] : [3, 5]) end(net, fd).destroy();
-  for (const fd of [3, 4]) end(cert, fd).destroy();
-
   let overdue = false;
   const deadline = setTimeout(() => {
     overdue = true;
     warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
     stopAll();
   }, deadlineMs);
+
+  // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 3 net, 4 file.
+  // Each peer gets the other end, and the parent then drops its copies; the ends for children that
+  // never start are dropped at the end. The last 'pipe' of each is its lifeline (FD.*.lifeline),
+  // which the parent keeps until it exits.
+  const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
+  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe']);
+  const startNetAndFile = (): ChildProcess => {
+    const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', end(cert, 3), 'pipe']);
+    const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
+    startsInBackground(file);
+    for (const fd of [3, 4]) end(cert, fd).destroy();
+    return net;
+  };
+  const startKeyHolders = (from: ChildProcess): void => {
+    spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(from, 3), 'pipe']);
+    // With --csr there is no keyproc: certproc hands netproc the request, and netproc leaves fd 4 alone.
+    const key = withKeyproc ? spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(from, 4), 'pipe']) : null;
+    spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(from, 5), 'pipe']);
+    // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and
+    // the writing come last. keyproc and fileproc start at a lower priority, so that on a machine
+    // with fewer cores than children the conversation begins first.
+    if (key !== null) startsInBackground(key);
+  };
+
+  const words = new Words(end(cert, FD.certproc.lifeline));
+  let word: Word | null = certain ? 'work' : await words.next();
+  if (word === 'current' || word === null) {
+    clearTimeout(deadline);
+    const [outcome] = (await Promise.all(ends)) as [Outcome];
+    if (outcome.signal !== null) warn('certproc', `killed by ${outcome.signal}`);
+    else if (outcome.code !== 0) debug('certproc', `exit status ${outcome.code}`);
+    return word === 'current' && outcome.code === 0 ? 2 : 1;
+  }
+  const net = startNetAndFile();
+  if (word === 'ask') word = await words.next();
+  if (word === 'work') startKeyHolders(net);
+  for (const fd of [3, 4, 5]) end(net, fd).destroy();
+
   const outcomes = await Promise.all(ends);
   clearTimeout(deadline);
   if (overdue) return 1;

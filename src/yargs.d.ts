@@ -1,4 +1,5 @@
-// yargs 18 ships no type declarations; this covers only the calls src/args.ts makes.
+// yargs 18 ships no type declarations; this covers only the calls src/args.ts and
+// src/dns01/main.ts make.
 declare module 'yargs' {
   export interface ParsedArguments {
     readonly _: readonly (string | number)[];
@@ -10,9 +11,12 @@ declare module 'yargs' {
     boolean(keys: readonly string[]): Argv;
     count(key: string): Argv;
     string(keys: readonly string[]): Argv;
+    array(keys: readonly string[]): Argv;
     requiresArg(keys: readonly string[]): Argv;
     nargs(counts: Readonly<Record<string, number>>): Argv;
     strict(): Argv;
+    /** Unknown options are errors; operands are left to the caller. */
+    strictOptions(): Argv;
     help(enable: false): Argv;
     version(enable: false): Argv;
     exitProcess(enable: boolean): Argv;

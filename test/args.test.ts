@@ -4,7 +4,7 @@ import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Option
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false,
+  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false, noAri: false,
 };
 
 function expected(fields: Partial<Options> & { names: string[] }): Options {
@@ -36,7 +36,12 @@ function rejectsName(names: string[], wildcards: boolean, name: string, problem:
 test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
-    '[--poll-timeout seconds] [--version] [--csr file] [--register] domain [altnames...]');
+    '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+    '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--version] domain [altnames...]\n' +
+    '       acme-client --rollover-account-key newkey [-nv] [-f accountkey] [--server url] [--ca-file file] [--account-key-type type] ' +
+    '[--user name] [--timeout seconds]\n' +
+    '       acme-client --register [-nv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+    '[--contact uri] [--account-key-type type]');
 });
 
 test('--csr takes the names from the request: none are needed, -k and -N are refused', () => {
@@ -233,4 +238,60 @@ test('extensions: --timeout and --poll-timeout take whole seconds, 1 to 86400', 
 test('--version needs no domain and takes no value', () => {
   parsesTo(['--version'], { version: true, names: [] });
   rejectsWith(['--version=1'], 'option does not take an argument -- version');
+});
+
+test('checkNames takes IPv4 and IPv6 addresses in canonical form, and refuses one address written twice', () => {
+  assert.deepEqual(checkNames(['example.com', '127.0.0.1', '::1', '2001:DB8:0:0:0:0:0:1'], false), ['example.com', '127.0.0.1', '::1', '2001:db8::1']);
+  rejectsName(['2001:db8::1', '2001:DB8::0:1'], false, '2001:DB8::0:1', 'bad domain syntax: duplicate name');
+  for (const name of ['[::1]', '::1%lo', 'fe80::1%eth0', '1::2::3', '*.::1']) rejectsName([name], true, name, 'bad domain syntax');
+});
+
+test('--account-key-type and --key-type take one of the five key types, and nothing else', () => {
+  for (const type of ['rsa2048', 'rsa3072', 'rsa4096', 'ec256', 'ec384'] as const) {
+    parsesTo(['--account-key-type', type, `--key-type=${type}`, 'example.com'], { accountKeyType: type, domainKeyType: type, names: ['example.com'] });
+  }
+  rejectsWith(['--key-type', 'rsa1024', 'example.com'], '--key-type: unknown key type "rsa1024" (one of rsa2048, rsa3072, rsa4096, ec256, ec384)');
+  rejectsWith(['--account-key-type=EC256', 'example.com'], '--account-key-type: unknown key type "EC256" (one of rsa2048, rsa3072, rsa4096, ec256, ec384)');
+  rejectsWith(['--key-type'], 'option requires an argument -- key-type');
+});
+
+test('--eab-kid and --eab-hmac-key-file come together; the kid is not empty', () => {
+  parsesTo(['--eab-kid', 'kid-1', '--eab-hmac-key-file', '/etc/acme/eab.key', 'example.com'],
+    { eabKid: 'kid-1', eabHmacKeyFile: '/etc/acme/eab.key', names: ['example.com'] });
+  rejectsWith(['--eab-kid', 'kid-1', 'example.com'], '--eab-kid and --eab-hmac-key-file go together');
+  rejectsWith(['--eab-hmac-key-file=/k', 'example.com'], '--eab-kid and --eab-hmac-key-file go together');
+  rejectsWith(['--eab-kid', '', '--eab-hmac-key-file', '/k', 'example.com'], '--eab-kid: empty key identifier');
+  // The key itself has no option: it is never on a command line.
+  rejectsWith(['--eab-hmac-key', 'c2VjcmV0', 'example.com'], 'unknown option -- eab-hmac-key');
+});
+
+test('--ca-file and --preferred-chain set their fields', () => {
+  parsesTo(['--ca-file', '/etc/ssl/private-ca.pem', '--preferred-chain', 'ISRG Root X2', 'example.com'],
+    { caFile: '/etc/ssl/private-ca.pem', preferredChain: 'ISRG Root X2', names: ['example.com'] });
+});
+
+test('--contact is repeatable, keeps its order, and checks a mailto: address for shape', () => {
+  parsesTo(['--contact', 'mailto:a@example.org', '-v', '--contact=mailto:b@mail.example.org', '--contact', 'tel:+15551234', 'example.com'],
+    { contact: ['mailto:a@example.org', 'mailto:b@mail.example.org', 'tel:+15551234'], verbose: 1, names: ['example.com'] });
+  for (const bad of ['mailto:a@', 'mailto:@example.org', 'mailto:a@b@example.org', 'mailto:a@example.org,b@example.org',
+    'mailto:a@example.org?subject=x', 'MAILTO:a<b@example.org', 'mailto:a@exa_mple.org']) {
+    rejectsWith(['--contact', bad, 'example.com'], `--contact: not one e-mail address: ${JSON.stringify(bad)} (as in mailto:admin@example.org)`);
+  }
+  for (const bad of ['admin@example.org', '', 'mailto:', '-x:y', 'mailto a@example.org', 'tel:\n1']) {
+    rejectsWith(['--contact', bad, 'example.com'], `--contact: not a URI: ${JSON.stringify(bad)} (as in mailto:admin@example.org)`);
+  }
+});
+
+test('--rollover-account-key takes no domain, and none is needed', () => {
+  parsesTo(['-n', '--rollover-account-key', '/etc/acme/new.pem', '-f', '/etc/acme/privkey.pem'],
+    { newAccountKey: true, rolloverAccountKey: '/etc/acme/new.pem', accountKey: '/etc/acme/privkey.pem', names: [] });
+  rejectsWith(['--rollover-account-key', '/etc/acme/new.pem', 'example.com'], '--rollover-account-key takes no domain');
+  rejectsWith(['-m', '--rollover-account-key', '/etc/acme/new.pem'], '--rollover-account-key takes no domain, which -m needs');
+});
+
+test('--no-ari is a flag; --profile takes a name', () => {
+  parsesTo(['--no-ari', '--profile', 'shortlived', 'example.com'], { noAri: true, profile: 'shortlived', names: ['example.com'] });
+  parsesTo(['--profile=tlsserver', 'example.com'], { profile: 'tlsserver', names: ['example.com'] });
+  rejectsWith(['--no-ari=1', 'example.com'], 'option does not take an argument -- no-ari');
+  rejectsWith(['--profile'], 'option requires an argument -- profile');
 });

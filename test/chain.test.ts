@@ -6,8 +6,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ChainError, splitPemCertificates } from '../src/x509/chain.js';
-import { canonicalIp, certificateNames } from '../src/x509/names.js';
+import { ChainError, splitPemCertificates, topIssuerCommonName } from '../src/x509/chain.js';
+import { linkTargets } from '../src/acme/client.js';
+import { certificateNames } from '../src/x509/names.js';
+import { canonicalIp } from '../src/x509/ip.js';
 
 // A self-contained openssl configuration, so the system openssl.cnf does not matter.
 const OPENSSL_CONFIG = `
@@ -192,4 +194,24 @@ test('canonicalIp: one text form per address, null for anything else', () => {
   assert.equal(canonicalIp('0:0:0:0:0:0:0:1'), '::1');
   assert.equal(canonicalIp('::ffff:192.0.2.1'), '::ffff:c000:201');
   for (const bad of ['example.com', '1.2.3', '256.0.0.1', '[::1]', '::1%eth0', '']) assert.equal(canonicalIp(bad), null, bad);
+});
+
+test('topIssuerCommonName: the CN of the issuer of the last certificate; null for a chain that does not parse', () => {
+  assert.equal(topIssuerCommonName(leaf + intermediate), 'Test Root');
+  assert.equal(topIssuerCommonName(leaf), 'Test Intermediate');
+  assert.equal(topIssuerCommonName(leaf + intermediate + root), 'Test Root');
+  assert.equal(topIssuerCommonName(`${leaf}garbage\n${intermediate}`), null);
+  assert.equal(topIssuerCommonName(''), null);
+});
+
+test('linkTargets: the alternate chains of a Link header, repeated or joined, resolved against the URL', () => {
+  const response = (link: string | string[] | undefined): Parameters<typeof linkTargets>[0] =>
+    ({ url: 'https://ca.example/cert/1', status: 200, headers: link === undefined ? {} : { link } as Record<string, string>, body: Buffer.alloc(0) });
+  assert.deepEqual(linkTargets(response('<https://ca.example/dir>;rel="index", </cert/1/1>;rel="alternate", <https://ca.example/cert/1/2>; rel=alternate'), 'alternate'),
+    ['https://ca.example/cert/1/1', 'https://ca.example/cert/1/2']);
+  assert.deepEqual(linkTargets(response(['</cert/1/1>;rel="alternate"', '<2>;title="x, y";rel="up alternate"']), 'alternate'),
+    ['https://ca.example/cert/1/1', 'https://ca.example/cert/2']);
+  assert.deepEqual(linkTargets(response('<https://ca.example/dir>;rel="index"'), 'alternate'), []);
+  assert.deepEqual(linkTargets(response(undefined), 'alternate'), []);
+  assert.deepEqual(linkTargets(response('<http://[>;rel="alternate"'), 'alternate'), [], 'not a URL');
 });

@@ -62,7 +62,7 @@ test('--server must be an https URL', { skip: prerequisite(isRoot ? false : 'nee
   const w = workDir();
   const run = await runClient(['--server', 'http://127.0.0.1:1/dir', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
   assert.equal(run.status, 1);
-  assert.equal(run.stderr, 'acme-client: http://127.0.0.1:1/dir: not an https URL\n');
+  assert.equal(run.stderr, 'acme-client: http://127.0.0.1:1/dir: not an https URL nor the name of a CA (letsencrypt, letsencrypt-staging, zerossl, google, google-staging)\n');
 });
 
 test('--user: an unknown user or root is refused before anything starts', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {
@@ -103,4 +103,18 @@ test('a bad --timeout is refused before any child starts', { skip: prerequisite(
   const run = await runClient(['--timeout', '0', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
   assert.equal(run.status, 1);
   assert.equal(run.stderr, `acme-client: --timeout needs whole seconds from 1 to 86400: 0\n${USAGE}\n`);
+});
+
+test('misused extensions: one line naming the option, the usage line, exit 1', async () => {
+  const cases: [string[], string][] = [
+    [['--key-type', 'rsa1024', 'example.com'], '--key-type: unknown key type "rsa1024" (one of rsa2048, rsa3072, rsa4096, ec256, ec384)'],
+    [['--eab-kid', 'kid-1', 'example.com'], '--eab-kid and --eab-hmac-key-file go together'],
+    [['--rollover-account-key', '/etc/acme/new.pem', 'example.com'], '--rollover-account-key takes no domain'],
+    [['--contact', 'mailto:a@b@example.org', 'example.com'], '--contact: not one e-mail address: "mailto:a@b@example.org" (as in mailto:admin@example.org)'],
+  ];
+  for (const [args, problem] of cases) {
+    const run = await runClient(args);
+    assert.equal(run.status, 1, problem);
+    assert.equal(run.stderr, `acme-client: ${problem}\n${USAGE}\n`);
+  }
 });

@@ -95,3 +95,26 @@ test('buildCsr refuses no names, non-ASCII names, public keys and unsupported ke
   const p521: KeyObject = (await generateKeyPairAsync('ec', { namedCurve: 'P-521' })).privateKey;
   assert.throws(() => buildCsr(p521, ['a.example'], false), /cannot sign a CSR with key type ec secp521r1/);
 });
+
+test('buildCsr: IP addresses become iPAddress names and never the CN; a first name over 64 characters gets no CN', async () => {
+  const { privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
+  const text = (names: string[]): string => {
+    const report = opensslReq(buildCsr(privateKey, names, false), ['-verify', '-text']);
+    assert.equal(report.status, 0, report.output);
+    return report.output;
+  };
+  const san = (output: string): string => /X509v3 Subject Alternative Name: *\n\s*(.*)\n/.exec(output)?.[1] ?? '';
+  const subject = (output: string): string => /Subject:(.*)\n/.exec(output)?.[1]?.trim() ?? '';
+
+  const mixed = text(['127.0.0.1', 'example.com', '2001:db8::1', '::1']);
+  assert.equal(san(mixed), 'IP Address:127.0.0.1, DNS:example.com, IP Address:2001:DB8:0:0:0:0:0:1, IP Address:0:0:0:0:0:0:0:1');
+  assert.equal(subject(mixed), '', 'an address is not a common name');
+  assert.equal(subject(text(['example.com', '127.0.0.1'])), 'CN = example.com');
+
+  const at64 = `${'a'.repeat(52)}.example.com`;
+  const over64 = `${'a'.repeat(53)}.example.com`;
+  assert.equal(at64.length, 64);
+  assert.equal(subject(text([at64])), `CN = ${at64}`);
+  assert.equal(subject(text([over64, 'short.example'])), '');
+  assert.equal(san(text([over64, 'short.example'])), `DNS:${over64}, DNS:short.example`);
+});

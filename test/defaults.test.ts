@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Options } from '../src/args.js';
-import { LETSENCRYPT, LETSENCRYPT_STAGING, directoryUrl, resolvePaths } from '../src/defaults.js';
+import { LETSENCRYPT, LETSENCRYPT_STAGING, directoryUrl, resolvePaths, trustStore } from '../src/defaults.js';
 import { Failure } from '../src/log.js';
 
 function options(fields: Partial<Options> = {}): Options {
   return {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false, noAri: false,
     names: ['example.org'], ...fields,
   };
 }
@@ -79,7 +79,7 @@ function refuses(server: string): void {
     assert.throws(() => directoryUrl(options({ server, staging })), (error: unknown) => {
       assert.ok(error instanceof Failure, `${server}: ${String(error)}`);
       assert.equal(error.subject, server);
-      assert.equal(error.problem, 'not an https URL');
+      assert.equal(error.problem, 'not an https URL nor the name of a CA (letsencrypt, letsencrypt-staging, zerossl, google, google-staging)');
       return true;
     }, server);
   }
@@ -96,4 +96,29 @@ test('directoryUrl: garbage is refused', () => {
   refuses('acme-v02.api.letsencrypt.org/directory');
   refuses('ftp://ca.example.net/dir');
   refuses('https//missing-colon.example/dir');
+});
+
+test('directoryUrl: --server takes the name of a CA for its directory; -s is the name letsencrypt-staging', () => {
+  const expected = {
+    letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
+    'letsencrypt-staging': 'https://acme-staging-v02.api.letsencrypt.org/directory',
+    zerossl: 'https://acme.zerossl.com/v2/DV90',
+    google: 'https://dv.acme-v02.api.pki.goog/directory',
+    'google-staging': 'https://dv.acme-v02.test-api.pki.goog/directory',
+  };
+  for (const [name, url] of Object.entries(expected)) {
+    assert.equal(directoryUrl(options({ server: name })), url, name);
+    assert.equal(directoryUrl(options({ server: name, staging: true })), url, `${name} with -s`);
+  }
+  assert.equal(directoryUrl(options({ staging: true })), expected['letsencrypt-staging']);
+  // Names are exact: anything else must be a URL.
+  refuses('LetsEncrypt');
+  refuses('toString');
+  refuses('__proto__');
+});
+
+test('trustStore: SSL_CERT_FILE, and SSL_CERT_DIR as a colon-separated list', () => {
+  assert.deepEqual(trustStore({}), { file: null, dirs: [] });
+  assert.deepEqual(trustStore({ SSL_CERT_FILE: '', SSL_CERT_DIR: '' }), { file: null, dirs: [] });
+  assert.deepEqual(trustStore({ SSL_CERT_FILE: '/etc/ca.pem', SSL_CERT_DIR: '/a::/b' }), { file: '/etc/ca.pem', dirs: ['/a', '/b'] });
 });

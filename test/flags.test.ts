@@ -226,23 +226,31 @@ describe('classic flags against Pebble', { skip }, () => {
   });
 });
 
-describe('renewal window with short-lived certificates', { skip }, () => {
-  let lab: Lab;
-  before(async () => {
-    lab = await startLab({ certificateValidityPeriod: 20 * 86400 });
-  });
-  after(async () => {
-    await lab?.stop();
-  });
+// Today's lifetimes (Let's Encrypt's 6-day shortlived and 45-day tlsserver profiles): the run after
+// an issuance has nothing to do and asks the CA nothing (Pebble 2.4 offers no renewal
+// information, which the first run notes in the certificate directory).
+for (const days of [6, 45]) {
+  describe(`renewal of a ${days}-day certificate`, { skip }, () => {
+    let lab: Lab;
+    before(async () => {
+      lab = await startLab({ certificateValidityPeriod: days * 86400 });
+    });
+    after(async () => {
+      await lab?.stop();
+    });
 
-  test('a 20-day certificate is always inside the 30-day window: every run renews and says why', async () => {
-    const w = workDir();
-    const { acct, dom } = ecKeys(w);
-    const args = ['-v', '--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'short.example.test'];
-    const env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
-    assert.equal((await runClient(args, { env })).status, 0);
-    const second = await runClient(args, { env });
-    assert.equal(second.status, 0, second.stderr);
-    assert.match(second.stderr, /cert\.pem: certificate renewable: 19 days left \(under 30 days\)/);
+    test('issued, then the next run exits 2 without a request to the CA, saying why', async () => {
+      const w = workDir();
+      const { acct, dom } = ecKeys(w);
+      const args = ['-v', '--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, `short${days}.example.test`];
+      const env = { SSL_CERT_FILE: lab.tlsCaFile };
+      const first = await runClient(args, { env });
+      assert.equal(first.status, 0, first.stderr);
+      const requests = lab.requestCount();
+      const second = await runClient(args, { env });
+      assert.equal(second.status, 2, second.stderr);
+      assert.equal(lab.requestCount(), requests, 'nothing sent to the CA');
+      assert.match(second.stderr, new RegExp(`cert\\.pem: certificate valid: ${days - 1} days left`));
+    });
   });
-});
+}

@@ -39,6 +39,11 @@ export function runClient(args: string[], options: { env?: NodeJS.ProcessEnv; in
 
 export const isRoot = process.getuid?.() === 0;
 
+/** The renewal state file beside the certificates (src/defaults.ts). */
+export const STATE_FILE = 'acme-client-state.json';
+/** What a certificate directory holds after an issuance. */
+export const ISSUED_SET = [STATE_FILE, 'cert.pem', 'chain.pem', 'fullchain.pem'];
+
 const failedPrerequisites = new Set<string>();
 
 /**

@@ -39,8 +39,12 @@ function area(): Area {
 
 /** Names, modes and contents of a directory's entries. */
 
+/**
+ * --no-ari: the fake CA offers no renewal information, and what it answers when asked for it is
+ * test/ari.test.ts's subject; here every misbehaviour meets the issuance alone.
+ */
 function args(ca: FakeCa, a: Area, extra: string[] = []): string[] {
-  return [...extra, '--server', ca.directoryUrl, '-C', a.www, '-c', a.certs, '-f', a.acct, '-k', a.dom, ...NAMES];
+  return [...extra, '--no-ari', '--server', ca.directoryUrl, '-C', a.www, '-c', a.certs, '-f', a.acct, '-k', a.dom, ...NAMES];
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -135,11 +139,20 @@ describe('a hostile CA', { skip }, () => {
     seed = mkdtempSync(join(tmpdir(), 'acme-hostile-seed-'));
     makeKey(join(seed, 'account.pem'), 'ec-p256-sec1');
     makeKey(join(seed, 'domain.pem'), 'ec-p256-sec1');
-    // The old set: self-signed for NAMES, one day long, so certproc sends the client to the CA.
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(seed, 'old.key'),
-      '-subj', `/CN=${NAMES[0]}`, '-addext', `subjectAltName=${NAMES.map((n) => `DNS:${n}`).join(',')}`, '-days', '1', '-out', join(seed, 'cert.pem')]);
+    // The old set: a 90-day certificate for NAMES with 10 days left, so that the lifetime rule
+    // sends the client to the CA, signed by an old issuer (chain.pem). `openssl ca` is what can
+    // date a certificate in the past.
     openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(seed, 'old-ca.key'),
-      '-subj', '/CN=old issuer', '-days', '1', '-out', join(seed, 'chain.pem')]);
+      '-subj', '/CN=old issuer', '-days', '100', '-out', join(seed, 'chain.pem')]);
+    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(seed, 'old.key'),
+      '-subj', `/CN=${NAMES[0]}`, '-addext', `subjectAltName=${NAMES.map((n) => `DNS:${n}`).join(',')}`, '-out', join(seed, 'old.csr')]);
+    writeFileSync(join(seed, 'ca.cnf'), `[ca]\ndefault_ca = old\n[old]\ndatabase = ${join(seed, 'index.txt')}\nnew_certs_dir = ${seed}\n` +
+      `serial = ${join(seed, 'serial')}\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\n[any]\ncommonName = supplied\n`);
+    writeFileSync(join(seed, 'index.txt'), '');
+    writeFileSync(join(seed, 'serial'), '1000\n');
+    const date = (days: number): string => new Date(Date.now() + days * 86_400_000).toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z').slice(2);
+    openssl(['ca', '-batch', '-notext', '-config', join(seed, 'ca.cnf'), '-cert', join(seed, 'chain.pem'), '-keyfile', join(seed, 'old-ca.key'),
+      '-in', join(seed, 'old.csr'), '-startdate', date(-80), '-enddate', date(10), '-out', join(seed, 'cert.pem')]);
     writeFileSync(join(seed, 'fullchain.pem'), readFileSync(join(seed, 'cert.pem'), 'utf8') + readFileSync(join(seed, 'chain.pem'), 'utf8'));
   });
   after(() => rmSync(seed, { recursive: true, force: true }));
@@ -381,6 +394,13 @@ describe('a hostile CA', { skip }, () => {
   });
 
   describe('problem documents', () => {
+    test('externalAccountRequired without a binding given (as ZeroSSL answers): the line names --eab-kid', TEST, async () => {
+      await rejected({
+        // The first newAccount is the look-up (onlyReturnExisting), the second the creation.
+        script: on('newAccount', () => problem(400, 'externalAccountRequired', 'EAB credentials are required'), 2),
+        expect: (ca) => `${ca.base}/new-acct: urn:ietf:params:acme:error:externalAccountRequired: EAB credentials are required; give --eab-kid and --eab-hmac-key-file`,
+      });
+    });
     test('shown as <url>: <type>: <detail>, with subproblems', TEST, async () => {
       await rejected({
         script: on('newOrder', () => problem(400, 'rejectedIdentifier', 'Error creating new order :: 2 identifiers rejected', {

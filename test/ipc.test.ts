@@ -367,7 +367,7 @@ test('Channel: send() frames each message and resolves true while the peer is th
 // ---------------------------------------------------------------------------------------------
 // Parsers
 
-type Kind = 'id' | 'string' | 'optString' | 'b64' | 'bool' | 'alg' | 'jws';
+type Kind = 'id' | 'string' | 'optString' | 'b64' | 'bool' | 'alg' | 'jws' | 'jwsOrNull';
 interface Shape {
   valid: Record<string, unknown>;
   fields: Record<string, { kind: Kind; max?: number }>;
@@ -392,6 +392,10 @@ const PARSERS: ParserCase[] = [
       { valid: { op: 'sign', id: 13, url: 'https://ca.example/new-acct', nonce: '', payload: '{}' },
         fields: {} },
       { valid: { op: 'thumbprint', id: 3 }, fields: { id: { kind: 'id' } } },
+      { valid: { op: 'eab', id: 4, url: 'https://ca.example/new-acct' }, fields: { id: { kind: 'id' }, url: { kind: 'string', max: 4096 } } },
+      { valid: { op: 'keyChange', id: 8, url: 'https://ca.example/key-change', account: 'https://ca.example/acct/1' },
+        fields: { id: { kind: 'id' }, url: { kind: 'string', max: 4096 }, account: { kind: 'string', max: 4096 } } },
+      { valid: { op: 'keyChanged' }, fields: {} },
     ],
   },
   {
@@ -402,6 +406,9 @@ const PARSERS: ParserCase[] = [
       { valid: { op: 'signature', id: 1, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jws' } } },
       { valid: { op: 'thumbprint', id: 2, thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' },
         fields: { id: { kind: 'id' }, thumbprint: { kind: 'b64', max: 64 } } },
+      { valid: { op: 'eab', id: 5, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jwsOrNull' } } },
+      { valid: { op: 'eab', id: 6, jws: null }, fields: {} },
+      { valid: { op: 'keyChange', id: 9, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jws' } } },
     ],
   },
   {
@@ -423,8 +430,10 @@ const PARSERS: ParserCase[] = [
   },
   {
     name: 'parseCertToNet', parse: parseCertToNet, shapes: [
+      { valid: { op: 'renewal-info', certId: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE' }, fields: { certId: { kind: 'string', max: 1024 } } },
       { valid: { op: 'current', reason: 'certificate valid: 60 days left' }, fields: { reason: { kind: 'string', max: 1024 } } },
-      { valid: { op: 'renew', reason: 'certificate renewable: 2 days left' }, fields: { reason: { kind: 'string', max: 1024 } } },
+      { valid: { op: 'renew', reason: 'certificate renewable: 2 days left', replaces: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE' },
+        fields: { reason: { kind: 'string', max: 1024 }, replaces: { kind: 'optString', max: 1024 } } },
       { valid: { op: 'request', csr: 'MIICijCCAXICAQAw', publicKey: 'MFkwEwYHKoZI', names: ['example.org', 'www.example.org'] },
         fields: { csr: { kind: 'b64', max: MB }, publicKey: { kind: 'b64', max: 8192 } } },
       { valid: { op: 'revoke', certificate: 'MIIFazCCBFOgAwIBAgIS' }, fields: { certificate: { kind: 'b64', max: MB } } },
@@ -433,16 +442,19 @@ const PARSERS: ParserCase[] = [
   {
     name: 'parseNetToCert', parse: parseNetToCert, shapes: [
       { valid: { op: 'ready' }, fields: {} },
-      { valid: { op: 'chain', pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', publicKey: 'MFkwEwYHKoZI' },
-        fields: { pem: { kind: 'string', max: MB }, publicKey: { kind: 'b64', max: 8192 } } },
+      { valid: { op: 'chain', pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', publicKey: 'MFkwEwYHKoZI', renewalInfo: true },
+        fields: { pem: { kind: 'string', max: MB }, publicKey: { kind: 'b64', max: 8192 }, renewalInfo: { kind: 'bool' } } },
+      { valid: { op: 'renewal-info', offered: true, window: null, retryAfterMs: null, explanationUrl: 'https://ca.example/why' },
+        fields: { offered: { kind: 'bool' }, explanationUrl: { kind: 'optString', max: 2000 } } },
       { valid: { op: 'revoked', already: true }, fields: { already: { kind: 'bool' } } },
       { valid: { op: 'revoked', already: false }, fields: {} },
     ],
   },
   {
     name: 'parseCertToFile', parse: parseCertToFile, shapes: [
-      { valid: { op: 'install', cert: '-----BEGIN CERTIFICATE-----\n', chain: '' },
-        fields: { cert: { kind: 'string', max: MB }, chain: { kind: 'string', max: MB } } },
+      { valid: { op: 'install', cert: '-----BEGIN CERTIFICATE-----\n', chain: '', state: '{}' },
+        fields: { cert: { kind: 'string', max: MB }, chain: { kind: 'string', max: MB }, state: { kind: 'optString', max: 65536 } } },
+      { valid: { op: 'state', state: '{}' }, fields: { state: { kind: 'string', max: 65536 } } },
       { valid: { op: 'remove' }, fields: {} },
     ],
   },
@@ -472,6 +484,7 @@ function wrongValues(kind: Kind): unknown[] {
     case 'bool': return ['true', 1, 0, null, 'false'];
     case 'alg': return ['HS256', 'rs256', 'none', 'EdDSA', 'ES512', '', 256, null];
     case 'jws': return ['a.b.c', null, [JWS], 7];
+    case 'jwsOrNull': return ['a.b.c', [JWS], 7, true];
   }
 }
 
@@ -584,13 +597,18 @@ test('unknown operation names are shortened in the error', () => {
 
 const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[] } } = {
   netproc: { good: { directoryUrl: 'https://ca.example/dir', names: ['example.org', 'www.example.org'], challengeType: 'http-01', external: false,
-    agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, requestFromCertproc: false, registerOnly: false, verbose: 2 },
-    optional: ['agreement'] },
-  acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0 }, optional: [] },
-  keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1 }, optional: [] },
+    agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', profile: 'shortlived', ari: true, mustStaple: false,
+    requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2,
+    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'], preferredChain: 'ISRG Root X2', rolloverAccountKey: false,
+    requestFromCertproc: false, registerOnly: false },
+    optional: ['agreement', 'profile', 'caFile', 'preferredChain'] },
+  acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256', eab: { kid: 'kid-1', keyFile: '/etc/acme/eab.key' },
+    rollover: { newKeyFile: '/etc/acme/new.pem', create: false } }, optional: ['eab', 'rollover'] },
+  keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1,
+    keyType: 'rsa4096' }, optional: [] },
   chngproc: { good: { challengeDir: '/var/www/acme', challengeType: 'http-01', verbose: 0 }, optional: ['challengeDir'] },
-  certproc: { good: { certDir: '/etc/ssl/acme', names: ['example.org'], expand: true, force: false, revoke: false, csrFile: '/etc/ssl/example.csr', verbose: 0 },
-    optional: ['csrFile'] },
+  certproc: { good: { certDir: '/etc/ssl/acme', names: ['example.org'], expand: true, force: false, revoke: false, ari: true,
+    directoryUrl: 'https://ca.example/dir', csrFile: '/etc/ssl/example.csr', verbose: 0 }, optional: ['csrFile'] },
   fileproc: { good: { certDir: '/etc/ssl/acme', backup: true, verbose: 3 }, optional: [] },
 };
 
@@ -622,3 +640,30 @@ for (const role of Object.keys(CONFIGS) as Role[]) {
     for (const v of [null, undefined, 'config', 1, [good]]) rejects(parse, v, /^Error: config is not an object$/, String(v));
   });
 }
+
+test('parseConfig.acctproc: an eab needs its kid and its key file, and nothing else is passed on', () => {
+  const good = CONFIGS.acctproc.good;
+  assert.deepEqual(parseConfig.acctproc({ ...good, eab: { kid: 'k', keyFile: '/f', key: 'secret' } }), { ...good, eab: { kid: 'k', keyFile: '/f' } });
+  for (const eab of [{ kid: 'k' }, { keyFile: '/f' }, { kid: 7, keyFile: '/f' }, { kid: 'k'.repeat(1025), keyFile: '/f' }, 'kid-1']) {
+    assert.throws(() => parseConfig.acctproc({ ...good, eab }), /^Error: (kid|keyFile|eab) is/, JSON.stringify(eab));
+  }
+});
+
+test('parseConfig.acctproc: a rollover needs the new key\'s file and whether to create it', () => {
+  const good = CONFIGS.acctproc.good;
+  for (const rollover of [{ newKeyFile: '/n' }, { create: true }, { newKeyFile: 7, create: true }, { newKeyFile: '/n', create: 'yes' }, '/n']) {
+    assert.throws(() => parseConfig.acctproc({ ...good, rollover }), /^Error: (newKeyFile|create|rollover) is/, JSON.stringify(rollover));
+  }
+});
+
+test('parseNetToCert: a renewal window is two integer times, or null; Retry-After an integer or null', () => {
+  const good = { op: 'renewal-info', offered: true, window: { start: 1, end: 2 }, retryAfterMs: 21_600_000, explanationUrl: null };
+  assert.deepEqual(parseNetToCert(good), good);
+  assert.deepEqual(parseNetToCert({ ...good, window: null, retryAfterMs: null }), { ...good, window: null, retryAfterMs: null });
+  for (const window of [{ start: 1 }, { start: '1', end: 2 }, { start: 1, end: -2 }, [1, 2], 'soon']) {
+    assert.throws(() => parseNetToCert({ ...good, window }), /^Error: (window is not an object|(start|end) is (missing|not a non-negative integer))$/, JSON.stringify(window));
+  }
+  for (const retryAfterMs of ['6h', -1, 1.5, undefined]) {
+    assert.throws(() => parseNetToCert({ ...good, retryAfterMs }), /^Error: retryAfterMs is (missing|not a non-negative integer)$/, String(retryAfterMs));
+  }
+});

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createPublicKey, generateKeyPair, verify, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, generateKeyPair, verify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 
-import { accountAlg, base64url, publicJwk, signJws, thumbprint } from '../src/acme/jws.js';
+import { accountAlg, base64url, externalAccountBinding, publicJwk, signJws, thumbprint } from '../src/acme/jws.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -181,4 +181,17 @@ test('signJws refuses a public key and an unsupported key', async () => {
   const rsa = await rsaKey();
   assert.throws(() => signJws(createPublicKey(rsa), { url: 'u', nonce: 'n' }, ''), /must be signed with a private key/);
   await assert.rejects(async () => signJws(await ecKey('P-521'), { url: 'u', nonce: 'n' }, ''), /unsupported account key type/);
+});
+
+test('externalAccountBinding: HS256 over the account\'s public JWK, with exactly alg, kid and url protected', async () => {
+  const jwk = publicJwk(await ecKey('P-256'));
+  const macKey = Buffer.from('a-mac-key-the-CA-issued-32-bytes', 'ascii');
+  const url = 'https://ca.example/acme/new-account';
+  const jws = externalAccountBinding(macKey, 'kid-1', url, jwk);
+  assert.deepEqual(decodeJson(jws.protected), { alg: 'HS256', kid: 'kid-1', url });
+  assert.deepEqual(decodeJson(jws.payload), jwk);
+  const expected = createHmac('sha256', macKey).update(`${jws.protected}.${jws.payload}`).digest('base64url');
+  assert.equal(jws.signature, expected);
+  assert.equal(Buffer.from(jws.signature, 'base64url').length, 32);
+  assert.notEqual(externalAccountBinding(Buffer.from('another key'), 'kid-1', url, jwk).signature, jws.signature);
 });

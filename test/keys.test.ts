@@ -1,13 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { KeyError, domainKeyKind, generateRsaKeyPem, keyDescription, parsePrivateKey } from '../src/x509/keys.js';
+import { KeyError, domainKeyKind, generateKeyPem, keyDescription, keyTypeDescription, parsePrivateKey } from '../src/x509/keys.js';
+import { KEY_TYPES } from '../src/x509/keytypes.js';
 
 let workDir = '';
 
@@ -138,13 +139,23 @@ test('keyDescription', async () => {
   assert.equal(keyDescription((await generate('ed25519')).privateKey), 'ED25519');
 });
 
-test('generateRsaKeyPem makes a PKCS#8 key that parses back', async () => {
-  const pem = await generateRsaKeyPem(2048);
-  assert.match(pem, /^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n$/);
-  const key = parsePrivateKey(pem, 'generated');
-  assert.equal(keyDescription(key), 'RSA 2048');
-  assert.equal(key.asymmetricKeyDetails?.publicExponent, 65537n);
-  // openssl agrees it is a consistent RSA key.
-  const check = execFileSync('openssl', ['rsa', '-check', '-noout'], { input: pem }).toString('utf8');
-  assert.match(check, /RSA key ok/);
+test('generateKeyPem makes a PKCS#8 key of each type that parses back as that type', async () => {
+  const described = { rsa2048: 'RSA 2048', rsa3072: 'RSA 3072', rsa4096: 'RSA 4096', ec256: 'EC P-256', ec384: 'EC P-384' };
+  for (const type of KEY_TYPES) {
+    const pem = await generateKeyPem(type);
+    assert.match(pem, /^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n$/, type);
+    const key = parsePrivateKey(pem, 'generated');
+    assert.equal(keyDescription(key), described[type], type);
+    assert.equal(keyTypeDescription(type), described[type], type);
+    if (key.asymmetricKeyType === 'rsa') {
+      assert.equal(key.asymmetricKeyDetails?.publicExponent, 65537n);
+      // openssl agrees it is a consistent RSA key.
+      assert.match(execFileSync('openssl', ['rsa', '-check', '-noout'], { input: pem }).toString('utf8'), /RSA key ok/);
+    } else {
+      // openssl ec -check says so on stderr.
+      const check = spawnSync('openssl', ['ec', '-check', '-noout'], { input: pem, encoding: 'utf8' });
+      assert.equal(check.status, 0, check.stderr);
+      assert.match(check.stderr, /EC Key valid/);
+    }
+  }
 });

@@ -1,20 +1,28 @@
-// The manual is part of the behaviour: it must stay lint-clean and name every flag.
+// The manuals are part of the behaviour: every page in man/ must stay lint-clean, and each must
+// name every option of its command.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, prerequisite } from './helpers.js';
+import { USAGE } from '../src/args.js';
+import { CA_DIRECTORIES } from '../src/defaults.js';
 
-const page = join(ROOT, 'man', 'acme-client.1');
+const MAN = join(ROOT, 'man');
+const page = join(MAN, 'acme-client.1');
 const mandoc = spawnSync('mandoc', ['-V']).error ? 'mandoc is not installed' : false;
 
-test('mandoc -Tlint reports nothing above style level', { skip: prerequisite(mandoc) }, () => {
-  const lint = spawnSync('mandoc', ['-Tlint', '-Wwarning', page], { encoding: 'utf8' });
-  const messages = (lint.stdout + lint.stderr).split('\n').filter((l) => /: (WARNING|ERROR|UNSUPP|BADARG):/.test(l));
-  assert.deepEqual(messages, []);
-  assert.equal(lint.status, 0);
+test('mandoc -Tlint reports nothing above style level, for every page in man/', { skip: prerequisite(mandoc) }, () => {
+  const pages = readdirSync(MAN).filter((name) => /\.[1-9]$/.test(name));
+  assert.deepEqual(pages.sort(), ['acme-client-dns01.1', 'acme-client.1']);
+  for (const name of pages) {
+    const lint = spawnSync('mandoc', ['-Tlint', '-Wwarning', join(MAN, name)], { encoding: 'utf8' });
+    const messages = (lint.stdout + lint.stderr).split('\n').filter((l) => /: (WARNING|ERROR|UNSUPP|BADARG):/.test(l));
+    assert.deepEqual(messages, [], name);
+    assert.equal(lint.status, 0, name);
+  }
 });
 
 test('every flag and the --server extension is documented', () => {
@@ -24,4 +32,29 @@ test('every flag and the --server extension is documented', () => {
   }
   assert.match(text, /^\.It Fl -server Ar url/m);
   for (const section of ['SYNOPSIS', 'DESCRIPTION', 'EXIT STATUS', 'FILES', 'EXAMPLES']) assert.match(text, new RegExp(`^\\.Sh ${section}$`, 'm'));
+});
+
+test('every long option of the usage line is in the manual and the README; each CA name with its URL', () => {
+  const text = readFileSync(page, 'utf8');
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const options = [...new Set([...USAGE.matchAll(/--([a-z][a-z-]+)/g)].map((m) => m[1] as string))];
+  assert.ok(options.includes('rollover-account-key') && options.includes('eab-hmac-key-file'), options.join(' '));
+  for (const option of options) {
+    assert.match(text, new RegExp(`^\\.It (.* )?Fl -${option}\\b`, 'm'), `--${option} in the manual`);
+    assert.ok(readme.includes(`--${option}`), `--${option} in the README`);
+  }
+  for (const [name, url] of Object.entries(CA_DIRECTORIES)) {
+    assert.match(text, new RegExp(`^\\.It Cm ${name}\\n\\.Lk ${url.replace(/[.]/g, '\\.')}`, 'm'), `${name} in the manual`);
+    assert.ok(readme.includes(`\`${name}\``), `${name} in the README`);
+  }
+});
+
+test('acme-client-dns01(1) documents every option and provider', () => {
+  const text = readFileSync(join(MAN, 'acme-client-dns01.1'), 'utf8');
+  for (const option of ['provider', 'propagation-timeout', 'dns-server', 'version', 'tsig-key-file', 'nsupdate-server', 'zone',
+    'acme-dns-url', 'acme-dns-accounts', 'acme-dns-register', 'hook']) {
+    assert.match(text, new RegExp(`^\\.It Fl -${option}\\b`, 'm'), `--${option}`);
+  }
+  for (const provider of ['nsupdate', 'acme-dns', 'exec']) assert.match(text, new RegExp(`^\\.Ss ${provider}$`, 'm'), provider);
+  for (const section of ['SYNOPSIS', 'DESCRIPTION', 'EXIT STATUS', 'EXAMPLES', 'DIAGNOSTICS']) assert.match(text, new RegExp(`^\\.Sh ${section}$`, 'm'));
 });

@@ -1,5 +1,6 @@
-// What npm ships: `npm pack` holds only what runs (the bundles, the man page, package.json,
-// README), and a global install from that tarball gives a working `acme-client` command and pulls
+// What npm ships: `npm pack` holds only what runs (the bundles, the man pages, package.json,
+// README), and a global install from that tarball gives working `acme-client` and
+// `acme-client-dns01` commands, both reporting the package's version, and both manuals, and pulls
 // in no package: everything that runs is in the bundles.
 
 import { test } from 'node:test';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
 
-test('npm pack ships only what runs, and npm i -g of it gives a working acme-client', async () => {
+test('npm pack ships only what runs, and npm i -g of it gives working acme-client and acme-client-dns01', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'acme-client-pack-'));
   try {
     await packAndInstall(dir);
@@ -24,8 +25,8 @@ async function packAndInstall(dir: string): Promise<void> {
   const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' })) as
     { filename: string; files: { path: string }[] }[];
   const files = (packed[0]?.files ?? []).map((f) => f.path).sort();
-  assert.deepEqual(files.filter((f) => !f.startsWith('dist/')), ['README.md', 'man/acme-client.1', 'package.json']);
-  assert.ok(files.includes('dist/acme-client.js'));
+  assert.deepEqual(files.filter((f) => !f.startsWith('dist/')), ['README.md', 'man/acme-client-dns01.1', 'man/acme-client.1', 'package.json']);
+  assert.ok(files.includes('dist/acme-client.js') && files.includes('dist/acme-client-dns01.js'));
   for (const role of ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc']) assert.ok(files.includes(`dist/procs/${role}.js`), role);
   // The bundles are CommonJS by dist/package.json.
   assert.ok(files.includes('dist/package.json'));
@@ -41,9 +42,26 @@ async function packAndInstall(dir: string): Promise<void> {
   const run = spawnSync(bin, [], { encoding: 'utf8' });
   assert.equal(run.status, 1);
   assert.match(run.stderr, /^usage: acme-client /m);
-  const version = spawnSync(bin, ['--version'], { encoding: 'utf8' });
-  assert.equal(version.stdout, `acme-client ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
   assert.ok(existsSync(join(prefix, 'share', 'man', 'man1', 'acme-client.1')), 'man page installed');
+
+  const dns01 = join(prefix, 'bin', 'acme-client-dns01');
+  assert.match(readFileSync(dns01, 'utf8').split('\n')[0] ?? '', /^#!\/usr\/bin\/env node$/);
+  const usage = spawnSync(dns01, [], { encoding: 'utf8' });
+  assert.equal(usage.status, 1);
+  assert.match(usage.stderr, /^usage: acme-client-dns01 /m);
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const dns01Version = spawnSync(dns01, ['--version'], { encoding: 'utf8' });
+  assert.equal(dns01Version.stdout, `acme-client-dns01 ${version}\n`);
+  assert.equal(dns01Version.status, 0);
+  const clientVersion = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  assert.equal(clientVersion.stdout, `acme-client ${version}\n`);
+  assert.equal(clientVersion.status, 0);
+  // man(1) finds both pages where npm put them.
+  for (const command of ['acme-client', 'acme-client-dns01']) {
+    const page = spawnSync('man', ['-M', join(prefix, 'share', 'man'), command], { encoding: 'utf8', env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '80' } });
+    assert.equal(page.status, 0, page.stderr);
+    assert.match(page.stdout, new RegExp(`^NAME\\n\\s+${command} (-|\u2014) `, 'm'), command);
+  }
   if (process.getuid?.() === 0) {
     // Parsed by yargs (bundled) before the directories are looked at.
     const missing = join(dir, 'absent');

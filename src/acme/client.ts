@@ -7,14 +7,25 @@ import { TOKEN } from '../check.js';
 import { Failure, debug, warn } from '../log.js';
 import type { FlattenedJws } from './jws.js';
 import { HttpClient, HttpResponse } from './http.js';
+import { canonicalIp } from '../x509/ip.js';
 import {
-  Authorization, Directory, ERROR_PREFIX, Order, Problem, describeProblem, parseAuthorization, parseDirectory, parseJson,
-  parseOrder, parseProblem,
+  Authorization, Directory, ERROR_PREFIX, Order, Problem, RenewalInfo, describeProblem, parseAccount, parseAuthorization, parseDirectory,
+  parseJson, parseOrder, parseProblem, parseRenewalInfo,
 } from './types.js';
 
 export interface Signer {
   sign(url: string, nonce: string, payload: string, kid: string | null): Promise<FlattenedJws>;
 }
+
+/** What an account is created with (§7.3), besides agreeing to the terms of service. */
+export interface AccountFields {
+  /** Contact URIs; an existing account with others gets these (§7.3.2). Empty: left as they are. */
+  contact: string[];
+  /** §7.3.4: the External Account Binding of an account created at `newAccountUrl`, or null for none. */
+  externalAccountBinding(newAccountUrl: string): Promise<FlattenedJws | null>;
+}
+
+const EAB_REQUIRED = 'give --eab-kid and --eab-hmac-key-file';
 
 /** A problem document the CA answered with; the message is `<url>: <type>: <detail>`. */
 export class AcmeProblem extends Failure {
@@ -30,8 +41,12 @@ const BAD_NONCE_RETRIES = 10;
 /** Waits on 503 and 429 before giving up; longer Retry-After values are reported, not waited. */
 const BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_MS = 60_000;
+/** A renewal information answer is a few hundred bytes; anything near this is not one. */
+const MAX_RENEWAL_INFO_BYTES = 64 * 1024;
 /** A chain travels to certproc in one IPC frame (1 MiB of JSON): far more than any real chain. */
 const MAX_CHAIN_BYTES = 512 * 1024;
+/** Alternate chains looked at: Let's Encrypt offers one, Pebble as many as it is told. */
+const MAX_ALTERNATES = 8;
 /** Beyond a year a Retry-After is nonsense; it is still reported, as "a year from now". */
 const MAX_REPORTED_RETRY_MS = 366 * 86_400_000;
 
@@ -51,6 +66,25 @@ function whenToRetry(ms: number | null): string {
   if (ms === null) return '';
   const at = new Date(Date.now() + Math.min(ms, MAX_REPORTED_RETRY_MS));
   return `; retry after ${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+}
+
+/** The targets of a response's Link entries with relation `rel` (RFC 8288), resolved against its URL. */
+export function linkTargets(res: HttpResponse, rel: string): string[] {
+  const header = res.headers.link;
+  // Node joins repeated Link headers with ", ", which cannot occur inside <...>.
+  const text = Array.isArray(header) ? header.join(', ') : (header ?? '');
+  const targets: string[] = [];
+  for (const [, target, params] of text.matchAll(/<([^>]*)>([^<]*)/g)) {
+    const relation = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(params ?? '');
+    const relations = (relation?.[1] ?? relation?.[2] ?? '').toLowerCase().split(/\s+/);
+    if (!relations.includes(rel)) continue;
+    try {
+      targets.push(new URL(target ?? '', res.url).toString());
+    } catch {
+      // not a URL: not a chain anyone can fetch
+    }
+  }
+  return targets;
 }
 
 /** A Retry-After worth sleeping on before asking again: 503 or 429, and short. */
@@ -75,9 +109,9 @@ export class AcmeClient {
   }
 
   /** An unsigned GET, with 503 and 429 waited out as post() does. */
-  private async unsigned(url: string): Promise<HttpResponse> {
+  private async unsigned(url: string, maxBytes?: number): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
-      const res = await this.http.get(url);
+      const res = await this.http.get(url, maxBytes);
       const wait = busyWait(res);
       if (wait === null || attempt >= BUSY_RETRIES) return res;
       debug(url, `busy (HTTP ${res.status}), retrying in ${Math.ceil(wait / 1000)} s`);
@@ -85,7 +119,9 @@ export class AcmeClient {
     }
   }
 
+  /** The directory, fetched once per run. */
   async loadDirectory(): Promise<Directory> {
+    if (this.dir !== null) return this.dir;
     const res = await this.unsigned(this.directoryUrl);
     if (res.status !== 200) throw this.failure(res);
     this.dir = parseDirectory(parseJson(res.body, this.directoryUrl), this.directoryUrl);
@@ -176,23 +212,78 @@ export class AcmeClient {
    * §7.3.1 then §7.3: find the account for this key, create it when there is none. A key made in
    * this run (newKey) cannot have an account yet: it is created without asking.
    */
-  async account(newKey: boolean): Promise<string> {
+  async account(newKey: boolean, fields: AccountFields): Promise<string> {
     const { newAccount } = this.directory;
-    let res: HttpResponse | null = null;
-    if (!newKey) {
-      try {
-        res = await this.post(newAccount, { onlyReturnExisting: true }, true);
-        debug(newAccount, 'account exists');
-      } catch (err) {
-        if (!(err instanceof AcmeProblem && err.is('accountDoesNotExist'))) throw err;
-      }
+    const found = newKey ? null : await this.findAccount();
+    const res = found ?? (await this.createAccount(fields));
+    if (found === null) debug(newAccount, 'account created');
+    this.kid = this.location(res, newAccount, 'account');
+    if (found !== null && fields.contact.length > 0) await this.updateContacts(found, fields.contact);
+    return this.kid;
+  }
+
+  /** §7.3.1: the CA's answer for the account of the signer's key, or null when it has none. */
+  private async findAccount(): Promise<HttpResponse | null> {
+    const { newAccount } = this.directory;
+    try {
+      const res = await this.post(newAccount, { onlyReturnExisting: true }, true);
+      debug(newAccount, 'account exists');
+      return res;
+    } catch (err) {
+      if (err instanceof AcmeProblem && err.is('accountDoesNotExist')) return null;
+      throw err;
     }
-    if (res === null) {
-      res = await this.post(newAccount, { termsOfServiceAgreed: true }, true);
-      debug(newAccount, 'account created');
-    }
+  }
+
+  /** §7.3.1 for a key change: the account must exist, and is never created. */
+  async existingAccount(): Promise<string> {
+    const { newAccount } = this.directory;
+    const res = await this.findAccount();
+    if (res === null) throw new Failure(newAccount, 'the CA knows no account for this key');
     this.kid = this.location(res, newAccount, 'account');
     return this.kid;
+  }
+
+  /** The URL key changes go to (§7.3.5); a CA without one cannot roll an account key over. */
+  keyChangeUrl(): string {
+    const { keyChange } = this.directory;
+    if (keyChange === null) throw new Failure(this.directoryUrl, 'the CA offers no account key change (no keyChange in its directory)');
+    return keyChange;
+  }
+
+  /** §7.3.5: the outer JWS, signed with the old key as the account, carries the inner one. */
+  async changeKey(inner: FlattenedJws): Promise<void> {
+    await this.post(this.keyChangeUrl(), inner);
+  }
+
+  /**
+   * §7.3.2: an existing account whose contacts differ from `contact` (in any order) is given them.
+   * What the CA then keeps is its business: Let's Encrypt, for one, has kept none since 2025.
+   */
+  private async updateContacts(found: HttpResponse, contact: string[]): Promise<void> {
+    const url = this.requireKid();
+    const sorted = (list: string[]): string => JSON.stringify([...list].sort());
+    if (sorted(parseAccount(parseJson(found.body, url), url).contact) === sorted(contact)) return;
+    await this.post(url, { contact });
+    debug(url, `contacts updated to ${contact.join(', ')}`);
+  }
+
+  /** §7.3 and §7.3.4. A CA that wants a binding and was given none is told what to give it. */
+  private async createAccount(fields: AccountFields): Promise<HttpResponse> {
+    const { newAccount, externalAccountRequired } = this.directory;
+    const binding = await fields.externalAccountBinding(newAccount);
+    if (binding === null && externalAccountRequired) throw new Failure(newAccount, `the CA requires External Account Binding for a new account: ${EAB_REQUIRED}`);
+    try {
+      const payload = {
+        termsOfServiceAgreed: true,
+        ...(fields.contact.length > 0 ? { contact: fields.contact } : {}),
+        ...(binding === null ? {} : { externalAccountBinding: binding }),
+      };
+      return await this.post(newAccount, payload, true);
+    } catch (err) {
+      if (binding === null && err instanceof AcmeProblem && err.is('externalAccountRequired')) throw new Failure(newAccount, `${err.problem}; ${EAB_REQUIRED}`);
+      throw err;
+    }
   }
 
   /** The Location of a created resource: required, and https like every other ACME URL. */
@@ -209,11 +300,32 @@ export class AcmeClient {
     return url.toString();
   }
 
-  /** §7.4 */
-  async newOrder(names: string[]): Promise<{ url: string; order: Order }> {
+  /**
+   * RFC 9773 §4.2: the CA's suggested renewal window for a certificate, and how long the CA asks to
+   * be left alone before the next question (Retry-After). An unauthenticated GET.
+   */
+  async renewalInfo(certId: string): Promise<{ info: RenewalInfo; retryAfter: number | null }> {
+    const base = this.directory.renewalInfo;
+    if (base === null) throw new Error('the CA offers no renewal information');
+    const url = `${base.replace(/\/$/, '')}/${certId}`;
+    const res = await this.unsigned(url, MAX_RENEWAL_INFO_BYTES);
+    if (res.status !== 200) throw this.failure(res);
+    return { info: parseRenewalInfo(parseJson(res.body, url), url), retryAfter: retryAfterMs(res) };
+  }
+
+  /**
+   * §7.4, with the profile to issue under (omitted: the CA's default) and, for a renewal, the
+   * CertID of the certificate it replaces (RFC 9773 §5). An IP address is an identifier of type
+   * ip (RFC 8738 §3).
+   */
+  async newOrder(names: string[], extra: { profile: string | null; replaces: string | null }): Promise<{ url: string; order: Order }> {
     const { newOrder } = this.directory;
     this.requested = new Set(names.map((n) => n.toLowerCase()));
-    const res = await this.post(newOrder, { identifiers: names.map((value) => ({ type: 'dns', value })) });
+    const identifiers = names.map((value) => ({ type: canonicalIp(value) === null ? 'dns' : 'ip', value }));
+    const payload: Record<string, unknown> = { identifiers };
+    if (extra.profile !== null) payload.profile = extra.profile;
+    if (extra.replaces !== null) payload.replaces = extra.replaces;
+    const res = await this.post(newOrder, payload);
     // 201 Created is what §7.4 says; some CAs answer an identical pending order with 200.
     if (res.status !== 201 && res.status !== 200) throw new Failure(newOrder, `unexpected HTTP status ${res.status}`);
     const url = this.location(res, newOrder, 'order');
@@ -246,12 +358,12 @@ export class AcmeClient {
     return { order: parseOrder(parseJson(res.body, url), url), retryAfter: retryAfterMs(res) };
   }
 
-  /** §7.4.2: the PEM chain, checked by certproc. */
-  async certificate(url: string): Promise<string> {
+  /** §7.4.2: the PEM chain, checked by certproc, and the URLs of the alternate chains offered with it. */
+  async certificate(url: string): Promise<{ pem: string; alternates: string[] }> {
     const res = await this.post(url, null, false, MAX_CHAIN_BYTES);
     const type = String(res.headers['content-type'] ?? '').toLowerCase();
     if (!type.startsWith('application/pem-certificate-chain')) warn(url, `unexpected content type "${type.slice(0, 80)}"`);
-    return res.body.toString('utf8');
+    return { pem: res.body.toString('utf8'), alternates: linkTargets(res, 'alternate').slice(0, MAX_ALTERNATES) };
   }
 
   /** §7.6: revoke with the account key. Returns false when the CA says it was already revoked. */

@@ -4,6 +4,7 @@
 
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { SecureContext } from 'node:tls';
 import { Failure, trace } from '../log.js';
 
 export interface HttpResponse {
@@ -18,6 +19,8 @@ export interface HttpOptions {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   maxBodyBytes: number;
+  /** The trust the CA's certificate is verified with (src/acme/trust.ts). */
+  secureContext: SecureContext;
 }
 
 const MAX_REDIRECTS = 3;
@@ -38,18 +41,18 @@ export class HttpClient {
   private readonly agent: https.Agent;
 
   constructor(private readonly options: HttpOptions) {
-    this.agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, secureContext: options.secureContext });
   }
 
   close(): void {
     this.agent.destroy();
   }
 
-  /** Unsigned GET, following up to three redirects, each to https only. */
-  async get(url: string): Promise<HttpResponse> {
+  /** Unsigned GET, following up to three redirects, each to https only. maxBytes lowers the body cap. */
+  async get(url: string, maxBytes?: number): Promise<HttpResponse> {
     let current = url;
     for (let hops = 0; ; hops++) {
-      const res = await this.request('GET', current);
+      const res = await this.request('GET', current, undefined, maxBytes);
       const location = res.headers.location;
       if (![301, 302, 303, 307, 308].includes(res.status) || typeof location !== 'string') return res;
       if (hops >= MAX_REDIRECTS) throw new Failure(url, 'too many redirects');

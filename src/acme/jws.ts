@@ -1,7 +1,7 @@
 // JSON Web Signature for ACME (RFC 8555 §6.2, RFC 7515, RFC 7518) and the RFC 7638 key thumbprint.
 // Pure functions over node:crypto KeyObjects.
 
-import { createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, sign, type KeyObject } from 'node:crypto';
 
 export const ACCOUNT_ALGS = ['RS256', 'ES256', 'ES384'] as const;
 export type AccountAlg = (typeof ACCOUNT_ALGS)[number];
@@ -103,9 +103,10 @@ export interface FlattenedJws {
 /**
  * Signs an ACME request. With header.kid the account URL names the key; without it the public JWK
  * is embedded (newAccount, or revokeCert signed with the certificate key). payload '' is
- * POST-as-GET (RFC 8555 §6.3): base64url('') is ''.
+ * POST-as-GET (RFC 8555 §6.3): base64url('') is ''. Without a nonce there is no "nonce" member:
+ * the inner JWS of a key change has none (§7.3.5).
  */
-export function signJws(key: KeyObject, header: { url: string; nonce: string; kid?: string }, payload: string): FlattenedJws {
+export function signJws(key: KeyObject, header: { url: string; nonce?: string; kid?: string }, payload: string): FlattenedJws {
   if (key.type !== 'private') throw new Error('a JWS must be signed with a private key');
   const alg = accountAlg(key);
   const protectedHeader =
@@ -130,5 +131,16 @@ export function signJws(key: KeyObject, header: { url: string; nonce: string; ki
       signature = sign('sha384', signingInput, { key, dsaEncoding: 'ieee-p1363' });
       break;
   }
+  return { protected: protectedB64, payload: payloadB64, signature: base64url(signature) };
+}
+
+/**
+ * RFC 8555 §7.3.4: the External Account Binding of a new account, a JWS MACed (HS256) with the
+ * key the CA issued for `kid`, over the account's public JWK. It carries no nonce.
+ */
+export function externalAccountBinding(macKey: Buffer, kid: string, newAccountUrl: string, accountJwk: Record<string, string>): FlattenedJws {
+  const protectedB64 = base64url(JSON.stringify({ alg: 'HS256', kid, url: newAccountUrl }));
+  const payloadB64 = base64url(JSON.stringify(accountJwk));
+  const signature = createHmac('sha256', macKey).update(`${protectedB64}.${payloadB64}`, 'ascii').digest();
   return { protected: protectedB64, payload: payloadB64, signature: base64url(signature) };
 }

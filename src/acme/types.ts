@@ -5,6 +5,7 @@
 import * as c from '../check.js';
 import { Failure } from '../log.js';
 import { httpsUrl } from './http.js';
+import { canonicalIp } from '../x509/ip.js';
 
 type Json = c.Fields;
 
@@ -40,6 +41,14 @@ export interface Directory {
   newOrder: string;
   revokeCert: string;
   termsOfService: string | null;
+  /** RFC 9773 §4: where renewal information is, when the CA offers it. */
+  renewalInfo: string | null;
+  /** meta.profiles: the names of the profiles the CA offers, or null when it says nothing of them. */
+  profiles: string[] | null;
+  /** meta.externalAccountRequired (§7.3.4): a new account needs an External Account Binding. */
+  externalAccountRequired: boolean;
+  /** §7.3.5, which some CAs (ZeroSSL, SSL.com) do not offer. */
+  keyChange: string | null;
 }
 
 export function parseDirectory(o: Json, subject: string): Directory {
@@ -52,8 +61,21 @@ export function parseDirectory(o: Json, subject: string): Directory {
       newOrder: url(o, 'newOrder', subject),
       revokeCert: url(o, 'revokeCert', subject),
       termsOfService: typeof tos === 'string' ? tos : null,
+      renewalInfo: o.renewalInfo === undefined ? null : url(o, 'renewalInfo', subject),
+      profiles: meta.profiles === undefined ? null : Object.keys(c.object(meta.profiles, 'meta.profiles')),
+      externalAccountRequired: meta.externalAccountRequired === true,
+      keyChange: o.keyChange === undefined ? null : url(o, 'keyChange', subject),
     };
   });
+}
+
+// §7.1.2: what netproc looks at of an account.
+export interface Account {
+  contact: string[];
+}
+
+export function parseAccount(o: Json, subject: string): Account {
+  return shaped(subject, () => ({ contact: o.contact === undefined ? [] : c.stringArray(o, 'contact', 100) }));
 }
 
 // §7.1.3
@@ -106,17 +128,25 @@ export interface Authorization {
 export function parseAuthorization(o: Json, subject: string): Authorization {
   return shaped(subject, () => {
     const id = c.object(o.identifier, 'identifier');
-    if (id.type !== 'dns') throw new c.ShapeError('identifier is not of type dns');
+    if (id.type !== 'dns' && id.type !== 'ip') throw new c.ShapeError('identifier is not of type dns or ip');
+    const value = c.string(id, 'value', 300);
     const list = o.challenges;
     if (!Array.isArray(list) || list.length > 100) throw new c.ShapeError('challenges is not a list of at most 100');
     return {
-      // Identifiers are compared case-insensitively (RFC 8555 §7.1.4 leaves case to DNS).
-      identifier: c.string(id, 'value', 300).toLowerCase(),
+      // Identifiers are compared case-insensitively (RFC 8555 §7.1.4 leaves case to DNS), an
+      // address in the form the names were given in (RFC 8738 lets a CA write it its own way).
+      identifier: id.type === 'ip' ? ipIdentifier(value) : value.toLowerCase(),
       wildcard: o.wildcard === true,
       status: status(o, ['pending', 'valid', 'invalid', 'deactivated', 'expired', 'revoked'] as const),
       challenges: list.map((challenge) => parseChallenge(c.object(challenge, 'challenge'), subject)),
     };
   });
+}
+
+function ipIdentifier(value: string): string {
+  const canonical = canonicalIp(value);
+  if (canonical === null) throw new c.ShapeError(`identifier of type ip is not an IP address: ${JSON.stringify(value.slice(0, 60))}`);
+  return canonical;
 }
 
 // §8.1 (and RFC 8737 §3): a token is base64url. It becomes a file name in the challenge dir, so
@@ -138,6 +168,30 @@ export function parseChallenge(o: Json, subject: string): Challenge {
       token: token(o, challengeUrl),
       error: o.error === undefined ? null : parseProblem(o.error),
     };
+  });
+}
+
+// RFC 9773 §4.2: the CA's suggested renewal window, and why it suggests it.
+export interface RenewalInfo {
+  window: { start: number; end: number };
+  explanationUrl: string | null;
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/i;
+
+export function parseRenewalInfo(o: Json, subject: string): RenewalInfo {
+  return shaped(subject, () => {
+    const window = c.object(o.suggestedWindow, 'suggestedWindow');
+    const when = (key: string): number => {
+      const text = c.string(window, key, 64);
+      const ms = RFC3339.test(text) ? Date.parse(text) : NaN;
+      if (Number.isNaN(ms)) throw new c.ShapeError(`suggestedWindow.${key} is not an RFC 3339 date`);
+      return ms;
+    };
+    const [start, end] = [when('start'), when('end')];
+    if (end <= start) throw new c.ShapeError('suggestedWindow ends before it starts');
+    const explanation = o.explanationURL;
+    return { window: { start, end }, explanationUrl: typeof explanation === 'string' ? explanation.slice(0, 2000) : null };
   });
 }
 

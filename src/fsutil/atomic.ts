@@ -70,7 +70,7 @@ export async function writeFilesAtomic(dir: string, files: readonly (readonly [s
 }
 
 /** Node's "ENOSPC: no space left on device, write" as strerror(3) would say it. */
-function reason(err: unknown): string {
+export function reason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return /^[A-Z][A-Z0-9_]*: (.+?)(?:, [a-z]+(?: '.*')?)?$/.exec(message)?.[1] ?? message;
 }

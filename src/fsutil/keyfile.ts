@@ -1,14 +1,16 @@
-// Reading and creating private key files. A new key is never written in place: it goes to a
-// temporary file beside the key, created exclusively (O_EXCL) without following a symlink
+// Reading, creating and replacing private key files. A key is never written in place: it goes to
+// a temporary file beside the key, created exclusively (O_EXCL) without following a symlink
 // (O_NOFOLLOW), mode 0600 from the first byte, synced, and only then linked to the key's name, which
-// fails if anything is there by now. A crash or a full disk leaves no key or a whole one, never a
-// truncated one, and the key is never readable by others even for an instant.
+// fails if anything is there by now, or renamed over it when it replaces a key. A crash or a full
+// disk leaves the old key or a whole new one, never a truncated one, and the key is never readable
+// by others even for an instant.
 
 import { closeSync, constants, openSync, promises as fs, rmSync } from 'node:fs';
 import { Failure, debug } from '../log.js';
-import { generateRsaKeyPem } from '../x509/keys.js';
+import { generateKeyPem, keyTypeDescription } from '../x509/keys.js';
+import type { KeyType } from '../x509/keytypes.js';
 import { readFileCapped } from './read.js';
-import { keyTempPath } from '../defaults.js';
+import { keyTempPath, oldKeyPath } from '../defaults.js';
 
 const MAX_KEY_FILE = 64 * 1024;
 
@@ -25,9 +27,10 @@ export function removeKeyTempInFlight(): void {
   if (inFlight !== null) rmSync(inFlight, { force: true });
 }
 
-async function createKeyFile(path: string, pem: string): Promise<void> {
+/** Writes `pem` to `path` through its temporary file: linked when new, renamed over it when `replace`. */
+async function writeKeyFile(path: string, pem: string, replace: boolean): Promise<void> {
   const temp = keyTempPath(path);
-  const fail = (err: unknown): Failure => new Failure(path, `cannot create key: ${(err as Error).message}`);
+  const fail = (err: unknown): Failure => new Failure(path, `cannot ${replace ? 'replace' : 'create'} key: ${(err as Error).message}`);
   // One left by a run killed mid-write holds nothing anyone uses: the key was never linked.
   rmSync(temp, { force: true });
   inFlight = temp;
@@ -43,9 +46,9 @@ async function createKeyFile(path: string, pem: string): Promise<void> {
   try {
     await handle.writeFile(pem);
     await handle.sync();
-    await fs.link(temp, path);
-    // The permission model allows no handle on the directory to fsync; syncing the linked inode
-    // again commits the journal that holds the new name on ext4 and XFS.
+    await (replace ? fs.rename(temp, path) : fs.link(temp, path));
+    // The permission model allows no handle on the directory to fsync; syncing the inode again,
+    // now under its name, commits the journal that holds the name on ext4 and XFS.
     await handle.sync();
   } catch (err) {
     throw fail(err);
@@ -56,11 +59,20 @@ async function createKeyFile(path: string, pem: string): Promise<void> {
   }
 }
 
-/** The key's PEM: read, or with -n/-N (decided by the parent) made as RSA-4096 and stored first. */
-export async function loadOrCreateKey(path: string, create: boolean, what: 'account' | 'domain'): Promise<string> {
+/** The key's PEM: read, or with -n/-N (decided by the parent) made of `type` and stored first. */
+export async function loadOrCreateKey(path: string, create: boolean, what: 'account' | 'domain', type: KeyType): Promise<string> {
   if (!create) return readKeyFile(path);
-  debug(path, `generating RSA ${what} key`);
-  const pem = await generateRsaKeyPem(4096);
-  await createKeyFile(path, pem);
+  debug(path, `generating ${keyTypeDescription(type)} ${what} key`);
+  const pem = await generateKeyPem(type);
+  await writeKeyFile(path, pem, false);
   return pem;
+}
+
+/**
+ * Replaces the key at `path` with `newPem`, keeping `oldPem` (its content) beside it as
+ * <path>.old, which is written first: at every moment one of the two files holds the old key.
+ */
+export async function replaceKeyFile(path: string, newPem: string, oldPem: string): Promise<void> {
+  await writeKeyFile(oldKeyPath(path), oldPem, true);
+  await writeKeyFile(path, newPem, true);
 }

@@ -88,11 +88,12 @@ function watchParent(fd: number): void {
 }
 
 /**
- * certproc's one word to the parent, up the lifeline: whether there is work. On "current" the
- * parent starts nobody else and the run ends with status 2 (unless it had started them already,
- * sure of work; they then stop when certproc hangs up).
+ * certproc's word to the parent, up the lifeline: whether there is work. On "current" the parent
+ * starts nobody else and the run ends with status 2 (unless it had started them already, sure of
+ * work; they then stop when certproc hangs up). On "ask" it starts netproc and fileproc only, and
+ * the rest on a later "work".
  */
-export function tellParent(word: 'current' | 'work'): Promise<void> {
+export function tellParent(word: 'current' | 'work' | 'ask'): Promise<void> {
   return new Promise((resolve) => {
     if (lifeline === null) resolve();
     else lifeline.write(`${word}\n`, () => resolve());

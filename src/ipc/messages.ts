@@ -10,13 +10,23 @@ import { ACCOUNT_ALGS, type AccountAlg, type FlattenedJws } from '../acme/jws.js
 
 // ---- netproc <-> acctproc: the account key signs; only signatures and the thumbprint come back.
 // acctproc's ready says whether it has just created the key (-n): an account for it cannot exist yet.
+// 'eab' asks for the External Account Binding of a new account at `url`: acctproc alone holds the
+// MAC key (--eab-hmac-key-file), and answers null when it was given none.
+// --rollover-account-key: 'keyChange' asks for the inner JWS of §7.3.5 (signed with the new key,
+// for `account` at `url`); 'keyChanged' says the CA has accepted it, and gets no answer: acctproc
+// replaces the key file and its exit status says so.
 export type NetToAcct =
   | { op: 'sign'; id: number; url: string; nonce: string; payload: string; kid: string | null }
-  | { op: 'thumbprint'; id: number };
+  | { op: 'thumbprint'; id: number }
+  | { op: 'eab'; id: number; url: string }
+  | { op: 'keyChange'; id: number; url: string; account: string }
+  | { op: 'keyChanged' };
 export type AcctToNet =
   | { op: 'ready'; alg: AccountAlg; created: boolean }
   | { op: 'signature'; id: number; jws: FlattenedJws }
-  | { op: 'thumbprint'; id: number; thumbprint: string };
+  | { op: 'thumbprint'; id: number; thumbprint: string }
+  | { op: 'eab'; id: number; jws: FlattenedJws | null }
+  | { op: 'keyChange'; id: number; jws: FlattenedJws };
 
 export function parseNetToAcct(v: unknown): NetToAcct {
   const m = c.object(v);
@@ -26,6 +36,12 @@ export function parseNetToAcct(v: unknown): NetToAcct {
         payload: c.string(m, 'payload'), kid: c.optionalString(m, 'kid', 4096) };
     case 'thumbprint':
       return { op: 'thumbprint', id: c.integer(m, 'id') };
+    case 'eab':
+      return { op: 'eab', id: c.integer(m, 'id'), url: c.string(m, 'url', 4096) };
+    case 'keyChange':
+      return { op: 'keyChange', id: c.integer(m, 'id'), url: c.string(m, 'url', 4096), account: c.string(m, 'account', 4096) };
+    case 'keyChanged':
+      return { op: 'keyChanged' };
     default:
       return c.unknownOp(m.op);
   }
@@ -36,16 +52,22 @@ export function parseAcctToNet(v: unknown): AcctToNet {
   switch (m.op) {
     case 'ready':
       return { op: 'ready', alg: c.oneOf(m, 'alg', ACCOUNT_ALGS), created: c.boolean(m, 'created') };
-    case 'signature': {
-      const j = c.object(m.jws, 'jws');
-      return { op: 'signature', id: c.integer(m, 'id'),
-        jws: { protected: c.base64url(j, 'protected'), payload: c.base64url(j, 'payload'), signature: c.base64url(j, 'signature', 4096) } };
-    }
+    case 'signature':
+      return { op: 'signature', id: c.integer(m, 'id'), jws: flattenedJws(m.jws) };
     case 'thumbprint':
       return { op: 'thumbprint', id: c.integer(m, 'id'), thumbprint: c.base64url(m, 'thumbprint', 64) };
+    case 'eab':
+      return { op: 'eab', id: c.integer(m, 'id'), jws: m.jws === null ? null : flattenedJws(m.jws) };
+    case 'keyChange':
+      return { op: 'keyChange', id: c.integer(m, 'id'), jws: flattenedJws(m.jws) };
     default:
       return c.unknownOp(m.op);
   }
+}
+
+function flattenedJws(v: unknown): FlattenedJws {
+  const j = c.object(v, 'jws');
+  return { protected: c.base64url(j, 'protected'), payload: c.base64url(j, 'payload'), signature: c.base64url(j, 'signature', 4096) };
 }
 
 // ---- keyproc -> netproc: the CSR, and the public key the issued certificate must carry.
@@ -80,24 +102,35 @@ export function parseChngToNet(v: unknown): ChngToNet {
 }
 
 // ---- certproc <-> netproc: certproc judges the certificate on disk before any network traffic,
-// and checks the chain the CA sends before fileproc may write it. With --csr (no keyproc) a renew
-// is preceded by the request certproc has read and checked, with the names that come from it.
+// asking netproc for the CA's renewal information (RFC 9773) first when that decides, and checks
+// the chain the CA sends before fileproc may write it. With --csr (no keyproc) a renew is preceded
+// by the request certproc has read and checked, with the names that come from it.
 export type CertToNet =
+  | { op: 'renewal-info'; certId: string }
   | { op: 'current'; reason: string }
   | { op: 'request'; csr: string; publicKey: string; names: string[] }
-  | { op: 'renew'; reason: string }
+  | { op: 'renew'; reason: string; replaces: string | null }
   | { op: 'revoke'; certificate: string };
+/**
+ * renewal-info: `offered` false when the CA's directory has no renewalInfo; `window` null when
+ * asking failed (netproc has warned); times in milliseconds since the epoch.
+ * chain: `renewalInfo` says whether the CA offers renewal information, for the next runs.
+ */
 export type NetToCert =
   | { op: 'ready' }
-  | { op: 'chain'; pem: string; publicKey: string }
+  | { op: 'renewal-info'; offered: boolean; window: { start: number; end: number } | null; retryAfterMs: number | null; explanationUrl: string | null }
+  | { op: 'chain'; pem: string; publicKey: string; renewalInfo: boolean }
   | { op: 'revoked'; already: boolean };
 
 export function parseCertToNet(v: unknown): CertToNet {
   const m = c.object(v);
   switch (m.op) {
+    case 'renewal-info':
+      return { op: 'renewal-info', certId: c.string(m, 'certId', 1024) };
     case 'current':
+      return { op: 'current', reason: c.string(m, 'reason', 1024) };
     case 'renew':
-      return { op: m.op, reason: c.string(m, 'reason', 1024) };
+      return { op: 'renew', reason: c.string(m, 'reason', 1024), replaces: c.optionalString(m, 'replaces', 1024) };
     case 'request':
       return { op: 'request', csr: c.base64url(m, 'csr'), publicKey: c.base64url(m, 'publicKey', 8192), names: c.stringArray(m, 'names') };
     case 'revoke':
@@ -112,8 +145,17 @@ export function parseNetToCert(v: unknown): NetToCert {
   switch (m.op) {
     case 'ready':
       return { op: 'ready' };
+    case 'renewal-info': {
+      const window = m.window === null ? null : c.object(m.window, 'window');
+      return {
+        op: 'renewal-info', offered: c.boolean(m, 'offered'),
+        window: window === null ? null : { start: c.integer(window, 'start'), end: c.integer(window, 'end') },
+        retryAfterMs: m.retryAfterMs === null ? null : c.integer(m, 'retryAfterMs'),
+        explanationUrl: c.optionalString(m, 'explanationUrl', 2000),
+      };
+    }
     case 'chain':
-      return { op: 'chain', pem: c.string(m, 'pem'), publicKey: c.base64url(m, 'publicKey', 8192) };
+      return { op: 'chain', pem: c.string(m, 'pem'), publicKey: c.base64url(m, 'publicKey', 8192), renewalInfo: c.boolean(m, 'renewalInfo') };
     case 'revoked':
       return { op: 'revoked', already: c.boolean(m, 'already') };
     default:
@@ -121,15 +163,21 @@ export function parseNetToCert(v: unknown): NetToCert {
   }
 }
 
-// ---- certproc -> fileproc: what to put in the cert dir, already checked.
-export type CertToFile = { op: 'install'; cert: string; chain: string } | { op: 'remove' };
+// ---- certproc -> fileproc: what to put in the cert dir, already checked. `state` is the text of
+// the renewal state file (src/x509/renewal.ts), or null to leave it as it is.
+export type CertToFile =
+  | { op: 'install'; cert: string; chain: string; state: string | null }
+  | { op: 'state'; state: string }
+  | { op: 'remove' };
 export type FileToCert = never;
 
 export function parseCertToFile(v: unknown): CertToFile {
   const m = c.object(v);
   switch (m.op) {
     case 'install':
-      return { op: 'install', cert: c.string(m, 'cert'), chain: c.string(m, 'chain') };
+      return { op: 'install', cert: c.string(m, 'cert'), chain: c.string(m, 'chain'), state: c.optionalString(m, 'state', 64 * 1024) };
+    case 'state':
+      return { op: 'state', state: c.string(m, 'state', 64 * 1024) };
     case 'remove':
       return { op: 'remove' };
     default:

@@ -3,6 +3,7 @@
 // writer of both; children still check the configuration's shape before using it.
 
 import * as c from '../check.js';
+import { KEY_TYPES, type KeyType } from '../x509/keytypes.js';
 
 export type Role = 'netproc' | 'acctproc' | 'keyproc' | 'chngproc' | 'certproc' | 'fileproc';
 /** Children of acme-client-server's own; the ACME work is acme-client's, run per order. */
@@ -27,6 +28,12 @@ export const FD = {
 
 export interface NetConfig {
   directoryUrl: string; names: string[]; challengeType: string; external: boolean; agreement: string | null; revoke: boolean; userAgent: string;
+  /** --profile, checked against the directory's meta.profiles before the order. */
+  profile: string | null;
+  /** ARI (RFC 9773) is on: a renewal order names the certificate it replaces. */
+  ari: boolean;
+  /** -O: a CA that refuses must-staple at finalize is answered with advice to drop it. */
+  mustStaple: boolean;
   /** Per HTTP request, connection included (--timeout). */
   requestTimeoutMs: number;
   /** From the first authorization fetched to the certificate (--poll-timeout). */
@@ -36,12 +43,36 @@ export interface NetConfig {
   /** --register: the account and nothing else; only acctproc is there. */
   registerOnly: boolean;
   verbose: number;
+  /** --ca-file: trusted for the CA's API besides the system store, read before netproc drops root. */
+  caFile: string | null;
+  /** --contact: the account's contact URIs; empty leaves an existing account's as they are. */
+  contact: string[];
+  /** --preferred-chain: the issuer CN of the topmost certificate of the chain to keep. */
+  preferredChain: string | null;
+  /** --rollover-account-key: change the account's key, and nothing else; only acctproc is there. */
+  rolloverAccountKey: boolean;
 }
-export interface AcctConfig { keyFile: string; create: boolean; verbose: number }
-export interface KeyConfig { keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number }
+export interface AcctConfig {
+  keyFile: string; create: boolean; verbose: number;
+  /** What -n makes. */
+  keyType: KeyType;
+  /** --eab-kid and --eab-hmac-key-file: the file is read by acctproc alone, before it drops root. */
+  eab: { kid: string; keyFile: string } | null;
+  /** --rollover-account-key: the new key's file, and whether -n is to make it. */
+  rollover: { newKeyFile: string; create: boolean } | null;
+}
+export interface KeyConfig {
+  keyFile: string; create: boolean; names: string[]; mustStaple: boolean; verbose: number;
+  /** What -N makes. */
+  keyType: KeyType;
+}
 export interface ChngConfig { challengeDir: string | null; challengeType: string; verbose: number }
 export interface CertConfig {
   certDir: string; names: string[]; expand: boolean; force: boolean; revoke: boolean;
+  /** ARI on (not --no-ari): the CA's renewal window decides when it offers one. */
+  ari: boolean;
+  /** Which CA the renewal state file's answers came from. */
+  directoryUrl: string;
   /** --csr: the request certproc reads and checks, whose names and key the certificate must have. */
   csrFile: string | null;
   verbose: number;
@@ -70,22 +101,39 @@ function verbose(m: c.Fields): number {
   return c.integer(m, 'verbose');
 }
 
+function externalAccountBinding(m: c.Fields): { kid: string; keyFile: string } {
+  return { kid: c.string(m, 'kid', 1024), keyFile: c.string(m, 'keyFile') };
+}
+
+function rollover(m: c.Fields): { newKeyFile: string; create: boolean } {
+  return { newKeyFile: c.string(m, 'newKeyFile'), create: c.boolean(m, 'create') };
+}
+
 export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
   netproc: (v) => {
     const m = c.object(v, 'config');
     return { directoryUrl: c.string(m, 'directoryUrl'), names: c.stringArray(m, 'names'), challengeType: c.string(m, 'challengeType'),
       external: c.boolean(m, 'external'), agreement: c.optionalString(m, 'agreement'), revoke: c.boolean(m, 'revoke'),
-      userAgent: c.string(m, 'userAgent'), requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'),
-      requestFromCertproc: c.boolean(m, 'requestFromCertproc'), registerOnly: c.boolean(m, 'registerOnly'), verbose: verbose(m) };
+      userAgent: c.string(m, 'userAgent'), profile: c.optionalString(m, 'profile', 256), ari: c.boolean(m, 'ari'), mustStaple: c.boolean(m, 'mustStaple'),
+      requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'), verbose: verbose(m),
+      caFile: c.optionalString(m, 'caFile'),
+      contact: c.stringArray(m, 'contact', 100),
+      preferredChain: c.optionalString(m, 'preferredChain', 1024),
+      rolloverAccountKey: c.boolean(m, 'rolloverAccountKey'),
+      requestFromCertproc: c.boolean(m, 'requestFromCertproc'), registerOnly: c.boolean(m, 'registerOnly') };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');
-    return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), verbose: verbose(m) };
+    return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), verbose: verbose(m),
+      keyType: c.oneOf(m, 'keyType', KEY_TYPES),
+      eab: m.eab === undefined || m.eab === null ? null : externalAccountBinding(c.object(m.eab, 'eab')),
+      rollover: m.rollover === undefined || m.rollover === null ? null : rollover(c.object(m.rollover, 'rollover')) };
   },
   keyproc: (v) => {
     const m = c.object(v, 'config');
     return { keyFile: c.string(m, 'keyFile'), create: c.boolean(m, 'create'), names: c.stringArray(m, 'names'),
-      mustStaple: c.boolean(m, 'mustStaple'), verbose: verbose(m) };
+      mustStaple: c.boolean(m, 'mustStaple'), verbose: verbose(m),
+      keyType: c.oneOf(m, 'keyType', KEY_TYPES) };
   },
   chngproc: (v) => {
     const m = c.object(v, 'config');
@@ -94,7 +142,8 @@ export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
   certproc: (v) => {
     const m = c.object(v, 'config');
     return { certDir: c.string(m, 'certDir'), names: c.stringArray(m, 'names'), expand: c.boolean(m, 'expand'),
-      force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), csrFile: c.optionalString(m, 'csrFile'), verbose: verbose(m) };
+      force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), ari: c.boolean(m, 'ari'), directoryUrl: c.string(m, 'directoryUrl'),
+      csrFile: c.optionalString(m, 'csrFile'), verbose: verbose(m) };
   },
   fileproc: (v) => {
     const m = c.object(v, 'config');
@@ -108,5 +157,8 @@ export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
   },
 };
 
-/** Exit status by which fileproc says "I changed the certificate files" (the run then exits 0). */
+/**
+ * Exit status by which fileproc says "I changed the certificate files", and acctproc under
+ * --rollover-account-key "I replaced the account key file" (the run then exits 0).
+ */
 export const EXIT_CHANGED = 2;

@@ -1,12 +1,15 @@
 // certproc: judges certificates. It is started first, and alone unless work is certain: it reads
-// the certificate files (read-only) and tells the parent, in one word, whether there is work.
-// Nothing to do: no other child is started and nothing is sent to the CA. Otherwise it tells
-// netproc why (renew, or with -r the certificate to revoke). Afterwards it checks what the CA sent
-// (every block a certificate, the leaf for exactly the requested names and our key, issued by the
-// next block) before passing it to fileproc. With --csr it also reads the request (read-only), and
-// refuses one that is not signed by its own key or has a key acme-client would not load, before
-// anything is asked of the CA; the names then come from the request, and the certificate must carry
-// its key. It talks to netproc and fileproc and needs no network.
+// the certificate files and the renewal state (read-only) and tells the parent, in one word,
+// whether there is work: "current" (no other child starts, nothing is sent to the CA), "work", or
+// "ask" when the CA's renewal window (ARI) decides and must be fetched: the parent then starts
+// netproc and fileproc alone, netproc makes two unauthenticated GETs, and certproc says "work" only
+// if the window says so. It tells netproc why it renews (or with -r the certificate to revoke).
+// Afterwards it checks what the CA sent (every block a certificate, the leaf for exactly the
+// requested names and our key, issued by the next block) before passing it to fileproc with the
+// new renewal state. With --csr it also reads the request (read-only) and refuses one that is not
+// signed by its own key or has a key acme-client would not load, before anything is asked of the
+// CA; the names then come from the request, and the certificate must carry its key. It talks to
+// netproc and fileproc and needs no network.
 
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
@@ -17,14 +20,18 @@ import { CertToFile, CertToNet, FileToCert, NetToCert, parseNetToCert, parseNeve
 import { base64url } from '../acme/jws.js';
 import { ChainError, splitPemCertificates } from '../x509/chain.js';
 import { certificateNames } from '../x509/names.js';
-import { renewalVerdict } from '../x509/renewal.js';
+import { certificateCertId } from '../x509/certid.js';
+import {
+  RenewalState, RenewalWindow, Verdict, iso, lifetimeVerdict, parseRenewalState, renewalStateJson, windowIsEarly, windowVerdict,
+} from '../x509/renewal.js';
 import { RequestError, SigningRequest, readSigningRequest } from '../x509/request.js';
 import { readFileCapped } from '../fsutil/read.js';
+import { STATE_FILE } from '../defaults.js';
 import { Failure, debug, warn } from '../log.js';
 
 const MAX_CERT_FILE = 1 << 20;
-const MAX_REQUEST_FILE = 64 * 1024;
 const readCertificateFile = (path: string): Promise<string | null> => readFileCapped(path, MAX_CERT_FILE);
+const MAX_REQUEST_FILE = 64 * 1024;
 
 /** --csr: the request, checked; names given on the command line must be exactly its names. */
 function checkRequest(path: string, pem: string | null, given: string[]): SigningRequest {
@@ -44,51 +51,102 @@ function checkRequest(path: string, pem: string | null, given: string[]): Signin
   return request;
 }
 
-/** A certificate for another key than the request's is renewed however long it has left. */
-function sameKey(text: string, request: SigningRequest): boolean {
+/** RFC 9773 §4.3.3: without a Retry-After, ask again after six hours; keep what the CA asks within a minute and a day. */
+const DEFAULT_ASK_AFTER_MS = 6 * 3_600_000;
+const MIN_ASK_AFTER_MS = 60_000;
+const MAX_ASK_AFTER_MS = 86_400_000;
+
+interface OnDisk {
+  cert: string | null;
+  chain: string | null;
+  fullchain: string | null;
+  state: RenewalState | null;
+}
+
+/** The installed leaf, as far as it could be read. */
+interface Installed {
+  leaf: X509Certificate;
+  names: string[];
+  certId: string | null;
+  notBefore: number;
+  notAfter: number;
+}
+
+/** certproc's judgement: a verdict for netproc, or the question to ask the CA first. */
+type Judgement = CertToNet | { op: 'ask'; installed: Installed; certId: string };
+
+function readInstalled(path: string, text: string, revoke: boolean): Installed | null {
   try {
     const leaf = new X509Certificate(splitPemCertificates(text)[0] as string);
-    return leaf.publicKey.export({ type: 'spki', format: 'der' }).equals(request.publicKey);
-  } catch {
-    return false;
+    return {
+      leaf, names: certificateNames(leaf.raw), certId: certificateCertId(leaf.raw),
+      notBefore: Date.parse(leaf.validFrom), notAfter: Date.parse(leaf.validTo),
+    };
+  } catch (err) {
+    const why = err instanceof ChainError ? err.problem : (err as Error).message;
+    if (revoke) throw new Failure(path, `unreadable certificate: ${why}`);
+    warn(path, `unreadable certificate (${why}), renewing`);
+    return null;
   }
 }
 
-/** What to tell netproc about the certificate on disk. */
-function judgeExisting(config: CertConfig, path: string, text: string | null): CertToNet {
-  if (text === null) {
+/**
+ * What to do about the certificate on disk, in the man page's order: -r; a change of names; -F;
+ * the CA's renewal window (from the state of earlier runs, or to be asked); the lifetime rule.
+ */
+function judgeExisting(config: CertConfig, path: string, disk: OnDisk, request: SigningRequest | null): Judgement {
+  if (disk.cert === null) {
     if (config.revoke) throw new Failure(path, 'no certificate found');
-    return { op: 'renew', reason: 'no certificate yet' };
+    return { op: 'renew', reason: 'no certificate yet', replaces: null };
   }
-  let leaf: X509Certificate;
-  let have: string[];
-  try {
-    leaf = new X509Certificate(splitPemCertificates(text)[0] as string);
-    have = certificateNames(leaf.raw);
-  } catch (err) {
-    const why = err instanceof ChainError ? err.problem : (err as Error).message;
-    if (config.revoke) throw new Failure(path, `unreadable certificate: ${why}`);
-    warn(path, `unreadable certificate (${why}), renewing`);
-    return { op: 'renew', reason: 'unreadable certificate' };
-  }
-  const unknown = have.find((n) => !config.names.includes(n));
+  const installed = readInstalled(path, disk.cert, config.revoke);
+  if (installed === null) return { op: 'renew', reason: 'unreadable certificate', replaces: null };
+  const unknown = installed.names.find((n) => !config.names.includes(n));
   if (unknown !== undefined) throw new Failure(path, `unknown SAN entry: ${unknown}`);
-  const missing = config.names.filter((n) => !have.includes(n));
+  const missing = config.names.filter((n) => !installed.names.includes(n));
   if (missing.length > 0 && (config.revoke || !config.expand)) throw new Failure(path, `domain not listed: ${missing[0]}`);
 
-  if (config.revoke) return { op: 'revoke', certificate: base64url(leaf.raw) };
+  if (config.revoke) return { op: 'revoke', certificate: base64url(installed.leaf.raw) };
+  const replaces = config.ari ? installed.certId : null;
   if (missing.length > 0) {
     for (const name of missing) debug(path, `expanding with domain: ${name}`);
-    return { op: 'renew', reason: 'new domain names' };
+    return { op: 'renew', reason: 'new domain names', replaces };
   }
-  const verdict = renewalVerdict(Date.parse(leaf.validFrom), Date.parse(leaf.validTo), Date.now());
-  debug(path, verdict.why);
-  if (verdict.renew) return { op: 'renew', reason: verdict.why };
   if (config.force) {
     warn(path, 'forcing renewal');
-    return { op: 'renew', reason: 'forced' };
+    return { op: 'renew', reason: 'forced', replaces };
   }
-  return { op: 'current', reason: verdict.why };
+  // A request with a new key wants a certificate for it, however long the old one has left.
+  if (request !== null && !installed.leaf.publicKey.export({ type: 'spki', format: 'der' }).equals(request.publicKey)) {
+    debug(path, 'certificate is for another key than the request\'s, renewing');
+    return { op: 'renew', reason: 'the request has a new key', replaces };
+  }
+  const byDate = judgeByDate(config, installed, disk.state, replaces, path);
+  // A run killed between two renames leaves a new chain beside an old cert (or the reverse): a
+  // set that does not hang together is renewed even when its dates say it is current.
+  if (byDate.op !== 'renew' && !consistentSet(disk.cert, disk.chain, disk.fullchain)) {
+    warn(config.certDir, 'cert.pem, chain.pem and fullchain.pem do not match, renewing');
+    return { op: 'renew', reason: 'mismatched certificate files', replaces };
+  }
+  return byDate;
+}
+
+/** The CA's renewal window (as remembered, or to be asked), else the lifetime rule. */
+function judgeByDate(config: CertConfig, installed: Installed, saved: RenewalState | null, replaces: string | null, path: string): Judgement {
+  const { certId } = installed;
+  const state = certId !== null && saved?.certId === certId && saved.directoryUrl === config.directoryUrl ? saved : null;
+  if (config.ari && certId !== null) {
+    const askedLately = state !== null && (!state.renewalInfo || (state.askAfter !== null && Date.now() < state.askAfter));
+    if (!askedLately) return { op: 'ask', installed, certId };
+    if (state.window !== null) return verdictOf(path, windowVerdict(certId, state.window, Date.now()), replaces);
+  }
+  return verdictOf(path, lifetimeVerdict(installed.notBefore, installed.notAfter, Date.now()), replaces);
+}
+
+function verdictOf(path: string, verdict: Verdict, replaces: string | null): CertToNet {
+  if (verdict.why.includes('cannot be read')) warn(path, verdict.why);
+  else debug(path, verdict.why);
+  return verdict.renew ? { op: 'renew', reason: verdict.why, replaces } : { op: 'current', reason: verdict.why };
 }
 
 function consistentSet(cert: string, chain: string | null, fullchain: string | null): boolean {
@@ -102,8 +160,33 @@ function consistentSet(cert: string, chain: string | null, fullchain: string | n
   }
 }
 
+/**
+ * RFC 9773: the CA's answer decides, and is remembered until its Retry-After; no answer (netproc
+ * has warned why) leaves the lifetime rule to decide and the state as it was.
+ */
+function judgeByRenewalInfo(config: CertConfig, path: string, asked: Extract<Judgement, { op: 'ask' }>, answer: Extract<NetToCert, { op: 'renewal-info' }>):
+  { verdict: CertToNet; state: RenewalState | null } {
+  const { installed, certId } = asked;
+  const lifetime = (): CertToNet => verdictOf(path, lifetimeVerdict(installed.notBefore, installed.notAfter, Date.now()), certId);
+  const remember = (renewalInfo: boolean, window: RenewalWindow | null, askAfter: number | null): RenewalState =>
+    ({ certId, directoryUrl: config.directoryUrl, renewalInfo, window, askAfter });
+  if (!answer.offered) {
+    debug(config.directoryUrl, 'the CA offers no renewal information; the lifetime rule decides');
+    return { verdict: lifetime(), state: remember(false, null, null) };
+  }
+  if (answer.window === null) return { verdict: lifetime(), state: null };
+  const wait = Math.min(MAX_ASK_AFTER_MS, Math.max(MIN_ASK_AFTER_MS, answer.retryAfterMs ?? DEFAULT_ASK_AFTER_MS));
+  const askAfter = Date.now() + wait;
+  if (answer.explanationUrl !== null) {
+    const early = windowIsEarly(answer.window, installed.notBefore, installed.notAfter);
+    (early ? warn : debug)(path, `${early ? 'the CA asks for early renewal' : 'renewal window explained'}: ${answer.explanationUrl}`);
+  }
+  debug(path, `the CA is asked again after ${iso(askAfter)}`);
+  return { verdict: verdictOf(path, windowVerdict(certId, answer.window, Date.now()), certId), state: remember(true, answer.window, askAfter) };
+}
+
 /** Checks the CA's chain; returns the leaf and the rest as PEM text for fileproc. */
-function checkIssued(config: CertConfig, pem: string, publicKey: string, subject: string): { cert: string; chain: string } {
+function checkIssued(config: CertConfig, pem: string, publicKey: string, subject: string): { cert: string; chain: string; leaf: X509Certificate } {
   let blocks: string[];
   try {
     blocks = splitPemCertificates(pem);
@@ -127,42 +210,59 @@ function checkIssued(config: CertConfig, pem: string, publicKey: string, subject
   }
   if (!leaf.checkIssued(issuer) || !leaf.verify(issuer.publicKey)) throw new Failure(subject, 'certificate is not signed by the next in the chain');
   if (Date.parse(leaf.validTo) <= Date.now()) throw new Failure(subject, 'certificate has already expired');
-  return { cert: blocks[0] as string, chain: blocks.slice(1).join('') };
+  return { cert: blocks[0] as string, chain: blocks.slice(1).join(''), leaf };
+}
+
+/** The state a new certificate starts with: whether its CA offers renewal information, nothing asked yet. */
+function newState(config: CertConfig, leaf: X509Certificate, renewalInfo: boolean): string | null {
+  const certId = config.ari ? certificateCertId(leaf.raw) : null;
+  if (certId === null) return null;
+  return renewalStateJson({ certId, directoryUrl: config.directoryUrl, renewalInfo, window: null, askAfter: null });
 }
 
 runChild('certproc', async (given: CertConfig, confine) => {
   const net = new Channel<NetToCert, CertToNet>(FD.certproc.net, 'netproc', parseNetToCert);
   const file = new Channel<FileToCert, CertToFile>(FD.certproc.file, 'fileproc', parseNever);
   const path = join(given.certDir, 'cert.pem');
+  const read = (name: string): Promise<string | null> => readCertificateFile(join(given.certDir, name));
   try {
     const requestPem = given.csrFile === null ? null : await readFileCapped(given.csrFile, MAX_REQUEST_FILE);
-    const existing = await readCertificateFile(path);
-    const chain = await readCertificateFile(join(given.certDir, 'chain.pem'));
-    const fullchain = await readCertificateFile(join(given.certDir, 'fullchain.pem'));
+    const disk: OnDisk = {
+      cert: await read('cert.pem'), chain: await read('chain.pem'), fullchain: await read('fullchain.pem'),
+      state: parseRenewalState(await read(STATE_FILE)),
+    };
     await confine();
     const request = given.csrFile === null ? null : checkRequest(given.csrFile, requestPem, given.names);
     const config: CertConfig = request === null ? given : { ...given, names: request.names };
-    let verdict = judgeExisting(config, path, existing);
-    if (verdict.op === 'current' && request !== null && existing !== null && !sameKey(existing, request)) {
-      debug(path, 'certificate is for another key than the request\'s, renewing');
-      verdict = { op: 'renew', reason: 'the request has a new key' };
-    }
-    // A run killed between two renames leaves a new chain beside an old cert (or the reverse):
-    // a set that does not hang together is renewed even when cert.pem alone looks current.
-    if (verdict.op === 'current' && existing !== null && !consistentSet(existing, chain, fullchain)) {
-      warn(config.certDir, 'cert.pem, chain.pem and fullchain.pem do not match, renewing');
-      verdict = { op: 'renew', reason: 'mismatched certificate files' };
-    }
-    if (verdict.op === 'current') {
+    const judged = judgeExisting(config, path, disk, request);
+    if (judged.op === 'current') {
       await tellParent('current');
       return;
     }
     // netproc may not exist yet. Until it has the socket, the parent holds that end too and
     // could read what is written there: speak only once netproc has said it is there.
-    await tellParent('work');
+    await tellParent(judged.op === 'ask' ? 'ask' : 'work');
     const hello = await net.recv();
     if (hello === null) return;
     if (hello.op !== 'ready') throw new Failure('netproc', `unexpected message "${hello.op}" before ready`);
+
+    let verdict: CertToNet;
+    if (judged.op === 'ask') {
+      if (!(await net.send({ op: 'renewal-info', certId: judged.certId }))) return;
+      const answer = await net.recv();
+      if (answer === null) return;
+      if (answer.op !== 'renewal-info') throw new Failure('netproc', `unexpected message "${answer.op}" for renewal information`);
+      const decided = judgeByRenewalInfo(config, path, judged, answer);
+      verdict = decided.verdict;
+      if (verdict.op === 'current') {
+        await net.send(verdict);
+        if (decided.state !== null) await file.send({ op: 'state', state: renewalStateJson(decided.state) });
+        return;
+      }
+      await tellParent('work');
+    } else {
+      verdict = judged;
+    }
     if (request !== null && verdict.op === 'renew') {
       const sent = await net.send({ op: 'request', csr: base64url(request.der), publicKey: base64url(request.publicKey), names: request.names });
       if (!sent) return;
@@ -171,17 +271,18 @@ runChild('certproc', async (given: CertConfig, confine) => {
 
     const answer = await net.recv();
     if (answer === null) return;
-    if (answer.op === 'ready') throw new Failure('netproc', 'said ready twice');
     if (answer.op === 'chain') {
       if (config.revoke) throw new Failure('netproc', 'sent a certificate during revocation');
       // With --csr the key is the one certproc read itself, not what netproc says it is.
       const publicKey = request === null ? answer.publicKey : base64url(request.publicKey);
       const checked = checkIssued(config, answer.pem, publicKey, path);
       debug(path, 'new certificate checked');
-      await file.send({ op: 'install', ...checked });
-    } else {
+      await file.send({ op: 'install', cert: checked.cert, chain: checked.chain, state: newState(config, checked.leaf, answer.renewalInfo) });
+    } else if (answer.op === 'revoked') {
       if (!config.revoke) throw new Failure('netproc', 'reported a revocation that was not asked for');
       await file.send({ op: 'remove' });
+    } else {
+      throw new Failure('netproc', `unexpected message "${answer.op}"`);
     }
   } finally {
     net.close();

@@ -10,6 +10,7 @@ import { atTermination, runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
 import { ChngConfig, FD } from '../ipc/roles.js';
 import { TOKEN } from '../check.js';
+import { canonicalIp } from '../x509/ip.js';
 import { ChngToNet, NetToChng, parseNetToChng } from '../ipc/messages.js';
 import { removeStaleTemps, removeTempsInFlight, writeFileAtomic } from '../fsutil/atomic.js';
 import { Failure, debug, trace, warn } from '../log.js';
@@ -24,7 +25,10 @@ function checkChallenge(m: NetToChng): void {
   if (token !== m.token || thumb === undefined || thumb.length !== THUMBPRINT_LENGTH || !TOKEN.test(thumb) || rest.length > 0) {
     throw new Failure(m.token, 'malformed key authorization');
   }
-  if (!/^(\*\.)?[a-z0-9._-]{1,253}$/.test(m.identifier)) throw new Failure(m.identifier.slice(0, 64), 'malformed identifier');
+  // A domain name, or an IP address (RFC 8738) in the canonical form netproc sends.
+  if (!/^(\*\.)?[a-z0-9._-]{1,253}$/.test(m.identifier) && canonicalIp(m.identifier) !== m.identifier) {
+    throw new Failure(m.identifier.slice(0, 64), 'malformed identifier');
+  }
 }
 
 /** Lines from stdin, one at a time, for the -t handshake. */

@@ -1,8 +1,9 @@
-// fileproc: the only writer of the certificate files. On "install" it writes chain.pem, cert.pem
-// and fullchain.pem (= cert then chain) in the cert dir, each replaced atomically and durably,
-// mode 0444; on "remove" (after -r) it deletes them. With -b it first hard-links the current files
-// to cert-<epoch>.pem and so on. Its exit status is the run's verdict: EXIT_CHANGED when it wrote
-// or removed files, 0 when certproc hung up with nothing to do. Talks to certproc only.
+// fileproc: the only writer of the certificate directory. On "install" it writes chain.pem,
+// cert.pem and fullchain.pem (= cert then chain), each replaced atomically and durably, mode 0444,
+// then the renewal state file; on "remove" (after -r) it deletes them all; on "state" it writes
+// the state file alone (what the CA said of a certificate that stays). With -b it first hard-links
+// the current files to cert-<epoch>.pem and so on. Its exit status is the run's verdict:
+// EXIT_CHANGED when it wrote or removed certificate files, 0 otherwise. Talks to certproc only.
 
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import { Channel } from '../ipc/channel.js';
 import { EXIT_CHANGED, FD, FileConfig } from '../ipc/roles.js';
 import { CertToFile, FileToCert, parseCertToFile } from '../ipc/messages.js';
 import { splitPemCertificates } from '../x509/chain.js';
-import { removeStaleTemps, removeTempsInFlight, syncDirectory, writeFilesAtomic } from '../fsutil/atomic.js';
+import { removeStaleTemps, removeTempsInFlight, syncDirectory, writeFileAtomic, writeFilesAtomic } from '../fsutil/atomic.js';
+import { parseRenewalState } from '../x509/renewal.js';
+import { STATE_FILE } from '../defaults.js';
 import { Failure, debug } from '../log.js';
 
 const FILES = ['cert', 'chain', 'fullchain'] as const;
@@ -45,6 +48,13 @@ async function backUp(certDir: string): Promise<void> {
   throw new Failure(certDir, 'cannot find a free backup name');
 }
 
+/** The renewal state, checked like everything from certproc; losing it costs one question to the CA. */
+async function writeState(certDir: string, text: string): Promise<void> {
+  if (parseRenewalState(text) === null) throw new Failure('certproc', 'sent a malformed renewal state');
+  await writeFileAtomic(certDir, STATE_FILE, text, { mode: 0o644, durable: false });
+  debug(join(certDir, STATE_FILE), 'written');
+}
+
 /** fileproc does not trust certproc either: what it writes must be PEM certificates only. */
 function checkPem(text: string, what: string): void {
   try {
@@ -63,6 +73,10 @@ runChild('fileproc', async (config: FileConfig, confine) => {
     const order = await cert.recv();
     if (order === null) return 0;
     for (const name of await removeStaleTemps(config.certDir)) debug(join(config.certDir, name), 'removed a temporary file left by a killed run');
+    if (order.op === 'state') {
+      await writeState(config.certDir, order.state);
+      return 0;
+    }
     if (config.backup) await backUp(config.certDir);
     if (order.op === 'install') {
       checkPem(order.cert, 'certificate');
@@ -71,9 +85,11 @@ runChild('fileproc', async (config: FileConfig, confine) => {
       const files = [['chain.pem', order.chain], ['cert.pem', order.cert], ['fullchain.pem', order.cert + order.chain]] as const;
       await writeFilesAtomic(config.certDir, files, { mode: 0o444, durable: true });
       for (const [name] of files) debug(join(config.certDir, name), 'created');
+      // After the certificate: a crash in between leaves no state, and the next run asks afresh.
+      if (order.state !== null) await writeState(config.certDir, order.state);
     } else {
-      for (const name of FILES) {
-        const path = join(config.certDir, `${name}.pem`);
+      for (const name of [...FILES.map((f) => `${f}.pem`), STATE_FILE]) {
+        const path = join(config.certDir, name);
         await fs.unlink(path).then(
           () => debug(path, 'removed'),
           (err: NodeJS.ErrnoException) => {

@@ -17,7 +17,7 @@ runChild('keyproc', async (config: KeyConfig, confine) => {
   const net = new Channel<NetToKey, KeyToNet>(FD.keyproc.net, 'netproc', parseNever);
   try {
     atTermination(removeKeyTempInFlight);
-    const pem = await loadOrCreateKey(config.keyFile, config.create, 'domain');
+    const pem = await loadOrCreateKey(config.keyFile, config.create, 'domain', config.keyType);
     await confine();
     const key = parsePrivateKey(pem, config.keyFile);
     debug(config.keyFile, `loaded ${keyDescription(key)} domain key`);

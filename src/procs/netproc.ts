@@ -1,12 +1,17 @@
 // netproc: the only process that talks to the network. It drives the whole ACME conversation and
 // holds no secret: acctproc signs for it, keyproc hands it a CSR, chngproc publishes challenges,
-// certproc judges the certificate on disk and the one the CA returns. It touches no file.
+// certproc judges the certificate on disk and the one the CA returns. The only files it reads are
+// the trust it is given (--ca-file, SSL_CERT_FILE), and those before it drops root.
 //
 // Life: open the four channels; ask certproc whether there is work (nothing goes to the CA before
-// its answer); then the steps below, in this order, each a function of its own:
+// its answer, but the two unauthenticated GETs of fetchRenewalInfo when certproc asks for the CA's
+// renewal window); then the steps below, in this order, each a function of its own:
 //   loadDirectory, findAccount, then either revokeCertificate, or
 //   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc.
-// With --register only acctproc is there: loadDirectory and findAccount, and that is all.
+// acctproc, keyproc and chngproc may start only once certproc has decided: netproc writes to none
+// of them before it has heard from acctproc.
+// With --rollover-account-key acctproc is its only peer, and rolloverAccountKey its whole work;
+// with --register, registerAccount. With --csr there is no keyproc: certproc hands over the request.
 
 import { runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
@@ -20,8 +25,10 @@ import { AcmeClient, AcmeProblem, Signer } from '../acme/client.js';
 import { HttpClient } from '../acme/http.js';
 import type { FlattenedJws } from '../acme/jws.js';
 import { Deadline, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
+import { checkTrustDirectories, loadTrust } from '../acme/trust.js';
 import { Authorization, Order, describeProblem } from '../acme/types.js';
 import { Failure, debug, warn } from '../log.js';
+import { topIssuerCommonName } from '../x509/chain.js';
 
 /** Authorizations worked on at once: enough that 100 names cost little more than one. */
 const CONCURRENT_AUTHORIZATIONS = 16;
@@ -40,8 +47,8 @@ interface Peers {
   acct: Channel<AcctToNet, NetToAcct>;
   /** null with --csr: certproc hands over the request. */
   key: Channel<KeyToNet, NetToKey> | null;
-  chng: Channel<ChngToNet, NetToChng> | null;
-  cert: Channel<CertToNet, NetToCert> | null;
+  chng: Channel<ChngToNet, NetToChng>;
+  cert: Channel<CertToNet, NetToCert>;
 }
 
 async function send<In, Out>(channel: Channel<In, Out>, message: Out): Promise<void> {
@@ -62,12 +69,16 @@ class AccountSigner implements Signer {
   readonly ready: Promise<{ alg: string; created: boolean }>;
   private readonly signatures = new Replies<Extract<AcctToNet, { op: 'signature' }>>('acctproc');
   private readonly thumbprints = new Replies<Extract<AcctToNet, { op: 'thumbprint' }>>('acctproc');
+  private readonly bindings = new Replies<Extract<AcctToNet, { op: 'eab' }>>('acctproc');
+  private readonly keyChanges = new Replies<Extract<AcctToNet, { op: 'keyChange' }>>('acctproc');
 
   constructor(private readonly acct: Peers['acct']) {
     this.ready = this.readReady();
     this.ready.then(() => this.readReplies()).catch((err: Error) => {
       this.signatures.abandon(err);
       this.thumbprints.abandon(err);
+      this.bindings.abandon(err);
+      this.keyChanges.abandon(err);
     });
   }
 
@@ -82,6 +93,8 @@ class AccountSigner implements Signer {
       const m = await receive(this.acct);
       if (m.op === 'signature') this.signatures.deliver(m);
       else if (m.op === 'thumbprint') this.thumbprints.deliver(m);
+      else if (m.op === 'eab') this.bindings.deliver(m);
+      else if (m.op === 'keyChange') this.keyChanges.deliver(m);
       else throw new Failure('acctproc', `unexpected message "${m.op}"`);
     }
   }
@@ -99,45 +112,98 @@ class AccountSigner implements Signer {
     await send(this.acct, { op: 'thumbprint', id });
     return (await reply).thumbprint;
   }
+
+  /** §7.3.5: the inner JWS of a key change, signed by acctproc with the new key. */
+  async keyChange(url: string, account: string): Promise<FlattenedJws> {
+    await this.ready;
+    const { id, reply } = this.keyChanges.take();
+    await send(this.acct, { op: 'keyChange', id, url, account });
+    return (await reply).jws;
+  }
+
+  /** The CA has the new key: acctproc may replace the key file. */
+  async keyChanged(): Promise<void> {
+    await send(this.acct, { op: 'keyChanged' });
+  }
+
+  /** §7.3.4, made by acctproc, which alone holds the MAC key; null when it was given none. */
+  async externalAccountBinding(newAccountUrl: string): Promise<FlattenedJws | null> {
+    await this.ready;
+    const { id, reply } = this.bindings.take();
+    await send(this.acct, { op: 'eab', id, url: newAccountUrl });
+    return (await reply).jws;
+  }
 }
 
-type Verdict = Exclude<CertToNet, { op: 'request' }>;
-type CheckedRequest = Extract<CertToNet, { op: 'request' }>;
-
 /**
- * certproc's verdict on the certificate on disk: whether to renew, revoke, or do nothing. With
- * --csr a renew comes after the request certproc has checked.
+ * certproc's verdict on the certificate on disk: whether to renew, revoke, or do nothing. When
+ * the CA's renewal window decides, certproc first asks for it.
  */
-async function askCertproc(cert: NonNullable<Peers['cert']>, config: NetConfig): Promise<{ verdict: Verdict; request: CheckedRequest | null }> {
+async function askCertproc(cert: Peers['cert'], acme: AcmeClient, config: NetConfig): Promise<{ verdict: Verdict; request: CheckedRequest | null }> {
   await send(cert, { op: 'ready' });
-  let request: CheckedRequest | null = null;
   let verdict = await receive(cert);
+  if (verdict.op === 'renewal-info') {
+    await send(cert, await fetchRenewalInfo(acme, verdict.certId, config));
+    verdict = await receive(cert);
+  }
+  // --csr: the request certproc has checked comes before its renew.
+  let request: CheckedRequest | null = null;
   if (verdict.op === 'request' && config.requestFromCertproc) {
     request = verdict;
     verdict = await receive(cert);
     if (verdict.op !== 'renew') throw new Failure('certproc', `unexpected answer "${verdict.op}" after the request`);
   }
-  if (verdict.op === 'request' || (verdict.op === 'renew' && config.requestFromCertproc && request === null)
-    || (verdict.op !== 'current' && config.revoke !== (verdict.op === 'revoke'))) throw new Failure('certproc', `unexpected answer "${verdict.op}"`);
+  if (verdict.op === 'renewal-info' || verdict.op === 'request' || (verdict.op === 'renew' && config.requestFromCertproc && request === null)
+    || (verdict.op !== 'current' && config.revoke !== (verdict.op === 'revoke'))) {
+    throw new Failure('certproc', `unexpected answer "${verdict.op}"`);
+  }
   return { verdict, request };
+}
+
+type Verdict = Exclude<CertToNet, { op: 'renewal-info' } | { op: 'request' }>;
+type CheckedRequest = Extract<CertToNet, { op: 'request' }>;
+
+/**
+ * RFC 9773 §4.2: the CA's renewal window for the installed certificate, by two unauthenticated
+ * GETs (directory, renewalInfo). Asking never fails the run: a CA that cannot answer is a warning,
+ * and certproc falls back on the certificate's lifetime.
+ */
+async function fetchRenewalInfo(acme: AcmeClient, certId: string, config: NetConfig): Promise<Extract<NetToCert, { op: 'renewal-info' }>> {
+  const none = { op: 'renewal-info', window: null, retryAfterMs: null, explanationUrl: null } as const;
+  try {
+    if ((await acme.loadDirectory()).renewalInfo === null) return { ...none, offered: false };
+    const { info, retryAfter } = await acme.renewalInfo(certId);
+    return { ...none, offered: true, window: info.window, retryAfterMs: retryAfter, explanationUrl: info.explanationUrl };
+  } catch (err) {
+    const [subject, problem] = err instanceof Failure ? [err.subject, err.problem] : [config.directoryUrl, (err as Error).message];
+    warn(subject, `no renewal information (${problem}); the certificate's lifetime decides`);
+    return { ...none, offered: true };
+  }
 }
 
 /** The directory needs no signature: it is fetched while acctproc is still loading its key. */
 async function loadDirectory(acme: AcmeClient, config: NetConfig): Promise<void> {
-  const { termsOfService } = await acme.loadDirectory();
+  const { termsOfService, profiles } = await acme.loadDirectory();
   if (config.agreement !== null && termsOfService !== null && config.agreement !== termsOfService) {
     warn(config.agreement, `differs from the CA's terms of service ${termsOfService}; agreeing to the CA's`);
   }
+  // Checked before any order: a profile the CA does not list would only fail later, after validation.
+  if (config.profile !== null && !(profiles ?? []).includes(config.profile)) {
+    throw new Failure(config.profile, `profile not offered by the CA (offered: ${profiles === null || profiles.length === 0 ? 'none' : profiles.join(', ')})`);
+  }
 }
 
-/** §7.3: the account of acctproc's key; a key made in this run is known to have none yet. */
-async function findAccount(acme: AcmeClient, signer: AccountSigner): Promise<void> {
+/**
+ * §7.3: the account of acctproc's key, with the contacts asked for; a key made in this run is known
+ * to have none yet.
+ */
+async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetConfig): Promise<void> {
   const { alg, created } = await signer.ready;
-  const accountUrl = await acme.account(created);
+  const accountUrl = await acme.account(created, { contact: config.contact, externalAccountBinding: (url) => signer.externalAccountBinding(url) });
   debug(accountUrl, `using account (${alg})`);
 }
 
-async function revokeCertificate(acme: AcmeClient, certificate: string, cert: NonNullable<Peers['cert']>, config: NetConfig): Promise<void> {
+async function revokeCertificate(acme: AcmeClient, certificate: string, cert: Peers['cert'], config: NetConfig): Promise<void> {
   const subject = config.names[0] ?? 'certificate';
   const revoked = await acme.revoke(certificate);
   if (revoked) debug(subject, 'certificate revoked');
@@ -145,8 +211,21 @@ async function revokeCertificate(acme: AcmeClient, certificate: string, cert: No
   await send(cert, { op: 'revoked', already: !revoked });
 }
 
-async function createOrder(acme: AcmeClient, names: string[]): Promise<{ url: string; order: Order }> {
-  const { url, order } = await acme.newOrder(names);
+/**
+ * §7.4. A renewal names the certificate it replaces when the CA offers renewal information (RFC
+ * 9773 §5); a CA that has already seen it replaced (alreadyReplaced) is asked once more without.
+ */
+async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string | null): Promise<{ url: string; order: Order }> {
+  const extra = { profile: config.profile, replaces: config.ari && acme.directory.renewalInfo !== null ? replaces : null };
+  let created: { url: string; order: Order };
+  try {
+    created = await acme.newOrder(config.names, extra);
+  } catch (err) {
+    if (!(err instanceof AcmeProblem && err.is('alreadyReplaced')) || extra.replaces === null) throw err;
+    debug(acme.directory.newOrder, `${extra.replaces} was already replaced: ordering without "replaces"`);
+    created = await acme.newOrder(config.names, { ...extra, replaces: null });
+  }
+  const { url, order } = created;
   debug(url, `order ${order.status}, ${order.authorizations.length} authorization(s)`);
   if (order.status === 'invalid') throw new Failure(url, 'order is invalid');
   return { url, order };
@@ -158,7 +237,7 @@ async function createOrder(acme: AcmeClient, names: string[]): Promise<{ url: st
  * valid. With -t the caller sees one challenge at a time, in command-line order, each confirmed
  * before the CA is told. chngproc may remove what it published once this returns or throws.
  */
-async function authorize(acme: AcmeClient, order: Order, signer: AccountSigner, chng: NonNullable<Peers['chng']>, config: NetConfig, deadline: Deadline): Promise<void> {
+async function authorize(acme: AcmeClient, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline): Promise<void> {
   const fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => ({ url, ...(await acme.authorization(url)) }));
   const pending = fetched.filter((f) => f.authz.status === 'pending');
   if (pending.length > 0) {
@@ -192,7 +271,7 @@ function displayName(authz: Authorization): string {
 }
 
 /** Publishes one authorization's challenge through chngproc, then tells the CA to look (§7.5.1). */
-function publisher(acme: AcmeClient, chng: NonNullable<Peers['chng']>, config: NetConfig, thumbprint: string): (url: string, authz: Authorization) => Promise<void> {
+function publisher(acme: AcmeClient, chng: Peers['chng'], config: NetConfig, thumbprint: string): (url: string, authz: Authorization) => Promise<void> {
   // chngproc acks each published challenge by id.
   const acks = new Replies<ChngToNet>('chngproc');
   (async () => {
@@ -219,7 +298,7 @@ function publisher(acme: AcmeClient, chng: NonNullable<Peers['chng']>, config: N
  * left ready or processing after finalize is only looked at, never finalized again. Every wait
  * shares the run's deadline.
  */
-async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: string, deadline: Deadline): Promise<Order> {
+async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: string, config: NetConfig, deadline: Deadline): Promise<Order> {
   const lookAtOrder = async (): Promise<{ value: Order; retryAfter: number | null }> => {
     const next = await acme.order(url);
     return { value: next.order, retryAfter: next.retryAfter };
@@ -234,6 +313,9 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
       current = { value: finalized.order, retryAfter: finalized.retryAfter };
       break;
     } catch (err) {
+      if (config.mustStaple && err instanceof AcmeProblem && /must.?staple/i.test(err.document.detail)) {
+        throw new Failure(err.subject, `the CA refuses OCSP must-staple: run without -O (${err.problem})`);
+      }
       if (!(err instanceof AcmeProblem && err.is('orderNotReady')) || attempt > ORDER_NOT_READY_RETRIES) throw err;
       debug(ready.finalize, 'order not ready yet, reading it again');
       await deadline.pause(pollDelay(attempt, err.retryAfter));
@@ -254,47 +336,106 @@ function settledOrder(url: string, order: Order): Order {
   throw new Failure(url, `order is ${order.status}${order.error ? `: ${describeProblem(order.error)}` : ''}`);
 }
 
-async function downloadCertificate(acme: AcmeClient, order: Order): Promise<string> {
+/**
+ * §7.4.2: the certificate and its chain. With --preferred-chain, the first of the default chain and
+ * the alternates (Link: rel="alternate"), in that order, whose topmost certificate's issuer has
+ * that CN; the alternates are fetched only as far as needed. None does: the default, with a warning.
+ */
+async function downloadCertificate(acme: AcmeClient, order: Order, config: NetConfig): Promise<string> {
   const url = order.certificate as string;
-  const chain = await acme.certificate(url);
-  debug(url, 'certificate downloaded');
-  return chain;
+  const { pem, alternates } = await acme.certificate(url);
+  debug(url, `certificate downloaded, ${alternates.length} alternate chain(s) offered`);
+  const preferred = config.preferredChain;
+  if (preferred === null || topIssuerCommonName(pem) === preferred) return pem;
+  for (const alternate of alternates) {
+    const chain = (await acme.certificate(alternate)).pem;
+    if (topIssuerCommonName(chain) === preferred) {
+      debug(alternate, `alternate chain issued by ${preferred} chosen`);
+      return chain;
+    }
+  }
+  warn(url, `no chain offered is issued by "${preferred}", keeping the default one`);
+  return pem;
+}
+
+/**
+ * §7.3.5, the whole of a --rollover-account-key run: the account of the old key (never created),
+ * then the key change, whose inner JWS acctproc signs with the new key. Only once the CA has
+ * accepted it is acctproc told, and replaces the key file.
+ */
+async function rolloverAccountKey(config: NetConfig, http: HttpClient): Promise<void> {
+  const acct: Peers['acct'] = new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet);
+  try {
+    const signer = new AccountSigner(acct);
+    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    await loadDirectory(acme, config);
+    const url = acme.keyChangeUrl();
+    const account = await acme.existingAccount();
+    await acme.changeKey(await signer.keyChange(url, account));
+    debug(account, 'the CA has the new account key');
+    await signer.keyChanged();
+  } catch (err) {
+    if (err instanceof PeerGone) return;
+    throw err;
+  } finally {
+    acct.close();
+  }
+}
+
+/** --register: the account of acctproc's key, created if there is none, and nothing else. */
+async function registerAccount(config: NetConfig, http: HttpClient): Promise<void> {
+  const acct: Peers['acct'] = new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet);
+  try {
+    const signer = new AccountSigner(acct);
+    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    await loadDirectory(acme, config);
+    await findAccount(acme, signer, config);
+  } catch (err) {
+    if (err instanceof PeerGone) return;
+    throw err;
+  } finally {
+    acct.close();
+  }
 }
 
 runChild('netproc', async (config: NetConfig, confine) => {
-  await confine(); // netproc needs nothing of root's
-  const peers: Peers = {
-    acct: new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet),
-    key: config.requestFromCertproc || config.registerOnly ? null : new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
-    chng: config.registerOnly ? null : new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
-    cert: config.registerOnly ? null : new Channel(FD.netproc.cert, 'certproc', parseCertToNet),
-  };
+  // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
+  const secureContext = await loadTrust(config.caFile, process.env);
+  await confine();
+  checkTrustDirectories(process.env);
   const http = new HttpClient({
     userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
-    maxBodyBytes: 4 << 20,
+    maxBodyBytes: 4 << 20, secureContext,
   });
-  try {
-    if (peers.cert === null || peers.chng === null) {
-      const signer = new AccountSigner(peers.acct);
-      const acme = new AcmeClient(http, signer, config.directoryUrl);
-      await loadDirectory(acme, config);
-      return await findAccount(acme, signer);
+  if (config.rolloverAccountKey || config.registerOnly) {
+    try {
+      return await (config.registerOnly ? registerAccount(config, http) : rolloverAccountKey(config, http));
+    } finally {
+      http.close();
     }
+  }
+  const peers: Peers = {
+    acct: new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet),
+    key: config.requestFromCertproc ? null : new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
+    chng: new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
+    cert: new Channel(FD.netproc.cert, 'certproc', parseCertToNet),
+  };
+  try {
     // keyproc sends its CSR unasked: it is read as it comes, while the rest goes on.
     const csr = peers.key === null ? null : receive(peers.key);
     csr?.catch(() => undefined);
-    const { verdict, request: checked } = await askCertproc(peers.cert, config);
+    const signer = new AccountSigner(peers.acct);
+    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    const { verdict, request: checked } = await askCertproc(peers.cert, acme, config);
     if (verdict.op === 'current') return; // certproc has said why
     // With --csr the names are the request's, as certproc read them.
     if (checked !== null) config = { ...config, names: checked.names };
 
-    const signer = new AccountSigner(peers.acct);
-    const acme = new AcmeClient(http, signer, config.directoryUrl);
     await loadDirectory(acme, config);
-    await findAccount(acme, signer);
+    await findAccount(acme, signer, config);
     if (verdict.op === 'revoke') return await revokeCertificate(acme, verdict.certificate, peers.cert, config);
 
-    const { url, order } = await createOrder(acme, config.names);
+    const { url, order } = await createOrder(acme, config, verdict.replaces);
     const deadline = new Deadline(config.pollTimeoutMs);
     try {
       await authorize(acme, order, signer, peers.chng, config, deadline);
@@ -303,9 +444,9 @@ runChild('netproc', async (config: NetConfig, confine) => {
       peers.chng.close();
     }
     const request = checked ?? (await (csr as Promise<KeyToNet>));
-    const valid = await finalizeOrder(acme, url, order, request.csr, deadline);
-    const chain = await downloadCertificate(acme, valid);
-    await send(peers.cert, { op: 'chain', pem: chain, publicKey: request.publicKey });
+    const valid = await finalizeOrder(acme, url, order, request.csr, config, deadline);
+    const chain = await downloadCertificate(acme, valid, config);
+    await send(peers.cert, { op: 'chain', pem: chain, publicKey: request.publicKey, renewalInfo: acme.directory.renewalInfo !== null });
   } catch (err) {
     // A peer that hung up has already said why; netproc's part ends quietly.
     if (err instanceof PeerGone) return;

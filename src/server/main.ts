@@ -29,7 +29,8 @@ import { register } from './register.js';
 
 const PROGRAM = 'acme-client-server';
 setProgram(PROGRAM);
-const USAGE = `usage: ${PROGRAM} [-v] -f config\n       ${PROGRAM} --register --agree-tos [-v] -f config\n       ${PROGRAM} --version`;
+const USAGE = `usage: ${PROGRAM} [-v] -f config\n       ${PROGRAM} --register --agree-tos [-v] [--eab-kid kid --eab-hmac-key-file file] -f config\n`
+  + `       ${PROGRAM} --version`;
 /** How long SIGTERM waits for orders in flight (an order's own deadline is longer). */
 const SHUTDOWN_GRACE_MS = 120_000;
 const MAX_CONFIG_FILE = 1 << 20;
@@ -41,6 +42,8 @@ interface ServerOptions {
   verbose: number;
   register: boolean;
   agreeTos: boolean;
+  /** --eab-kid and --eab-hmac-key-file, for --register at a CA that wants an external account binding. */
+  eab: { kid: string; keyFile: string } | null;
   version: boolean;
 }
 
@@ -50,8 +53,8 @@ function parseOptions(argv: string[]): ServerOptions {
     .version(false)
     .parserConfiguration({ 'camel-case-expansion': false, 'dot-notation': false, 'parse-numbers': false, 'boolean-negation': false,
       'duplicate-arguments-array': false, 'strip-dashed': true })
-    .string(['f'])
-    .requiresArg(['f'])
+    .string(['f', 'eab-kid', 'eab-hmac-key-file'])
+    .requiresArg(['f', 'eab-kid', 'eab-hmac-key-file'])
     .count('v')
     .boolean(['register', 'agree-tos', 'version'])
     .strict()
@@ -61,12 +64,17 @@ function parseOptions(argv: string[]): ServerOptions {
     })
     .parseSync(argv);
   if (parsed._.length > 0) throw new UsageError(`unexpected argument ${String(parsed._[0])}`);
-  const options = { configFile: typeof parsed.f === 'string' ? parsed.f : '', verbose: Number(parsed.v ?? 0), register: parsed.register === true,
-    agreeTos: parsed['agree-tos'] === true, version: parsed.version === true };
+  const kid = parsed['eab-kid'];
+  const keyFile = parsed['eab-hmac-key-file'];
+  if ((typeof kid === 'string') !== (typeof keyFile === 'string')) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
+  const options: ServerOptions = { configFile: typeof parsed.f === 'string' ? parsed.f : '', verbose: Number(parsed.v ?? 0), register: parsed.register === true,
+    agreeTos: parsed['agree-tos'] === true, eab: typeof kid === 'string' && typeof keyFile === 'string' ? { kid, keyFile } : null,
+    version: parsed.version === true };
   if (options.version) return options;
   if (options.configFile === '') throw new UsageError('-f config is required');
   if (options.register && !options.agreeTos) throw new UsageError('--register needs --agree-tos: creating an account agrees to the CA\'s terms of service');
   if (options.agreeTos && !options.register) throw new UsageError('--agree-tos goes with --register');
+  if (options.eab !== null && !options.register) throw new UsageError('--eab-kid and --eab-hmac-key-file go with --register');
   return options;
 }
 
@@ -246,7 +254,7 @@ async function main(): Promise<number> {
   }
   setVerbosity(options.verbose);
   if (process.getuid?.() !== 0) throw new Failure(PROGRAM, 'must be run as root');
-  if (options.register) return register(await loadConfig(options.configFile), options.verbose);
+  if (options.register) return register(await loadConfig(options.configFile), options.eab, options.verbose);
   return serve(options);
 }
 

@@ -83,3 +83,19 @@ export function splitPemCertificates(text: string): string[] {
   }
   return blocks;
 }
+
+/**
+ * The common name of the issuer of a chain's topmost certificate (its last block), which is what
+ * --preferred-chain names, as in certbot. null when the chain does not parse or that issuer has no CN.
+ */
+export function topIssuerCommonName(pem: string): string | null {
+  let blocks: string[];
+  try {
+    blocks = splitPemCertificates(pem);
+  } catch {
+    return null;
+  }
+  const top = new X509Certificate(blocks[blocks.length - 1] as string);
+  const commonName = top.issuer.split('\n').find((attribute) => attribute.startsWith('CN='));
+  return commonName === undefined ? null : commonName.slice('CN='.length);
+}

@@ -4,6 +4,7 @@
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
 import type forge from 'node-forge';
 import asn1 from 'node-forge/lib/asn1.js';
+import { ipAddressBytes } from './ip.js';
 
 type Asn1 = forge.asn1.Asn1;
 
@@ -17,6 +18,11 @@ const OID_ECDSA_WITH_SHA384 = '1.2.840.10045.4.3.3';
 
 /** TLS Feature status_request (RFC 7633): the OCSP must-staple marker. */
 const TLS_FEATURE_STATUS_REQUEST = 5;
+/** GeneralName choices (RFC 5280 §4.2.1.6). */
+const DNS_NAME = 2;
+const IP_ADDRESS = 7;
+/** ub-common-name (RFC 5280 Appendix A): a longer first name cannot be the common name. */
+const MAX_COMMON_NAME = 64;
 
 const universal = (type: forge.asn1.Type, value: string | Asn1[]): Asn1 =>
   asn1.create(asn1.Class.UNIVERSAL, type, Array.isArray(value), value);
@@ -49,12 +55,15 @@ function signatureChoice(key: KeyObject): SignatureChoice {
 }
 
 /**
- * DER CSR for `names` signed with the private `key`: subject CN = names[0], a subjectAltName with
- * every name as a dNSName in the order given, and with `mustStaple` the TLS Feature extension.
+ * DER CSR for `names` signed with the private `key`: a subjectAltName with every name in the order
+ * given, an IP address (RFC 8738) as an iPAddress and any other name as a dNSName, and with
+ * `mustStaple` the TLS Feature extension. The subject is CN = names[0] when that is a DNS name of
+ * at most 64 characters, else empty: an address belongs in the subjectAltName alone, and a longer
+ * name does not fit a CN.
  */
 export function buildCsr(key: KeyObject, names: string[], mustStaple: boolean): Buffer {
-  const commonName = names[0];
-  if (commonName === undefined) throw new Error('a CSR needs at least one name');
+  const first = names[0];
+  if (first === undefined) throw new Error('a CSR needs at least one name');
   for (const name of names) {
     // dNSName is an IA5String and forge writes a binary string: only printable ASCII gets through
     // unchanged. Internationalised names must arrive as A-labels.
@@ -63,15 +72,21 @@ export function buildCsr(key: KeyObject, names: string[], mustStaple: boolean): 
   if (key.type !== 'private') throw new Error('a CSR must be signed with a private key');
   const { hash, algorithm } = signatureChoice(key);
 
-  const subject = sequence([set([sequence([oid(OID_COMMON_NAME), universal(asn1.Type.UTF8, commonName)])])]);
+  const commonName = ipAddressBytes(first) === null && first.length <= MAX_COMMON_NAME ? first : null;
+  const subject = sequence(commonName === null ? [] : [set([sequence([oid(OID_COMMON_NAME), universal(asn1.Type.UTF8, commonName)])])]);
 
   const spkiDer = createPublicKey(key).export({ type: 'spki', format: 'der' });
   const spki = asn1.fromDer(spkiDer.toString('binary'));
   // forge re-encodes what it parsed; make sure the key we sign for is byte for byte Node's.
   if (der(spki) !== spkiDer.toString('binary')) throw new Error('SubjectPublicKeyInfo did not survive re-encoding');
 
-  const dnsNames = names.map((name) => asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, name));
-  const extensions = [extension(OID_SUBJECT_ALT_NAME, sequence(dnsNames))];
+  const generalNames = names.map((name) => {
+    const address = ipAddressBytes(name);
+    return address === null
+      ? asn1.create(asn1.Class.CONTEXT_SPECIFIC, DNS_NAME, false, name)
+      : asn1.create(asn1.Class.CONTEXT_SPECIFIC, IP_ADDRESS, false, address.toString('binary'));
+  });
+  const extensions = [extension(OID_SUBJECT_ALT_NAME, sequence(generalNames))];
   if (mustStaple) extensions.push(extension(OID_TLS_FEATURE, sequence([smallInteger(TLS_FEATURE_STATUS_REQUEST)])));
   const attributes = asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [
     sequence([oid(OID_EXTENSION_REQUEST), set([sequence(extensions)])]),

@@ -4,6 +4,7 @@
 
 import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { KeyType } from './keytypes.js';
 
 export type DomainKeyKind = 'rsa' | 'ec-p256' | 'ec-p384';
 
@@ -97,19 +98,33 @@ export function parsePrivateKey(pem: string, subject: string): KeyObject {
   return key;
 }
 
+
+const KEY_TYPE_PARAMETERS: Record<KeyType, { description: string; type: 'rsa'; modulusLength: number } | { description: string; type: 'ec'; namedCurve: string }> = {
+  rsa2048: { description: 'RSA 2048', type: 'rsa', modulusLength: 2048 },
+  rsa3072: { description: 'RSA 3072', type: 'rsa', modulusLength: 3072 },
+  rsa4096: { description: 'RSA 4096', type: 'rsa', modulusLength: 4096 },
+  ec256: { description: 'EC P-256', type: 'ec', namedCurve: 'P-256' },
+  ec384: { description: 'EC P-384', type: 'ec', namedCurve: 'P-384' },
+};
+
+/** 'RSA 4096', 'EC P-256': as keyDescription says it of a loaded key. */
+export function keyTypeDescription(type: KeyType): string {
+  return KEY_TYPE_PARAMETERS[type].description;
+}
+
 const generateKeyPairAsync = promisify(generateKeyPair);
 
 /**
- * A new RSA private key as PKCS#8 PEM. Uses the asynchronous generator: it keeps the event loop
- * free during the seconds a 4096-bit key can take, and stays off generateKeyPairSync, whose EC
- * variant was seen to deadlock on Node 20.
+ * A new private key of `type` as PKCS#8 PEM. Uses the asynchronous generator: it keeps the event
+ * loop free during the seconds a 4096-bit RSA key can take, and stays off generateKeyPairSync,
+ * whose EC variant was seen to deadlock on Node 20.
  */
-export async function generateRsaKeyPem(bits = 4096): Promise<string> {
-  const { privateKey } = await generateKeyPairAsync('rsa', {
-    modulusLength: bits,
-    publicExponent: 0x10001,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
+export async function generateKeyPem(type: KeyType): Promise<string> {
+  const parameters = KEY_TYPE_PARAMETERS[type];
+  const publicKeyEncoding = { type: 'spki', format: 'pem' } as const;
+  const privateKeyEncoding = { type: 'pkcs8', format: 'pem' } as const;
+  const { privateKey } = parameters.type === 'rsa'
+    ? await generateKeyPairAsync('rsa', { modulusLength: parameters.modulusLength, publicExponent: 0x10001, publicKeyEncoding, privateKeyEncoding })
+    : await generateKeyPairAsync('ec', { namedCurve: parameters.namedCurve, publicKeyEncoding, privateKeyEncoding });
   return privateKey;
 }

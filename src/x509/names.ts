@@ -4,8 +4,8 @@
 
 import type forge from 'node-forge';
 import asn1 from 'node-forge/lib/asn1.js';
-import { isIPv4, isIPv6 } from 'node:net';
 import { ChainError } from './chain.js';
+import { canonicalIp } from './ip.js';
 
 type Asn1 = forge.asn1.Asn1;
 
@@ -15,14 +15,6 @@ const DNS_NAME = 2;
 const IP_ADDRESS = 7;
 /** What a dNSName may hold: LDH labels, a leading wildcard label, underscores as some CAs allow. */
 const DNS_NAME_TEXT = /^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
-
-/** An IPv4 or IPv6 address in the one form this client writes and compares it in, or null (a zone index too). */
-export function canonicalIp(text: string): string | null {
-  if (isIPv4(text)) return text.split('.').map((part) => String(Number(part))).join('.');
-  // The WHATWG URL parser writes IPv6 as RFC 5952 recommends: lower case, longest zero run as ::.
-  if (isIPv6(text) && !text.includes('%')) return new URL(`http://[${text}]/`).hostname.slice(1, -1);
-  return null;
-}
 
 function ipFromBytes(bytes: string): string {
   const octets = [...bytes].map((ch) => ch.charCodeAt(0));

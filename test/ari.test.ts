@@ -1,0 +1,201 @@
+// Renewal for today's CAs, end to end: ARI (RFC 9773), profiles and the must-staple refusal,
+// through test/ariproxy.ts in front of a real Pebble (which has none of them). Each test issues a
+// certificate through the proxy, then sets what the CA says and runs the nightly command again.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { AriProxy, startAriProxy } from './ariproxy.js';
+import { ISSUED_SET, STATE_FILE, ecKeys, needsRootAndLab, runClient, snapshot, workDir } from './helpers.js';
+import { certificateCertId } from '../src/x509/certid.js';
+
+const skip = needsRootAndLab(labUnavailable);
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** The children whose confinement plan -v printed: those that started. */
+function started(stderr: string): string[] {
+  return [...stderr.matchAll(/^acme-client: (\w+): user .*; network /gm)].map((m) => m[1] as string).sort();
+}
+
+describe('ARI, profiles and must-staple through a proxy in front of Pebble', { skip }, () => {
+  let lab: Lab;
+  let proxy: AriProxy;
+  before(async () => {
+    // Let's Encrypt's classic lifetime, so that a window two months ahead is the usual one.
+    lab = await startLab({ certificateValidityPeriod: 90 * 86400 });
+    proxy = await startAriProxy(lab);
+  });
+  after(async () => {
+    await proxy?.stop();
+    await lab?.stop();
+  });
+
+  /** A work area with a certificate issued through the proxy (which offers ARI, window far ahead). */
+  const issued = async (name: string, extra: string[] = []): Promise<{ args: string[]; certs: string; certId: string; env: NodeJS.ProcessEnv }> => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    const args = [...extra, '--server', proxy.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, name];
+    const env = { SSL_CERT_FILE: lab.tlsCaFile };
+    proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() + 60 * DAY), end: new Date(Date.now() + 62 * DAY) };
+    const run = await runClient(args, { env });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(readdirSync(w.certs).sort(), ISSUED_SET);
+    const certId = certificateCertId(new X509Certificate(readFileSync(join(w.certs, 'cert.pem'))).raw);
+    assert.ok(certId !== null, 'Pebble certificates carry an AKI');
+    return { args, certs: w.certs, certId, env };
+  };
+  const since = (mark: number): string[] => proxy.requests.slice(mark).map((r) => `${r.method} ${r.path.replace(/\/renewal-info\/.*/, '/renewal-info/<CertID>')}`);
+  const state = (certs: string): Record<string, unknown> => JSON.parse(readFileSync(join(certs, STATE_FILE), 'utf8')) as Record<string, unknown>;
+
+  test('a window ahead: exit 2 after two unauthenticated GETs, keys unread; the Retry-After is kept, and the next run asks nothing', async () => {
+    const { args, certs, certId, env } = await issued('ari-ahead.example.test');
+    proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() + 60 * DAY), end: new Date(Date.now() + 62 * DAY), retryAfter: '21600', explanationURL: 'https://ca.example/why' };
+    const before = snapshot(certs);
+    const mark = proxy.requests.length;
+    const run = await runClient(['-v', ...args], { env });
+    assert.equal(run.status, 2, run.stderr);
+    assert.deepEqual(since(mark), ['GET /dir', 'GET /renewal-info/<CertID>']);
+    assert.equal(proxy.renewalInfoAsked.at(-1), certId);
+    // acctproc, keyproc and chngproc never started: the keys were not read.
+    assert.deepEqual(started(run.stderr), ['certproc', 'fileproc', 'netproc']);
+    assert.match(run.stderr, /renewal window explained: https:\/\/ca\.example\/why/);
+    assert.match(run.stderr, /cert\.pem: certificate valid: the CA's renewal window .* renewing from /);
+    const kept = state(certs);
+    assert.equal(kept.certId, certId);
+    assert.ok(Math.abs(Date.parse(kept.askAfter as string) - (Date.now() + 6 * HOUR)) < 10 * 60_000, String(kept.askAfter));
+    for (const f of ['cert.pem', 'chain.pem', 'fullchain.pem']) assert.equal(snapshot(certs)[f], before[f], `${f} untouched`);
+
+    const again = mark + 2;
+    const quiet = await runClient(args, { env });
+    assert.equal(quiet.status, 2, quiet.stderr);
+    assert.equal(quiet.stderr, '');
+    assert.deepEqual(since(again), [], 'inside the Retry-After: nothing asked');
+  });
+
+  test('a window in the past: renewed (exit 0) with "replaces"; the CA\'s early request is explained without -v', async () => {
+    const { args, certs, certId, env } = await issued('ari-past.example.test');
+    proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() - 2 * DAY), end: new Date(Date.now() - DAY), explanationURL: 'https://ca.example/incident' };
+    const orders = proxy.newOrders.length;
+    const run = await runClient(args, { env });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stderr, `acme-client: ${join(certs, 'cert.pem')}: the CA asks for early renewal: https://ca.example/incident\n`);
+    assert.deepEqual(proxy.newOrders.slice(orders).map((o) => o.replaces), [certId]);
+    const renewed = certificateCertId(new X509Certificate(readFileSync(join(certs, 'cert.pem'))).raw);
+    assert.notEqual(renewed, certId);
+    assert.equal(state(certs).certId, renewed, 'the state follows the new certificate');
+    assert.equal(state(certs).askAfter, null);
+  });
+
+  test('alreadyReplaced: one more order without "replaces"', async () => {
+    const { args, certId, env } = await issued('ari-replaced.example.test');
+    proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() - DAY), end: new Date(Date.now() - HOUR) };
+    proxy.refuseNewOrder = { problem: { status: 409, type: 'alreadyReplaced', detail: 'certificate already replaced' }, onlyWithReplaces: true };
+    const orders = proxy.newOrders.length;
+    const run = await runClient(args, { env });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(proxy.newOrders.slice(orders).map((o) => o.replaces), [certId, undefined]);
+  });
+
+  const failures: [string, () => AriProxy['renewalInfo'], string[], RegExp][] = [
+    ['a 500', () => ({ kind: 'status', status: 500 }), [], /renewal-info\/\S+: no renewal information \(HTTP status 500\); the certificate's lifetime decides$/],
+    ['malformed JSON', () => ({ kind: 'body', body: '{"suggestedWindow": ' }), [], /: no renewal information \(malformed JSON\); /],
+    ['a window that ends before it starts', () => ({ kind: 'body', body: JSON.stringify({ suggestedWindow: { start: '2030-01-02T00:00:00Z', end: '2030-01-01T00:00:00Z' } }) }), [],
+      /: no renewal information \(suggestedWindow ends before it starts\); /],
+    ['an oversized answer', () => ({ kind: 'body', body: `{"x":"${'a'.repeat(100_000)}"}` }), [], /: no renewal information \(response larger than 65536 bytes\); /],
+    ['an answer slower than --timeout', () => ({ kind: 'window', start: new Date(), end: new Date(Date.now() + HOUR), delayMs: 4000 }), ['--timeout', '1'],
+      /: no renewal information \(no complete answer within 1 s\); /],
+  ];
+  for (const [what, reply, extra, warning] of failures) {
+    test(`ARI failing (${what}) is one warning, the lifetime rule decides (exit 2), and the next run asks again`, async () => {
+      const { args, certs, env } = await issued(`ari-${what.replace(/\W+/g, '-')}.example.test`);
+      const kept = readFileSync(join(certs, STATE_FILE), 'utf8');
+      proxy.renewalInfo = reply();
+      const run = await runClient([...extra, ...args], { env });
+      assert.equal(run.status, 2, run.stderr);
+      const lines = run.stderr.split('\n').slice(0, -1);
+      assert.equal(lines.length, 1, run.stderr);
+      assert.match(lines[0] as string, warning);
+      assert.equal(readFileSync(join(certs, STATE_FILE), 'utf8'), kept, 'the state is as it was: no answer remembered');
+    });
+  }
+
+  test('--no-ari: the CA is not asked, the lifetime rule decides, and -F orders without "replaces"', async () => {
+    const { args, env } = await issued('ari-off.example.test');
+    proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() - 2 * DAY), end: new Date(Date.now() - DAY) };
+    const mark = proxy.requests.length;
+    const run = await runClient(['--no-ari', ...args], { env });
+    assert.equal(run.status, 2, run.stderr);
+    assert.deepEqual(since(mark), []);
+    const orders = proxy.newOrders.length;
+    const forced = await runClient(['--no-ari', '-F', ...args], { env });
+    assert.equal(forced.status, 0, forced.stderr);
+    assert.deepEqual(proxy.newOrders.slice(orders).map((o) => 'replaces' in o), [false]);
+  });
+
+  test('--profile: sent in newOrder when the CA offers it; without it no profile is sent', async () => {
+    proxy.profiles = { classic: 'the default', shortlived: 'six days' };
+    try {
+      const orders = proxy.newOrders.length;
+      await issued('profile.example.test', ['--profile', 'shortlived']);
+      await issued('noprofile.example.test');
+      assert.deepEqual(proxy.newOrders.slice(orders).map((o) => o.profile), ['shortlived', undefined]);
+      assert.ok(!('profile' in (proxy.newOrders.at(-1) as object)));
+    } finally {
+      proxy.profiles = null;
+    }
+  });
+
+  test('--profile the CA does not offer: one line, exit 1, before any order', async () => {
+    proxy.profiles = { classic: 'the default', tlsserver: '45 days' };
+    try {
+      const w = workDir();
+      const { acct, dom } = ecKeys(w);
+      const orders = proxy.newOrders.length;
+      const run = await runClient(['--profile', 'shortlived', '--server', proxy.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'badprofile.example.test'],
+        { env: { SSL_CERT_FILE: lab.tlsCaFile } });
+      assert.equal(run.status, 1);
+      assert.equal(run.stderr, 'acme-client: shortlived: profile not offered by the CA (offered: classic, tlsserver)\n');
+      assert.equal(proxy.newOrders.length, orders);
+      assert.deepEqual(readdirSync(w.certs), []);
+    } finally {
+      proxy.profiles = null;
+    }
+  });
+
+  test('a CA refusing the profile (invalidProfile): its problem in one line, exit 1', async () => {
+    proxy.profiles = { shortlived: 'six days' };
+    try {
+      const w = workDir();
+      const { acct, dom } = ecKeys(w);
+      proxy.refuseNewOrder = { problem: { status: 400, type: 'invalidProfile', detail: 'profile "shortlived" is not available to this account' }, onlyWithReplaces: false };
+      const run = await runClient(['--profile', 'shortlived', '--server', proxy.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'refused-profile.example.test'],
+        { env: { SSL_CERT_FILE: lab.tlsCaFile } });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /^acme-client: https:\/\/127\.0\.0\.1:\d+\/order-plz: urn:ietf:params:acme:error:invalidProfile: profile "shortlived" is not available to this account\n$/);
+      assert.deepEqual(readdirSync(w.certs), []);
+    } finally {
+      proxy.profiles = null;
+      proxy.refuseNewOrder = null;
+    }
+  });
+
+  test('-O refused at finalize as Let\'s Encrypt does: one line that says to drop -O, exit 1, nothing written', async () => {
+    const { args, certs, env } = await issued('staple.example.test');
+    const before = snapshot(certs);
+    proxy.refuseFinalize = { status: 403, type: 'unauthorized', detail: 'Error finalizing order :: OCSP must-staple extension is no longer available: see https://letsencrypt.org/2024/12/05/ending-ocsp' };
+    try {
+      const run = await runClient(['-O', '-F', ...args], { env });
+      assert.equal(run.status, 1);
+      const lines = run.stderr.split('\n').slice(0, -1).filter((l) => !l.includes('forcing renewal') && !l.includes('-O: OCSP must-staple requested'));
+      assert.equal(lines.length, 1, run.stderr);
+      assert.match(lines[0] as string, /^acme-client: https:\/\/127\.0\.0\.1:\d+\/finalize-order\/\S+: the CA refuses OCSP must-staple: run without -O \(urn:ietf:params:acme:error:unauthorized: .*must-staple.*\)$/);
+      assert.deepEqual(snapshot(certs), before);
+    } finally {
+      proxy.refuseFinalize = null;
+    }
+  });
+});
