@@ -6,6 +6,12 @@ import { createHmac } from 'node:crypto';
 import { parseServerConfig } from '../src/server/config.js';
 import { admittingBlock, globMatches } from '../src/server/auth.js';
 import { Failure } from '../src/log.js';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, prerequisite, workDir } from './helpers.js';
+
+const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
 
 /** The Management Server's README example, every section and key, with its [mgmt] listener. */
 const FULL = `[account]
@@ -156,4 +162,24 @@ test('a request passes every method of one block and names only its domains', ()
   assert.equal(attempt('198.51.100.21', ['mail2.example.org'], `hmac name=sha256, hash=${hmac('wrong')}`), null, 'wrong secret');
   assert.equal(attempt('198.51.100.21', ['mail2.example.org'], `hmac name=sha256, hash=${hmac(key).slice(0, 62)}`), null, 'short hash');
   assert.equal(attempt('198.51.100.22', ['mail2.example.org'], `hmac name=sha256, hash=${hmac(key)}`), null, 'right secret, wrong address');
+});
+
+test('contrib/systemd/acme-client-server.service passes systemd-analyze verify; SIGTERM reaches the server alone', { skip: prerequisite(existsSync(SYSTEMD_ANALYZE) ? false : `${SYSTEMD_ANALYZE} is not installed`) }, () => {
+  const unit = readFileSync(join(ROOT, 'contrib', 'systemd', 'acme-client-server.service'), 'utf8');
+  assert.match(unit, /^KillMode=mixed$/m);
+  assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+  const { dir } = workDir();
+  writeFileSync(join(dir, 'acme-client-server.service'), unit);
+  // man(1) must find the pages the unit names.
+  for (const [page, section] of [['acme-client-server.8', 'man8'], ['acme-client-server.conf.5', 'man5']] as const) {
+    mkdirSync(join(dir, 'man', section), { recursive: true });
+    copyFileSync(join(ROOT, 'man', page), join(dir, 'man', section, page));
+  }
+  const verify = (file: string): { status: number | null; output: string } => {
+    const run = spawnSync(SYSTEMD_ANALYZE, ['verify', file], { cwd: dir, encoding: 'utf8', env: { ...process.env, MANPATH: join(dir, 'man'), SYSTEMD_LOG_LEVEL: 'notice' } });
+    return { status: run.status, output: run.stdout + run.stderr };
+  };
+  assert.deepEqual(verify('acme-client-server.service'), { status: 0, output: '' });
+  writeFileSync(join(dir, 'typo.service'), unit.replace('KillMode=', 'KilMode='));
+  assert.match(verify('typo.service').output, /Unknown key 'KilMode'/, 'the check can fail');
 });
