@@ -156,7 +156,7 @@ export class Orders {
   private runAcmeClient(csrFile: string, certDir: string, names: string[], force: boolean): Promise<{ status: number | null; stderr: string }> {
     const { acmeServer, accountKey, verbose } = this.settings;
     const args = [ACME_CLIENT, '--csr', csrFile, '-c', certDir, '-f', accountKey, '--server', acmeServer, '-t', 'http-01',
-      ...(force ? ['-F'] : []), ...(verbose > 0 ? ['-v'] : []), ...names];
+      ...(force ? ['-F'] : []), ...(verbose > 1 ? ['-v'] : []), ...names];
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: acmeClientEnv() });
     this.runs.add(child);
     const published: string[] = [];
@@ -166,7 +166,7 @@ export class Orders {
     child.stdin.on('error', () => undefined);
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       stderr += text;
-      if (verbose > 0) process.stderr.write(text);
+      if (verbose > 1) process.stderr.write(text);
     });
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
       pending += text;
