@@ -20,6 +20,14 @@ const procs = readdirSync(join(root, 'src/procs')).filter((f) => f.endsWith('.ts
 // project's own says "module". Our code and yargs ask for import.meta.url, which a CommonJS file spells this way:
 const BUNDLE_URL = "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;";
 
+/** yargs' node:assert, as scripts/assert-standin.mjs: the two checks it uses, without the module. */
+const assertStandIn = {
+  name: 'assert-standin',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?assert$/ }, () => ({ path: join(root, 'scripts/assert-standin.mjs') }));
+  },
+};
+
 /**
  * dist/ is what ships: the breakout hook is defined away and removed as dead code. The test build
  * in build/breakout-dist/ keeps it, so tests can ask confined children to try to escape.
@@ -30,6 +38,7 @@ async function bundle(outdir, breakoutHook) {
     bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning', legalComments: 'none',
     minifySyntax: true, define: { __BREAKOUT_HOOK__: String(breakoutHook), 'import.meta.url': '__bundleUrl' },
     alias: { 'string-width': join(root, 'scripts/string-width-standin.mjs') },
+    plugins: [assertStandIn],
     banner: { js: BUNDLE_URL },
   };
   await esbuild.build({ ...common, entryPoints: [join(root, 'src/main.ts')], outfile: join(outdir, 'acme-client.js'),

@@ -71,10 +71,21 @@ export interface Capabilities {
 const UNSHARE = '/usr/bin/unshare';
 const CHROOT = '/usr/sbin/chroot';
 
+/**
+ * The permission model's flag on this Node: --experimental-permission from 20.0, --permission once
+ * it became stable (22.13 and 23.5). Read from the version, not from
+ * process.allowedNodeEnvironmentFlags, which builds a set of every flag Node has and costs the
+ * start of every run more than anything else the parent does before its first child.
+ */
+export function permissionFlagOf(version: string): string | null {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  if (major > 23 || (major === 23 && minor >= 5) || (major === 22 && minor >= 13)) return '--permission';
+  return major >= 20 ? '--experimental-permission' : null;
+}
+
 export function probeCapabilities(): Capabilities {
   const missing: string[] = [];
-  const flags = process.allowedNodeEnvironmentFlags;
-  const permissionFlag = flags.has('--permission') ? '--permission' : flags.has('--experimental-permission') ? '--experimental-permission' : null;
+  const permissionFlag = permissionFlagOf(process.versions.node);
   if (permissionFlag === null) missing.push(`Node ${process.version} has no permission model: children's file access is not limited`);
   let netns = false;
   let jail = false;

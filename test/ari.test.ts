@@ -1,5 +1,5 @@
 // Renewal for today's CAs, end to end: ARI (RFC 9773), profiles and the must-staple refusal,
-// through test/ariproxy.ts in front of a real Pebble (which has none of them). Each test issues a
+// through scripts/ariproxy.ts in front of a real Pebble (which has none of them). Each test issues a
 // certificate through the proxy, then sets what the CA says and runs the nightly command again.
 
 import { after, before, describe, test } from 'node:test';
@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { AriProxy, startAriProxy } from './ariproxy.js';
+import { AriProxy, startAriProxy } from '../scripts/ariproxy.js';
 import { ISSUED_SET, STATE_FILE, ecKeys, needsRootAndLab, runClient, snapshot, workDir } from './helpers.js';
 import { certificateCertId } from '../src/x509/certid.js';
 

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Capabilities, childCommand, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
+import { Capabilities, childCommand, permissionFlagOf, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
 import { Failure } from '../src/log.js';
 import { prerequisite } from './helpers.js';
 
@@ -79,4 +79,16 @@ process.stdout.write(JSON.stringify(made));
   } finally {
     rmSync(top, { recursive: true, force: true });
   }
+});
+
+test('the permission model\'s flag follows the Node version, and this Node knows the one it gives', () => {
+  assert.equal(permissionFlagOf('18.20.4'), null);
+  assert.equal(permissionFlagOf('20.20.2'), '--experimental-permission');
+  assert.equal(permissionFlagOf('22.12.0'), '--experimental-permission');
+  assert.equal(permissionFlagOf('22.13.0'), '--permission');
+  assert.equal(permissionFlagOf('23.4.0'), '--experimental-permission');
+  assert.equal(permissionFlagOf('23.5.0'), '--permission');
+  assert.equal(permissionFlagOf('24.11.1'), '--permission');
+  const flag = permissionFlagOf(process.versions.node);
+  assert.ok(flag !== null && process.allowedNodeEnvironmentFlags.has(flag), `${process.version} takes ${flag}`);
 });

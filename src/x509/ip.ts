@@ -4,8 +4,16 @@
 
 import { isIPv4, isIPv6 } from 'node:net';
 
+/**
+ * What can be an address at all: digits and dots, or a colon. Anything else is turned away before
+ * node:net's address patterns, whose first use compiles a regular expression large enough to cost
+ * the start of every run (bench/RESULTS.md).
+ */
+const MAYBE_ADDRESS = /^[0-9.]+$|:/;
+
 /** An IPv4 or IPv6 address in the one form this client writes and compares it in, or null (a zone index too). */
 export function canonicalIp(text: string): string | null {
+  if (!MAYBE_ADDRESS.test(text)) return null;
   if (isIPv4(text)) return text.split('.').map((part) => String(Number(part))).join('.');
   // The WHATWG URL parser writes IPv6 as RFC 5952 recommends: lower case, longest zero run as ::,
   // and an embedded IPv4 tail as two hex groups.

@@ -6,14 +6,15 @@
 //   - GET <renewalInfo>/<CertID> answers with the window, status or misbehaviour the test sets;
 //   - newOrder payloads are recorded (profile, replaces), and may be refused once;
 //   - finalize may be refused (Let's Encrypt's must-staple answer).
-// Real issuance still comes from Pebble.
+// Real issuance still comes from Pebble. Used by test/ari.test.ts, and by the bench for the no-op
+// that asks the CA its renewal window.
 
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Lab } from '../scripts/pebble-lab.js';
+import type { Lab } from './pebble-lab.js';
 
 export type RenewalInfoReply =
   | { kind: 'window'; start: Date; end: Date; retryAfter?: string; explanationURL?: string; delayMs?: number }
