@@ -14,12 +14,11 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startLab } from './pebble-lab.js';
+import { freePorts, startLab } from './pebble-lab.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVER = join(ROOT, 'dist', 'acme-client-server.js');
@@ -31,13 +30,6 @@ const clients = Number(values.clients);
 const hits = Number(values.hits);
 if (!(clients >= 1 && clients <= 200 && hits >= 1 && hits <= 1000)) throw new Error('bench-server: --clients 1..200, --hits 1..1000');
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Every process below `root` (and root), from /proc. */
 function tree(root: number): number[] {
@@ -80,8 +72,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'bench-server-'));
-  const sign = await freePort();
-  const challenge = await freePort();
+  const [sign, challenge] = (await freePorts(2)) as [number, number];
   const lab = await startLab({ challengeUpstreams: [`127.0.0.1:${challenge}`] });
   let server: ChildProcess | null = null;
   try {

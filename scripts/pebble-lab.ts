@@ -192,7 +192,8 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
 }
 
 /** n distinct ports that are free on 127.0.0.1 for TCP (and the first also for UDP, for DNS). */
-async function freePorts(n: number): Promise<number[]> {
+/** `n` TCP ports free on 127.0.0.1 (the first free for UDP too), for servers to be started on. */
+export async function freePorts(n: number): Promise<number[]> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const servers: Server[] = [];
     try {

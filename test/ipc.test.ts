@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_FRAME, FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import {
   parseNetToAcct, parseAcctToNet, parseKeyToNet, parseNever, parseNetToChng, parseChngToNet,
-  parseCertToNet, parseNetToCert, parseCertToFile,
+  parseCertToNet, parseNetToCert, parseCertToFile, parseFrontToServer, parseServerToFront,
 } from '../src/ipc/messages.js';
 import { parseConfig, type Role } from '../src/ipc/roles.js';
 
@@ -458,7 +458,32 @@ const PARSERS: ParserCase[] = [
       { valid: { op: 'remove' }, fields: {} },
     ],
   },
+  {
+    name: 'parseFrontToServer', parse: parseFrontToServer, shapes: [
+      { valid: { op: 'ready' }, fields: {} },
+      { valid: { op: 'sign', id: 3, peer: '192.0.2.7', authentication: 'hmac name=sha256, hash=00', body: 'LS0tLS1CRUdJTg==', names: ['example.org'],
+        sha256: 'a'.repeat(64) },
+        fields: { id: { kind: 'id' }, peer: { kind: 'string', max: 64 }, authentication: { kind: 'optString', max: 1024 }, body: { kind: 'string', max: 2 << 20 } } },
+      { valid: { op: 'published', token: B64 }, fields: { token: { kind: 'b64', max: 256 } } },
+    ],
+  },
+  {
+    name: 'parseServerToFront', parse: parseServerToFront, shapes: [
+      { valid: { op: 'settings', maxSize: 4096 }, fields: { maxSize: { kind: 'id' } } },
+      { valid: { op: 'publish', token: B64, keyAuthorization: `${B64}.thumb` }, fields: { token: { kind: 'b64', max: 256 }, keyAuthorization: { kind: 'string', max: 4096 } } },
+      { valid: { op: 'withdraw', token: B64 }, fields: { token: { kind: 'b64', max: 256 } } },
+      { valid: { op: 'answer', id: 1, status: 403, body: 'forbidden', retryAfter: null }, fields: { id: { kind: 'id' }, body: { kind: 'string', max: 1 << 19 } } },
+      { valid: { op: 'answer', id: 2, status: 429, body: 'rate limited', retryAfter: 3600 }, fields: {} },
+      { valid: { op: 'drain' }, fields: {} },
+    ],
+  },
 ];
+
+test('parseFrontToServer and parseServerToFront: a bad SHA-256 and a status outside HTTP\'s are refused', () => {
+  const sign = { op: 'sign', id: 3, peer: '::1', authentication: null, body: '', names: [], sha256: 'A'.repeat(64) };
+  assert.throws(() => parseFrontToServer(sign), /sha256 is not a SHA-256 in hex/);
+  assert.throws(() => parseServerToFront({ op: 'answer', id: 1, status: 99, body: '', retryAfter: null }), /status is not an HTTP status/);
+});
 
 function rejects(parse: (v: unknown) => unknown, value: unknown, pattern: RegExp, what: string): void {
   assert.throws(() => parse(value), pattern, what);

@@ -68,7 +68,7 @@ test('acme-client-server(8) documents every option and status; acme-client-serve
     assert.match(conf, new RegExp(`^\\.Ss ${section}$`, 'm'), section);
   }
   for (const key of ['dir', 'acme-server', 'listener', 'max-size', 'default-verification', 'default-storage', 'type', 'dns-server', 'ttl', 'timeout',
-    'directory', 'renew-within', 'ip', 'hmac_type', 'hmac_key', 'domain', 'verification', 'storage']) {
+    'tsig-key-file', 'directory', 'renew-within', 'ip', 'hmac_type', 'hmac_key', 'domain', 'verification', 'storage']) {
     assert.match(conf, new RegExp(`^\\.It Cm ${key} No =`, 'm'), key);
   }
 });

@@ -1,29 +1,24 @@
 // acme-client-server with real parts: Pebble; two nginx "web servers" (127.0.0.1 and 127.0.0.2, on
 // Pebble's http-01 port) proxying /.well-known/acme-challenge/ to two server instances with
-// proxy_next_upstream error timeout http_404; clients that are curl and openssl, as in seed 001_*.
+// proxy_next_upstream error timeout http_404; clients that are curl and openssl, as in seed 001_*;
+// a fake CA only where Pebble cannot be made to rate-limit; BIND for dns01-dnsUpdate blocks.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate, createPublicKey } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { Lab, freePorts, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { FakeCa, problem } from './fakeca.js';
-import { ROOT, needsRootAndLab, openssl, workDir } from './helpers.js';
+import { BindLab, bindUnavailable, startBind } from './bind-lab.js';
+import { ROOT, childrenOf, needsRootAndLab, openssl, workDir } from './helpers.js';
 
 const SERVER = join(ROOT, 'dist', 'acme-client-server.js');
 const skip = needsRootAndLab(labUnavailable);
 const HMAC_KEY = 'n048aX0G2Gc8zAvUfcbz8fFIpRwi1D';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Instance {
   proc: ChildProcess;
@@ -65,10 +60,10 @@ function startServer(config: string, env: NodeJS.ProcessEnv, signPort: number): 
   return logged(/listening for POST \/sign/).then(() => instance);
 }
 
-/** --register, run without blocking this process: the fake CA answers from it. */
-function register(configFile: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+/** The server run to its end (without blocking this process: a fake CA may answer from it). */
+function runServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER, '--register', '--agree-tos', '-f', configFile], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SERVER, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     for (const stream of [child.stdout, child.stderr]) stream.setEncoding('utf8').on('data', (d: string) => (output += d));
     child.on('error', reject);
@@ -83,6 +78,8 @@ function parseCurl(out: string): CurlAnswer {
   const headers = out.slice(0, split);
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1]), headers, body: out.slice(split + 4) };
 }
+
+const register = (configFile: string, env: NodeJS.ProcessEnv): ReturnType<typeof runServer> => runServer(['--register', '--agree-tos', '-f', configFile], env);
 
 function curl(args: string[]): CurlAnswer {
   return parseCurl(execFileSync('curl', ['-s', '-D', '-', ...args], { encoding: 'utf8' }));
@@ -184,7 +181,7 @@ describe('acme-client-server behind two nginx web servers, against Pebble', { sk
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await freePort();
+    [ports.sign1, ports.sign2, ports.challenge1, ports.challenge2] = (await freePorts(4)) as [number, number, number, number];
     lab = await startLab({ challengeUpstreams: [`127.0.0.1:${ports.challenge1}`, `127.0.0.1:${ports.challenge2}`] });
     env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
     for (const dir of [files.cache1, files.cache2]) mkdirSync(dir);
@@ -203,6 +200,18 @@ describe('acme-client-server behind two nginx web servers, against Pebble', { sk
     assert.equal(statSync(key).mode & 0o777, 0o600);
     assert.match(readFileSync(key, 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
     assert.match(lab.requestLog(), /POST \/sign-me-up -> calling handler\(\)/);
+  });
+
+  test('frontproc runs unprivileged, in a network namespace of its own, holding sockets and no file', () => {
+    const front = childrenOf(servers[0]!.proc.pid as number).get('frontproc');
+    assert.ok(front !== undefined, 'frontproc found');
+    const status = readFileSync(`/proc/${front}/status`, 'utf8');
+    assert.doesNotMatch(status, /^Uid:\s+0\b/m);
+    assert.notEqual(readlinkSync(`/proc/${front}/ns/net`), readlinkSync('/proc/self/ns/net'));
+    const open = readdirSync(`/proc/${front}/fd`).map((fd) => readlinkSync(`/proc/${front}/fd/${fd}`));
+    const files = open.filter((target) => !/^(socket|pipe|anon_inode):/.test(target) && target !== '/dev/null');
+    assert.deepEqual(files, []);
+    assert.ok(open.filter((target) => target.startsWith('socket:')).length >= 2, 'its listening sockets');
   });
 
   test('a CSR posted to the second server is validated through both web servers, each trying the first server, then the next on 404', async () => {
@@ -339,7 +348,8 @@ describe('acme-client-server: stopping and starting', { skip }, () => {
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    ports = { sign: await freePort(), challenge: await freePort() };
+    const [sign, challenge] = (await freePorts(2)) as [number, number];
+    ports = { sign, challenge };
     lab = await startLab({ challengeUpstreams: [`127.0.0.1:${ports.challenge}`] });
     env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
     mkdirSync(cache);
@@ -402,27 +412,14 @@ describe('acme-client-server: stopping and starting', { skip }, () => {
   test('a configuration it does not understand: one line naming file, line and key, nothing listens, exit 1', async () => {
     const bad = join(w.dir, 'bad.ini');
     writeFileSync(bad, readFileSync(configFile, 'utf8').replace('max-size = 4k', 'max-size = 4k\nmax_size = 4k'));
-    const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [SERVER, '-f', bad], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('close', (code) => resolve({ code, stderr }));
-    });
-    assert.equal(run.code, 1);
-    assert.equal(run.stderr, `acme-client-server: ${bad}:9: max_size: unknown key in [mgmt]\n`);
+    assert.deepEqual(await runServer(['-f', bad]), { code: 1, output: `acme-client-server: ${bad}:9: max_size: unknown key in [mgmt]\n` });
   });
 
   test('the account key must be there: said in one line, with the command that makes it', async () => {
     const other = join(w.dir, 'noaccount.ini');
     writeFileSync(other, readFileSync(configFile, 'utf8').replace(`dir = ${account}`, `dir = ${join(w.dir, 'none')}`));
-    const out = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [SERVER, '-f', other], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('close', (code) => resolve({ code, stderr }));
-    });
-    assert.equal(out.code, 1);
-    assert.equal(out.stderr, `acme-client-server: ${join(w.dir, 'none', 'account.pem')}: no account key: make one with acme-client-server --register --agree-tos -f ${other}\n`);
+    assert.deepEqual(await runServer(['-f', other]),
+      { code: 1, output: `acme-client-server: ${join(w.dir, 'none', 'account.pem')}: no account key: make one with acme-client-server --register --agree-tos -f ${other}\n` });
   });
 });
 
@@ -432,8 +429,7 @@ describe('acme-client-server: the CA rate-limits (429 with Retry-After), a run f
       ? { ...problem(429, 'rateLimited', 'too many certificates'), headers: { 'content-type': 'application/problem+json', 'retry-after': '7200' } }
       : undefined));
     const w = workDir();
-    const sign = await freePort();
-    const challenge = await freePort();
+    const [sign, challenge] = (await freePorts(2)) as [number, number];
     const account = join(w.dir, 'account');
     const cache = join(w.dir, 'cache');
     mkdirSync(cache);
@@ -458,6 +454,73 @@ describe('acme-client-server: the CA rate-limits (429 with Retry-After), a run f
     } finally {
       server.proc.kill('SIGKILL');
       await ca.stop();
+    }
+  });
+});
+
+describe('acme-client-server with a dns01-dnsUpdate block: acme-client-dns01 updates BIND, Pebble resolves through it', { skip: needsRootAndLab(() => labUnavailable() ?? bindUnavailable()) }, () => {
+  let bind: BindLab;
+  let lab: Lab;
+  before(async () => {
+    bind = await startBind();
+    lab = await startLab({ dnsServer: `${bind.primary}:53` });
+  });
+  after(async () => {
+    await lab?.stop();
+    await bind?.stop();
+  });
+
+  test('a CSR admitted to the block issues over dns-01, its records removed after; a block without a TSIG key is a 500 that says why', async () => {
+    const w = workDir();
+    const [sign, challenge] = (await freePorts(2)) as [number, number];
+    const configFile = join(w.dir, 'server.ini');
+    const cache = join(w.dir, 'cache');
+    mkdirSync(cache);
+    writeFileSync(configFile, `[account]
+dir = ${join(w.dir, 'account')}
+acme-server = ${lab.directoryUrl}
+[mgmt]
+listener = 127.0.0.1:${sign}
+default-verification = dns
+[verification "http"]
+type = http01
+listener = 127.0.0.1:${challenge}
+[verification "dns"]
+type = dns01-dnsUpdate
+dns-server = ${bind.primary}
+ttl = 60
+timeout = 10
+tsig-key-file = ${bind.keys.example}
+[verification "unsigned"]
+type = dns01-dnsUpdate
+dns-server = ${bind.primary}
+[storage "file"]
+type = file
+directory = ${cache}
+[auth "unsigned"]
+ip = 127.0.0.1
+verification = unsigned
+domain = unsigned.example.test
+[auth "dns"]
+ip = 127.0.0.1
+domain = *.example.test
+`);
+    const env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
+    assert.equal((await register(configFile, env)).code, 0);
+    const server = await startServer(configFile, env, sign);
+    try {
+      const answer = await curlAsync(['--data-binary', `@${seedClient(w.dir, ['srv.example.test'])}`, server.sign]);
+      assert.equal(answer.status, 200, answer.body);
+      assert.equal(new X509Certificate(answer.body).subjectAltName, 'DNS:srv.example.test');
+      await bind.secondaryInSync();
+      assert.deepEqual([await bind.txt(bind.primary, '_acme-challenge.srv.example.test'), await bind.txt(bind.secondary, '_acme-challenge.srv.example.test')], [[], []]);
+
+      const mark = server.stderr().length;
+      const unsigned = await curlAsync(['--data-binary', `@${seedClient(w.dir, ['unsigned.example.test'])}`, server.sign]);
+      assert.equal(unsigned.status, 500);
+      assert.match(await server.logged(/POST \/sign unsigned\.example\.test: 500: /, mark), /verification "unsigned": dns01-dnsUpdate needs tsig-key-file/);
+    } finally {
+      server.proc.kill('SIGKILL');
     }
   });
 });

@@ -73,7 +73,7 @@ test('the Management Server\'s example: every section and key, repeated keys as 
   assert.equal(config.maxSize, 4096);
   assert.deepEqual(config.verifications, [
     { name: 'http', type: 'http01', listeners: [{ host: '192.0.2.80', port: 1380 }, { host: '2001:db8::80', port: 1380 }] },
-    { name: 'dns', type: 'dns01-dnsUpdate', dnsServers: ['192.0.2.53'], ttl: 5, timeoutSeconds: 30 },
+    { name: 'dns', type: 'dns01-dnsUpdate', dnsServers: ['192.0.2.53'], ttl: 5, timeoutSeconds: 30, tsigKeyFile: null },
   ]);
   assert.deepEqual(config.auth.map((b) => [b.name, b.networks.length, b.domains, b.verification.name, b.storage.name, b.hmac?.algorithm ?? null]), [
     ['mail', 2, ['mail.example.org', 'mail.example.com'], 'http', 'file', null],

@@ -20,7 +20,8 @@ export interface Listener {
 
 export type Verification =
   | { name: string; type: 'http01'; listeners: Listener[] }
-  | { name: string; type: 'dns01-dnsUpdate'; dnsServers: string[]; ttl: number; timeoutSeconds: number };
+  /** tsigKeyFile: our one addition to the format; acme-client-dns01 makes no unsigned update. */
+  | { name: string; type: 'dns01-dnsUpdate'; dnsServers: string[]; ttl: number; timeoutSeconds: number; tsigKeyFile: string | null };
 
 export type Storage =
   | { name: string; type: 'none' }
@@ -214,7 +215,7 @@ function parseSize(keys: Keys): number {
 }
 
 function parseVerification(file: string, section: Section): Verification {
-  const type = new Keys(file, section, ['type', 'listener', 'dns-server', 'ttl', 'timeout']).one('type');
+  const type = new Keys(file, section, ['type', 'listener', 'dns-server', 'ttl', 'timeout', 'tsig-key-file']).one('type');
   if (type === null) return new Keys(file, section, []).missing('type');
   switch (type.value) {
     case 'http01': {
@@ -222,12 +223,15 @@ function parseVerification(file: string, section: Section): Verification {
       return { name: section.name, type: 'http01', listeners: listeners(keys, 'listener', DEFAULT_HTTP01_LISTENERS) };
     }
     case 'dns01-dnsUpdate': {
-      const keys = new Keys(file, section, ['type', 'dns-server', 'ttl', 'timeout']);
+      const keys = new Keys(file, section, ['type', 'dns-server', 'ttl', 'timeout', 'tsig-key-file']);
       const servers = keys.list('dns-server');
       for (const entry of servers) if (isIP(entry.value) === 0) keys.fail(entry, `not an IP address: ${entry.value}`);
+      const keyFile = keys.one('tsig-key-file');
+      if (keyFile !== null && !keyFile.value.startsWith('/')) keys.fail(keyFile, `not an absolute path: ${keyFile.value}`);
       return {
         name: section.name, type: 'dns01-dnsUpdate', dnsServers: servers.length > 0 ? servers.map((e) => e.value) : [DEFAULT_DNS_SERVER],
         ttl: keys.number('ttl', 1, 86_400) ?? DEFAULT_TTL, timeoutSeconds: keys.number('timeout', 1, 3600) ?? DEFAULT_DNS_TIMEOUT,
+        tsigKeyFile: keyFile?.value ?? null,
       };
     }
     default:

@@ -4,6 +4,12 @@
 //   acme-client --csr <runtime>/<sha256>.csr -c <cache>/<sha256> -f <account dir>/account.pem
 //               --server <acme-server> -t http-01 [-F] name...
 //
+// or, for a dns01-dnsUpdate verification, the same behind acme-client-dns01, which publishes the
+// TXT records with signed RFC 2136 updates to the block's dns-server:
+//
+//   acme-client-dns01 --provider nsupdate --tsig-key-file <key> --nsupdate-server <dns-server>
+//                     --dns-server <dns-server> -- <acme-client's arguments, without -t>
+//
 // Its children do the ACME work, each confined as in any run: acctproc alone reads the account
 // key, netproc alone talks to the CA, certproc reads and checks the CSR again (it must name
 // exactly the names given, so a lying front child gains nothing) and checks the chain, fileproc
@@ -16,8 +22,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ACME_CLIENT, acmeClientEnv } from './coprocess.js';
-import type { Storage } from './config.js';
+import { ACME_CLIENT, ACME_CLIENT_DNS01, acmeClientEnv } from './coprocess.js';
+import type { Storage, Verification } from './config.js';
 import { readFileCapped } from '../fsutil/read.js';
 import { debug, warn } from '../log.js';
 
@@ -117,16 +123,16 @@ export class Orders {
   }
 
   /** The certificate for a CSR admitted to `storage`; identical CSRs arriving together share one. */
-  sign(csrPem: Buffer, sha256: string, names: string[], storage: Storage): Promise<Answer> {
+  sign(csrPem: Buffer, sha256: string, names: string[], storage: Storage, verification: Verification): Promise<Answer> {
     const key = `${storage.type === 'file' ? storage.directory : ''}\0${sha256}`;
     const running = this.inFlight.get(key);
     if (running !== undefined) return running;
-    const answer = this.serve(csrPem, sha256, names, storage).finally(() => this.inFlight.delete(key));
+    const answer = this.serve(csrPem, sha256, names, storage, verification).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, answer);
     return answer;
   }
 
-  private async serve(csrPem: Buffer, sha256: string, names: string[], storage: Storage): Promise<Answer> {
+  private async serve(csrPem: Buffer, sha256: string, names: string[], storage: Storage, verification: Verification): Promise<Answer> {
     const certDir = storage.type === 'file' ? join(storage.directory, sha256) : mkdtempSync(join(this.runtimeDir, 'order-'));
     try {
       let cached: string | null = null;
@@ -139,7 +145,7 @@ export class Orders {
       try {
         const csrFile = join(this.runtimeDir, `${sha256}.csr`);
         writeFileSync(csrFile, csrPem, { mode: 0o600 });
-        const { status, stderr } = await this.runAcmeClient(csrFile, certDir, names, cached !== null);
+        const { status, stderr } = await this.runAcmeClient(verification, csrFile, certDir, names, cached !== null);
         rmSync(csrFile, { force: true });
         if (status !== 0 && status !== 2) return failureAnswer(stderr);
         const chain = await readFileCapped(join(certDir, 'fullchain.pem'), MAX_CHAIN_FILE);
@@ -153,10 +159,18 @@ export class Orders {
     }
   }
 
-  private runAcmeClient(csrFile: string, certDir: string, names: string[], force: boolean): Promise<{ status: number | null; stderr: string }> {
+  /** The command of one order: acme-client speaking http-01 to us, or acme-client-dns01 in front of it. */
+  private command(verification: Verification, options: string[], names: string[]): string[] {
+    if (verification.type === 'http01') return [ACME_CLIENT, ...options, '-t', 'http-01', ...names];
+    const server = verification.dnsServers[0] as string;
+    return [ACME_CLIENT_DNS01, '--provider', 'nsupdate', '--tsig-key-file', verification.tsigKeyFile as string, '--nsupdate-server', server,
+      '--dns-server', server, '--', ...options, ...names];
+  }
+
+  private runAcmeClient(verification: Verification, csrFile: string, certDir: string, names: string[], force: boolean): Promise<{ status: number | null; stderr: string }> {
     const { acmeServer, accountKey, verbose } = this.settings;
-    const args = [ACME_CLIENT, '--csr', csrFile, '-c', certDir, '-f', accountKey, '--server', acmeServer, '-t', 'http-01',
-      ...(force ? ['-F'] : []), ...(verbose > 1 ? ['-v'] : []), ...names];
+    const args = this.command(verification, ['--csr', csrFile, '-c', certDir, '-f', accountKey, '--server', acmeServer,
+      ...(force ? ['-F'] : []), ...(verbose > 1 ? ['-v'] : [])], names);
     const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: acmeClientEnv() });
     this.runs.add(child);
     const published: string[] = [];
