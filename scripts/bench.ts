@@ -137,7 +137,7 @@ const PACKAGE: Record<DebianPeer, { pkg: string; bin?: string }[]> = {
 const NO_ARI: Record<Exclude<ClientId, typeof OURS | typeof OURS_RSA>, string> = {
   'node-acme-client': 'renewalInfo appears nowhere in the library',
   uacme: 'renewalInfo appears nowhere in the program',
-  lego: '`lego renew --help` offers no ARI option in this version (lego\'s came later)',
+  lego: '`lego renew --help` offers no ARI option: this version predates lego\'s ARI support',
   certbot: 'ARI came in certbot 4.1.0',
   dehydrated: 'renewalInfo appears nowhere in the script',
   'acme-tiny': 'no renewal logic at all',
