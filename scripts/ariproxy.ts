@@ -7,7 +7,7 @@
 //   - newOrder payloads are recorded (profile, replaces), and may be refused once;
 //   - finalize may be refused (Let's Encrypt's must-staple answer).
 // Real issuance still comes from Pebble. Used by test/ari.test.ts, and by the bench for the no-op
-// that asks the CA its renewal window.
+// that asks the CA its renewal window (in a process of its own: scripts/bench-ariproxy.ts).
 
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -67,7 +67,10 @@ function sendProblem(res: ServerResponse, p: Problem): void {
   res.end(JSON.stringify({ type: `urn:ietf:params:acme:error:${p.type}`, detail: p.detail }));
 }
 
-export async function startAriProxy(lab: Lab): Promise<AriProxy> {
+/** Only where Pebble is and how to trust it are needed: the bench's proxy process has no Lab object. */
+export type Upstream = Pick<Lab, 'directoryUrl' | 'tlsCaFile' | 'dir'>;
+
+export async function startAriProxy(lab: Upstream): Promise<AriProxy> {
   const upstream = new URL(lab.directoryUrl);
   const ca = readFileSync(lab.tlsCaFile);
   const agent = new https.Agent({ ca, keepAlive: true });

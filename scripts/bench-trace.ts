@@ -360,8 +360,10 @@ const KINDS: [RegExp, string][] = [
   [/\/dir$/, 'directory'], [/\/nonce-plz$/, 'newNonce'], [/\/sign-me-up$/, 'newAccount'], [/\/my-account\//, 'account'],
   [/\/order-plz$/, 'newOrder'], [/\/authZ\//, 'authorization'], [/\/chalZ\//, 'challenge (respond)'],
   [/\/my-order\//, 'order'], [/\/finalize-order\//, 'finalize'], [/\/certZ\//, 'certificate'], [/\/revoke-cert$/, 'revokeCert'],
+  // RFC 9773's unauthenticated GET: scripts/ariproxy.ts's path (Pebble 2.4 has none).
+  [/\/renewal-info\//, 'renewalInfo'],
 ];
-export const KIND_ORDER = ['directory', 'newNonce', 'newAccount', 'account', 'newOrder', 'authorization (fetch)', 'challenge (respond)',
+export const KIND_ORDER = ['directory', 'renewalInfo', 'newNonce', 'newAccount', 'account', 'newOrder', 'authorization (fetch)', 'challenge (respond)',
   'authorization (poll)', 'order (read)', 'finalize', 'order (poll)', 'certificate', 'revokeCert', 'other'];
 
 /** Reads the wrapper's stamped stderr of a -vv run ("<monotonic ns> <line>" per line). */
@@ -405,6 +407,26 @@ function median(v: number[]): number {
 const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : '—');
 const f1 = (x: number): string => (Number.isFinite(x) ? (x < 10 ? x.toFixed(1) : x.toFixed(0)) : '—');
 
+/** What the stretches of a run's wall time hold, in the words of one kind of run. */
+export interface Stretches {
+  beforeFirst: string;
+  idle: string;
+  afterLast: string;
+}
+
+export const ISSUANCE_STRETCHES: Stretches = {
+  beforeFirst: 'start of the run → first request sent (start-ups, certproc\'s verdict, the account key loaded)',
+  idle: '… of which no request was in flight (our side: signing, challenge files, CSR, IPC)',
+  afterLast: 'last answer → end of the run (certificate checked and written, children ended)',
+};
+
+/** The no-op that asks the CA's renewalInfo: certproc says "ask", netproc GETs twice, fileproc keeps the answer. */
+export const NOOP_STRETCHES: Stretches = {
+  beforeFirst: 'start of the run → first request sent (parent and certproc start, certproc says "ask", netproc and fileproc start)',
+  idle: '… of which no request was in flight (netproc between the two GETs)',
+  afterLast: 'last answer → end of the run (certproc\'s verdict, fileproc writes the state file, children ended)',
+};
+
 export interface Variant {
   /** Column heading: which of our rows (e.g. "EC P-256 account key"). */
   name: string;
@@ -421,7 +443,7 @@ function labelOrder(a: string, b: string): number {
 }
 
 /** Markdown lines: per-process CPU and lifetime, then per-request wall, one column group per variant. */
-export function renderBreakdown(variants: Variant[]): string[] {
+export function renderBreakdown(variants: Variant[], stretches: Stretches = ISSUANCE_STRETCHES): string[] {
   const out: string[] = [];
   const withProcs = variants.filter((v) => v.procRuns.length > 0);
   if (withProcs.length > 0) {
@@ -488,10 +510,10 @@ export function renderBreakdown(variants: Variant[]): string[] {
     const row = (label: string, f: (t: ReturnType<typeof timeline>) => number): void => {
       out.push(`| ${label} | ${withReqs.map((v) => f0(median(v.requestRuns.map((r) => f(timeline(r)))))).join(' | ')} |`);
     };
-    row('start of the run → first request sent (start-ups, certproc\'s verdict, the account key loaded)', (t) => t.first);
+    row(stretches.beforeFirst, (t) => t.first);
     row('first request → last answer (the ACME conversation)', (t) => t.last - t.first);
-    row('… of which no request was in flight (our side: signing, challenge files, CSR, IPC)', (t) => t.idle);
-    row('last answer → end of the run (certificate checked and written, children ended)', (t) => t.end - t.last);
+    row(stretches.idle, (t) => t.idle);
+    row(stretches.afterLast, (t) => t.end - t.last);
     row('whole run', (t) => t.end);
     const unanswered = withReqs.reduce((s, v) => s + v.requestRuns.reduce((a, r) => a + r.unanswered, 0), 0);
     if (unanswered > 0) out.push('', `(${unanswered} request line(s) had no answer line.)`);

@@ -10,7 +10,9 @@
 // Cases: issue1 (a new certificate for b1.example.test, forced), issue100 (one certificate for
 // n1..n100.bench.example.test, forced), noop (the nightly run: the certificate is valid, nothing to
 // do), revoke (revoke b1's certificate), node (`node -e 0`, the floor of any Node.js program; run
-// with noop), keygen (what RSA-4096 key generation costs our client). Every case runs N rounds
+// with noop), keygen (what RSA-4096 key generation costs our client), noop-ari (ours only: the
+// nightly run when the CA's renewal window decides, ARI being our default; it asks the CA's
+// renewalInfo through scripts/ariproxy.ts, which Debian's Pebble lacks). Every case runs N rounds
 // (default 5), the clients interleaved and their order rotated each round, so that drift of a
 // shared machine hits them all alike; each cell is the median and the range (min-max). lego and
 // dehydrated take minutes on 100 names: their issue100 is skipped unless --slow, which runs it once.
@@ -46,8 +48,15 @@
 //     (the kernel answers it only outside the namespace), records the fork, exec and exit of every
 //     process the bench starts and the CPU of every thread as it ends; each timed run of ours is
 //     split into the parent, its six children and their helpers. Each round also runs our 1- and
-//     100-name issuances once more with -vv, the wrapper stamping each stderr line, to time every
-//     ACME request. Neither is in the tables' figures; both get a section of their own.
+//     100-name issuances and the ARI no-op once more with -vv, the wrapper stamping each stderr
+//     line, to time every ACME request. Neither is in the tables' figures; both get a section of
+//     their own.
+//  7. The ARI no-op (noop-ari): scripts/ariproxy.ts in front of the lab's Pebble, in a node process
+//     of its own at nice 0 (scripts/bench-ariproxy.ts), adds renewalInfo to the directory and
+//     answers it with a window not yet open. Our client gets a certificate through it (untimed);
+//     before each timed run the state file's askAfter is put in the past, as on the first night
+//     after the CA's Retry-After, so that certproc says "ask". A run counts only if it exits 2
+//     after exactly GET /dir and GET /renewal-info/<CertID>, and fileproc kept the answer.
 //
 // The tables go to stdout and, for a run of every client and case, to bench/RESULTS.md (--out to
 // choose; a subset run writes only where --out says). A summary comes first: each job, our two
@@ -65,8 +74,10 @@ import { cpus, release, setPriority, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
 import { startLab, type Lab } from './pebble-lab.js';
-import { COLLECTOR_PY, ProcTrace, parseRequests, renderBreakdown, splitRun, type ProcRun, type RequestRun, type Variant } from './bench-trace.js';
+import { COLLECTOR_PY, NOOP_STRETCHES, ProcTrace, parseRequests, renderBreakdown, splitRun, type ProcRun, type RequestRun, type Stretches, type Variant } from './bench-trace.js';
+import { certificateCertId } from '../src/x509/certid.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..'); // build/scripts/bench.js -> repo root
 const SELF = fileURLToPath(import.meta.url);
@@ -83,8 +94,13 @@ const NAMES100 = Array.from({ length: 100 }, (_, i) => `n${i + 1}.bench.example.
 
 const CASES = ['issue1', 'issue100', 'noop', 'revoke'] as const;
 type CaseId = (typeof CASES)[number];
-const EXTRAS = ['node', 'keygen'] as const;
+const EXTRAS = ['node', 'keygen', 'noop-ari'] as const;
 const NODE_STARTS_NODE = 'node starting node -e 0';
+/** Our no-op when the CA's renewal window decides (ARI, the default): a row beside the no-op decided locally. */
+const NOOP_ARI = 'noop-ari';
+const ARI_PROXY = join(ROOT, 'build', 'scripts', 'bench-ariproxy.js');
+/** Where our client keeps the CA's renewal answer, beside the certificate (src/defaults.ts). */
+const STATE_FILE = 'acme-client-state.json';
 const ALL_CASES: readonly string[] = [...CASES, ...EXTRAS];
 const CASE_TITLE: Record<CaseId, string> = {
   issue1: `(a) Issuance, 1 name (${NAME1}), forced`,
@@ -116,6 +132,16 @@ const PACKAGE: Record<DebianPeer, { pkg: string; bin?: string }[]> = {
   // recommends its RSA module) and LWP's https.
   lacme: [{ pkg: 'lacme', bin: '/usr/sbin/lacme' }, { pkg: 'lacme-accountd', bin: '/usr/bin/lacme-accountd' },
     { pkg: 'libcrypt-openssl-rsa-perl' }, { pkg: 'liblwp-protocol-https-perl' }],
+};
+/** Why a peer has no ARI no-op, as checked on this machine's versions (its options, and renewalInfo in its program). */
+const NO_ARI: Record<Exclude<ClientId, typeof OURS | typeof OURS_RSA>, string> = {
+  'node-acme-client': 'renewalInfo appears nowhere in the library',
+  uacme: 'renewalInfo appears nowhere in the program',
+  lego: '`lego renew --help` offers no ARI option: this version predates lego\'s ARI support',
+  certbot: 'ARI came in certbot 4.1.0',
+  dehydrated: 'renewalInfo appears nowhere in the script',
+  'acme-tiny': 'no renewal logic at all',
+  lacme: 'renewalInfo appears nowhere in the program',
 };
 /** Peers that take minutes on 100 names (one authorization after another, with back-off). */
 const SLOW100: Partial<Record<ClientId, string>> = {
@@ -180,7 +206,7 @@ function readArgs(argv: string[]): Args {
     const wanted = list(v.cases);
     for (const c of wanted) if (!ALL_CASES.includes(c)) throw new Error(`unknown case ${c} (${ALL_CASES.join(', ')})`);
     a.cases = new Set(wanted);
-    if (a.cases.has('noop')) a.cases.add('node');
+    if (a.cases.has('noop') || a.cases.has(NOOP_ARI)) a.cases.add('node');
     if (ALL_CASES.some((c) => !a.cases.has(c))) a.full = false;
   }
   if (v.rounds !== undefined) a.rounds = Number(v.rounds);
@@ -625,6 +651,8 @@ interface Ctx {
   cpuCounted: boolean;
   /** The kernel's record of every process the bench starts (null: not available here). */
   trace: ProcTrace | null;
+  /** The ARI proxy in front of the lab's Pebble, for the noop-ari case (null: not run). */
+  ari: AriProxyProcess | null;
 }
 
 /** Counts the ACME requests Pebble logged, reading only what was appended since last time. */
@@ -755,6 +783,8 @@ interface Client {
   caseLabel?: Partial<Record<CaseId, string>>;
   /** Our client: an issuance with -vv, whose stderr is stamped to time each request. */
   traced?(c: 'issue1' | 'issue100'): RunSpec;
+  /** Our client: the no-op that asks the CA's renewalInfo, in a certificate directory of its own issued through the ARI proxy. */
+  noopAri?: { certs: string; issue: RunSpec; run(vv: boolean): RunSpec; certId: string | null };
   setupError?: string;
   b1Valid: boolean;
 }
@@ -809,17 +839,30 @@ function makeClients(ctx: Ctx): Client[] {
       const sub = (c: 'issue1' | 'issue100') => ({ certs: join(d, c, 'certs'), key: join(d, c, 'private', 'domain.key') });
       const cmd = (c: 'issue1' | 'issue100', flags: string[]): string[] =>
         [ctx.args.nodeBin, CLI, ...flags, '--server', url, '-C', ch, '-c', sub(c).certs, '-f', acct, '-k', sub(c).key, ...names(c)];
+      // The ARI no-op: b1 again, in directories of its own, through the proxy (the same account).
+      const ari = { certs: join(d, 'ari', 'certs'), key: join(d, 'ari', 'private', 'domain.key') };
+      const ariProxy = rsa ? null : ctx.ari;
+      const ariCmd = (server: string, flags: string[]): string[] =>
+        [ctx.args.nodeBin, CLI, ...flags, '--server', server, '-C', ch, '-c', ari.certs, '-f', acct, '-k', ari.key, NAME1];
       clients.push({
         ...b,
-        // The no-op reads no account key: one row (a second, asking the CA's renewalInfo, is to come).
+        // The no-op reads no account key: one row of each kind, with the EC client.
         ...(rsa ? { cases: ['issue1', 'issue100', 'revoke'] as CaseId[] } : { caseLabel: { noop: `acme-client ${readPackageVersion()} (this): no-op decided locally (no CA request)` } }),
         traced: (c) => ({ argv: cmd(c, ['-F', '-vv']), env, cwd: d, expect: 0, perProcess: true, perRequest: true }),
+        ...(ariProxy ? {
+          noopAri: {
+            certs: ari.certs,
+            issue: { argv: ariCmd(ariProxy.directoryUrl, []), env, cwd: d, expect: 0 },
+            run: (vv: boolean) => ({ argv: ariCmd(ariProxy.directoryUrl, vv ? ['-vv'] : []), env, cwd: d, expect: 2, perProcess: true, perRequest: vv }),
+            certId: null,
+          },
+        } : {}),
         async setup() {
           if (rsa) rsaKey(acct, 4096); else ecKey(acct);
-          for (const c of ['issue1', 'issue100'] as const) {
-            mkdirSync(sub(c).certs, { recursive: true, mode: 0o755 });
-            mkdirSync(dirname(sub(c).key), { recursive: true, mode: 0o700 });
-            ecKey(sub(c).key);
+          for (const { certs, key } of [sub('issue1'), sub('issue100'), ...(ariProxy ? [ari] : [])]) {
+            mkdirSync(certs, { recursive: true, mode: 0o755 });
+            mkdirSync(dirname(key), { recursive: true, mode: 0o700 });
+            ecKey(key);
           }
         },
         spec(c) {
@@ -1074,6 +1117,46 @@ function serialOf(path: string): string | undefined {
   try { return new X509Certificate(readFileSync(path)).serialNumber; } catch { return undefined; }
 }
 
+/** scripts/bench-ariproxy.ts, running: the proxy's URL, and its two commands. */
+interface AriProxyProcess {
+  directoryUrl: string;
+  /** What renewalInfo answers from now on. */
+  setWindow(start: number, end: number): Promise<void>;
+  /** "METHOD PATH" of every request the proxy got since the last call. */
+  requests(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the ARI proxy in front of the lab's Pebble, from the bench's own copy of node (so that it
+ * shares no page with the clients' node) and, like Pebble, before the bench lowers its priority.
+ */
+async function startAriProxyProcess(lab: Lab): Promise<AriProxyProcess> {
+  const child = spawn(process.execPath, [ARI_PROXY, JSON.stringify({ directoryUrl: lab.directoryUrl, tlsCaFile: lab.tlsCaFile, dir: lab.dir })],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.once('error', () => resolve()); });
+  // One answer line for each command line, in turn (the bench awaits each before the next).
+  const answer = async <T>(command: object | null): Promise<T> => {
+    if (command !== null) child.stdin.write(`${JSON.stringify(command)}\n`);
+    const line = await lines.next();
+    if (line.done === true) throw new Error(`the ARI proxy (${ARI_PROXY}) ended`);
+    return JSON.parse(line.value) as T;
+  };
+  const { directoryUrl } = await answer<{ directoryUrl: string }>(null);
+  return {
+    directoryUrl,
+    async setWindow(start, end) { await answer({ op: 'window', start, end }); },
+    async requests() { return (await answer<{ requests: string[] }>({ op: 'requests' })).requests; },
+    async stop() {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
 // ---- 7. the inner process: lab, clients, rounds, report --------------------------------------------
 
 interface Cell { runs: Measured[]; failures: string[]; na?: string; skipped?: string; setupFailed?: boolean; leftovers?: string[]; }
@@ -1116,6 +1199,7 @@ async function inner(args: Args, notes: string[]): Promise<number> {
   chmodSync(nodeBin, 0o755);
   args = { ...args, nodeBin };
   let lab: Lab | undefined;
+  let ariStarted: AriProxyProcess | null = null;
   let ctx: Ctx | undefined;
   const cleanup = (): void => {
     if (ctx?.currentGroup) { try { process.kill(-ctx.currentGroup, 'SIGKILL'); } catch { /* gone */ } }
@@ -1130,6 +1214,11 @@ async function inner(args: Args, notes: string[]): Promise<number> {
   try {
     log('starting the lab (Pebble, pebble-challtestsrv, nginx on 127.0.0.1)');
     lab = await startLab({ authzReuse: 0, nonceReject: 0 });
+    let ari: AriProxyProcess | null = null;
+    if (args.cases.has(NOOP_ARI) && args.clients.includes(OURS)) {
+      try { ari = await startAriProxyProcess(lab); } catch (e) { notes.push(`No ARI no-op: the ARI proxy did not start (${(e as Error).message}).`); }
+    }
+    ariStarted = ari;
     // Everything the bench spawns from here on (openssl, the wrapper) starts at nice 19; the wrapper
     // puts the client back at 0. The servers above were started at 0.
     try { setPriority(19); } catch { notes.push('Could not lower the bench process priority: PSS sampling competes with the clients for CPU.'); }
@@ -1144,12 +1233,13 @@ async function inner(args: Args, notes: string[]): Promise<number> {
     ctx = {
       args, lab, work, wrapper, python, sampler: new TreeSampler(), webroot, pebbleRoots: await lab.issuerPems(), isolated,
       requests: requestCounter(join(lab.logDir, 'pebble.log')), samplerMs: { total: 0, ticks: 0 }, currentGroup: null, runCounter: 0, cpuCounted: false,
-      trace: args.traceFile ? new ProcTrace(args.traceFile) : null,
+      trace: args.traceFile ? new ProcTrace(args.traceFile) : null, ari,
     };
     return await benchmark(ctx, notes);
   } finally {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
     ctx?.trace?.close();
+    await ariStarted?.stop();
     if (lab) await lab.stop();
     if (isolated) { try { execFileSync('umount', [SYSTEM_BUNDLE], { stdio: 'ignore' }); } catch { /* the namespace goes with us */ } }
     cleanup();
@@ -1230,14 +1320,18 @@ async function benchmark(ctx: Ctx, notes: string[]): Promise<number> {
       const n = await measure(ctx, { argv: [args.nodeBin, '-e', `require('node:child_process').spawnSync(process.execPath, ['-e', '0'])`], env: { PATH: PATH_ENV }, cwd: ctx.work, expect: 0 }, 'node-node', Math.min(30, args.timeoutS));
       record(y, n);
     }
+    if (args.cases.has(NOOP_ARI)) {
+      for (const cl of active) if (cl.noopAri) await noopAriRun(ctx, cl, cell(cl.id, NOOP_ARI), round, false);
+    }
     if (args.cases.has('keygen') && args.clients.includes(OURS)) await keygenRound(ctx, cell, round);
-    // Where our time goes: one -vv issuance of each kind, its requests timed (not in the tables above).
+    // Where our time goes: one -vv run of each kind, its requests timed (not in the tables above).
     for (const cl of active) {
       if (!cl.traced) continue;
       for (const c of ['issue1', 'issue100'] as const) {
         if (!args.cases.has(c)) continue;
         await tracedRun(ctx, cl, c, cell(cl.id, `trace-${c}`), round);
       }
+      if (args.cases.has(NOOP_ARI) && cl.noopAri) await noopAriRun(ctx, cl, cell(cl.id, `trace-${NOOP_ARI}`), round, true);
     }
   }
   const inProcess: number[] = [];
@@ -1333,6 +1427,76 @@ async function tracedRun(ctx: Ctx, cl: Client, c: 'issue1' | 'issue100', x: Cell
 }
 
 /**
+ * Untimed, once: b1's certificate through the ARI proxy, which Pebble signs and the proxy says has
+ * renewal information. Then the window renewalInfo answers: Let's Encrypt's, two thirds into the
+ * lifetime and 2/90 of it wide, so not yet open, and not so early that the client would warn.
+ */
+async function prepareAri(ctx: Ctx, cl: Client): Promise<string> {
+  const ari = cl.noopAri!;
+  if (ari.certId !== null) return ari.certId;
+  const since = Date.now();
+  const m = await measure(ctx, ari.issue, `${cl.id}-${NOOP_ARI}-prepare`, Math.max(ctx.args.timeoutS, 120));
+  const certFile = join(ari.certs, 'cert.pem');
+  const problem = m.ok ? checkCert(certFile, [NAME1], since) : m.problem;
+  if (problem) throw new Error(`could not get a certificate for ${NAME1} through the ARI proxy: ${problem}`);
+  const state = readState(ari.certs);
+  if (state.renewalInfo !== true || state.directoryUrl !== ctx.ari!.directoryUrl) {
+    throw new Error(`${STATE_FILE} does not say that ${ctx.ari!.directoryUrl} offers renewal information: ${JSON.stringify(state)}`);
+  }
+  const cert = new X509Certificate(readFileSync(certFile));
+  const certId = certificateCertId(cert.raw);
+  if (certId === null) throw new Error(`${certFile} has no Authority Key Identifier: no CertID to ask for`);
+  const notBefore = Date.parse(cert.validFrom);
+  const lifetime = Date.parse(cert.validTo) - notBefore;
+  const start = notBefore + (2 * lifetime) / 3;
+  if (!(start > Date.now() + 86_400_000)) throw new Error(`${certFile} lives ${lifetime / 1000} s: too short for a window that is not yet open`);
+  await ctx.ari!.setWindow(start, start + lifetime / 45);
+  ari.certId = certId;
+  return certId;
+}
+
+function readState(certs: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(certs, STATE_FILE), 'utf8')) as Record<string, unknown>;
+}
+
+/**
+ * The no-op when the CA's window decides: the state file's askAfter (the CA's Retry-After) is put
+ * a minute in the past, as on the first night after it, so certproc says "ask"; the run must exit 2
+ * after exactly the two unauthenticated GETs, and leave the CA's answer in the state file.
+ */
+async function noopAriRun(ctx: Ctx, cl: Client, x: Cell, round: number, vv: boolean): Promise<void> {
+  const ari = cl.noopAri!;
+  const label = `${cl.id}-${NOOP_ARI}${vv ? '-vv' : ''}-r${round}`;
+  let certId: string;
+  try {
+    certId = await prepareAri(ctx, cl);
+    const state = readState(ari.certs);
+    writeFileSync(join(ari.certs, STATE_FILE), `${JSON.stringify({ ...state, askAfter: new Date(Date.now() - 60_000).toISOString() }, null, 2)}\n`);
+    await ctx.ari!.requests(); // the set-up's, not this run's
+  } catch (e) {
+    x.failures.push(`untimed preparation: ${(e as Error).message}`);
+    log(`  ${label}: FAILED: untimed preparation: ${(e as Error).message}`);
+    return;
+  }
+  const m = await measure(ctx, ari.run(vv), label, ctx.args.timeoutS);
+  const asked = await ctx.ari!.requests();
+  // What the CA was asked, as the proxy saw it (Pebble itself sees only the directory GET).
+  m.requests = asked.length;
+  const wanted = ['GET /dir', `GET /renewal-info/${certId}`];
+  if (m.ok && asked.join('\n') !== wanted.join('\n')) {
+    m.ok = false;
+    m.problem = `the CA was asked ${asked.length === 0 ? 'nothing' : asked.join(', ')}, not exactly ${wanted.join(', ')}`;
+  }
+  if (m.ok) {
+    let askAfter: string;
+    try { askAfter = String(readState(ari.certs).askAfter); } catch (e) { askAfter = `unreadable (${(e as Error).message})`; }
+    if (!(Date.parse(askAfter) > Date.now())) { m.ok = false; m.problem = `the CA's answer was not kept: ${STATE_FILE} has askAfter ${askAfter}`; }
+  }
+  record(x, m);
+  log(`  ${label}: ${m.ok ? `${fmtS(m.wall)} s wall, ${fmtS(m.cpu)} s CPU, ${m.pssKiB === null ? '-' : fmtMiB(m.pssKiB)} MiB PSS, ${m.requests} requests` : `FAILED: ${m.problem}`}`);
+}
+
+/**
  * Our client's first run with RSA-4096 keys to make (-n -N; the default is EC P-256 since
  * --key-type) and the same with ready-made RSA-4096 keys.
  */
@@ -1385,6 +1549,7 @@ function ratio(ours: number[], peer: number[]): string {
 const JOB: Record<CaseId, string> = { issue1: '(a) 1 name', issue100: '(b) 100 names', noop: '(c) no-op, decided locally', revoke: '(d) revocation' };
 const GOALS: Partial<Record<CaseId, string>> = { issue1: '≤ 1.0', issue100: '≤ 0.5' };
 const NOOP_GOAL = '≤ 1.15';
+const NOOP_ARI_GOAL = 'none: reported beside it';
 const PSS_GOAL_MIB = 100;
 
 /** The fastest peer of a case by median wall time: not ours, not a reference row. */
@@ -1412,21 +1577,30 @@ function summary(out: string[], ctx: Ctx, clients: Client[], cells: Map<string, 
   const secRange = (v: number[]): string => (v.length > 1 ? `${fmtS(median(v))} s (${fmtS(Math.min(...v))}–${fmtS(Math.max(...v))})` : sec(v));
   out.push('', '## Summary: ours against the fastest peer', '');
   out.push('Median wall time. The fastest peer is the peer row with the smallest median wall time in the job\'s table below;'
-    + ' the no-op is also set against the reference row for any design that starts one child before deciding. Goals: issue 15.');
+    + ' the no-op is also set against the reference row for any design that starts one child before deciding. The no-op that asks the CA\'s'
+    + ' renewalInfo (ARI, our default) has no peer, none here asking it (see the notes): it is set against the reference row alone. Goals: issue 15.');
   out.push('');
   out.push('| job | ours, EC P-256 account key | ours, RSA-4096 account key | fastest peer | ours/fastest: EC | RSA | goal |');
   out.push('|---|---|---|---|---|---|---|');
+  const ref = wallOf(NODE_STARTS_NODE, 'noop');
+  const refCell = `\`node\` running \`node -e 0\`: ${sec(ref)}`;
   for (const c of CASES) {
-    if (!args.cases.has(c)) continue;
-    const ec = wallOf(OURS, c);
-    const rsa = wallOf(OURS_RSA, c);
-    const best = fastestPeer(clients, cells, c);
-    const title = JOB[c];
-    out.push(`| ${title} | ${sec(ec)} | ${c === 'noop' ? 'same run (no account key read)' : sec(rsa)} | ${best ? `${best.label}: ${secRange(best.wall)}` : '—'}`
-      + ` | ${ec && best ? ratio(ec, best.wall) : '—'} | ${rsa && best && c !== 'noop' ? ratio(rsa, best.wall) : '—'} | ${GOALS[c] ?? ''} |`);
-    if (c === 'noop' && args.cases.has('node')) {
-      const ref = wallOf(NODE_STARTS_NODE, 'noop');
-      out.push(`| (c) no-op, against the reference row | ${sec(ec)} | | \`node\` running \`node -e 0\`: ${sec(ref)} | ${ec && ref ? ratio(ec, ref) : '—'} | | ${NOOP_GOAL} |`);
+    const ariHere = c === 'noop' && args.cases.has(NOOP_ARI) && args.clients.includes(OURS);
+    if (args.cases.has(c)) {
+      const ec = wallOf(OURS, c);
+      const rsa = wallOf(OURS_RSA, c);
+      const best = fastestPeer(clients, cells, c);
+      const title = JOB[c];
+      out.push(`| ${title} | ${sec(ec)} | ${c === 'noop' ? 'same run (no account key read)' : sec(rsa)} | ${best ? `${best.label}: ${secRange(best.wall)}` : '—'}`
+        + ` | ${ec && best ? ratio(ec, best.wall) : '—'} | ${rsa && best && c !== 'noop' ? ratio(rsa, best.wall) : '—'} | ${GOALS[c] ?? ''} |`);
+      if (c === 'noop' && args.cases.has('node')) {
+        out.push(`| (c) no-op, against the reference row | ${sec(ec)} | | ${refCell} | ${ec && ref ? ratio(ec, ref) : '—'} | | ${NOOP_GOAL} |`);
+      }
+    }
+    if (ariHere) {
+      const ari = wallOf(OURS, NOOP_ARI);
+      out.push(`| (c) no-op asking the CA's renewalInfo (ARI, the default), against the reference row | ${sec(ari)} | same run (no account key read)`
+        + ` | ${args.cases.has('node') ? refCell : '—'} | ${ari && ref ? ratio(ari, ref) : '—'} | | ${NOOP_ARI_GOAL} |`);
     }
   }
   const pss = (id: string): number[] => (['issue1', 'issue100'] as const).flatMap((c) => {
@@ -1440,18 +1614,19 @@ function summary(out: string[], ctx: Ctx, clients: Client[], cells: Map<string, 
   }
 }
 
-/** Where our time goes (issue 15 point 4): per process and per request, for 1 name, 100 names and the no-op. */
+/** Where our time goes (issue 15 point 4): per process and per request, for 1 name, 100 names and the two no-ops. */
 function breakdown(out: string[], ctx: Ctx, cells: Map<string, Cell>): void {
   const { args } = ctx;
-  const variant = (id: string, name: string, c: CaseId): Variant => {
+  const variant = (id: string, name: string, c: string): Variant => {
     const timed = cells.get(cellKey(id, c))?.runs ?? [];
     const traced = cells.get(cellKey(id, `trace-${c}`))?.runs ?? [];
     const withProcs = timed.filter((r) => r.procs);
     return { name, procRuns: withProcs.map((r) => r.procs!), rusageCpuS: withProcs.map((r) => r.cpu), requestRuns: traced.flatMap((r) => (r.reqTrace ? [r.reqTrace] : [])) };
   };
-  const jobs = (['issue1', 'issue100', 'noop'] as const).filter((c) => args.cases.has(c));
-  const sections: [string, Variant[]][] = jobs.map((c) => [CASE_TITLE[c],
-    c === 'noop' ? [variant(OURS, 'EC', c)] : [variant(OURS, 'EC', c), variant(OURS_RSA, 'RSA', c)]]);
+  const sections: [string, Variant[], Stretches | undefined][] = (['issue1', 'issue100'] as const).filter((c) => args.cases.has(c))
+    .map((c) => [CASE_TITLE[c], [variant(OURS, 'EC', c), variant(OURS_RSA, 'RSA', c)], undefined]);
+  const noops = [...(args.cases.has('noop') ? [variant(OURS, 'local', 'noop')] : []), ...(args.cases.has(NOOP_ARI) ? [variant(OURS, 'ARI', NOOP_ARI)] : [])];
+  if (noops.length > 0) sections.push([CASE_TITLE.noop, noops, NOOP_STRETCHES]);
   if (!sections.some(([, vs]) => vs.some((v) => v.procRuns.length > 0 || v.requestRuns.length > 0))) {
     if (args.clients.includes(OURS)) out.push('', '## Where our time goes', '', ctx.trace ? 'No run of ours was traced.' : 'Not measured: the kernel\'s process trace is not available here (see the notes).');
     return;
@@ -1463,10 +1638,12 @@ function breakdown(out: string[], ctx: Ctx, cells: Map<string, Cell>): void {
     + ' fork and exit events (the proc connector), both collected outside the bench\'s namespace by a small python3 listener'
     + ' (scripts/bench-trace.ts). Wall time per ACME request from separate runs with -vv: the timing wrapper, at nice -10 while the client'
     + ' runs at 0, stamps each line of the client\'s stderr as it arrives, and a request lasts from its trace line to its answer\'s'
-    + ' (two lines read at once get one stamp: a request under a millisecond may show as 0).');
-  for (const [title, vs] of sections) {
+    + ' (two lines read at once get one stamp: a request under a millisecond may show as 0).'
+    + ' In (c), **local** / **ARI**: the no-op decided locally / the no-op asking the CA\'s renewalInfo (ARI, the default; see the method),'
+    + ' both with the EC client, whose account key neither reads.');
+  for (const [title, vs, stretches] of sections) {
     out.push('', `### ${title}`, '');
-    out.push(...renderBreakdown(vs));
+    out.push(...renderBreakdown(vs, stretches));
   }
 }
 
@@ -1487,12 +1664,12 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
   p('Each cell is the median over the rounds that succeeded, with the range (min–max). **wall**: elapsed seconds;'
     + ' **CPU**: user+system seconds of the whole process tree; **PSS**: the largest sum, over the samples of a run,'
     + ' of the proportional set size of every process of the run; **RSS max**: resident size of the largest single process;'
-    + ' **req.**: ACME requests Pebble logged. **ours/peer**: the median of our client with an EC P-256 account key (the first row)'
+    + ' **req.**: ACME requests Pebble logged (for the no-op asking renewalInfo: those the proxy in front of Pebble got). **ours/peer**: the median of our client with an EC P-256 account key (the first row)'
     + ' over the row\'s (below 1: ours is faster / smaller).');
   const ours = (c: string): Cell | undefined => cells.get(cellKey(OURS, c));
   summary(out, ctx, clients, cells);
   for (const c of CASES) {
-    if (!args.cases.has(c)) continue;
+    if (!args.cases.has(c) && !(c === 'noop' && args.cases.has(NOOP_ARI))) continue;
     p();
     p(`## ${CASE_TITLE[c]}`);
     p();
@@ -1504,6 +1681,12 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
       const label = cl.caseLabel?.[c] ?? cl.label;
       return [isOurs(cl.id) ? `**${label}**` : label, cells.get(cellKey(cl.id, c))];
     });
+    if (c === 'noop' && args.cases.has(NOOP_ARI)) {
+      // Beside the no-op decided locally: the one that asks the CA first (no peer asks renewalInfo).
+      const at = rows.findIndex(([, x]) => x !== undefined && x === o) + 1;
+      rows.splice(at, 0, [`**acme-client ${readPackageVersion()} (this): no-op asking the CA's renewalInfo (ARI, the default: two GETs, through the proxy)**`,
+        cells.get(cellKey(OURS, NOOP_ARI))]);
+    }
     if (c === 'noop' && args.cases.has('node')) rows.push([`\`node -e 0\` (reference: the floor of any Node program)`, cells.get(cellKey('node -e 0', 'noop'))]);
     if (c === 'noop' && args.cases.has('node')) rows.push([`\`node\` running \`node -e 0\` (reference: the floor of a parent that starts one child)`, cells.get(cellKey(NODE_STARTS_NODE, 'noop'))]);
     for (const [label, x] of rows) {
@@ -1548,7 +1731,7 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
   // Notes.
   const per: string[] = [];
   for (const cl of clients) {
-    for (const c of [...CASES, 'keygen-fresh', 'keygen-premade', 'trace-issue1', 'trace-issue100']) {
+    for (const c of [...CASES, NOOP_ARI, 'keygen-fresh', 'keygen-premade', 'trace-issue1', 'trace-issue100', `trace-${NOOP_ARI}`]) {
       const x = cells.get(cellKey(cl.id, c));
       if (!x) continue;
       if (x.na) per.push(`${cl.id}, ${c}: n/a: ${x.na}.`);
@@ -1563,6 +1746,10 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
   if (clients.some((c) => c.id === 'lego' && !c.setupError) && args.cases.has('issue1')) {
     per.push('lego, issue1: bimodal by chance of timing: about 0.1 s when the authorization is already valid at its first look,'
       + ' about 6 s when it is still pending and lego backs off 5 s (Pebble sends no Retry-After).');
+  }
+  if (args.cases.has(NOOP_ARI)) {
+    const without = clients.filter((cl) => !isOurs(cl.id) && !cl.setupError).map((cl) => `${cl.label}: ${NO_ARI[cl.id as Exclude<ClientId, 'acme-client' | 'acme-client-rsa'>]}`);
+    if (without.length > 0) per.push(`noop-ari: no peer here asks the CA's renewalInfo, so the ARI no-op has no peer row (${without.join('; ')}).`);
   }
   const nodeCell = cells.get(cellKey('node -e 0', 'noop'));
   if (nodeCell && nodeCell.failures.length > 0) per.push(`node -e 0: ${nodeCell.failures[0]}`);
@@ -1589,6 +1776,16 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
     + ' acme-tiny\'s --disable-check likewise). The account URL from its first (untimed) issuance is passed back to it, as its documentation'
     + ' suggests; the library has no renewal rule, so its no-op is the driver reading the certificate with the library\'s'
     + ' readCertificateInfo (30 days, our default), after loading the library as any script using it does.');
+  if (args.cases.has(NOOP_ARI) && args.clients.includes(OURS)) {
+    p('- The no-op asking the CA\'s renewalInfo (ARI, RFC 9773, our default): Debian\'s Pebble has no renewalInfo, so our client runs it'
+      + ' against scripts/ariproxy.ts in front of the same Pebble, in a node process of its own at nice 0 like Pebble (scripts/bench-ariproxy.ts).'
+      + ' The proxy passes the directory GET on to Pebble (one more loopback hop) and adds renewalInfo to it; it answers the renewalInfo GET'
+      + ' itself: a window two thirds into the certificate\'s lifetime (not yet open), Retry-After 6 h. The certificate (b1.example.test, in'
+      + ` a directory of its own) is issued through the proxy, untimed; before each run the ${STATE_FILE} beside it gets an askAfter a minute in`
+      + ' the past, as on the first night after the CA\'s Retry-After, so that certproc says "ask": the parent starts netproc and fileproc'
+      + ' (not acctproc, keyproc, chngproc), netproc makes the two GETs, fileproc keeps the answer. A run counts only if it exits 2, the proxy'
+      + ' got exactly GET /dir and GET /renewal-info/<CertID of that certificate>, and the state file\'s askAfter moved ahead.');
+  }
   p(`- How each client trusts the lab's TLS CA: ${clients.map((c) => `${c.id}: ${c.trust}`).join('; ')}.`);
   p('- Timing: a python3 wrapper (a child subreaper) posix_spawn()s the client, measures wall-clock time around it, reaps every'
     + ' descendant (anything still running 2 s after the client exits is killed and noted) and reports getrusage(RUSAGE_CHILDREN):'

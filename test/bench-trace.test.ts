@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProcTrace, parseRequests, splitRun } from '../scripts/bench-trace.js';
+import { NOOP_STRETCHES, ProcTrace, parseRequests, renderBreakdown, splitRun } from '../scripts/bench-trace.js';
 
 const MS = 1_000_000; // ns
 
@@ -142,4 +142,23 @@ test('request and answer lines pair up per URL; first authorization look is a fe
   ]);
   assert.equal(run.unanswered, 2); // the last order poll and the certificate never got their answer line
   assert.equal(run.endMs, 200);
+});
+
+test('the ARI no-op: its renewalInfo GET is a kind of its own, and its stretches are told in its own words', () => {
+  const text = stamped([
+    [170, `${U}/dir: GET`],
+    [193, `${U}/dir: 200 {"renewalInfo": "${U}/renewal-info"}`],
+    [194, `${U}/dir: directory loaded`],
+    [195, `${U}/renewal-info/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE: GET`],
+    [197, `${U}/renewal-info/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE: 200 {"suggestedWindow": {}}`],
+  ]);
+  const run = parseRequests(text, 1_000_000_000, 260);
+  assert.deepEqual(run.requests.map((r) => [r.kind, r.startMs, r.endMs]), [['directory', 170, 193], ['renewalInfo', 195, 197]]);
+  assert.equal(run.unanswered, 0);
+  const md = renderBreakdown([{ name: 'ARI', procRuns: [], rusageCpuS: [], requestRuns: [run] }], NOOP_STRETCHES);
+  assert.ok(md.includes('| renewalInfo | 1 | 2.0 | 2.0 | 2 |'), md.join('\n'));
+  assert.ok(md.includes(`| ${NOOP_STRETCHES.beforeFirst} | 170 |`), md.join('\n'));
+  assert.ok(md.includes('| first request → last answer (the ACME conversation) | 27 |'), md.join('\n'));
+  assert.ok(md.includes(`| ${NOOP_STRETCHES.idle} | 2 |`), md.join('\n'));
+  assert.ok(md.includes(`| ${NOOP_STRETCHES.afterLast} | 63 |`), md.join('\n'));
 });
