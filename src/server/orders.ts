@@ -145,6 +145,7 @@ export class Orders {
       try {
         const csrFile = join(this.runtimeDir, `${sha256}.csr`);
         writeFileSync(csrFile, csrPem, { mode: 0o600 });
+        debug(names.join(','), `ordering (${verification.type}${cached === null ? '' : ', renewing the cached certificate'})`);
         const { status, stderr } = await this.runAcmeClient(verification, csrFile, certDir, names, cached !== null);
         rmSync(csrFile, { force: true });
         if (status !== 0 && status !== 2) return failureAnswer(stderr);
