@@ -19,11 +19,11 @@ import { ChainError, splitPemCertificates } from '../x509/chain.js';
 import { certificateNames } from '../x509/names.js';
 import { certificateCertId } from '../x509/certid.js';
 import {
-  RenewalState, RenewalWindow, Verdict, iso, lifetimeVerdict, parseRenewalState, renewalStateJson, windowIsEarly, windowVerdict,
+  RenewalState, RenewalWindow, Verdict, lifetimeVerdict, parseRenewalState, renewalStateJson, windowIsEarly, windowVerdict,
 } from '../x509/renewal.js';
 import { readFileCapped } from '../fsutil/read.js';
 import { STATE_FILE } from '../defaults.js';
-import { Failure, debug, warn } from '../log.js';
+import { Failure, debug, utcTime, warn } from '../log.js';
 
 const MAX_CERT_FILE = 1 << 20;
 const readCertificateFile = (path: string): Promise<string | null> => readFileCapped(path, MAX_CERT_FILE);
@@ -52,11 +52,31 @@ interface Installed {
 /** certproc's judgement: a verdict for netproc, or the question to ask the CA first. */
 type Judgement = CertToNet | { op: 'ask'; installed: Installed; certId: string };
 
+/** The certificate's ARI CertID, or null (the lifetime rule then decides) when it cannot be built. */
+function certIdOf(path: string, leaf: X509Certificate): string | null {
+  try {
+    return certificateCertId(leaf.raw);
+  } catch (err) {
+    debug(path, `no renewal information can be asked for it: ${err instanceof ChainError ? err.problem : (err as Error).message}`);
+    return null;
+  }
+}
+
+/** The renewal state of earlier runs; one that cannot be read is a warning and as if absent. */
+async function readState(path: string): Promise<RenewalState | null> {
+  try {
+    return parseRenewalState(await readCertificateFile(path));
+  } catch (err) {
+    warn(path, `${err instanceof Failure ? err.problem : (err as Error).message}; ignored`);
+    return null;
+  }
+}
+
 function readInstalled(path: string, text: string, revoke: boolean): Installed | null {
   try {
     const leaf = new X509Certificate(splitPemCertificates(text)[0] as string);
     return {
-      leaf, names: certificateNames(leaf.raw), certId: certificateCertId(leaf.raw),
+      leaf, names: certificateNames(leaf.raw), certId: certIdOf(path, leaf),
       notBefore: Date.parse(leaf.validFrom), notAfter: Date.parse(leaf.validTo),
     };
   } catch (err) {
@@ -153,7 +173,7 @@ function judgeByRenewalInfo(config: CertConfig, path: string, asked: Extract<Jud
     const early = windowIsEarly(answer.window, installed.notBefore, installed.notAfter);
     (early ? warn : debug)(path, `${early ? 'the CA asks for early renewal' : 'renewal window explained'}: ${answer.explanationUrl}`);
   }
-  debug(path, `the CA is asked again after ${iso(askAfter)}`);
+  debug(path, `the CA is asked again after ${utcTime(askAfter)}`);
   return { verdict: verdictOf(path, windowVerdict(certId, answer.window, Date.now()), certId), state: remember(true, answer.window, askAfter) };
 }
 
@@ -186,8 +206,8 @@ function checkIssued(config: CertConfig, pem: string, publicKey: string, subject
 }
 
 /** The state a new certificate starts with: whether its CA offers renewal information, nothing asked yet. */
-function newState(config: CertConfig, leaf: X509Certificate, renewalInfo: boolean): string | null {
-  const certId = config.ari ? certificateCertId(leaf.raw) : null;
+function newState(config: CertConfig, path: string, leaf: X509Certificate, renewalInfo: boolean): string | null {
+  const certId = config.ari ? certIdOf(path, leaf) : null;
   if (certId === null) return null;
   return renewalStateJson({ certId, directoryUrl: config.directoryUrl, renewalInfo, window: null, askAfter: null });
 }
@@ -200,7 +220,7 @@ runChild('certproc', async (config: CertConfig, confine) => {
   try {
     const disk: OnDisk = {
       cert: await read('cert.pem'), chain: await read('chain.pem'), fullchain: await read('fullchain.pem'),
-      state: parseRenewalState(await read(STATE_FILE)),
+      state: await readState(join(config.certDir, STATE_FILE)),
     };
     await confine();
     const judged = judgeExisting(config, path, disk);
@@ -240,7 +260,7 @@ runChild('certproc', async (config: CertConfig, confine) => {
       if (config.revoke) throw new Failure('netproc', 'sent a certificate during revocation');
       const checked = checkIssued(config, answer.pem, answer.publicKey, path);
       debug(path, 'new certificate checked');
-      await file.send({ op: 'install', cert: checked.cert, chain: checked.chain, state: newState(config, checked.leaf, answer.renewalInfo) });
+      await file.send({ op: 'install', cert: checked.cert, chain: checked.chain, state: newState(config, path, checked.leaf, answer.renewalInfo) });
     } else if (answer.op === 'revoked') {
       if (!config.revoke) throw new Failure('netproc', 'reported a revocation that was not asked for');
       await file.send({ op: 'remove' });
