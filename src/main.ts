@@ -1,9 +1,10 @@
 // acme-client: the parent. It parses and checks the command line, runs the pre-flight checks and
 // spawns the children, each confined, with a socketpair between each pair that talks (the C
 // original's star around netproc, plus certproc -> fileproc). certproc starts first: unless work is
-// certain (-F, -r, no cert.pem), the parent waits for its one word, "current" or "work", and starts
-// the others only for work. Then it closes its copies of the channels, waits, and stops every child
-// if the run outlives its deadline. It never reads a key, a certificate or the network. Its exit
+// certain (-F, -r, no cert.pem), the parent waits for its word: "current" (nobody else starts),
+// "work" (everybody does), or "ask" (netproc and fileproc start to fetch and keep the CA's renewal
+// window; the children holding keys or publishing challenges follow on a later "work"). Then it
+// closes its copies of the channels, waits, and stops every child if the run outlives its deadline. It never reads a key, a certificate or the network. Its exit
 // status: 0 when fileproc changed the certificate files, 2 when there was nothing to do, 1 when any
 // child failed.
 
@@ -380,12 +381,16 @@ async function rolloverAccountKey(opts: Options, newKeyFile: string): Promise<nu
     channel.destroy();
     const children: [Role, ChildProcess][] = [['netproc', net], ['acctproc', acct]];
     const deadlineMs = 5 * configs.netproc.requestTimeoutMs;
+    let overdue = false;
     const deadline = setTimeout(() => {
+      overdue = true;
       warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
       for (const [, child] of children) child.kill('SIGTERM');
     }, deadlineMs);
     const outcomes = await Promise.all(children.map(([role, child]) => waitFor(role, child)));
     clearTimeout(deadline);
+    // The one line is said: the children's ends by SIGTERM are its consequence, not news.
+    if (overdue) return 1;
     let changed = false;
     let failed = false;
     for (const { role, code, signal } of outcomes) {
