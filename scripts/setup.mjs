@@ -3,17 +3,16 @@
 // openssl, man-db, bind9 with its tools, iproute2). Each step runs only when something is missing,
 // so a prepared machine pays nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
-// node-acme-client: the bench's Node.js peer (a devDependency), checked so that a tree installed
-// before it was added gets it too.
-const wantedModules = ['.bin/tsc', 'node-forge', 'node-acme-client'];
-if (wantedModules.some((m) => !existsSync(join(root, 'node_modules', m)))) {
+// Every devDependency, so that a tree installed before one was added gets it too.
+const { devDependencies } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+if (Object.keys(devDependencies).some((name) => !existsSync(join(root, 'node_modules', name, 'package.json')))) {
   execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
@@ -21,6 +20,8 @@ const wanted = {
   pebble: 'pebble', 'pebble-challtestsrv': 'pebble', nginx: 'nginx', mandoc: 'mandoc', openssl: 'openssl', man: 'man-db',
   // acme-client-dns01's tests: a real BIND as the zones' authoritative servers, nsupdate and dig beside it.
   named: 'bind9', 'tsig-keygen': 'bind9', nsupdate: 'bind9-dnsutils', dig: 'bind9-dnsutils', ip: 'iproute2',
+  // The systemd units' check (systemd-analyze verify).
+  'systemd-analyze': 'systemd',
 };
 const missing = [...new Set(Object.entries(wanted).filter(([cmd]) => !have(cmd) && !existsSync(`/usr/sbin/${cmd}`)).map(([, pkg]) => pkg))];
 if (missing.length > 0) {

@@ -12,10 +12,10 @@ export const USAGE =
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
   '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
   '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--version] domain [altnames...]\n' +
-  '       acme-client --rollover-account-key newkey [-nv] [-f accountkey] [--server url] [--ca-file file] ' +
+  '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] ' +
   '[--account-key-type type] [--user name] [--timeout seconds]\n' +
-  '       acme-client --register [-nv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-  '[--contact uri] [--account-key-type type]';
+  '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+  '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -227,8 +227,10 @@ export function parseCommandLine(argv: readonly string[]): Options {
   if ((options.eabKid === undefined) !== (options.eabHmacKeyFile === undefined)) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
   if (options.eabKid === '') throw new UsageError('--eab-kid: empty key identifier');
   if (options.register) {
-    if (options.names.length > 0 || options.csrFile !== undefined) throw new UsageError('--register makes the account only: no domain, no --csr');
-    if (options.rolloverAccountKey !== undefined) throw new UsageError('--register and --rollover-account-key are two runs');
+    if (options.names.length > 0) throw new UsageError('--register takes no domain');
+    // As with --rollover-account-key: an option of a certificate run would be quietly ignored.
+    const stray = givenOptions(options).find((option) => !REGISTER_OPTIONS.has(option));
+    if (stray !== undefined) throw new UsageError(`--register does not take ${stray}`);
     return options;
   }
   if (options.csrFile !== undefined) {
@@ -242,13 +244,37 @@ export function parseCommandLine(argv: readonly string[]): Options {
   if (options.rolloverAccountKey !== undefined) {
     if (options.names.length > 0 || options.csrFile !== undefined) throw new UsageError('--rollover-account-key takes no domain');
     if (options.multiDir) throw new UsageError('--rollover-account-key takes no domain, which -m needs');
+    // Options of a certificate run would be quietly ignored, or worse, change the rollover.
+    const stray = givenOptions(options).find((option) => !ROLLOVER_OPTIONS.has(option));
+    if (stray !== undefined) throw new UsageError(`--rollover-account-key does not take ${stray}`);
   } else if (options.names.length === 0 && options.csrFile === undefined && !options.isolationReport && !options.version) {
     throw new UsageError('no domain given');
   }
   return options;
 }
 
-function wholeSeconds(option: string, value: string): number {
+/** What --rollover-account-key takes besides itself, as the usage line gives them. */
+const ROLLOVER_OPTIONS = new Set(['--rollover-account-key', '-n', '-v', '-s', '-f', '--server', '--ca-file', '--account-key-type', '--user', '--timeout']);
+
+/** What --register takes besides itself, as the usage line gives them. */
+const REGISTER_OPTIONS = new Set(['--register', '-n', '-v', '-s', '-f', '--server', '--ca-file', '--eab-kid', '--eab-hmac-key-file', '--contact',
+  '--account-key-type', '--user', '--timeout']);
+
+/** The options a parse set, spelled as on the command line. */
+function givenOptions(options: Options): string[] {
+  const spelled: [string, keyof Options][] = [
+    ...Object.entries(FLAG_LETTERS).map(([letter, field]): [string, keyof Options] => [`-${letter}`, field]),
+    ...Object.entries(VALUE_LETTERS).map(([letter, field]): [string, keyof Options] => [`-${letter}`, field]),
+    ...[LONG_FLAGS, LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES].flatMap((table) =>
+      Object.entries(table).map(([name, field]): [string, keyof Options] => [`--${name}`, field])),
+    ...Object.entries(LONG_LISTS).map(([name, { field }]): [string, keyof Options] => [`--${name}`, field]),
+  ];
+  const given = spelled.filter(([, field]) => options[field] !== undefined && options[field] !== false).map(([option]) => option);
+  return options.verbose > 0 ? ['-v', ...given] : given;
+}
+
+/** A --<option> value in whole seconds, from 1 to a day; else a usage error that says so. */
+export function wholeSeconds(option: string, value: string): number {
   const seconds = /^[0-9]{1,6}$/.test(value) ? Number(value) : NaN;
   if (!(seconds >= 1 && seconds <= MAX_SECONDS)) throw new UsageError(`--${option} needs whole seconds from 1 to ${MAX_SECONDS}: ${value}`);
   return seconds;

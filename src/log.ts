@@ -9,13 +9,18 @@ export class Failure extends Error {
   }
 }
 
-let verbosity = 0;
-/** The command a line comes from: acme-client, or acme-client-server and its front child. */
-let program = 'acme-client';
-
-export function setProgram(name: string): void {
-  program = name;
+/** A moment as messages give it: RFC 3339 UTC to the second. */
+export function utcTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
+
+/** Node's "ENOSPC: no space left on device, write" as strerror(3) would say it. */
+export function errnoText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return /^[A-Z][A-Z0-9_]*: (.+?)(?:, [a-z]+(?: '.*')?)?$/.exec(message)?.[1] ?? message;
+}
+
+let verbosity = 0;
 
 export function setVerbosity(level: number): void {
   verbosity = level;
@@ -28,6 +33,13 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066
 
 export function sanitize(text: string): string {
   return text.replace(UNSAFE, (c) => (c === '\n' || c === '\t' ? ' ' : '?'));
+}
+
+/** Who says it: acme-client, or another command of the package. */
+let program = 'acme-client';
+
+export function setProgram(name: string): void {
+  program = name;
 }
 
 export function warn(subject: string, problem: string): void {

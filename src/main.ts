@@ -1,9 +1,10 @@
 // acme-client: the parent. It parses and checks the command line, runs the pre-flight checks and
 // spawns the children, each confined, with a socketpair between each pair that talks (the C
 // original's star around netproc, plus certproc -> fileproc). certproc starts first: unless work is
-// certain (-F, -r, no cert.pem), the parent waits for its one word, "current" or "work", and starts
-// the others only for work. Then it closes its copies of the channels, waits, and stops every child
-// if the run outlives its deadline. It never reads a key, a certificate or the network. Its exit
+// certain (-F, -r, no cert.pem), the parent waits for its word: "current" (nobody else starts),
+// "work" (everybody does), or "ask" (netproc and fileproc start to fetch and keep the CA's renewal
+// window; the children holding keys or publishing challenges follow on a later "work"). Then it
+// closes its copies of the channels, waits, and stops every child if the run outlives its deadline. It never reads a key, a certificate or the network. Its exit
 // status: 0 when fileproc changed the certificate files, 2 when there was nothing to do, 1 when any
 // child failed.
 
@@ -374,19 +375,21 @@ function rolloverPreflight(opts: Options, accountKey: string, newKeyFile: string
  * netproc and acctproc alone (--rollover-account-key, --register): netproc's fds 4-6 (keyproc,
  * chngproc, certproc) stay closed, and it opens only acctproc's channel.
  */
-async function runAccountPair(spawner: Spawner, deadlineMs: number): Promise<Outcome[]> {
+async function runAccountPair(spawner: Spawner, deadlineMs: number): Promise<{ outcomes: Outcome[]; overdue: boolean }> {
   const net = spawner.start('netproc', { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] });
   const channel = net.stdio[FD.netproc.acct] as Readable;
   const acct = spawner.start('acctproc', { stdio: ['ignore', 'ignore', 'inherit', channel, 'pipe'] });
   channel.destroy();
   const children: [Role, ChildProcess][] = [['netproc', net], ['acctproc', acct]];
+  let overdue = false;
   const deadline = setTimeout(() => {
+    overdue = true;
     warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
     for (const [, child] of children) child.kill('SIGTERM');
   }, deadlineMs);
   const outcomes = await Promise.all(children.map(([role, child]) => waitFor(role, child)));
   clearTimeout(deadline);
-  return outcomes;
+  return { outcomes, overdue };
 }
 
 /** --register: the account (with -n its key first), and nothing else; 0 once it exists. */
@@ -401,7 +404,8 @@ async function register(opts: Options, paths: Paths, configs: RoleConfig, user: 
   for (const missing of caps.missing) warn('isolation', missing);
   const spawner = new Spawner(configs, planAll(opts, paths, configs, user, caps), caps);
   try {
-    const outcomes = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
+    const { outcomes, overdue } = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
+    if (overdue) return 1;
     for (const { role, signal } of outcomes) if (signal !== null) warn(role, `killed by ${signal}`);
     return outcomes.every((o) => o.code === 0 && o.signal === null) ? 0 : 1;
   } finally {
@@ -421,7 +425,9 @@ async function rolloverAccountKey(opts: Options, newKeyFile: string): Promise<nu
   for (const missing of caps.missing) warn('isolation', missing);
   const spawner = new Spawner(configs, planAll(opts, paths, configs, resolveUser(opts.user), caps), caps);
   try {
-    const outcomes = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
+    const { outcomes, overdue } = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
+    // The one line is said: the children's ends by SIGTERM are its consequence, not news.
+    if (overdue) return 1;
     let changed = false;
     let failed = false;
     for (const { role, code, signal } of outcomes) {

@@ -280,5 +280,7 @@ describe('External Account Binding, against a Pebble that requires it', { skip }
       assert.equal(run.stderr, `acme-client: ${path}: EAB key is not base64url\n`);
     }
     assert.deepEqual(readdirSync(w.certs), []);
+    // -n was given: the bad binding is found before a new account key is written.
+    assert.deepEqual(readdirSync(w.priv).filter((f) => f.includes('new-account')), []);
   });
 });

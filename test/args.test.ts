@@ -38,10 +38,10 @@ test('USAGE is the getopt synopsis plus the long extensions', () => {
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
     '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
     '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--version] domain [altnames...]\n' +
-    '       acme-client --rollover-account-key newkey [-nv] [-f accountkey] [--server url] [--ca-file file] [--account-key-type type] ' +
+    '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] [--account-key-type type] ' +
     '[--user name] [--timeout seconds]\n' +
-    '       acme-client --register [-nv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-    '[--contact uri] [--account-key-type type]');
+    '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+    '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]');
 });
 
 test('--csr takes the names from the request: none are needed, -k and -N are refused', () => {
@@ -55,8 +55,9 @@ test('--csr takes the names from the request: none are needed, -k and -N are ref
 
 test('--register makes the account only: no domain needed, none allowed', () => {
   parsesTo(['--register', '-n', '-f', '/etc/acme/account.pem'], { register: true, newAccountKey: true, accountKey: '/etc/acme/account.pem', names: [] });
-  rejectsWith(['--register', 'example.org'], '--register makes the account only: no domain, no --csr');
-  rejectsWith(['--register', '--csr', '/x.csr'], '--register makes the account only: no domain, no --csr');
+  rejectsWith(['--register', 'example.org'], '--register takes no domain');
+  rejectsWith(['--register', '--csr', '/x.csr'], '--register does not take --csr');
+  rejectsWith(['--register', '-c', '/etc/ssl/acme'], '--register does not take -c');
 });
 
 test('a lone domain gives the defaults', () => {
@@ -287,6 +288,12 @@ test('--rollover-account-key takes no domain, and none is needed', () => {
     { newAccountKey: true, rolloverAccountKey: '/etc/acme/new.pem', accountKey: '/etc/acme/privkey.pem', names: [] });
   rejectsWith(['--rollover-account-key', '/etc/acme/new.pem', 'example.com'], '--rollover-account-key takes no domain');
   rejectsWith(['-m', '--rollover-account-key', '/etc/acme/new.pem'], '--rollover-account-key takes no domain, which -m needs');
+  parsesTo(['-vs', '--rollover-account-key', 'n.pem', '--server', 'https://ca/dir', '--ca-file', 'ca.pem', '--account-key-type', 'ec384', '--user', 'u', '--timeout', '9'],
+    { verbose: 1, staging: true, rolloverAccountKey: 'n.pem', server: 'https://ca/dir', caFile: 'ca.pem', accountKeyType: 'ec384', user: 'u', timeout: 9, names: [] });
+  for (const [extra, option] of [[['-F'], '-F'], [['-k', 'd.pem'], '-k'], [['--profile', 'x'], '--profile'], [['--contact', 'mailto:a@b.example'], '--contact'],
+    [['--eab-kid', 'k', '--eab-hmac-key-file', 'f'], '--eab-kid'], [['--no-ari'], '--no-ari'], [['--isolation-report'], '--isolation-report']] as const) {
+    rejectsWith([...extra, '--rollover-account-key', 'n.pem'], `--rollover-account-key does not take ${option}`);
+  }
 });
 
 test('--no-ari is a flag; --profile takes a name', () => {

@@ -5,21 +5,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { AriProxy, startAriProxy } from '../scripts/ariproxy.js';
-import { ISSUED_SET, STATE_FILE, ecKeys, needsRootAndLab, runClient, snapshot, workDir } from './helpers.js';
+import { ISSUED_SET, STATE_FILE, childrenStarted, ecKeys, needsRootAndLab, runClient, snapshot, workDir } from './helpers.js';
 import { certificateCertId } from '../src/x509/certid.js';
 
 const skip = needsRootAndLab(labUnavailable);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-/** The children whose confinement plan -v printed: those that started. */
-function started(stderr: string): string[] {
-  return [...stderr.matchAll(/^acme-client: (\w+): user .*; network /gm)].map((m) => m[1] as string).sort();
-}
 
 describe('ARI, profiles and must-staple through a proxy in front of Pebble', { skip }, () => {
   let lab: Lab;
@@ -61,7 +56,7 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
     assert.deepEqual(since(mark), ['GET /dir', 'GET /renewal-info/<CertID>']);
     assert.equal(proxy.renewalInfoAsked.at(-1), certId);
     // acctproc, keyproc and chngproc never started: the keys were not read.
-    assert.deepEqual(started(run.stderr), ['certproc', 'fileproc', 'netproc']);
+    assert.deepEqual(childrenStarted(run.stderr), ['certproc', 'fileproc', 'netproc']);
     assert.match(run.stderr, /renewal window explained: https:\/\/ca\.example\/why/);
     assert.match(run.stderr, /cert\.pem: certificate valid: the CA's renewal window .* renewing from /);
     const kept = state(certs);
@@ -120,8 +115,29 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
       assert.equal(lines.length, 1, run.stderr);
       assert.match(lines[0] as string, warning);
       assert.equal(readFileSync(join(certs, STATE_FILE), 'utf8'), kept, 'the state is as it was: no answer remembered');
+      proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() + 60 * DAY), end: new Date(Date.now() + 62 * DAY) };
+      const mark = proxy.requests.length;
+      const next = await runClient(args, { env });
+      assert.equal(next.status, 2, next.stderr);
+      assert.deepEqual(since(mark), ['GET /dir', 'GET /renewal-info/<CertID>'], 'the next run asks again');
     });
   }
+
+  test('a state file that cannot be read or written: a warning each, the run\'s status untouched', async () => {
+    const { args, certs, env } = await issued('ari-state-dir.example.test');
+    const state = join(certs, STATE_FILE);
+    rmSync(state);
+    mkdirSync(state);
+    proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() - 2 * DAY), end: new Date(Date.now() - DAY) };
+    const run = await runClient(args, { env });
+    // Renewed (the window is past) and so changed: exit 0, whatever became of the state.
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.stderr.split('\n').slice(0, -1).sort(), [
+      `acme-client: ${state}: not a regular file; ignored`,
+      `acme-client: ${state}: cannot write: illegal operation on a directory; the next run asks the CA again`,
+    ].sort());
+    assert.ok(statSync(state).isDirectory());
+  });
 
   test('--no-ari: the CA is not asked, the lifetime rule decides, and -F orders without "replaces"', async () => {
     const { args, env } = await issued('ari-off.example.test');
@@ -190,7 +206,7 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
     try {
       const run = await runClient(['-O', '-F', ...args], { env });
       assert.equal(run.status, 1);
-      const lines = run.stderr.split('\n').slice(0, -1).filter((l) => !l.includes('forcing renewal') && !l.includes('-O: OCSP must-staple requested'));
+      const lines = run.stderr.split('\n').slice(0, -1).filter((l) => !l.includes('forcing renewal'));
       assert.equal(lines.length, 1, run.stderr);
       assert.match(lines[0] as string, /^acme-client: https:\/\/127\.0\.0\.1:\d+\/finalize-order\/\S+: the CA refuses OCSP must-staple: run without -O \(urn:ietf:params:acme:error:unauthorized: .*must-staple.*\)$/);
       assert.deepEqual(snapshot(certs), before);

@@ -42,7 +42,6 @@ async function allGone(marker: string): Promise<number[]> {
   return left;
 }
 
-
 /** The three files exist, each whole, and belong together. */
 function assertCompleteSet(certs: string): void {
   const [cert, chain, fullchain] = ['cert.pem', 'chain.pem', 'fullchain.pem'].map((f) => readFileSync(join(certs, f), 'utf8'));

@@ -321,6 +321,8 @@ describe('acme-client-dns01 command line', () => {
       [['--provider', 'exec', '--hook', '/bin/true', '--propagation-timeout', '2m', '--', 'example.test'], '--propagation-timeout needs whole seconds from 1 to 86400: 2m'],
       [['--provider', 'exec', '--hook', '/bin/true', '--dns-server', 'resolver.example', '--', 'example.test'], '--dns-server: not an IP address with an optional :port: resolver.example'],
       [['--provider', 'exec', '--hook', '/bin/true', '--frobnicate', '--', 'example.test'], 'Unknown argument: frobnicate'],
+      [['--provider', 'acme-dns', '--acme-dns-url', 'http://auth.example.org/', '--acme-dns-accounts', 'a.json', '--', 'example.test'],
+        '--acme-dns-url must be https (http only to this machine\'s loopback): http://auth.example.org/'],
     ];
     for (const [args, problem] of cases) {
       const out = await run(args);
@@ -330,11 +332,20 @@ describe('acme-client-dns01 command line', () => {
     }
   });
 
-  test('a TSIG key file that is not one is refused before acme-client runs', async () => {
+  test('a TSIG key file that is not one is refused before acme-client runs, never echoing what it holds', async () => {
     const file = join(workDir().dir, 'not-a-key');
-    writeFileSync(file, 'key "k" { algorithm hmac-sha256; };\n');
-    const out = await run(['--provider', 'nsupdate', '--tsig-key-file', file, '--', 'example.test']);
-    assert.equal(out.status, 1);
-    assert.equal(out.stderr, `acme-client-dns01: ${file}: not a BIND key file: key k: needs both algorithm and secret\n`);
+    const cases: [string, string][] = [
+      ['key "k" { algorithm hmac-sha256; };\n', 'key k: needs both algorithm and secret'],
+      // The word "secret" forgotten: the secret would be taken for a clause's name.
+      ['key "k" { algorithm hmac-sha256; "c2VjcmV0U0VDUkVU"; };\n', 'key k: a clause that is not "<name> <value>;"'],
+      ['key "k" { algorithm hmac-sha256; c2VjcmV0U0VDUkVU secret; };\n', 'key k: a clause other than algorithm and secret'],
+    ];
+    for (const [text, problem] of cases) {
+      writeFileSync(file, text);
+      const out = await run(['--provider', 'nsupdate', '--tsig-key-file', file, '--', 'example.test']);
+      assert.equal(out.status, 1);
+      assert.equal(out.stderr, `acme-client-dns01: ${file}: not a BIND key file: ${problem}\n`);
+      assert.ok(!out.stderr.includes('c2VjcmV0'), 'the secret is not in the message');
+    }
   });
 });

@@ -11,7 +11,6 @@ import { contents, ecKeys, needsRootAndLab, openssl, runClient, runWithHook, wor
 
 const skip = needsRootAndLab(labUnavailable);
 
-
 describe('classic flags against Pebble', { skip }, () => {
   let lab: Lab;
   before(async () => {

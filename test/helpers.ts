@@ -39,6 +39,11 @@ export function runClient(args: string[], options: { env?: NodeJS.ProcessEnv; in
 
 export const isRoot = process.getuid?.() === 0;
 
+/** The children whose confinement plan -v printed: those that started, sorted. */
+export function childrenStarted(stderr: string): string[] {
+  return [...stderr.matchAll(/^acme-client: (\w+): user .*; network /gm)].map((m) => m[1] as string).sort();
+}
+
 /** The renewal state file beside the certificates (src/defaults.ts). */
 export const STATE_FILE = 'acme-client-state.json';
 /** What a certificate directory holds after an issuance. */

@@ -585,6 +585,26 @@ describe('a hostile CA', { skip }, () => {
       const first = paths.indexOf('finalize');
       assert.ok(paths.slice(first + 1, paths.lastIndexOf('finalize')).includes('order'), 'order read between the two finalizes');
     });
+    test('an answer to finalize lost (orderNotReady), the order already processing: waited for, not finalized again', TEST, async () => {
+      let finalized = false;
+      let lookedAfter = 0;
+      const { ca } = await issued(async (ex, normal) => {
+        if (ex.route === 'finalize') {
+          await normal();
+          finalized = true;
+          return problem(403, 'orderNotReady', 'an answer that was lost');
+        }
+        if (ex.route === 'order' && finalized && ++lookedAfter === 1) {
+          return editJson(await normal(), (o) => {
+            o.status = 'processing';
+            delete o.certificate;
+          });
+        }
+        return undefined;
+      });
+      assert.equal(ca.requests('finalize').length, 1);
+      assert.ok(lookedAfter >= 2, 'the processing order was looked at again');
+    });
     test('orderNotReady for ever: exit 1 after a bounded number of tries', TEST, async () => {
       const { ca } = await rejected({
         script: on('finalize', () => problem(403, 'orderNotReady', 'never')),

@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TOKEN } from '../check.js';
-import { Failure, debug, warn } from '../log.js';
+import { Failure, debug, utcTime, warn } from '../log.js';
 import type { FlattenedJws } from './jws.js';
 import { HttpClient, HttpResponse } from './http.js';
 import { canonicalIp } from '../x509/ip.js';
@@ -65,7 +65,7 @@ export function retryAfterMs(res: HttpResponse, now = Date.now()): number | null
 function whenToRetry(ms: number | null): string {
   if (ms === null) return '';
   const at = new Date(Date.now() + Math.min(ms, MAX_REPORTED_RETRY_MS));
-  return `; retry after ${at.toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+  return `; retry after ${utcTime(at.getTime())}`;
 }
 
 /** The targets of a response's Link entries with relation `rel` (RFC 8288), resolved against its URL. */
@@ -345,7 +345,6 @@ export class AcmeClient {
     if (this.requested !== null && !this.requested.has(name)) throw new Failure(url, `authorization for ${name.slice(0, 260)}, which was not requested`);
     return { authz, retryAfter: retryAfterMs(res) };
   }
-
 
   /** §7.5.1: tell the CA the challenge is ready; the payload is exactly {}. */
   async respond(challengeUrl: string): Promise<void> {

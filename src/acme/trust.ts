@@ -7,8 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, promises as fs } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { Failure } from '../log.js';
-import { reason } from '../fsutil/atomic.js';
+import { Failure, errnoText } from '../log.js';
 import { trustStore } from '../defaults.js';
 
 /** Far more than a bundle of every public root (about 200 kB). */
@@ -38,7 +37,7 @@ async function readCaFile(path: string): Promise<string[]> {
     }
   } catch (err) {
     if (err instanceof Failure) throw err;
-    throw new Failure(path, `cannot read CA file: ${reason(err)}`);
+    throw new Failure(path, `cannot read CA file: ${errnoText(err)}`);
   }
   const blocks = text.match(CERTIFICATE_BLOCK) ?? [];
   if (blocks.length === 0) throw new Failure(path, 'no PEM certificate in the CA file');
@@ -63,7 +62,7 @@ export async function loadTrust(caFile: string | null, env: NodeJS.ProcessEnv): 
     try {
       accessSync(storeFile, constants.R_OK);
     } catch (err) {
-      throw new Failure(storeFile, `SSL_CERT_FILE cannot be read: ${reason(err)}`);
+      throw new Failure(storeFile, `SSL_CERT_FILE cannot be read: ${errnoText(err)}`);
     }
   }
   const extra = caFile === null ? [] : await readCaFile(caFile);

@@ -9,6 +9,7 @@
 
 import { lstatSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import * as c from '../check.js';
 import { writeFileAtomic } from '../fsutil/atomic.js';
 import { Failure, sanitize } from '../log.js';
 import type { Provider, TxtRecord } from './provider.js';
@@ -25,10 +26,23 @@ export type AcmeDnsAccounts = Record<string, AcmeDnsAccount>;
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
-function isAccount(value: unknown): value is AcmeDnsAccount {
-  const v = value as Record<string, unknown>;
-  return typeof value === 'object' && value !== null && ['username', 'password', 'fulldomain', 'subdomain'].every((k) => typeof v[k] === 'string' && v[k] !== '')
-    && (v.allowfrom === undefined || (Array.isArray(v.allowfrom) && v.allowfrom.every((a) => typeof a === 'string')));
+/** An account as /register answers it and the accounts file keeps it, or null when it is not one. */
+function accountOf(value: unknown): AcmeDnsAccount | null {
+  try {
+    const o = c.object(value, 'account');
+    const field = (key: string): string => {
+      const v = c.string(o, key, 1024);
+      if (v === '') throw new c.ShapeError(`${key} is empty`);
+      return v;
+    };
+    return {
+      username: field('username'), password: field('password'), fulldomain: field('fulldomain'), subdomain: field('subdomain'),
+      allowfrom: o.allowfrom === undefined ? [] : c.stringArray(o, 'allowfrom'),
+    };
+  } catch (err) {
+    if (err instanceof c.ShapeError) return null;
+    throw err;
+  }
 }
 
 /** The accounts file, refused when anyone but its owner may read it. A missing file is empty only when `mayBeMissing`. */
@@ -51,10 +65,13 @@ export function readAccounts(path: string, mayBeMissing: boolean): AcmeDnsAccoun
     throw new Failure(path, `acme-dns accounts: not JSON: ${(err as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Failure(path, 'acme-dns accounts: not a JSON object of domains');
-  for (const [domain, account] of Object.entries(parsed)) {
-    if (!isAccount(account)) throw new Failure(path, `acme-dns accounts: ${domain}: needs username, password, fulldomain and subdomain`);
+  const accounts: AcmeDnsAccounts = {};
+  for (const [domain, value] of Object.entries(parsed)) {
+    const account = accountOf(value);
+    if (account === null) throw new Failure(path, `acme-dns accounts: ${domain}: needs username, password, fulldomain and subdomain`);
+    accounts[domain] = account;
   }
-  return parsed as AcmeDnsAccounts;
+  return accounts;
 }
 
 async function post(url: URL, headers: Record<string, string>, body: unknown): Promise<unknown> {
@@ -87,9 +104,9 @@ async function post(url: URL, headers: Record<string, string>, body: unknown): P
 export async function registerAccount(apiUrl: URL): Promise<AcmeDnsAccount> {
   const url = new URL('register', apiUrl);
   const answer = await post(url, {}, undefined);
-  if (!isAccount(answer)) throw new Failure(url.href, 'acme-dns answered without username, password, fulldomain and subdomain');
-  const { username, password, fulldomain, subdomain, allowfrom } = answer;
-  return { username, password, fulldomain: fulldomain.replace(/\.$/, '').toLowerCase(), subdomain, allowfrom: allowfrom ?? [] };
+  const account = accountOf(answer);
+  if (account === null) throw new Failure(url.href, 'acme-dns answered without username, password, fulldomain and subdomain');
+  return { ...account, fulldomain: account.fulldomain.replace(/\.$/, '').toLowerCase() };
 }
 
 export async function writeAccounts(path: string, accounts: AcmeDnsAccounts): Promise<void> {

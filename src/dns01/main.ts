@@ -15,8 +15,8 @@ import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
-import { UsageError, parseCommandLine } from '../args.js';
-import { Failure, sanitize } from '../log.js';
+import { UsageError, parseCommandLine, wholeSeconds } from '../args.js';
+import { Failure, reportError, setProgram, warn } from '../log.js';
 import { VERSION } from '../version.js';
 import { AcmeDnsProvider, readAccounts, registerAccount, writeAccounts } from './acmedns.js';
 import { ExecProvider } from './exec.js';
@@ -58,11 +58,6 @@ const PROVIDER_OPTIONS: Record<ProviderName, { required: string[]; optional: str
   exec: { required: ['hook'], optional: [] },
 };
 const DEFAULT_PROPAGATION_TIMEOUT_S = 120;
-const MAX_SECONDS = 86_400;
-
-function warn(subject: string, problem: string): void {
-  process.stderr.write(`${COMMAND}: ${sanitize(subject)}: ${sanitize(problem)}\n`);
-}
 
 /** Our own options, those before `--`. */
 function parseOptions(argv: string[]): Dns01Options {
@@ -103,9 +98,7 @@ function parseOptions(argv: string[]): Dns01Options {
   }
   const missing = own.required.find((key) => !given(key));
   if (missing !== undefined) throw new UsageError(`--provider ${provider} needs --${missing}`);
-  const seconds = text('propagation-timeout') ?? String(DEFAULT_PROPAGATION_TIMEOUT_S);
-  const timeout = /^[0-9]{1,6}$/.test(seconds) ? Number(seconds) : NaN;
-  if (!(timeout >= 1 && timeout <= MAX_SECONDS)) throw new UsageError(`--propagation-timeout needs whole seconds from 1 to ${MAX_SECONDS}: ${seconds}`);
+  const timeout = wholeSeconds('propagation-timeout', text('propagation-timeout') ?? String(DEFAULT_PROPAGATION_TIMEOUT_S));
   const server = (key: string, names: boolean): ServerAddress | null => {
     const value = text(key);
     try {
@@ -123,7 +116,11 @@ function parseOptions(argv: string[]): Dns01Options {
     } catch {
       throw new UsageError(`--acme-dns-url is not a URL: ${text('acme-dns-url')}`);
     }
-    if (!['https:', 'http:'].includes(acmeDnsUrl.protocol)) throw new UsageError(`--acme-dns-url is not an http(s) URL: ${acmeDnsUrl.href}`);
+    // Its API key travels in a header: plain http only to this machine (an acme-dns beside it).
+    const loopback = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/.test(acmeDnsUrl.hostname);
+    if (acmeDnsUrl.protocol !== 'https:' && !(acmeDnsUrl.protocol === 'http:' && loopback)) {
+      throw new UsageError(`--acme-dns-url must be https (http only to this machine's loopback): ${acmeDnsUrl.href}`);
+    }
     // The API's calls are relative to it: https://auth.example.org/acme-dns -> .../acme-dns/update.
     if (!acmeDnsUrl.pathname.endsWith('/')) acmeDnsUrl.pathname += '/';
   }
@@ -222,7 +219,7 @@ async function runAcmeClient(opts: Dns01Options, acmeClientArgs: string[], provi
       child.stdin.write(`${line}\n`);
     } catch (err) {
       failed = true;
-      report(err);
+      reportError(COMMAND, err);
       // acme-client reads end of file, stops with "<stdin>: short read" and gives up the order.
       child.stdin.end();
     }
@@ -234,7 +231,7 @@ async function runAcmeClient(opts: Dns01Options, acmeClientArgs: string[], provi
     } catch (err) {
       // A record whose publication failed is removed only in case it was applied after all: that
       // failure was said already, and this one would say it again.
-      if (confirmed) report(err);
+      if (confirmed) reportError(COMMAND, err);
     }
   }
   if (signal !== null) warn('acme-client', `killed by ${signal}`);
@@ -243,12 +240,8 @@ async function runAcmeClient(opts: Dns01Options, acmeClientArgs: string[], provi
   return failed || signal !== null ? 1 : code ?? 1;
 }
 
-function report(err: unknown): void {
-  if (err instanceof Failure) warn(err.subject, err.problem);
-  else warn(COMMAND, err instanceof Error ? err.message : String(err));
-}
-
 async function main(): Promise<number> {
+  setProgram(COMMAND);
   const argv = process.argv.slice(2);
   const split = argv.indexOf('--');
   const usage = (problem: string): number => {
@@ -285,7 +278,7 @@ main().then(
     process.exitCode = status;
   },
   (err: unknown) => {
-    report(err);
+    reportError(COMMAND, err);
     process.exitCode = 1;
   },
 );

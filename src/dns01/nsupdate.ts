@@ -11,7 +11,7 @@ import { Failure } from '../log.js';
 import type { DnsView, ServerAddress } from './propagation.js';
 import { formatServer } from './propagation.js';
 import type { Provider, TxtRecord } from './provider.js';
-import { ReceivedTsig, TsigKey, TYPE_TSIG, FUDGE_SECONDS, answerVerifies, readKeyFile, signMessage } from './tsig.js';
+import { ReceivedTsig, TsigKey, TYPE_TSIG, answerVerifies, readKeyFile, signMessage } from './tsig.js';
 import { CLASS_IN, CLASS_NONE, MalformedMessage, TxtChange, parseAnswer, rcodeName, readName, updateMessage } from './wire.js';
 
 /** Short: resolvers must not keep a challenge value after it is removed. */
@@ -102,7 +102,7 @@ async function sendUpdate(server: ServerAddress, key: TsigKey, zone: string, cha
     throw new Failure(subject, `${what}: the answer's TSIG signature does not verify`);
   }
   if (Math.abs(Math.floor(Date.now() / 1000) - tsig.timeSigned) > tsig.fudge) {
-    throw new Failure(subject, `${what}: the answer's signing time is more than ${FUDGE_SECONDS} s off this clock`);
+    throw new Failure(subject, `${what}: the answer's signing time is more than ${tsig.fudge} s off this clock`);
   }
 }
 

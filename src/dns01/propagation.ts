@@ -8,6 +8,7 @@
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Failure } from '../log.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ServerAddress {
   host: string;
@@ -161,6 +162,6 @@ export async function waitForTxt(servers: readonly NameServer[], name: string, v
       const server = pending[0] as NameServer;
       throw new Failure(name, `TXT value not seen at ${server.name} within ${Math.round(timeoutMs / 1000)} s (${lastAnswers.get(server.name)})`);
     }
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await sleep(delay);
   }
 }

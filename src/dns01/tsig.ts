@@ -64,10 +64,11 @@ export function parseKeyFile(text: string): TsigKey {
     let secret: string | undefined;
     for (at += 3; at < words.length && words[at] !== '}'; at++) {
       const [clause, value, end] = [words[at], words[at + 1], words[at + 2]];
-      if (end !== ';' || value === undefined) throw new Error(`${clause}: a value and a ; expected`);
+      // Words read from the file are never echoed: a malformed line may be the secret itself.
+      if (end !== ';' || value === undefined) throw new Error(`key ${name}: a clause that is not "<name> <value>;"`);
       if (clause === 'algorithm') algorithm = value.toLowerCase();
       else if (clause === 'secret') secret = value;
-      else throw new Error(`unknown clause in key statement: ${clause}`);
+      else throw new Error(`key ${name}: a clause other than algorithm and secret`);
       at += 2;
     }
     if (algorithm === undefined || secret === undefined) throw new Error(`key ${name}: needs both algorithm and secret`);

@@ -6,7 +6,7 @@
 import { closeSync, constants, openSync, promises as fs, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Failure } from '../log.js';
+import { Failure, errnoText } from '../log.js';
 
 export interface AtomicWriteOptions {
   mode: number;
@@ -30,6 +30,29 @@ export function removeTempsInFlight(): void {
   for (const temp of inFlight) rmSync(temp, { force: true });
 }
 
+/**
+ * A new temporary file, listed in inFlight before it exists, created exclusively without following
+ * a symlink and with `mode` from the first byte, and opened for writing. It is created
+ * synchronously: a signal is then handled either before it exists or after it is listed, never
+ * while a worker thread is still creating it behind the handler's back; and opened again for the
+ * writing (Node's permission model allows fsync only through a FileHandle). The caller removes it
+ * from the list with forgetTemporary once it is renamed, linked or removed.
+ */
+export async function openTemporary(temp: string, mode: number): Promise<fs.FileHandle> {
+  inFlight.add(temp);
+  try {
+    closeSync(openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode));
+    return await fs.open(temp, constants.O_WRONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    inFlight.delete(temp);
+    throw err;
+  }
+}
+
+export function forgetTemporary(temp: string): void {
+  inFlight.delete(temp);
+}
+
 export async function writeFileAtomic(dir: string, name: string, data: string | Buffer, options: AtomicWriteOptions): Promise<void> {
   await writeFilesAtomic(dir, [[name, data]], options);
 }
@@ -41,7 +64,6 @@ export async function writeFileAtomic(dir: string, name: string, data: string | 
  */
 export async function writeFilesAtomic(dir: string, files: readonly (readonly [string, string | Buffer])[], options: AtomicWriteOptions): Promise<void> {
   const staged = files.map(([name, data]) => ({ target: join(dir, name), temp: join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`), data }));
-  for (const { temp } of staged) inFlight.add(temp);
   try {
     const written = await Promise.allSettled(staged.map((file) => writeTemporary(file, options)));
     const failed = written.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
@@ -50,7 +72,7 @@ export async function writeFilesAtomic(dir: string, files: readonly (readonly [s
       try {
         await fs.rename(temp, target);
       } catch (err) {
-        throw new Failure(target, `cannot write: ${reason(err)}`);
+        throw new Failure(target, `cannot write: ${errnoText(err)}`);
       }
     }
   } catch (err) {
@@ -58,36 +80,24 @@ export async function writeFilesAtomic(dir: string, files: readonly (readonly [s
     await Promise.all(staged.map(({ temp }) => fs.rm(temp, { force: true }).catch(() => undefined)));
     throw err;
   } finally {
-    for (const { temp } of staged) inFlight.delete(temp);
+    for (const { temp } of staged) forgetTemporary(temp);
   }
   if (options.durable) {
     try {
       await syncDirectory(dir);
     } catch (err) {
-      throw new Failure(dir, `cannot sync directory: ${reason(err)}`);
+      throw new Failure(dir, `cannot sync directory: ${errnoText(err)}`);
     }
   }
 }
 
-/** Node's "ENOSPC: no space left on device, write" as strerror(3) would say it. */
-export function reason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return /^[A-Z][A-Z0-9_]*: (.+?)(?:, [a-z]+(?: '.*')?)?$/.exec(message)?.[1] ?? message;
-}
-
-/**
- * Any failure names the file that could not be replaced, never the temporary one. The file is
- * created synchronously: a signal is then handled either before it exists or after it is listed
- * in inFlight, never while a worker thread is still creating it behind the handler's back. It is
- * opened again for the writing (Node's permission model allows fsync only through a FileHandle).
- */
+/** Any failure names the file that could not be replaced, never the temporary one. */
 async function writeTemporary({ temp, target, data }: { temp: string; target: string; data: string | Buffer }, options: AtomicWriteOptions): Promise<void> {
   let handle: fs.FileHandle;
   try {
-    closeSync(openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, options.mode));
-    handle = await fs.open(temp, constants.O_WRONLY | constants.O_NOFOLLOW);
+    handle = await openTemporary(temp, options.mode);
   } catch (err) {
-    throw new Failure(target, `cannot write: ${reason(err)}`);
+    throw new Failure(target, `cannot write: ${errnoText(err)}`);
   }
   try {
     try {
@@ -99,7 +109,7 @@ async function writeTemporary({ temp, target, data }: { temp: string; target: st
     // By path: the permission model disables fchmod. The umask may have taken bits from the mode.
     await fs.chmod(temp, options.mode);
   } catch (err) {
-    throw new Failure(target, `cannot write: ${reason(err)}`);
+    throw new Failure(target, `cannot write: ${errnoText(err)}`);
   }
 }
 

@@ -5,7 +5,8 @@
 // disk leaves the old key or a whole new one, never a truncated one, and the key is never readable
 // by others even for an instant.
 
-import { closeSync, constants, openSync, promises as fs, rmSync } from 'node:fs';
+import { promises as fs, rmSync } from 'node:fs';
+import { forgetTemporary, openTemporary } from './atomic.js';
 import { Failure, debug } from '../log.js';
 import { generateKeyPem, keyTypeDescription } from '../x509/keys.js';
 import type { KeyType } from '../x509/keytypes.js';
@@ -20,27 +21,16 @@ export async function readKeyFile(path: string): Promise<string> {
   return pem;
 }
 
-/** Set while a temporary key file exists, for a child told to die to remove it. */
-let inFlight: string | null = null;
-
-export function removeKeyTempInFlight(): void {
-  if (inFlight !== null) rmSync(inFlight, { force: true });
-}
-
 /** Writes `pem` to `path` through its temporary file: linked when new, renamed over it when `replace`. */
 async function writeKeyFile(path: string, pem: string, replace: boolean): Promise<void> {
   const temp = keyTempPath(path);
   const fail = (err: unknown): Failure => new Failure(path, `cannot ${replace ? 'replace' : 'create'} key: ${(err as Error).message}`);
   // One left by a run killed mid-write holds nothing anyone uses: the key was never linked.
   rmSync(temp, { force: true });
-  inFlight = temp;
   let handle: fs.FileHandle;
   try {
-    // Created synchronously, so that a signal sees it either absent or listed in inFlight.
-    closeSync(openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
-    handle = await fs.open(temp, constants.O_WRONLY | constants.O_NOFOLLOW);
+    handle = await openTemporary(temp, 0o600);
   } catch (err) {
-    inFlight = null;
     throw fail(err);
   }
   try {
@@ -55,7 +45,7 @@ async function writeKeyFile(path: string, pem: string, replace: boolean): Promis
   } finally {
     await handle.close();
     rmSync(temp, { force: true });
-    inFlight = null;
+    forgetTemporary(temp);
   }
 }
 

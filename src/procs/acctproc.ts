@@ -15,7 +15,8 @@ import { AcctConfig, EXIT_CHANGED, FD } from '../ipc/roles.js';
 import { AcctToNet, NetToAcct, parseNetToAcct } from '../ipc/messages.js';
 import { accountAlg, externalAccountBinding, publicJwk, signJws, thumbprint } from '../acme/jws.js';
 import { keyDescription, parsePrivateKey } from '../x509/keys.js';
-import { loadOrCreateKey, removeKeyTempInFlight, replaceKeyFile } from '../fsutil/keyfile.js';
+import { loadOrCreateKey, replaceKeyFile } from '../fsutil/keyfile.js';
+import { removeTempsInFlight } from '../fsutil/atomic.js';
 import { readFileCapped } from '../fsutil/read.js';
 import { oldKeyPath } from '../defaults.js';
 import { Failure, debug } from '../log.js';
@@ -55,9 +56,10 @@ function parseNewKey(path: string, pem: string, currentJwk: Record<string, strin
 runChild('acctproc', async (config: AcctConfig, confine) => {
   const net = new Channel<NetToAcct, AcctToNet>(FD.acctproc.net, 'netproc', parseNetToAcct);
   try {
-    atTermination(removeKeyTempInFlight);
-    const pem = await loadOrCreateKey(config.keyFile, config.create, 'account', config.keyType);
+    atTermination(removeTempsInFlight);
+    // The MAC key first: a bad one must fail the run before -n has written a new account key.
     const eab = config.eab === null ? null : { kid: config.eab.kid, macKey: await readMacKey(config.eab.keyFile) };
+    const pem = await loadOrCreateKey(config.keyFile, config.create, 'account', config.keyType);
     const next = config.rollover === null ? null
       : { file: config.rollover.newKeyFile, pem: await loadOrCreateKey(config.rollover.newKeyFile, config.rollover.create, 'account', config.keyType) };
     await confine();

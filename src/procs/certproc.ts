@@ -22,12 +22,12 @@ import { ChainError, splitPemCertificates } from '../x509/chain.js';
 import { certificateNames } from '../x509/names.js';
 import { certificateCertId } from '../x509/certid.js';
 import {
-  RenewalState, RenewalWindow, Verdict, iso, lifetimeVerdict, parseRenewalState, renewalStateJson, windowIsEarly, windowVerdict,
+  RenewalState, RenewalWindow, Verdict, lifetimeVerdict, parseRenewalState, renewalStateJson, windowIsEarly, windowVerdict,
 } from '../x509/renewal.js';
 import { RequestError, SigningRequest, readSigningRequest } from '../x509/request.js';
 import { readFileCapped } from '../fsutil/read.js';
 import { STATE_FILE } from '../defaults.js';
-import { Failure, debug, warn } from '../log.js';
+import { Failure, debug, utcTime, warn } from '../log.js';
 
 const MAX_CERT_FILE = 1 << 20;
 const readCertificateFile = (path: string): Promise<string | null> => readFileCapped(path, MAX_CERT_FILE);
@@ -75,11 +75,31 @@ interface Installed {
 /** certproc's judgement: a verdict for netproc, or the question to ask the CA first. */
 type Judgement = CertToNet | { op: 'ask'; installed: Installed; certId: string };
 
+/** The certificate's ARI CertID, or null (the lifetime rule then decides) when it cannot be built. */
+function certIdOf(path: string, leaf: X509Certificate): string | null {
+  try {
+    return certificateCertId(leaf.raw);
+  } catch (err) {
+    debug(path, `no renewal information can be asked for it: ${err instanceof ChainError ? err.problem : (err as Error).message}`);
+    return null;
+  }
+}
+
+/** The renewal state of earlier runs; one that cannot be read is a warning and as if absent. */
+async function readState(path: string): Promise<RenewalState | null> {
+  try {
+    return parseRenewalState(await readCertificateFile(path));
+  } catch (err) {
+    warn(path, `${err instanceof Failure ? err.problem : (err as Error).message}; ignored`);
+    return null;
+  }
+}
+
 function readInstalled(path: string, text: string, revoke: boolean): Installed | null {
   try {
     const leaf = new X509Certificate(splitPemCertificates(text)[0] as string);
     return {
-      leaf, names: certificateNames(leaf.raw), certId: certificateCertId(leaf.raw),
+      leaf, names: certificateNames(leaf.raw), certId: certIdOf(path, leaf),
       notBefore: Date.parse(leaf.validFrom), notAfter: Date.parse(leaf.validTo),
     };
   } catch (err) {
@@ -181,7 +201,7 @@ function judgeByRenewalInfo(config: CertConfig, path: string, asked: Extract<Jud
     const early = windowIsEarly(answer.window, installed.notBefore, installed.notAfter);
     (early ? warn : debug)(path, `${early ? 'the CA asks for early renewal' : 'renewal window explained'}: ${answer.explanationUrl}`);
   }
-  debug(path, `the CA is asked again after ${iso(askAfter)}`);
+  debug(path, `the CA is asked again after ${utcTime(askAfter)}`);
   return { verdict: verdictOf(path, windowVerdict(certId, answer.window, Date.now()), certId), state: remember(true, answer.window, askAfter) };
 }
 
@@ -214,8 +234,8 @@ function checkIssued(config: CertConfig, pem: string, publicKey: string, subject
 }
 
 /** The state a new certificate starts with: whether its CA offers renewal information, nothing asked yet. */
-function newState(config: CertConfig, leaf: X509Certificate, renewalInfo: boolean): string | null {
-  const certId = config.ari ? certificateCertId(leaf.raw) : null;
+function newState(config: CertConfig, path: string, leaf: X509Certificate, renewalInfo: boolean): string | null {
+  const certId = config.ari ? certIdOf(path, leaf) : null;
   if (certId === null) return null;
   return renewalStateJson({ certId, directoryUrl: config.directoryUrl, renewalInfo, window: null, askAfter: null });
 }
@@ -229,7 +249,7 @@ runChild('certproc', async (given: CertConfig, confine) => {
     const requestPem = given.csrFile === null ? null : await readFileCapped(given.csrFile, MAX_REQUEST_FILE);
     const disk: OnDisk = {
       cert: await read('cert.pem'), chain: await read('chain.pem'), fullchain: await read('fullchain.pem'),
-      state: parseRenewalState(await read(STATE_FILE)),
+      state: await readState(join(given.certDir, STATE_FILE)),
     };
     await confine();
     const request = given.csrFile === null ? null : checkRequest(given.csrFile, requestPem, given.names);
@@ -277,7 +297,7 @@ runChild('certproc', async (given: CertConfig, confine) => {
       const publicKey = request === null ? answer.publicKey : base64url(request.publicKey);
       const checked = checkIssued(config, answer.pem, publicKey, path);
       debug(path, 'new certificate checked');
-      await file.send({ op: 'install', cert: checked.cert, chain: checked.chain, state: newState(config, checked.leaf, answer.renewalInfo) });
+      await file.send({ op: 'install', cert: checked.cert, chain: checked.chain, state: newState(config, path, checked.leaf, answer.renewalInfo) });
     } else if (answer.op === 'revoked') {
       if (!config.revoke) throw new Failure('netproc', 'reported a revocation that was not asked for');
       await file.send({ op: 'remove' });

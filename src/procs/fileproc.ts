@@ -15,7 +15,7 @@ import { splitPemCertificates } from '../x509/chain.js';
 import { removeStaleTemps, removeTempsInFlight, syncDirectory, writeFileAtomic, writeFilesAtomic } from '../fsutil/atomic.js';
 import { parseRenewalState } from '../x509/renewal.js';
 import { STATE_FILE } from '../defaults.js';
-import { Failure, debug } from '../log.js';
+import { Failure, debug, warn } from '../log.js';
 
 const FILES = ['cert', 'chain', 'fullchain'] as const;
 
@@ -48,11 +48,23 @@ async function backUp(certDir: string): Promise<void> {
   throw new Failure(certDir, 'cannot find a free backup name');
 }
 
-/** The renewal state, checked like everything from certproc; losing it costs one question to the CA. */
+/**
+ * The renewal state, checked like everything from certproc. Not having it costs the next run one
+ * question to the CA, so failing to write it is a warning: it never fails a run, nor hides that
+ * the certificate changed.
+ */
 async function writeState(certDir: string, text: string): Promise<void> {
-  if (parseRenewalState(text) === null) throw new Failure('certproc', 'sent a malformed renewal state');
-  await writeFileAtomic(certDir, STATE_FILE, text, { mode: 0o644, durable: false });
-  debug(join(certDir, STATE_FILE), 'written');
+  const path = join(certDir, STATE_FILE);
+  if (parseRenewalState(text) === null) {
+    warn('certproc', 'sent a malformed renewal state; not written');
+    return;
+  }
+  try {
+    await writeFileAtomic(certDir, STATE_FILE, text, { mode: 0o644, durable: false });
+    debug(path, 'written');
+  } catch (err) {
+    warn(path, `${err instanceof Failure ? err.problem : `cannot write: ${(err as Error).message}`}; the next run asks the CA again`);
+  }
 }
 
 /** fileproc does not trust certproc either: what it writes must be PEM certificates only. */

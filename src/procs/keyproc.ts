@@ -10,18 +10,21 @@ import { KeyToNet, NetToKey, parseNever } from '../ipc/messages.js';
 import { base64url } from '../acme/jws.js';
 import { buildCsr } from '../x509/csr.js';
 import { keyDescription, parsePrivateKey } from '../x509/keys.js';
-import { loadOrCreateKey, removeKeyTempInFlight } from '../fsutil/keyfile.js';
-import { debug, warn } from '../log.js';
+import { loadOrCreateKey } from '../fsutil/keyfile.js';
+import { removeTempsInFlight } from '../fsutil/atomic.js';
+import { debug } from '../log.js';
 
 runChild('keyproc', async (config: KeyConfig, confine) => {
   const net = new Channel<NetToKey, KeyToNet>(FD.keyproc.net, 'netproc', parseNever);
   try {
-    atTermination(removeKeyTempInFlight);
+    atTermination(removeTempsInFlight);
     const pem = await loadOrCreateKey(config.keyFile, config.create, 'domain', config.keyType);
     await confine();
     const key = parsePrivateKey(pem, config.keyFile);
     debug(config.keyFile, `loaded ${keyDescription(key)} domain key`);
-    if (config.mustStaple) warn('-O', 'OCSP must-staple requested; Let\'s Encrypt has refused such requests since May 2025');
+    // Not a warning: a CA that takes it should not cost a line in cron's mail every renewal, and
+    // one that refuses it is answered by netproc with advice to drop -O.
+    if (config.mustStaple) debug(config.keyFile, 'the request asks for OCSP must-staple (-O)');
     const csr = buildCsr(key, config.names, config.mustStaple);
     const publicKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
     if (!(await net.send({ op: 'csr', csr: base64url(csr), publicKey: base64url(publicKey) }))) return;

@@ -295,7 +295,8 @@ function publisher(acme: AcmeClient, chng: Peers['chng'], config: NetConfig, thu
 /**
  * §7.4: wait for the order to be ready, finalize it once with the CSR, then wait for the
  * certificate. A CA answering orderNotReady is asked again after a wait, a few times; an order
- * left ready or processing after finalize is only looked at, never finalized again. Every wait
+ * left ready or processing after finalize is only looked at, never finalized again; one already
+ * processing (finalized by an earlier attempt whose answer was lost) is waited for. Every wait
  * shares the run's deadline.
  */
 async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: string, config: NetConfig, deadline: Deadline): Promise<Order> {
@@ -306,6 +307,10 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
   let current = { value: order, retryAfter: null as number | null };
   for (let attempt = 1; ; attempt++) {
     const ready = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'pending', (o) => `order still ${o.status}`);
+    if (ready.status === 'processing') {
+      current = { value: ready, retryAfter: null };
+      break;
+    }
     if (ready.status !== 'ready') return settledOrder(url, ready);
     try {
       const finalized = await acme.finalize(ready.finalize, csr);

@@ -98,7 +98,6 @@ export function parsePrivateKey(pem: string, subject: string): KeyObject {
   return key;
 }
 
-
 const KEY_TYPE_PARAMETERS: Record<KeyType, { description: string; type: 'rsa'; modulusLength: number } | { description: string; type: 'ec'; namedCurve: string }> = {
   rsa2048: { description: 'RSA 2048', type: 'rsa', modulusLength: 2048 },
   rsa3072: { description: 'RSA 3072', type: 'rsa', modulusLength: 3072 },

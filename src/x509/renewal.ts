@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import * as c from '../check.js';
+import { utcTime } from '../log.js';
 
 const DAY = 86_400_000;
 /** Certificates this short renew at half their lifetime, longer ones at two thirds. */
@@ -49,9 +50,9 @@ export function renewalMoment(certId: string, window: RenewalWindow): number {
 
 export function windowVerdict(certId: string, window: RenewalWindow, now: number): Verdict {
   const moment = renewalMoment(certId, window);
-  const span = `the CA's renewal window ${iso(window.start)} to ${iso(window.end)}`;
-  if (now >= moment) return { renew: true, why: `certificate renewable: ${span} (renewing from ${iso(moment)})` };
-  return { renew: false, why: `certificate valid: ${span}, renewing from ${iso(moment)}` };
+  const span = `the CA's renewal window ${utcTime(window.start)} to ${utcTime(window.end)}`;
+  if (now >= moment) return { renew: true, why: `certificate renewable: ${span} (renewing from ${utcTime(moment)})` };
+  return { renew: false, why: `certificate valid: ${span}, renewing from ${utcTime(moment)}` };
 }
 
 /**
@@ -61,10 +62,6 @@ export function windowVerdict(certId: string, window: RenewalWindow, now: number
  */
 export function windowIsEarly(window: RenewalWindow, notBefore: number, notAfter: number): boolean {
   return window.end < notAfter - (notAfter - notBefore) / 3;
-}
-
-export function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**
@@ -111,6 +108,6 @@ export function renewalStateFrom(value: unknown): RenewalState {
 
 /** The JSON text the state file holds (dates as RFC 3339, for a human reading it). */
 export function renewalStateJson(state: RenewalState): string {
-  const window = state.window === null ? null : { start: iso(state.window.start), end: iso(state.window.end) };
-  return `${JSON.stringify({ ...state, window, askAfter: state.askAfter === null ? null : iso(state.askAfter) }, null, 2)}\n`;
+  const window = state.window === null ? null : { start: utcTime(state.window.start), end: utcTime(state.window.end) };
+  return `${JSON.stringify({ ...state, window, askAfter: state.askAfter === null ? null : utcTime(state.askAfter) }, null, 2)}\n`;
 }
