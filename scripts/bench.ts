@@ -78,6 +78,7 @@ import { createInterface } from 'node:readline';
 import { startLab, type Lab } from './pebble-lab.js';
 import { COLLECTOR_PY, NOOP_STRETCHES, ProcTrace, parseRequests, renderBreakdown, splitRun, type ProcRun, type RequestRun, type Stretches, type Variant } from './bench-trace.js';
 import { certificateCertId } from '../src/x509/certid.js';
+import { certificateFields } from '../src/x509/names.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..'); // build/scripts/bench.js -> repo root
 const SELF = fileURLToPath(import.meta.url);
@@ -1444,7 +1445,7 @@ async function prepareAri(ctx: Ctx, cl: Client): Promise<string> {
     throw new Error(`${STATE_FILE} does not say that ${ctx.ari!.directoryUrl} offers renewal information: ${JSON.stringify(state)}`);
   }
   const cert = new X509Certificate(readFileSync(certFile));
-  const certId = certificateCertId(cert.raw);
+  const certId = certificateCertId(certificateFields(cert.raw));
   if (certId === null) throw new Error(`${certFile} has no Authority Key Identifier: no CertID to ask for`);
   const notBefore = Date.parse(cert.validFrom);
   const lifetime = Date.parse(cert.validTo) - notBefore;

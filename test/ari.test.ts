@@ -11,6 +11,7 @@ import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { AriProxy, startAriProxy } from '../scripts/ariproxy.js';
 import { ISSUED_SET, STATE_FILE, childrenStarted, ecKeys, needsRootAndLab, runClient, snapshot, workDir } from './helpers.js';
 import { certificateCertId } from '../src/x509/certid.js';
+import { certificateFields } from '../src/x509/names.js';
 
 const skip = needsRootAndLab(labUnavailable);
 const HOUR = 3_600_000;
@@ -39,7 +40,7 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
     const run = await runClient(args, { env });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(readdirSync(w.certs).sort(), ISSUED_SET);
-    const certId = certificateCertId(new X509Certificate(readFileSync(join(w.certs, 'cert.pem'))).raw);
+    const certId = certificateCertId(certificateFields(new X509Certificate(readFileSync(join(w.certs, 'cert.pem'))).raw));
     assert.ok(certId !== null, 'Pebble certificates carry an AKI');
     return { args, certs: w.certs, certId, env };
   };
@@ -79,7 +80,7 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stderr, `acme-client: ${join(certs, 'cert.pem')}: the CA asks for early renewal: https://ca.example/incident\n`);
     assert.deepEqual(proxy.newOrders.slice(orders).map((o) => o.replaces), [certId]);
-    const renewed = certificateCertId(new X509Certificate(readFileSync(join(certs, 'cert.pem'))).raw);
+    const renewed = certificateCertId(certificateFields(new X509Certificate(readFileSync(join(certs, 'cert.pem'))).raw));
     assert.notEqual(renewed, certId);
     assert.equal(state(certs).certId, renewed, 'the state follows the new certificate');
     assert.equal(state(certs).askAfter, null);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { ChainError, splitPemCertificates, topIssuerCommonName } from '../src/x509/chain.js';
 import { linkTargets } from '../src/acme/client.js';
-import { certificateNames } from '../src/x509/names.js';
+import { certificateFields, certificateNames } from '../src/x509/names.js';
 import { canonicalIp } from '../src/x509/ip.js';
 
 // A self-contained openssl configuration, so the system openssl.cnf does not matter.
@@ -169,23 +169,23 @@ test('broken certificate blocks are refused', () => {
 
 test('certificateNames lists the DNS names, lower-cased, and the IP addresses, in order, from the DER', () => {
   const leafCert = new X509Certificate(leaf);
-  assert.deepEqual(certificateNames(leafCert.raw), ['example.com', '192.0.2.1', 'www.example.com', '*.example.net']);
-  assert.deepEqual(certificateNames(new X509Certificate(root).raw), []);
+  assert.deepEqual(certificateNames(certificateFields(leafCert.raw)), ['example.com', '192.0.2.1', 'www.example.com', '*.example.net']);
+  assert.deepEqual(certificateNames(certificateFields(new X509Certificate(root).raw)), []);
 });
 
 test('certificateNames reads past other kinds of name, whatever they hold', () => {
-  assert.deepEqual(certificateNames(new X509Certificate(dirnameLeaf).raw), ['first.example', 'second.example']);
+  assert.deepEqual(certificateNames(certificateFields(new X509Certificate(dirnameLeaf).raw)), ['first.example', 'second.example']);
 });
 
 test('certificateNames refuses a DNS name that cannot be a host name', () => {
   assert.throws(
-    () => certificateNames(new X509Certificate(commaLeaf).raw),
+    () => certificateNames(certificateFields(new X509Certificate(commaLeaf).raw)),
     (err: unknown) => err instanceof ChainError && err.problem === 'certificate has an invalid DNS name in subjectAltName: "bad,name.example"',
   );
 });
 
 test('certificateNames writes IPv6 addresses in their canonical form', () => {
-  assert.deepEqual(certificateNames(new X509Certificate(ipv6Leaf).raw), ['2001:db8::1', '::1', '127.0.0.1']);
+  assert.deepEqual(certificateNames(certificateFields(new X509Certificate(ipv6Leaf).raw)), ['2001:db8::1', '::1', '127.0.0.1']);
 });
 
 test('canonicalIp: one text form per address, null for anything else', () => {

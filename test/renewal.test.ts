@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { certId, certificateCertId } from '../src/x509/certid.js';
+import { certificateFields } from '../src/x509/names.js';
 import {
   lifetimeVerdict, parseRenewalState, renewalMoment, renewalStateJson, windowIsEarly, windowVerdict, type RenewalState,
 } from '../src/x509/renewal.js';
@@ -85,12 +86,12 @@ test('CertID of a real certificate: its AKI keyIdentifier and its serial\'s DER 
     sh(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '0x87654321', '-days', '2', '-extfile', 'ext.cnf', '-extensions', 'leaf', '-out', 'leaf.pem']);
     // Without the extension there is no CertID to build.
     sh(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '7', '-days', '2', '-out', 'bare.pem']);
-    assert.equal(certificateCertId(new X509Certificate(readFileSync(join(dir, 'bare.pem'))).raw), null);
+    assert.equal(certificateCertId(certificateFields(new X509Certificate(readFileSync(join(dir, 'bare.pem'))).raw)), null);
     const ca = new X509Certificate(readFileSync(join(dir, 'ca.pem')));
     const leaf = new X509Certificate(readFileSync(join(dir, 'leaf.pem')));
     const ski = /X509v3 Subject Key Identifier:\s*\n\s*([0-9A-F:]+)/.exec(execFileSync('openssl', ['x509', '-in', join(dir, 'ca.pem'), '-noout', '-text'], { encoding: 'utf8' }))?.[1];
     assert.ok(ski, ca.subject);
-    assert.equal(certificateCertId(leaf.raw), certId(Buffer.from(ski.replace(/:/g, ''), 'hex'), Buffer.from('0087654321', 'hex')));
+    assert.equal(certificateCertId(certificateFields(leaf.raw)), certId(Buffer.from(ski.replace(/:/g, ''), 'hex'), Buffer.from('0087654321', 'hex')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -19,7 +19,7 @@ import { CertConfig, FD } from '../ipc/roles.js';
 import { CertToFile, CertToNet, FileToCert, NetToCert, parseNetToCert, parseNever } from '../ipc/messages.js';
 import { base64url } from '../acme/jws.js';
 import { ChainError, splitPemCertificates } from '../x509/chain.js';
-import { certificateNames } from '../x509/names.js';
+import { CertificateFields, certificateFields, certificateNames } from '../x509/names.js';
 import { certificateCertId } from '../x509/certid.js';
 import {
   RenewalState, RenewalWindow, Verdict, lifetimeVerdict, parseRenewalState, renewalStateJson, windowIsEarly, windowVerdict,
@@ -76,9 +76,9 @@ interface Installed {
 type Judgement = CertToNet | { op: 'ask'; installed: Installed; certId: string };
 
 /** The certificate's ARI CertID, or null (the lifetime rule then decides) when it cannot be built. */
-function certIdOf(path: string, leaf: X509Certificate): string | null {
+function certIdOf(path: string, fields: CertificateFields): string | null {
   try {
-    return certificateCertId(leaf.raw);
+    return certificateCertId(fields);
   } catch (err) {
     debug(path, `no renewal information can be asked for it: ${err instanceof ChainError ? err.problem : (err as Error).message}`);
     return null;
@@ -98,8 +98,9 @@ async function readState(path: string): Promise<RenewalState | null> {
 function readInstalled(path: string, text: string, revoke: boolean): Installed | null {
   try {
     const leaf = new X509Certificate(splitPemCertificates(text)[0] as string);
+    const fields = certificateFields(leaf.raw);
     return {
-      leaf, names: certificateNames(leaf.raw), certId: certIdOf(path, leaf),
+      leaf, names: certificateNames(fields), certId: certIdOf(path, fields),
       notBefore: Date.parse(leaf.validFrom), notAfter: Date.parse(leaf.validTo),
     };
   } catch (err) {
@@ -206,7 +207,7 @@ function judgeByRenewalInfo(config: CertConfig, path: string, asked: Extract<Jud
 }
 
 /** Checks the CA's chain; returns the leaf and the rest as PEM text for fileproc. */
-function checkIssued(config: CertConfig, pem: string, publicKey: string, subject: string): { cert: string; chain: string; leaf: X509Certificate } {
+function checkIssued(config: CertConfig, pem: string, publicKey: string, subject: string): { cert: string; chain: string; fields: CertificateFields } {
   let blocks: string[];
   try {
     blocks = splitPemCertificates(pem);
@@ -216,8 +217,10 @@ function checkIssued(config: CertConfig, pem: string, publicKey: string, subject
   if (blocks.length < 2) throw new Failure(subject, 'bad certificate chain: no issuer certificate');
   const [leaf, issuer] = [new X509Certificate(blocks[0] as string), new X509Certificate(blocks[1] as string)];
   let names: string[];
+  let fields: CertificateFields;
   try {
-    names = certificateNames(leaf.raw);
+    fields = certificateFields(leaf.raw);
+    names = certificateNames(fields);
   } catch (err) {
     throw new Failure(subject, err instanceof ChainError ? err.problem : (err as Error).message);
   }
@@ -230,12 +233,12 @@ function checkIssued(config: CertConfig, pem: string, publicKey: string, subject
   }
   if (!leaf.checkIssued(issuer) || !leaf.verify(issuer.publicKey)) throw new Failure(subject, 'certificate is not signed by the next in the chain');
   if (Date.parse(leaf.validTo) <= Date.now()) throw new Failure(subject, 'certificate has already expired');
-  return { cert: blocks[0] as string, chain: blocks.slice(1).join(''), leaf };
+  return { cert: blocks[0] as string, chain: blocks.slice(1).join(''), fields };
 }
 
 /** The state a new certificate starts with: whether its CA offers renewal information, nothing asked yet. */
-function newState(config: CertConfig, path: string, leaf: X509Certificate, renewalInfo: boolean): string | null {
-  const certId = config.ari ? certIdOf(path, leaf) : null;
+function newState(config: CertConfig, path: string, fields: CertificateFields, renewalInfo: boolean): string | null {
+  const certId = config.ari ? certIdOf(path, fields) : null;
   if (certId === null) return null;
   return renewalStateJson({ certId, directoryUrl: config.directoryUrl, renewalInfo, window: null, askAfter: null });
 }
@@ -297,7 +300,7 @@ runChild('certproc', async (given: CertConfig, confine) => {
       const publicKey = request === null ? answer.publicKey : base64url(request.publicKey);
       const checked = checkIssued(config, answer.pem, publicKey, path);
       debug(path, 'new certificate checked');
-      await file.send({ op: 'install', cert: checked.cert, chain: checked.chain, state: newState(config, path, checked.leaf, answer.renewalInfo) });
+      await file.send({ op: 'install', cert: checked.cert, chain: checked.chain, state: newState(config, path, checked.fields, answer.renewalInfo) });
     } else if (answer.op === 'revoked') {
       if (!config.revoke) throw new Failure('netproc', 'reported a revocation that was not asked for');
       await file.send({ op: 'remove' });

@@ -6,7 +6,7 @@
 import type forge from 'node-forge';
 import asn1 from 'node-forge/lib/asn1.js';
 import { ChainError } from './chain.js';
-import { extensionValue } from './names.js';
+import { CertificateFields, extensionValue } from './names.js';
 
 type Asn1 = forge.asn1.Asn1;
 
@@ -17,9 +17,9 @@ export function certId(keyIdentifier: Buffer, serialContent: Buffer): string {
   return `${keyIdentifier.toString('base64url')}.${serialContent.toString('base64url')}`;
 }
 
-/** The CertID of a certificate (DER), or null when it has no keyIdentifier to build one from. */
-export function certificateCertId(der: Buffer): string | null {
-  const aki = extensionValue(der, OID_AUTHORITY_KEY_IDENTIFIER);
+/** The CertID of a certificate, or null when it has no keyIdentifier to build one from. */
+export function certificateCertId(certificate: CertificateFields): string | null {
+  const aki = extensionValue(certificate, OID_AUTHORITY_KEY_IDENTIFIER);
   if (aki === null) return null;
   let keyIdentifier: string | undefined;
   try {
@@ -30,13 +30,11 @@ export function certificateCertId(der: Buffer): string | null {
     throw new ChainError('certificate has a malformed authorityKeyIdentifier');
   }
   if (keyIdentifier === undefined || keyIdentifier === '') return null;
-  return certId(Buffer.from(keyIdentifier, 'binary'), serialContent(der));
+  return certId(Buffer.from(keyIdentifier, 'binary'), serialContent(certificate));
 }
 
 /** The serial number's INTEGER content bytes, as encoded. */
-function serialContent(der: Buffer): Buffer {
-  const certificate = asn1.fromDer(der.toString('binary'), { strict: true, parseAllBytes: true, decodeBitStrings: false });
-  const tbs = ((certificate.value as Asn1[])[0]?.value ?? []) as Asn1[];
+function serialContent({ tbs }: CertificateFields): Buffer {
   // The version is an explicit [0] before the serial in v2 and v3 certificates.
   const serial = tbs[0]?.tagClass === asn1.Class.CONTEXT_SPECIFIC ? tbs[1] : tbs[0];
   if (serial?.type !== asn1.Type.INTEGER || typeof serial.value !== 'string') throw new ChainError('certificate has no serial number');

@@ -26,16 +26,26 @@ function ipFromBytes(bytes: string): string {
   throw new ChainError(`certificate has an iPAddress of ${octets.length} bytes in subjectAltName`);
 }
 
-/** The extnValue of the extension `oid` in a certificate's DER, or null when it has none. */
-export function extensionValue(der: Buffer, oid: string): string | null {
+/** A certificate's TBSCertificate fields, its DER read once with forge for the readers below. */
+export interface CertificateFields {
+  tbs: Asn1[];
+}
+
+export function certificateFields(der: Buffer): CertificateFields {
   let certificate: Asn1;
   try {
     certificate = asn1.fromDer(der.toString('binary'), { strict: true, parseAllBytes: true, decodeBitStrings: false });
   } catch (err) {
     throw new ChainError(`certificate does not parse: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const tbs = (certificate.value as Asn1[])[0];
-  const tagged = (tbs?.value as Asn1[] | undefined)?.find((node) => node.tagClass === asn1.Class.CONTEXT_SPECIFIC && node.type === 3);
+  const tbs = (certificate.value as Asn1[])[0]?.value;
+  if (!Array.isArray(tbs)) throw new ChainError('certificate has no TBSCertificate');
+  return { tbs };
+}
+
+/** The extnValue of the extension `oid`, or null when the certificate has none. */
+export function extensionValue({ tbs }: CertificateFields, oid: string): string | null {
+  const tagged = tbs.find((node) => node.tagClass === asn1.Class.CONTEXT_SPECIFIC && node.type === 3);
   const extensions = (tagged?.value as Asn1[] | undefined)?.[0]?.value as Asn1[] | undefined;
   for (const extension of extensions ?? []) {
     const parts = extension.value as Asn1[];
@@ -49,8 +59,8 @@ export function extensionValue(der: Buffer, oid: string): string | null {
 }
 
 /** The certificate's DNS names (lower-cased) and IP addresses (canonical), in order. */
-export function certificateNames(der: Buffer): string[] {
-  const value = extensionValue(der, OID_SUBJECT_ALT_NAME);
+export function certificateNames(certificate: CertificateFields): string[] {
+  const value = extensionValue(certificate, OID_SUBJECT_ALT_NAME);
   if (value === null) return [];
   let generalNames: Asn1;
   try {
