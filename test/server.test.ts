@@ -30,7 +30,10 @@ interface Instance {
 }
 
 function startServer(config: string, env: NodeJS.ProcessEnv, signPort: number): Promise<Instance> {
-  const proc = spawn(process.execPath, [SERVER, '-v', '-f', config], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its runtime directory (and the jails of its acme-client runs) in a work area: a server the
+  // tests kill leaves nothing in /tmp.
+  const proc = spawn(process.execPath, [SERVER, '-v', '-f', config], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: workDir().dir, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
   const waiters: { pattern: RegExp; from: number; resolve: (line: string) => void }[] = [];
   const check = (): void => {
