@@ -48,11 +48,15 @@ ${BUNDLE_URL}` } });
   await esbuild.build({ ...common, entryPoints: [join(root, 'src/dns01/main.ts')], outfile: join(outdir, 'acme-client-dns01.js'),
     banner: { js: `#!/usr/bin/env node
 ${BUNDLE_URL}` } });
+  // acme-client-server runs the acme-client.js beside it for each order.
+  await esbuild.build({ ...common, entryPoints: [join(root, 'src/server/main.ts')], outfile: join(outdir, 'acme-client-server.js'),
+    banner: { js: `#!/usr/bin/env node
+${BUNDLE_URL}` } });
   for (const f of procs) {
     await esbuild.build({ ...common, entryPoints: [join(root, 'src/procs', f)], outfile: join(outdir, 'procs', f.replace(/\.ts$/, '.js')) });
   }
   writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
-  for (const command of ['acme-client.js', 'acme-client-dns01.js']) chmodSync(join(outdir, command), 0o755);
+  for (const command of ['acme-client.js', 'acme-client-dns01.js', 'acme-client-server.js']) chmodSync(join(outdir, command), 0o755);
 }
 
 await bundle(join(root, 'dist'), false);

@@ -31,6 +31,13 @@ export interface LabOptions {
   authzReuse?: number;
   /** Validity of issued certificates in seconds (Pebble config certificateValidityPeriod; Pebble's default is 5 years). */
   certificateValidityPeriod?: number;
+  /**
+   * Web servers in front of signing services (acme-client-server): nginx on 127.0.0.1 ("web server
+   * A", where every name resolves) and a second nginx on 127.0.0.2 ("web server B"), both on
+   * Pebble's http-01 port, proxy /.well-known/acme-challenge/ to these upstreams (ADDRESS:PORT),
+   * trying the next on error, timeout or 404. Without it nginx serves challengeDir.
+   */
+  challengeUpstreams?: string[];
   /** ADDR:PORT of the DNS server Pebble's VA asks (default: pebble-challtestsrv, which answers A 127.0.0.1 for every name). */
   dnsServer?: string;
   /**
@@ -59,6 +66,10 @@ export interface Lab {
   challtestsrvUrl: string;
   /** The port nginx listens on (127.0.0.1), which is Pebble's http-01 validation port. */
   httpPort: number;
+  /** With challengeUpstreams: the address of web server B (names resolve there after resolveTo). */
+  secondWebServer: string | null;
+  /** Makes pebble-challtestsrv answer `address` for `name` (A record) instead of 127.0.0.1. */
+  resolveTo(name: string, address: string): Promise<void>;
   /** pebble-challtestsrv's DNS port (UDP and TCP, 127.0.0.1), Pebble's -dnsserver. */
   dnsPort: number;
   /** Where the servers' output goes: pebble.log, challtestsrv.log, nginx.log, nginx-error.log, nginx-access.log. */
@@ -181,7 +192,8 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
 }
 
 /** n distinct ports that are free on 127.0.0.1 for TCP (and the first also for UDP, for DNS). */
-async function freePorts(n: number): Promise<number[]> {
+/** `n` TCP ports free on 127.0.0.1 (the first free for UDP too), for servers to be started on. */
+export async function freePorts(n: number): Promise<number[]> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const servers: Server[] = [];
     try {
@@ -210,10 +222,10 @@ function udpFree(port: number): Promise<boolean> {
 
 interface Response { status: number; body: string; }
 
-function get(url: string, ca?: Buffer, timeoutMs = 2_000): Promise<Response> {
+function get(url: string, ca?: Buffer, timeoutMs = 2_000, body?: string): Promise<Response> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const opts = { method: 'GET', agent: false as const, timeout: timeoutMs, ...(ca ? { ca } : {}) };
+    const opts = { method: body === undefined ? 'GET' : 'POST', agent: false as const, timeout: timeoutMs, ...(ca ? { ca } : {}) };
     const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, opts, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -222,7 +234,7 @@ function get(url: string, ca?: Buffer, timeoutMs = 2_000): Promise<Response> {
     });
     req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -352,33 +364,44 @@ async function startOnce(opts: LabOptions): Promise<Lab> {
         ...(validity !== undefined ? { certificateValidityPeriod: validity } : {}),
       },
     }, null, 2) + '\n');
-    const nginxConf = join(nginxDir, 'nginx.conf');
-    writeFileSync(nginxConf, `# pebble-lab: http-01 webroot
+    // One web server per address: the http-01 webroot, or proxies to signing services.
+    const upstreams = opts.challengeUpstreams ?? [];
+    const challengeLocation = upstreams.length === 0
+      ? `alias ${challengeDir}/;\n      default_type text/plain;`
+      : `proxy_pass http://signing_services;\n      proxy_set_header Host $http_host;\n      proxy_next_upstream error timeout http_404;`;
+    const nginxConfig = (address: string, name: string): string => {
+      const conf = join(nginxDir, `${name}.conf`);
+      writeFileSync(conf, `# pebble-lab: ${upstreams.length === 0 ? 'http-01 webroot' : 'web server proxying challenges to signing services'}
 user root;
 worker_processes 1;
 daemon off;
 master_process on;
-pid ${join(nginxDir, 'nginx.pid')};
-error_log ${join(logDir, 'nginx-error.log')} info;
+pid ${join(nginxDir, `${name}.pid`)};
+error_log ${join(logDir, `${name}-error.log`)} info;
 events { worker_connections 256; }
 http {
-  access_log ${join(logDir, 'nginx-access.log')};
-  client_body_temp_path ${join(nginxDir, 'body')};
-  proxy_temp_path ${join(nginxDir, 'proxy')};
-  fastcgi_temp_path ${join(nginxDir, 'fastcgi')};
-  uwsgi_temp_path ${join(nginxDir, 'uwsgi')};
-  scgi_temp_path ${join(nginxDir, 'scgi')};
-  server {
-    listen 127.0.0.1:${httpPort};${opts.ipv6 === true ? `\n    listen [::1]:${httpPort};` : ''}
+  # Which signing services each challenge was asked of, and what each answered.
+  log_format upstreams '$remote_addr "$request" $status upstream=$upstream_addr statuses=$upstream_status';
+  access_log ${join(logDir, `${name}-access.log`)} upstreams;
+  client_body_temp_path ${join(nginxDir, `${name}-body`)};
+  proxy_temp_path ${join(nginxDir, `${name}-proxy`)};
+  fastcgi_temp_path ${join(nginxDir, `${name}-fastcgi`)};
+  uwsgi_temp_path ${join(nginxDir, `${name}-uwsgi`)};
+  scgi_temp_path ${join(nginxDir, `${name}-scgi`)};
+${upstreams.length === 0 ? '' : `  upstream signing_services {\n${upstreams.map((u) => `    server ${u};\n`).join('')}  }\n`}  server {
+    listen ${address}:${httpPort};${opts.ipv6 === true && address === '127.0.0.1' ? `\n    listen [::1]:${httpPort};` : ''}
     server_name _;
     location /.well-known/acme-challenge/ {
-      alias ${challengeDir}/;
-      default_type text/plain;
+      ${challengeLocation}
     }
     location / { return 404; }
   }
 }
 `);
+      return conf;
+    };
+    const nginxConf = nginxConfig('127.0.0.1', 'nginx');
+    const secondWebServer = upstreams.length === 0 ? null : '127.0.0.2';
 
     // ---- processes ----
     // A minimal environment: nothing from ours (proxies, PEBBLE_* knobs) leaks into the servers.
@@ -412,6 +435,8 @@ http {
       '-management', `127.0.0.1:${challMgmtPort}`,
     ]);
     const nginxProc = start('nginx', nginx, ['-e', join(logDir, 'nginx-error.log'), '-p', nginxDir, '-c', nginxConf]);
+    const nginxB = secondWebServer === null ? null
+      : start('nginx-b', nginx, ['-e', join(logDir, 'nginx-b-error.log'), '-p', nginxDir, '-c', nginxConfig(secondWebServer, 'nginx-b')]);
     const pebble = start('pebble', PEBBLE, ['-config', pebbleConfig, '-dnsserver', opts.dnsServer ?? `127.0.0.1:${dnsPort}`, '-strict'], {
       PEBBLE_VA_NOSLEEP: '1',
       PEBBLE_WFE_NONCEREJECT: String(nonceReject),
@@ -428,6 +453,7 @@ http {
       { proc: challtestsrv, what: `pebble-challtestsrv DNS on 127.0.0.1:${dnsPort}/udp`, check: () => dnsAnswers(dnsPort) },
       { proc: challtestsrv, what: `pebble-challtestsrv management on 127.0.0.1:${challMgmtPort}`, check: () => tcpConnects(challMgmtPort) },
       { proc: nginxProc, what: `nginx on http://127.0.0.1:${httpPort}/`, check: async () => { await get(`http://127.0.0.1:${httpPort}/`); } },
+      ...(nginxB === null ? [] : [{ proc: nginxB, what: `nginx on http://${secondWebServer}:${httpPort}/`, check: async () => { await get(`http://${secondWebServer}:${httpPort}/`); } }]),
       { proc: pebble, what: `pebble directory ${directoryUrl}`, check: async () => {
         const r = await get(directoryUrl, ca);
         if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
@@ -459,7 +485,11 @@ http {
     const requestLog = (): string => { try { return readFileSync(pebbleLog, 'utf8'); } catch { return ''; } };
     const mgmtGet = async (path: string): Promise<Response> => get(`${managementUrl}${path}`, ca, 10_000);
     return {
-      dir, directoryUrl, managementUrl, tlsCaFile: caPem, challengeDir, challtestsrvUrl, httpPort, dnsPort, logDir,
+      dir, directoryUrl, managementUrl, tlsCaFile: caPem, challengeDir, challtestsrvUrl, httpPort, dnsPort, logDir, secondWebServer,
+      resolveTo: async (name: string, address: string) => {
+        const r = await get(`${challtestsrvUrl}/add-a`, undefined, 10_000, JSON.stringify({ host: `${name}.`, addresses: [address] }));
+        if (r.status !== 200) throw new Error(`pebble-lab: POST ${challtestsrvUrl}/add-a: HTTP ${r.status}: ${r.body}`);
+      },
       pids: state.procs.map((p) => p.child.pid!),
       killPebble: () => {
         try {

@@ -11,9 +11,11 @@ export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
   '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-  '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--version] domain [altnames...]\n' +
+  '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--version] domain [altnames...]\n' +
   '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] ' +
-  '[--account-key-type type] [--user name] [--timeout seconds]';
+  '[--account-key-type type] [--user name] [--timeout seconds]\n' +
+  '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+  '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -46,8 +48,12 @@ export interface Options {
   domainKey?: string;
   challengeType?: string;
   server?: string;
+  /** --csr: a PEM certificate signing request made elsewhere, instead of a domain key (-k). */
+  csrFile?: string;
   /** --user: whom the unprivileged children run as. */
   user?: string;
+  /** --register: make the account (with -n its key too) and nothing else; no domain. */
+  register: boolean;
   /** --isolation-report: describe each child's confinement and its cost, then exit. */
   isolationReport: boolean;
   /** --version: print the version and exit. */
@@ -89,10 +95,10 @@ const VALUE_LETTERS = {
 } as const;
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
-const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', 'no-ari': 'noAri' } as const;
+const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', 'no-ari': 'noAri', register: 'register' } as const;
 const LONG_VALUES = {
   server: 'server', user: 'user', profile: 'profile', 'ca-file': 'caFile', 'eab-kid': 'eabKid', 'eab-hmac-key-file': 'eabHmacKeyFile',
-  'preferred-chain': 'preferredChain', 'rollover-account-key': 'rolloverAccountKey',
+  'preferred-chain': 'preferredChain', 'rollover-account-key': 'rolloverAccountKey', csr: 'csrFile',
 } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 const LONG_KEY_TYPES = { 'account-key-type': 'accountKeyType', 'key-type': 'domainKeyType' } as const;
@@ -196,7 +202,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const verbose = parsed[VERBOSE_LETTER];
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false, isolationReport: false, version: false, noAri: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, register: false, isolationReport: false, version: false, noAri: false,
     verbose: typeof verbose === 'number' ? verbose : 0,
     // parse-positional-numbers is off, so every operand is still the string it was given as.
     names: parsed._.map((operand) => String(operand)),
@@ -220,13 +226,28 @@ export function parseCommandLine(argv: readonly string[]): Options {
   }
   if ((options.eabKid === undefined) !== (options.eabHmacKeyFile === undefined)) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
   if (options.eabKid === '') throw new UsageError('--eab-kid: empty key identifier');
+  if (options.register) {
+    if (options.names.length > 0) throw new UsageError('--register takes no domain');
+    // As with --rollover-account-key: an option of a certificate run would be quietly ignored.
+    const stray = givenOptions(options).find((option) => !REGISTER_OPTIONS.has(option));
+    if (stray !== undefined) throw new UsageError(`--register does not take ${stray}`);
+    return options;
+  }
+  if (options.csrFile !== undefined) {
+    // The request carries its key: there is no domain key to read or make. Its names are the
+    // request's; names given must equal them (certproc checks).
+    if (options.domainKey !== undefined) throw new UsageError('-k cannot be used with --csr');
+    if (options.newDomainKey) throw new UsageError('-N cannot be used with --csr');
+    if (options.domainKeyType !== undefined) throw new UsageError('--key-type cannot be used with --csr');
+    if (options.multiDir && options.names.length === 0) throw new UsageError('-m with --csr needs the domain names on the command line');
+  }
   if (options.rolloverAccountKey !== undefined) {
-    if (options.names.length > 0) throw new UsageError('--rollover-account-key takes no domain');
+    if (options.names.length > 0 || options.csrFile !== undefined) throw new UsageError('--rollover-account-key takes no domain');
     if (options.multiDir) throw new UsageError('--rollover-account-key takes no domain, which -m needs');
     // Options of a certificate run would be quietly ignored, or worse, change the rollover.
     const stray = givenOptions(options).find((option) => !ROLLOVER_OPTIONS.has(option));
     if (stray !== undefined) throw new UsageError(`--rollover-account-key does not take ${stray}`);
-  } else if (options.names.length === 0 && !options.isolationReport && !options.version) {
+  } else if (options.names.length === 0 && options.csrFile === undefined && !options.isolationReport && !options.version) {
     throw new UsageError('no domain given');
   }
   return options;
@@ -234,6 +255,10 @@ export function parseCommandLine(argv: readonly string[]): Options {
 
 /** What --rollover-account-key takes besides itself, as the usage line gives them. */
 const ROLLOVER_OPTIONS = new Set(['--rollover-account-key', '-n', '-v', '-s', '-f', '--server', '--ca-file', '--account-key-type', '--user', '--timeout']);
+
+/** What --register takes besides itself, as the usage line gives them. */
+const REGISTER_OPTIONS = new Set(['--register', '-n', '-v', '-s', '-f', '--server', '--ca-file', '--eab-kid', '--eab-hmac-key-file', '--contact',
+  '--account-key-type', '--user', '--timeout']);
 
 /** The options a parse set, spelled as on the command line. */
 function givenOptions(options: Options): string[] {

@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Role } from './ipc/roles.js';
+import type { AnyRole } from './ipc/roles.js';
 import { Failure } from './log.js';
 
 export interface Account {
@@ -105,7 +105,7 @@ export function probeCapabilities(): Capabilities {
 }
 
 export interface ChildPlan {
-  role: Role;
+  role: AnyRole;
   /** Drop to this user in-process once the role holds what it needs; null: stays root. */
   drop: Account | null;
   network: 'host' | 'none';
@@ -126,7 +126,7 @@ export interface RoleNeeds {
   jailDir: string | null;
 }
 
-export function planChild(role: Role, needs: RoleNeeds, user: Account, caps: Capabilities): ChildPlan {
+export function planChild(role: AnyRole, needs: RoleNeeds, user: Account, caps: Capabilities): ChildPlan {
   const missing: string[] = [];
   if (caps.permissionFlag === null) missing.push('file allow-list');
   const network = role === 'netproc' || !caps.netns ? 'host' : 'none';

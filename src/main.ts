@@ -60,12 +60,14 @@ function writable(path: string): boolean {
 }
 
 /** The original's pre-flight checks: every problem is reported before giving up. */
-function preflight(opts: Options, paths: Paths): { createAccountKey: boolean; createDomainKey: boolean } | null {
+function preflight(opts: Options, paths: Paths, csrFile: string | null): { createAccountKey: boolean; createDomainKey: boolean } | null {
   const problems: [string, string][] = [];
   if (!readable(paths.certDir, true)) problems.push([paths.certDir, '-c directory must exist']);
   else if (!writable(paths.certDir)) problems.push([paths.certDir, '-c directory is not writable']);
-  const domainKeyExists = readable(paths.domainKey, false);
-  if (!domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
+  // With --csr there is no domain key: the request is checked, by certproc, instead.
+  const domainKeyExists = csrFile === null && readable(paths.domainKey, false);
+  if (csrFile !== null && !readable(csrFile, false)) problems.push([csrFile, '--csr file must exist']);
+  if (csrFile === null && !domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
   if (opts.challengeType === undefined && !readable(paths.challengeDir, true)) problems.push([paths.challengeDir, '-C directory must exist']);
   if (opts.caFile !== undefined && !readable(opts.caFile, false)) problems.push([opts.caFile, '--ca-file file must exist']);
   if (opts.eabHmacKeyFile !== undefined && !readable(opts.eabHmacKeyFile, false)) problems.push([opts.eabHmacKeyFile, '--eab-hmac-key-file file must exist']);
@@ -245,10 +247,11 @@ async function main(): Promise<number> {
   }
   if (opts.rolloverAccountKey !== undefined) return await rolloverAccountKey(opts, resolve(opts.rolloverAccountKey));
   const paths = resolvePaths(opts, names[0] ?? 'example.org');
+  const csrFile = opts.csrFile === undefined ? null : resolve(opts.csrFile);
   const server = directoryUrl(opts);
   const user = resolveUser(opts.user);
   const caps = probeCapabilities();
-  const configs = roleConfigs(opts, names, paths, server, { createAccountKey: opts.newAccountKey, createDomainKey: opts.newDomainKey });
+  const configs = roleConfigs(opts, names, paths, server, { createAccountKey: opts.newAccountKey, createDomainKey: opts.newDomainKey }, csrFile);
   if (opts.isolationReport) {
     // The jails need their directories: say so as a run would, rather than show a mount error.
     const dirs: [string, string][] = [[paths.certDir, '-c directory must exist']];
@@ -264,9 +267,10 @@ async function main(): Promise<number> {
       spawner.cleanUp();
     }
   }
-  if (names.length === 0) throw new Failure('acme-client', 'no domain given');
+  if (opts.register) return await register(opts, paths, configs, user, caps);
+  if (names.length === 0 && csrFile === null) throw new Failure('acme-client', 'no domain given');
   if (opts.multiDir) makeMultiDirs(opts, paths);
-  const keys = preflight(opts, paths);
+  const keys = preflight(opts, paths, csrFile);
   if (keys === null) return 1;
   configs.acctproc.create = keys.createAccountKey;
   configs.keyproc.create = keys.createDomainKey;
@@ -277,7 +281,7 @@ async function main(): Promise<number> {
   try {
     // Every request and the wait for the CA are bounded; this bounds the whole run, whatever hangs.
     const deadlineMs = configs.netproc.pollTimeoutMs + 5 * configs.netproc.requestTimeoutMs;
-    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths));
+    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths), csrFile === null);
   } finally {
     spawner.cleanUp();
   }
@@ -285,7 +289,7 @@ async function main(): Promise<number> {
 
 const ROLES: Role[] = ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc'];
 
-function roleConfigs(opts: Options, names: string[], paths: Paths, server: string, keys: { createAccountKey: boolean; createDomainKey: boolean }): RoleConfig {
+function roleConfigs(opts: Options, names: string[], paths: Paths, server: string, keys: { createAccountKey: boolean; createDomainKey: boolean }, csrFile: string | null = null): RoleConfig {
   const verbose = opts.verbose;
   const external = opts.challengeType !== undefined;
   const challengeType = opts.challengeType ?? 'http-01';
@@ -298,6 +302,8 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
       contact: opts.contact ?? [],
       preferredChain: opts.preferredChain ?? null,
       rolloverAccountKey: opts.rolloverAccountKey !== undefined,
+      requestFromCertproc: csrFile !== null,
+      registerOnly: opts.register,
     },
     acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE,
       eab: opts.eabKid === undefined || opts.eabHmacKeyFile === undefined ? null : { kid: opts.eabKid, keyFile: resolve(opts.eabHmacKeyFile) },
@@ -305,7 +311,7 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
     keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose,
       keyType: opts.domainKeyType ?? DEFAULT_KEY_TYPE },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
-    certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, ari: !opts.noAri, directoryUrl: server, verbose },
+    certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, ari: !opts.noAri, directoryUrl: server, csrFile, verbose },
     fileproc: { certDir: paths.certDir, backup: opts.backup, verbose },
   };
 }
@@ -327,7 +333,10 @@ function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account
       : rolloverNeeds(paths.accountKey, configs.acctproc.rollover),
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
-    certproc: { reads: ['cert.pem', 'chain.pem', 'fullchain.pem', STATE_FILE].map((f) => join(paths.certDir, f)), writes: [], root: false, jailDir: null },
+    certproc: {
+      reads: [...['cert.pem', 'chain.pem', 'fullchain.pem', STATE_FILE].map((f) => join(paths.certDir, f)), ...(configs.certproc.csrFile === null ? [] : [configs.certproc.csrFile])],
+      writes: [], root: false, jailDir: null,
+    },
     fileproc: dir(paths.certDir),
   };
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
@@ -362,6 +371,48 @@ function rolloverPreflight(opts: Options, accountKey: string, newKeyFile: string
  * and replaces the -f file only once netproc reports that the CA has accepted the change; its
  * exit status EXIT_CHANGED is the run's "changed" (exit 0), as fileproc's is for a certificate.
  */
+/**
+ * netproc and acctproc alone (--rollover-account-key, --register): netproc's fds 4-6 (keyproc,
+ * chngproc, certproc) stay closed, and it opens only acctproc's channel.
+ */
+async function runAccountPair(spawner: Spawner, deadlineMs: number): Promise<{ outcomes: Outcome[]; overdue: boolean }> {
+  const net = spawner.start('netproc', { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] });
+  const channel = net.stdio[FD.netproc.acct] as Readable;
+  const acct = spawner.start('acctproc', { stdio: ['ignore', 'ignore', 'inherit', channel, 'pipe'] });
+  channel.destroy();
+  const children: [Role, ChildProcess][] = [['netproc', net], ['acctproc', acct]];
+  let overdue = false;
+  const deadline = setTimeout(() => {
+    overdue = true;
+    warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
+    for (const [, child] of children) child.kill('SIGTERM');
+  }, deadlineMs);
+  const outcomes = await Promise.all(children.map(([role, child]) => waitFor(role, child)));
+  clearTimeout(deadline);
+  return { outcomes, overdue };
+}
+
+/** --register: the account (with -n its key first), and nothing else; 0 once it exists. */
+async function register(opts: Options, paths: Paths, configs: RoleConfig, user: Account, caps: Capabilities): Promise<number> {
+  const accountKeyExists = readable(paths.accountKey, false);
+  const problems: [string, string][] = [];
+  if (!accountKeyExists && !opts.newAccountKey) problems.push([paths.accountKey, '-f file must exist']);
+  if (opts.eabHmacKeyFile !== undefined && !readable(opts.eabHmacKeyFile, false)) problems.push([opts.eabHmacKeyFile, '--eab-hmac-key-file file must exist']);
+  for (const [subject, problem] of problems) warn(subject, problem);
+  if (problems.length > 0) return 1;
+  configs.acctproc.create = opts.newAccountKey && !accountKeyExists;
+  for (const missing of caps.missing) warn('isolation', missing);
+  const spawner = new Spawner(configs, planAll(opts, paths, configs, user, caps), caps);
+  try {
+    const { outcomes, overdue } = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
+    if (overdue) return 1;
+    for (const { role, signal } of outcomes) if (signal !== null) warn(role, `killed by ${signal}`);
+    return outcomes.every((o) => o.code === 0 && o.signal === null) ? 0 : 1;
+  } finally {
+    spawner.cleanUp();
+  }
+}
+
 async function rolloverAccountKey(opts: Options, newKeyFile: string): Promise<number> {
   const paths = resolvePaths(opts, 'example.org');
   const checked = rolloverPreflight(opts, paths.accountKey, newKeyFile);
@@ -374,21 +425,7 @@ async function rolloverAccountKey(opts: Options, newKeyFile: string): Promise<nu
   for (const missing of caps.missing) warn('isolation', missing);
   const spawner = new Spawner(configs, planAll(opts, paths, configs, resolveUser(opts.user), caps), caps);
   try {
-    // netproc's fds 4-6 (keyproc, chngproc, certproc) stay closed: it opens only acctproc's channel.
-    const net = spawner.start('netproc', { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] });
-    const channel = net.stdio[FD.netproc.acct] as Readable;
-    const acct = spawner.start('acctproc', { stdio: ['ignore', 'ignore', 'inherit', channel, 'pipe'] });
-    channel.destroy();
-    const children: [Role, ChildProcess][] = [['netproc', net], ['acctproc', acct]];
-    const deadlineMs = 5 * configs.netproc.requestTimeoutMs;
-    let overdue = false;
-    const deadline = setTimeout(() => {
-      overdue = true;
-      warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
-      for (const [, child] of children) child.kill('SIGTERM');
-    }, deadlineMs);
-    const outcomes = await Promise.all(children.map(([role, child]) => waitFor(role, child)));
-    clearTimeout(deadline);
+    const { outcomes, overdue } = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
     // The one line is said: the children's ends by SIGTERM are its consequence, not news.
     if (overdue) return 1;
     let changed = false;
@@ -446,7 +483,7 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
  * On "ask" (the CA's renewal window decides) netproc and fileproc follow, and the children that
  * hold the keys or publish challenges come only on "work".
  */
-async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean): Promise<number> {
+async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean): Promise<number> {
   const children: [Role, ChildProcess][] = [];
   // Each child's end is listened for from its start: one may end while the parent awaits another.
   const ends: Promise<Outcome>[] = [];
@@ -487,12 +524,13 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
   };
   const startKeyHolders = (from: ChildProcess): void => {
     spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(from, 3), 'pipe']);
-    const key = spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(from, 4), 'pipe']);
+    // With --csr there is no keyproc: certproc hands netproc the request, and netproc leaves fd 4 alone.
+    const key = withKeyproc ? spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(from, 4), 'pipe']) : null;
     spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(from, 5), 'pipe']);
     // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and
     // the writing come last. keyproc and fileproc start at a lower priority, so that on a machine
     // with fewer cores than children the conversation begins first.
-    startsInBackground(key);
+    if (key !== null) startsInBackground(key);
   };
 
   const words = new Words(end(cert, FD.certproc.lifeline));

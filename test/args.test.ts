@@ -4,7 +4,7 @@ import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Option
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, isolationReport: false, version: false, noAri: false,
+  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false, noAri: false,
 };
 
 function expected(fields: Partial<Options> & { names: string[] }): Options {
@@ -37,9 +37,27 @@ test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
     '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-    '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--version] domain [altnames...]\n' +
+    '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--version] domain [altnames...]\n' +
     '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] [--account-key-type type] ' +
-    '[--user name] [--timeout seconds]');
+    '[--user name] [--timeout seconds]\n' +
+    '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+    '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]');
+});
+
+test('--csr takes the names from the request: none are needed, -k and -N are refused', () => {
+  parsesTo(['--csr', '/etc/ssl/example.csr'], { csrFile: '/etc/ssl/example.csr', names: [] });
+  parsesTo(['--csr=/x.csr', 'example.org'], { csrFile: '/x.csr', names: ['example.org'] });
+  rejectsWith(['--csr', '/x.csr', '-k', '/key.pem', 'example.org'], '-k cannot be used with --csr');
+  rejectsWith(['-N', '--csr', '/x.csr'], '-N cannot be used with --csr');
+  rejectsWith(['-m', '--csr', '/x.csr'], '-m with --csr needs the domain names on the command line');
+  rejectsWith(['--csr'], 'option requires an argument -- csr');
+});
+
+test('--register makes the account only: no domain needed, none allowed', () => {
+  parsesTo(['--register', '-n', '-f', '/etc/acme/account.pem'], { register: true, newAccountKey: true, accountKey: '/etc/acme/account.pem', names: [] });
+  rejectsWith(['--register', 'example.org'], '--register takes no domain');
+  rejectsWith(['--register', '--csr', '/x.csr'], '--register does not take --csr');
+  rejectsWith(['--register', '-c', '/etc/ssl/acme'], '--register does not take -c');
 });
 
 test('a lone domain gives the defaults', () => {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_FRAME, FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import {
   parseNetToAcct, parseAcctToNet, parseKeyToNet, parseNever, parseNetToChng, parseChngToNet,
-  parseCertToNet, parseNetToCert, parseCertToFile,
+  parseCertToNet, parseNetToCert, parseCertToFile, parseFrontToServer, parseServerToFront,
 } from '../src/ipc/messages.js';
 import { parseConfig, type Role } from '../src/ipc/roles.js';
 
@@ -434,6 +434,8 @@ const PARSERS: ParserCase[] = [
       { valid: { op: 'current', reason: 'certificate valid: 60 days left' }, fields: { reason: { kind: 'string', max: 1024 } } },
       { valid: { op: 'renew', reason: 'certificate renewable: 2 days left', replaces: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE' },
         fields: { reason: { kind: 'string', max: 1024 }, replaces: { kind: 'optString', max: 1024 } } },
+      { valid: { op: 'request', csr: 'MIICijCCAXICAQAw', publicKey: 'MFkwEwYHKoZI', names: ['example.org', 'www.example.org'] },
+        fields: { csr: { kind: 'b64', max: MB }, publicKey: { kind: 'b64', max: 8192 } } },
       { valid: { op: 'revoke', certificate: 'MIIFazCCBFOgAwIBAgIS' }, fields: { certificate: { kind: 'b64', max: MB } } },
     ],
   },
@@ -456,7 +458,32 @@ const PARSERS: ParserCase[] = [
       { valid: { op: 'remove' }, fields: {} },
     ],
   },
+  {
+    name: 'parseFrontToServer', parse: parseFrontToServer, shapes: [
+      { valid: { op: 'ready' }, fields: {} },
+      { valid: { op: 'sign', id: 3, peer: '192.0.2.7', authentication: 'hmac name=sha256, hash=00', body: 'LS0tLS1CRUdJTg==', names: ['example.org'],
+        sha256: 'a'.repeat(64) },
+        fields: { id: { kind: 'id' }, peer: { kind: 'string', max: 64 }, authentication: { kind: 'optString', max: 1024 }, body: { kind: 'string', max: 2 << 20 } } },
+      { valid: { op: 'published', token: B64 }, fields: { token: { kind: 'b64', max: 256 } } },
+    ],
+  },
+  {
+    name: 'parseServerToFront', parse: parseServerToFront, shapes: [
+      { valid: { op: 'settings', maxSize: 4096 }, fields: { maxSize: { kind: 'id' } } },
+      { valid: { op: 'publish', token: B64, keyAuthorization: `${B64}.thumb` }, fields: { token: { kind: 'b64', max: 256 }, keyAuthorization: { kind: 'string', max: 4096 } } },
+      { valid: { op: 'withdraw', token: B64 }, fields: { token: { kind: 'b64', max: 256 } } },
+      { valid: { op: 'answer', id: 1, status: 403, body: 'forbidden', retryAfter: null }, fields: { id: { kind: 'id' }, body: { kind: 'string', max: 1 << 19 } } },
+      { valid: { op: 'answer', id: 2, status: 429, body: 'rate limited', retryAfter: 3600 }, fields: {} },
+      { valid: { op: 'drain' }, fields: {} },
+    ],
+  },
 ];
+
+test('parseFrontToServer and parseServerToFront: a bad SHA-256 and a status outside HTTP\'s are refused', () => {
+  const sign = { op: 'sign', id: 3, peer: '::1', authentication: null, body: '', names: [], sha256: 'A'.repeat(64) };
+  assert.throws(() => parseFrontToServer(sign), /sha256 is not a SHA-256 in hex/);
+  assert.throws(() => parseServerToFront({ op: 'answer', id: 1, status: 99, body: '', retryAfter: null }), /status is not an HTTP status/);
+});
 
 function rejects(parse: (v: unknown) => unknown, value: unknown, pattern: RegExp, what: string): void {
   assert.throws(() => parse(value), pattern, what);
@@ -597,7 +624,8 @@ const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[
   netproc: { good: { directoryUrl: 'https://ca.example/dir', names: ['example.org', 'www.example.org'], challengeType: 'http-01', external: false,
     agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', profile: 'shortlived', ari: true, mustStaple: false,
     requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2,
-    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'], preferredChain: 'ISRG Root X2', rolloverAccountKey: false },
+    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'], preferredChain: 'ISRG Root X2', rolloverAccountKey: false,
+    requestFromCertproc: false, registerOnly: false },
     optional: ['agreement', 'profile', 'caFile', 'preferredChain'] },
   acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256', eab: { kid: 'kid-1', keyFile: '/etc/acme/eab.key' },
     rollover: { newKeyFile: '/etc/acme/new.pem', create: false } }, optional: ['eab', 'rollover'] },
@@ -605,7 +633,7 @@ const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[
     keyType: 'rsa4096' }, optional: [] },
   chngproc: { good: { challengeDir: '/var/www/acme', challengeType: 'http-01', verbose: 0 }, optional: ['challengeDir'] },
   certproc: { good: { certDir: '/etc/ssl/acme', names: ['example.org'], expand: true, force: false, revoke: false, ari: true,
-    directoryUrl: 'https://ca.example/dir', verbose: 0 }, optional: [] },
+    directoryUrl: 'https://ca.example/dir', csrFile: '/etc/ssl/example.csr', verbose: 0 }, optional: ['csrFile'] },
   fileproc: { good: { certDir: '/etc/ssl/acme', backup: true, verbose: 3 }, optional: [] },
 };
 

@@ -16,7 +16,7 @@ const mandoc = spawnSync('mandoc', ['-V']).error ? 'mandoc is not installed' : f
 
 test('mandoc -Tlint reports nothing above style level, for every page in man/', { skip: prerequisite(mandoc) }, () => {
   const pages = readdirSync(MAN).filter((name) => /\.[1-9]$/.test(name));
-  assert.deepEqual(pages.sort(), ['acme-client-dns01.1', 'acme-client.1']);
+  assert.deepEqual(pages.sort(), ['acme-client-dns01.1', 'acme-client-server.8', 'acme-client-server.conf.5', 'acme-client.1']);
   for (const name of pages) {
     const lint = spawnSync('mandoc', ['-Tlint', '-Wwarning', join(MAN, name)], { encoding: 'utf8' });
     const messages = (lint.stdout + lint.stderr).split('\n').filter((l) => /: (WARNING|ERROR|UNSUPP|BADARG):/.test(l));
@@ -57,4 +57,18 @@ test('acme-client-dns01(1) documents every option and provider', () => {
   }
   for (const provider of ['nsupdate', 'acme-dns', 'exec']) assert.match(text, new RegExp(`^\\.Ss ${provider}$`, 'm'), provider);
   for (const section of ['SYNOPSIS', 'DESCRIPTION', 'EXIT STATUS', 'EXAMPLES', 'DIAGNOSTICS']) assert.match(text, new RegExp(`^\\.Sh ${section}$`, 'm'));
+});
+
+test('acme-client-server(8) documents every option and status; acme-client-server.conf(5) every section and key', () => {
+  const server = readFileSync(join(MAN, 'acme-client-server.8'), 'utf8');
+  for (const option of ['f', 'v', '-register', '-agree-tos', '-eab-kid', '-version']) assert.match(server, new RegExp(`^\\.It Fl ${option}\\b`, 'm'), `-${option}`);
+  for (const status of ['200', '403', '404 , 405', '411', '413', '415', '421', '429', '500']) assert.match(server, new RegExp(`^\\.It ${status}$`, 'm'), status);
+  const conf = readFileSync(join(MAN, 'acme-client-server.conf.5'), 'utf8');
+  for (const section of ['\\[account\\]', '\\[mgmt\\]', '\\[verification Qq Ar name \\]', '\\[storage Qq Ar name \\]', '\\[auth Qq Ar name \\]']) {
+    assert.match(conf, new RegExp(`^\\.Ss ${section}$`, 'm'), section);
+  }
+  for (const key of ['dir', 'acme-server', 'listener', 'max-size', 'default-verification', 'default-storage', 'type', 'dns-server', 'ttl', 'timeout',
+    'tsig-key-file', 'directory', 'renew-within', 'ip', 'hmac_type', 'hmac_key', 'domain', 'verification', 'storage']) {
+    assert.match(conf, new RegExp(`^\\.It Cm ${key} No =`, 'm'), key);
+  }
 });

@@ -1,7 +1,7 @@
 // What npm ships: `npm pack` holds only what runs (the bundles, the man pages, package.json,
-// README), and a global install from that tarball gives working `acme-client` and
-// `acme-client-dns01` commands, both reporting the package's version, and both manuals, and pulls
-// in no package: everything that runs is in the bundles.
+// README), and a global install from that tarball gives working `acme-client`, `acme-client-dns01`
+// and `acme-client-server` commands, each reporting the package's version, and their manuals, and
+// pulls in no package: everything that runs is in the bundles.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +25,7 @@ async function packAndInstall(dir: string): Promise<void> {
   const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' })) as
     { filename: string; files: { path: string }[] }[];
   const files = (packed[0]?.files ?? []).map((f) => f.path).sort();
-  assert.deepEqual(files.filter((f) => !f.startsWith('dist/')), ['README.md', 'man/acme-client-dns01.1', 'man/acme-client.1', 'package.json']);
+  assert.deepEqual(files.filter((f) => !f.startsWith('dist/')), ['README.md', 'man/acme-client-dns01.1', 'man/acme-client-server.8', 'man/acme-client-server.conf.5', 'man/acme-client.1', 'package.json']);
   assert.ok(files.includes('dist/acme-client.js') && files.includes('dist/acme-client-dns01.js'));
   for (const role of ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc']) assert.ok(files.includes(`dist/procs/${role}.js`), role);
   // The bundles are CommonJS by dist/package.json.
@@ -53,11 +53,16 @@ async function packAndInstall(dir: string): Promise<void> {
   const dns01Version = spawnSync(dns01, ['--version'], { encoding: 'utf8' });
   assert.equal(dns01Version.stdout, `acme-client-dns01 ${version}\n`);
   assert.equal(dns01Version.status, 0);
+  const server = join(prefix, 'bin', 'acme-client-server');
+  const serverUsage = spawnSync(server, [], { encoding: 'utf8' });
+  assert.equal(serverUsage.status, 1);
+  assert.match(serverUsage.stderr, /^acme-client-server: -f config is required\nusage: acme-client-server /);
+  assert.equal(spawnSync(server, ['--version'], { encoding: 'utf8' }).stdout, `acme-client-server ${version}\n`);
   const clientVersion = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   assert.equal(clientVersion.stdout, `acme-client ${version}\n`);
   assert.equal(clientVersion.status, 0);
   // man(1) finds both pages where npm put them.
-  for (const command of ['acme-client', 'acme-client-dns01']) {
+  for (const command of ['acme-client', 'acme-client-dns01', 'acme-client-server', 'acme-client-server.conf']) {
     const page = spawnSync('man', ['-M', join(prefix, 'share', 'man'), command], { encoding: 'utf8', env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '80' } });
     assert.equal(page.status, 0, page.stderr);
     assert.match(page.stdout, new RegExp(`^NAME\\n\\s+${command} (-|\u2014) `, 'm'), command);

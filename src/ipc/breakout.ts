@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import type { Role } from './roles.js';
+import type { AnyRole } from './roles.js';
 
 interface Targets {
   accountKey: string;
@@ -18,7 +18,7 @@ interface Targets {
   port: number;
 }
 
-async function attempt(role: Role, what: string, action: () => unknown): Promise<void> {
+async function attempt(role: AnyRole, what: string, action: () => unknown): Promise<void> {
   let result: string;
   try {
     await action();
@@ -29,7 +29,7 @@ async function attempt(role: Role, what: string, action: () => unknown): Promise
   process.stderr.write(`breakout ${role} ${what}: ${result}\n`);
 }
 
-export async function attemptBreakouts(role: Role): Promise<void> {
+export async function attemptBreakouts(role: AnyRole): Promise<void> {
   const raw = process.env.ACME_CLIENT_BREAKOUT;
   if (raw === undefined) return;
   const t = JSON.parse(raw) as Targets;

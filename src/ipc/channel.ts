@@ -17,8 +17,9 @@ export class Channel<In, Out> {
   private ended = false;
   private failure: Failure | null = null;
 
-  constructor(fd: number, readonly peer: string, private readonly parse: Parser<In>) {
-    this.socket = new net.Socket({ fd, readable: true, writable: true });
+  /** `end`: a child's descriptor number, or the parent's end of a child's stdio pipe. */
+  constructor(end: number | net.Socket, readonly peer: string, private readonly parse: Parser<In>) {
+    this.socket = typeof end === 'number' ? new net.Socket({ fd: end, readable: true, writable: true }) : end;
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     this.socket.on('end', () => this.hangUp());
     this.socket.on('close', () => this.hangUp());

@@ -8,7 +8,7 @@
 import { Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { Failure, reportError, setVerbosity } from '../log.js';
-import { FD, Role, RoleConfig, parseConfig } from './roles.js';
+import { AnyRole, ChildConfig, FD, parseConfig } from './roles.js';
 import * as c from '../check.js';
 import { attemptBreakouts } from './breakout.js';
 
@@ -100,8 +100,8 @@ export function tellParent(word: 'current' | 'work' | 'ask'): Promise<void> {
   });
 }
 
-export function runChild<R extends Role>(role: R, body: (config: RoleConfig[R], confine: () => Promise<void>) => Promise<number | void>): void {
-  let config: RoleConfig[R];
+export function runChild<R extends AnyRole>(role: R, body: (config: ChildConfig[R], confine: () => Promise<void>) => Promise<number | void>): void {
+  let config: ChildConfig[R];
   let sandbox: Sandbox;
   try {
     config = parseConfig[role](JSON.parse(process.argv[2] ?? 'null'));

@@ -103,10 +103,12 @@ export function parseChngToNet(v: unknown): ChngToNet {
 
 // ---- certproc <-> netproc: certproc judges the certificate on disk before any network traffic,
 // asking netproc for the CA's renewal information (RFC 9773) first when that decides, and checks
-// the chain the CA sends before fileproc may write it.
+// the chain the CA sends before fileproc may write it. With --csr (no keyproc) a renew is preceded
+// by the request certproc has read and checked, with the names that come from it.
 export type CertToNet =
   | { op: 'renewal-info'; certId: string }
   | { op: 'current'; reason: string }
+  | { op: 'request'; csr: string; publicKey: string; names: string[] }
   | { op: 'renew'; reason: string; replaces: string | null }
   | { op: 'revoke'; certificate: string };
 /**
@@ -129,6 +131,8 @@ export function parseCertToNet(v: unknown): CertToNet {
       return { op: 'current', reason: c.string(m, 'reason', 1024) };
     case 'renew':
       return { op: 'renew', reason: c.string(m, 'reason', 1024), replaces: c.optionalString(m, 'replaces', 1024) };
+    case 'request':
+      return { op: 'request', csr: c.base64url(m, 'csr'), publicKey: c.base64url(m, 'publicKey', 8192), names: c.stringArray(m, 'names') };
     case 'revoke':
       return { op: 'revoke', certificate: c.base64url(m, 'certificate') };
     default:
@@ -176,6 +180,63 @@ export function parseCertToFile(v: unknown): CertToFile {
       return { op: 'state', state: c.string(m, 'state', 64 * 1024) };
     case 'remove':
       return { op: 'remove' };
+    default:
+      return c.unknownOp(m.op);
+  }
+}
+
+// ---- acme-client-server's parent <-> frontproc (the HTTP front). frontproc reads each request,
+// refuses what it can judge alone (413, 415) and hands the rest over with the CSR's names; the
+// parent decides (403, cache, order) and answers by id. It publishes challenges to frontproc,
+// which acks each once it would serve it.
+export type FrontToServer =
+  | { op: 'ready' }
+  | { op: 'sign'; id: number; peer: string; authentication: string | null; body: string; names: string[]; sha256: string }
+  | { op: 'published'; token: string };
+export type ServerToFront =
+  | { op: 'settings'; maxSize: number }
+  | { op: 'publish'; token: string; keyAuthorization: string }
+  | { op: 'withdraw'; token: string }
+  | { op: 'answer'; id: number; status: number; body: string; retryAfter: number | null }
+  | { op: 'drain' };
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export function parseFrontToServer(v: unknown): FrontToServer {
+  const m = c.object(v);
+  switch (m.op) {
+    case 'ready':
+      return { op: 'ready' };
+    case 'sign': {
+      const sha256 = c.string(m, 'sha256', 64);
+      if (!SHA256_HEX.test(sha256)) throw new c.ShapeError('sha256 is not a SHA-256 in hex');
+      return { op: 'sign', id: c.integer(m, 'id'), peer: c.string(m, 'peer', 64), authentication: c.optionalString(m, 'authentication', 1024),
+        body: c.string(m, 'body', 2 << 20), names: c.stringArray(m, 'names'), sha256 };
+    }
+    case 'published':
+      return { op: 'published', token: c.base64url(m, 'token', 256) };
+    default:
+      return c.unknownOp(m.op);
+  }
+}
+
+export function parseServerToFront(v: unknown): ServerToFront {
+  const m = c.object(v);
+  switch (m.op) {
+    case 'settings':
+      return { op: 'settings', maxSize: c.integer(m, 'maxSize') };
+    case 'publish':
+      return { op: 'publish', token: c.base64url(m, 'token', 256), keyAuthorization: c.string(m, 'keyAuthorization', 4096) };
+    case 'withdraw':
+      return { op: 'withdraw', token: c.base64url(m, 'token', 256) };
+    case 'answer': {
+      const status = c.integer(m, 'status');
+      if (status < 200 || status > 599) throw new c.ShapeError('status is not an HTTP status');
+      return { op: 'answer', id: c.integer(m, 'id'), status, body: c.string(m, 'body', 1 << 19),
+        retryAfter: m.retryAfter === null ? null : c.integer(m, 'retryAfter') };
+    }
+    case 'drain':
+      return { op: 'drain' };
     default:
       return c.unknownOp(m.op);
   }

@@ -6,6 +6,9 @@ import * as c from '../check.js';
 import { KEY_TYPES, type KeyType } from '../x509/keytypes.js';
 
 export type Role = 'netproc' | 'acctproc' | 'keyproc' | 'chngproc' | 'certproc' | 'fileproc';
+/** Children of acme-client-server's own; the ACME work is acme-client's, run per order. */
+export type ServerRole = 'frontproc';
+export type AnyRole = Role | ServerRole;
 
 /**
  * Descriptor numbers of each channel in the child that holds it. The lifeline is a pipe whose
@@ -19,6 +22,8 @@ export const FD = {
   chngproc: { net: 3, lifeline: 4 },
   certproc: { net: 3, file: 4, lifeline: 5 },
   fileproc: { cert: 3, lifeline: 4 },
+  // frontproc's listening sockets come once, over a Node 'ipc' channel closed right after.
+  frontproc: { parent: 3, lifeline: 4, sockets: 5 },
 } as const;
 
 export interface NetConfig {
@@ -33,6 +38,10 @@ export interface NetConfig {
   requestTimeoutMs: number;
   /** From the first authorization fetched to the certificate (--poll-timeout). */
   pollTimeoutMs: number;
+  /** --csr: the request and its names come with certproc's verdict; there is no keyproc. */
+  requestFromCertproc: boolean;
+  /** --register: the account and nothing else; only acctproc is there. */
+  registerOnly: boolean;
   verbose: number;
   /** --ca-file: trusted for the CA's API besides the system store, read before netproc drops root. */
   caFile: string | null;
@@ -64,9 +73,19 @@ export interface CertConfig {
   ari: boolean;
   /** Which CA the renewal state file's answers came from. */
   directoryUrl: string;
+  /** --csr: the request certproc reads and checks, whose names and key the certificate must have. */
+  csrFile: string | null;
   verbose: number;
 }
 export interface FileConfig { certDir: string; backup: boolean; verbose: number }
+
+export interface FrontConfig {
+  /** What each socket handed over serves, in the order they come. */
+  listeners: ('sign' | 'challenge')[];
+  /** [mgmt] max-size: a longer body is refused (413) before it is read. */
+  maxSize: number;
+  verbose: number;
+}
 
 export interface RoleConfig {
   netproc: NetConfig;
@@ -76,6 +95,7 @@ export interface RoleConfig {
   certproc: CertConfig;
   fileproc: FileConfig;
 }
+export type ChildConfig = RoleConfig & { frontproc: FrontConfig };
 
 function verbose(m: c.Fields): number {
   return c.integer(m, 'verbose');
@@ -89,7 +109,7 @@ function rollover(m: c.Fields): { newKeyFile: string; create: boolean } {
   return { newKeyFile: c.string(m, 'newKeyFile'), create: c.boolean(m, 'create') };
 }
 
-export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
+export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
   netproc: (v) => {
     const m = c.object(v, 'config');
     return { directoryUrl: c.string(m, 'directoryUrl'), names: c.stringArray(m, 'names'), challengeType: c.string(m, 'challengeType'),
@@ -99,7 +119,8 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
       caFile: c.optionalString(m, 'caFile'),
       contact: c.stringArray(m, 'contact', 100),
       preferredChain: c.optionalString(m, 'preferredChain', 1024),
-      rolloverAccountKey: c.boolean(m, 'rolloverAccountKey') };
+      rolloverAccountKey: c.boolean(m, 'rolloverAccountKey'),
+      requestFromCertproc: c.boolean(m, 'requestFromCertproc'), registerOnly: c.boolean(m, 'registerOnly') };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');
@@ -122,11 +143,17 @@ export const parseConfig: { [R in Role]: (v: unknown) => RoleConfig[R] } = {
     const m = c.object(v, 'config');
     return { certDir: c.string(m, 'certDir'), names: c.stringArray(m, 'names'), expand: c.boolean(m, 'expand'),
       force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), ari: c.boolean(m, 'ari'), directoryUrl: c.string(m, 'directoryUrl'),
-      verbose: verbose(m) };
+      csrFile: c.optionalString(m, 'csrFile'), verbose: verbose(m) };
   },
   fileproc: (v) => {
     const m = c.object(v, 'config');
     return { certDir: c.string(m, 'certDir'), backup: c.boolean(m, 'backup'), verbose: verbose(m) };
+  },
+  frontproc: (v) => {
+    const m = c.object(v, 'config');
+    const listeners = c.stringArray(m, 'listeners', 64);
+    if (!listeners.every((l) => l === 'sign' || l === 'challenge')) throw new c.ShapeError('listeners is not a list of sign and challenge');
+    return { listeners: listeners as FrontConfig['listeners'], maxSize: c.integer(m, 'maxSize'), verbose: verbose(m) };
   },
 };
 

@@ -6,7 +6,10 @@
 // if the window says so. It tells netproc why it renews (or with -r the certificate to revoke).
 // Afterwards it checks what the CA sent (every block a certificate, the leaf for exactly the
 // requested names and our key, issued by the next block) before passing it to fileproc with the
-// new renewal state. It talks to netproc and fileproc and needs no network.
+// new renewal state. With --csr it also reads the request (read-only) and refuses one that is not
+// signed by its own key or has a key acme-client would not load, before anything is asked of the
+// CA; the names then come from the request, and the certificate must carry its key. It talks to
+// netproc and fileproc and needs no network.
 
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
@@ -21,12 +24,32 @@ import { certificateCertId } from '../x509/certid.js';
 import {
   RenewalState, RenewalWindow, Verdict, lifetimeVerdict, parseRenewalState, renewalStateJson, windowIsEarly, windowVerdict,
 } from '../x509/renewal.js';
+import { RequestError, SigningRequest, readSigningRequest } from '../x509/request.js';
 import { readFileCapped } from '../fsutil/read.js';
 import { STATE_FILE } from '../defaults.js';
 import { Failure, debug, utcTime, warn } from '../log.js';
 
 const MAX_CERT_FILE = 1 << 20;
 const readCertificateFile = (path: string): Promise<string | null> => readFileCapped(path, MAX_CERT_FILE);
+const MAX_REQUEST_FILE = 64 * 1024;
+
+/** --csr: the request, checked; names given on the command line must be exactly its names. */
+function checkRequest(path: string, pem: string | null, given: string[]): SigningRequest {
+  if (pem === null) throw new Failure(path, 'no such file');
+  let request: SigningRequest;
+  try {
+    request = readSigningRequest(pem, path);
+  } catch (err) {
+    if (err instanceof RequestError) throw new Failure(err.subject, err.problem);
+    throw err;
+  }
+  debug(path, `certificate request for ${request.names.join(', ')} (${request.keyDescription})`);
+  const unrequested = given.find((name) => !request.names.includes(name));
+  const unlisted = request.names.find((name) => !given.includes(name));
+  if (given.length > 0 && unrequested !== undefined) throw new Failure(path, `the request does not name ${unrequested}, given on the command line`);
+  if (given.length > 0 && unlisted !== undefined) throw new Failure(path, `the request names ${unlisted}, not given on the command line`);
+  return request;
+}
 
 /** RFC 9773 §4.3.3: without a Retry-After, ask again after six hours; keep what the CA asks within a minute and a day. */
 const DEFAULT_ASK_AFTER_MS = 6 * 3_600_000;
@@ -92,7 +115,7 @@ function readInstalled(path: string, text: string, revoke: boolean): Installed |
  * What to do about the certificate on disk, in the man page's order: -r; a change of names; -F;
  * the CA's renewal window (from the state of earlier runs, or to be asked); the lifetime rule.
  */
-function judgeExisting(config: CertConfig, path: string, disk: OnDisk): Judgement {
+function judgeExisting(config: CertConfig, path: string, disk: OnDisk, request: SigningRequest | null): Judgement {
   if (disk.cert === null) {
     if (config.revoke) throw new Failure(path, 'no certificate found');
     return { op: 'renew', reason: 'no certificate yet', replaces: null };
@@ -113,6 +136,11 @@ function judgeExisting(config: CertConfig, path: string, disk: OnDisk): Judgemen
   if (config.force) {
     warn(path, 'forcing renewal');
     return { op: 'renew', reason: 'forced', replaces };
+  }
+  // A request with a new key wants a certificate for it, however long the old one has left.
+  if (request !== null && !installed.leaf.publicKey.export({ type: 'spki', format: 'der' }).equals(request.publicKey)) {
+    debug(path, 'certificate is for another key than the request\'s, renewing');
+    return { op: 'renew', reason: 'the request has a new key', replaces };
   }
   const byDate = judgeByDate(config, installed, disk.state, replaces, path);
   // A run killed between two renames leaves a new chain beside an old cert (or the reverse): a
@@ -215,18 +243,21 @@ function newState(config: CertConfig, path: string, fields: CertificateFields, r
   return renewalStateJson({ certId, directoryUrl: config.directoryUrl, renewalInfo, window: null, askAfter: null });
 }
 
-runChild('certproc', async (config: CertConfig, confine) => {
+runChild('certproc', async (given: CertConfig, confine) => {
   const net = new Channel<NetToCert, CertToNet>(FD.certproc.net, 'netproc', parseNetToCert);
   const file = new Channel<FileToCert, CertToFile>(FD.certproc.file, 'fileproc', parseNever);
-  const path = join(config.certDir, 'cert.pem');
-  const read = (name: string): Promise<string | null> => readCertificateFile(join(config.certDir, name));
+  const path = join(given.certDir, 'cert.pem');
+  const read = (name: string): Promise<string | null> => readCertificateFile(join(given.certDir, name));
   try {
+    const requestPem = given.csrFile === null ? null : await readFileCapped(given.csrFile, MAX_REQUEST_FILE);
     const disk: OnDisk = {
       cert: await read('cert.pem'), chain: await read('chain.pem'), fullchain: await read('fullchain.pem'),
-      state: await readState(join(config.certDir, STATE_FILE)),
+      state: await readState(join(given.certDir, STATE_FILE)),
     };
     await confine();
-    const judged = judgeExisting(config, path, disk);
+    const request = given.csrFile === null ? null : checkRequest(given.csrFile, requestPem, given.names);
+    const config: CertConfig = request === null ? given : { ...given, names: request.names };
+    const judged = judgeExisting(config, path, disk, request);
     if (judged.op === 'current') {
       await tellParent('current');
       return;
@@ -255,13 +286,19 @@ runChild('certproc', async (config: CertConfig, confine) => {
     } else {
       verdict = judged;
     }
+    if (request !== null && verdict.op === 'renew') {
+      const sent = await net.send({ op: 'request', csr: base64url(request.der), publicKey: base64url(request.publicKey), names: request.names });
+      if (!sent) return;
+    }
     if (!(await net.send(verdict))) return;
 
     const answer = await net.recv();
     if (answer === null) return;
     if (answer.op === 'chain') {
       if (config.revoke) throw new Failure('netproc', 'sent a certificate during revocation');
-      const checked = checkIssued(config, answer.pem, answer.publicKey, path);
+      // With --csr the key is the one certproc read itself, not what netproc says it is.
+      const publicKey = request === null ? answer.publicKey : base64url(request.publicKey);
+      const checked = checkIssued(config, answer.pem, publicKey, path);
       debug(path, 'new certificate checked');
       await file.send({ op: 'install', cert: checked.cert, chain: checked.chain, state: newState(config, path, checked.fields, answer.renewalInfo) });
     } else if (answer.op === 'revoked') {

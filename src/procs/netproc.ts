@@ -10,7 +10,8 @@
 //   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc.
 // acctproc, keyproc and chngproc may start only once certproc has decided: netproc writes to none
 // of them before it has heard from acctproc.
-// With --rollover-account-key acctproc is its only peer, and rolloverAccountKey its whole work.
+// With --rollover-account-key acctproc is its only peer, and rolloverAccountKey its whole work;
+// with --register, registerAccount. With --csr there is no keyproc: certproc hands over the request.
 
 import { runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
@@ -44,7 +45,8 @@ class PeerGone extends Error {
 
 interface Peers {
   acct: Channel<AcctToNet, NetToAcct>;
-  key: Channel<KeyToNet, NetToKey>;
+  /** null with --csr: certproc hands over the request. */
+  key: Channel<KeyToNet, NetToKey> | null;
   chng: Channel<ChngToNet, NetToChng>;
   cert: Channel<CertToNet, NetToCert>;
 }
@@ -137,18 +139,29 @@ class AccountSigner implements Signer {
  * certproc's verdict on the certificate on disk: whether to renew, revoke, or do nothing. When
  * the CA's renewal window decides, certproc first asks for it.
  */
-async function askCertproc(cert: Peers['cert'], acme: AcmeClient, config: NetConfig): Promise<Exclude<CertToNet, { op: 'renewal-info' }>> {
+async function askCertproc(cert: Peers['cert'], acme: AcmeClient, config: NetConfig): Promise<{ verdict: Verdict; request: CheckedRequest | null }> {
   await send(cert, { op: 'ready' });
   let verdict = await receive(cert);
   if (verdict.op === 'renewal-info') {
     await send(cert, await fetchRenewalInfo(acme, verdict.certId, config));
     verdict = await receive(cert);
   }
-  if (verdict.op === 'renewal-info' || (verdict.op !== 'current' && config.revoke !== (verdict.op === 'revoke'))) {
+  // --csr: the request certproc has checked comes before its renew.
+  let request: CheckedRequest | null = null;
+  if (verdict.op === 'request' && config.requestFromCertproc) {
+    request = verdict;
+    verdict = await receive(cert);
+    if (verdict.op !== 'renew') throw new Failure('certproc', `unexpected answer "${verdict.op}" after the request`);
+  }
+  if (verdict.op === 'renewal-info' || verdict.op === 'request' || (verdict.op === 'renew' && config.requestFromCertproc && request === null)
+    || (verdict.op !== 'current' && config.revoke !== (verdict.op === 'revoke'))) {
     throw new Failure('certproc', `unexpected answer "${verdict.op}"`);
   }
-  return verdict;
+  return { verdict, request };
 }
+
+type Verdict = Exclude<CertToNet, { op: 'renewal-info' } | { op: 'request' }>;
+type CheckedRequest = Extract<CertToNet, { op: 'request' }>;
 
 /**
  * RFC 9773 §4.2: the CA's renewal window for the installed certificate, by two unauthenticated
@@ -374,6 +387,22 @@ async function rolloverAccountKey(config: NetConfig, http: HttpClient): Promise<
   }
 }
 
+/** --register: the account of acctproc's key, created if there is none, and nothing else. */
+async function registerAccount(config: NetConfig, http: HttpClient): Promise<void> {
+  const acct: Peers['acct'] = new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet);
+  try {
+    const signer = new AccountSigner(acct);
+    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    await loadDirectory(acme, config);
+    await findAccount(acme, signer, config);
+  } catch (err) {
+    if (err instanceof PeerGone) return;
+    throw err;
+  } finally {
+    acct.close();
+  }
+}
+
 runChild('netproc', async (config: NetConfig, confine) => {
   // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
   const secureContext = await loadTrust(config.caFile, process.env);
@@ -383,27 +412,29 @@ runChild('netproc', async (config: NetConfig, confine) => {
     userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
     maxBodyBytes: 4 << 20, secureContext,
   });
-  if (config.rolloverAccountKey) {
+  if (config.rolloverAccountKey || config.registerOnly) {
     try {
-      return await rolloverAccountKey(config, http);
+      return await (config.registerOnly ? registerAccount(config, http) : rolloverAccountKey(config, http));
     } finally {
       http.close();
     }
   }
   const peers: Peers = {
     acct: new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet),
-    key: new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
+    key: config.requestFromCertproc ? null : new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
     chng: new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
     cert: new Channel(FD.netproc.cert, 'certproc', parseCertToNet),
   };
   try {
     // keyproc sends its CSR unasked: it is read as it comes, while the rest goes on.
-    const csr = receive(peers.key);
-    csr.catch(() => undefined);
+    const csr = peers.key === null ? null : receive(peers.key);
+    csr?.catch(() => undefined);
     const signer = new AccountSigner(peers.acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl);
-    const verdict = await askCertproc(peers.cert, acme, config);
+    const { verdict, request: checked } = await askCertproc(peers.cert, acme, config);
     if (verdict.op === 'current') return; // certproc has said why
+    // With --csr the names are the request's, as certproc read them.
+    if (checked !== null) config = { ...config, names: checked.names };
 
     await loadDirectory(acme, config);
     await findAccount(acme, signer, config);
@@ -417,7 +448,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
       // Validation is over, or failed: chngproc may now remove what it published.
       peers.chng.close();
     }
-    const request = await csr;
+    const request = checked ?? (await (csr as Promise<KeyToNet>));
     const valid = await finalizeOrder(acme, url, order, request.csr, config, deadline);
     const chain = await downloadCertificate(acme, valid, config);
     await send(peers.cert, { op: 'chain', pem: chain, publicKey: request.publicKey, renewalInfo: acme.directory.renewalInfo !== null });
@@ -427,6 +458,6 @@ runChild('netproc', async (config: NetConfig, confine) => {
     throw err;
   } finally {
     http.close();
-    for (const channel of Object.values(peers)) channel.close();
+    for (const channel of Object.values(peers)) channel?.close();
   }
 });

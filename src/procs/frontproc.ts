@@ -1,0 +1,149 @@
+// frontproc: acme-client-server's HTTP front, the one process that talks to web servers and their
+// clients. It holds nothing but its listening sockets, bound by the parent and handed over once at
+// start; it runs unprivileged, in a network namespace of its own (it can accept on those sockets
+// and reach nothing), and reads no file. On the signing listeners it takes POST /sign: it refuses
+// a body over max-size before reading it (413) and a body that is not a well-signed CSR (415), and
+// hands the rest to the parent with the CSR's names, which decides (403, the cache, an order). On
+// the challenge listeners it answers GET /.well-known/acme-challenge/<token> from memory for the
+// tokens the parent published, and 404 for any other, so that nginx can try the next server.
+
+import http from 'node:http';
+import type { Server } from 'node:net';
+import { runChild } from '../ipc/child.js';
+import { Channel } from '../ipc/channel.js';
+import { FD, FrontConfig } from '../ipc/roles.js';
+import { FrontToServer, ServerToFront, parseServerToFront } from '../ipc/messages.js';
+import { RequestError, readSigningRequest } from '../x509/request.js';
+import { Failure, debug, reportError, setProgram } from '../log.js';
+
+setProgram('acme-client-server');
+
+const CHALLENGE_PATH = '/.well-known/acme-challenge/';
+/** A client that sends its headers or body slowly holds a connection this long at most. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+type Answer = Extract<ServerToFront, { op: 'answer' }>;
+
+/** One line of plain text, as every answer but a certificate is. */
+function reply(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  const type = status === 200 ? 'application/pem-certificate-chain' : 'text/plain; charset=utf-8';
+  const text = status === 200 ? body : `${body}\n`;
+  res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
+}
+
+/** The sockets the parent bound, one 'ipc' message each; the channel is closed once all are here. */
+function receiveSockets(count: number): Promise<Server[]> {
+  return new Promise((resolve, reject) => {
+    const sockets: Server[] = [];
+    const onMessage = (_message: unknown, handle: unknown): void => {
+      if (handle === undefined || handle === null) return reject(new Failure('acme-client-server', 'a listener came without its socket'));
+      sockets.push(handle as Server);
+      if (sockets.length === count) {
+        process.off('message', onMessage);
+        process.disconnect?.();
+        resolve(sockets);
+      }
+    };
+    process.on('message', onMessage);
+    process.once('disconnect', () => {
+      if (sockets.length < count) reject(new Failure('acme-client-server', 'gone before handing over every listener'));
+    });
+  });
+}
+
+runChild('frontproc', async (config: FrontConfig, confine) => {
+  // Nothing to acquire but the sockets, which come over the channel: drop at once.
+  await confine();
+  const parent = new Channel<ServerToFront, FrontToServer>(FD.frontproc.parent, 'acme-client-server', parseServerToFront);
+  const tokens = new Map<string, string>();
+  const waiting = new Map<number, (answer: Answer) => void>();
+  let maxSize = config.maxSize;
+  let draining = false;
+  let nextId = 1;
+  const servers: http.Server[] = [];
+  try {
+    const sockets = await receiveSockets(config.listeners.length);
+
+    const sign = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      if (req.url !== '/sign') return reply(res, 404, 'not found: the signing API is POST /sign');
+      if (req.method !== 'POST') return reply(res, 405, 'method not allowed: POST a CSR to /sign', { allow: 'POST' });
+      if (draining) return reply(res, 503, 'shutting down: try again, or another server', { connection: 'close' });
+      const declared = req.headers['content-length'];
+      if (declared === undefined || !/^\d{1,9}$/.test(declared)) return reply(res, 411, 'length required: send the CSR with a Content-Length', { connection: 'close' });
+      // Refused before a byte of the body is read; the connection is closed with the answer.
+      if (Number(declared) > maxSize) return reply(res, 413, `CSR too large: ${declared} bytes, max-size is ${maxSize}`, { connection: 'close' });
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        let names: string[];
+        let sha256: string;
+        try {
+          ({ names, sha256 } = readSigningRequest(body.toString('latin1'), 'request'));
+        } catch (err) {
+          if (err instanceof RequestError) return reply(res, 415, `not a usable CSR: ${err.problem}`);
+          reportError('frontproc', err);
+          return reply(res, 500, 'internal error: the server has logged it');
+        }
+        const id = nextId++;
+        waiting.set(id, (answer) => reply(res, answer.status, answer.body, answer.retryAfter === null ? {} : { 'retry-after': String(answer.retryAfter) }));
+        const authentication = req.headers['authentication'];
+        void parent.send({ op: 'sign', id, peer: req.socket.remoteAddress ?? '', authentication: typeof authentication === 'string' ? authentication : null,
+          body: body.toString('base64'), names, sha256 });
+      });
+    };
+
+    const challenge = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      const token = req.url?.startsWith(CHALLENGE_PATH) ? req.url.slice(CHALLENGE_PATH.length) : null;
+      const keyAuthorization = token === null ? undefined : tokens.get(token);
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || keyAuthorization === undefined) return reply(res, 404, 'no such challenge here');
+      debug(token as string, `challenge served to ${req.socket.remoteAddress}`);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(keyAuthorization.length) });
+      res.end(req.method === 'HEAD' ? undefined : keyAuthorization);
+    };
+
+    for (const [index, kind] of config.listeners.entries()) {
+      const server = http.createServer(kind === 'sign' ? sign : challenge);
+      server.headersTimeout = HEADERS_TIMEOUT_MS;
+      server.requestTimeout = REQUEST_TIMEOUT_MS;
+      server.listen(sockets[index]);
+      servers.push(server);
+    }
+    if (!(await parent.send({ op: 'ready' }))) return;
+
+    for (;;) {
+      const message = await parent.recv();
+      if (message === null) return;
+      switch (message.op) {
+        case 'settings':
+          maxSize = message.maxSize;
+          break;
+        case 'publish':
+          tokens.set(message.token, message.keyAuthorization);
+          await parent.send({ op: 'published', token: message.token });
+          break;
+        case 'withdraw':
+          tokens.delete(message.token);
+          break;
+        case 'answer': {
+          const respond = waiting.get(message.id);
+          if (respond === undefined) throw new Failure('acme-client-server', `answer to a request never made (${message.id})`);
+          waiting.delete(message.id);
+          respond(message);
+          break;
+        }
+        case 'drain':
+          // SIGTERM: no new signing connection; what has been asked is still answered, and the
+          // challenge listeners stay until then, for the orders in flight to be validated.
+          draining = true;
+          for (const [index, server] of servers.entries()) if (config.listeners[index] === 'sign') server.close();
+          break;
+      }
+    }
+  } finally {
+    parent.close();
+    for (const server of servers) server.closeAllConnections();
+  }
+});

@@ -1,0 +1,319 @@
+// acme-client-server's configuration: the ACME Management Server's INI files, read as they are,
+// so that its users move over unchanged. Sections [account], [mgmt], [verification "NAME"],
+// [storage "NAME"] and [auth "NAME"]; a key may be repeated where it is a list (listener, ip,
+// domain, dns-server). Anything not understood is one line naming file, line and key, and the
+// service does not start: a typo in an auth block must not quietly open or close it.
+//
+// The reader is ours, not the npm `ini` package's: that one has no line numbers to report, nests
+// a section name with a dot in it, cuts values at ';' and '#' (an hmac_key may hold either), and
+// turns "true" into a boolean. This format is simpler than what it handles: whole-line comments
+// (# or ;), [section] lines, and key = value split at the first '='.
+
+import { isIP } from 'node:net';
+import { LETSENCRYPT } from '../defaults.js';
+import { Failure } from '../log.js';
+
+export interface Listener {
+  host: string;
+  port: number;
+}
+
+export type Verification =
+  | { name: string; type: 'http01'; listeners: Listener[] }
+  /** tsigKeyFile: our one addition to the format; acme-client-dns01 makes no unsigned update. */
+  | { name: string; type: 'dns01-dnsUpdate'; dnsServers: string[]; ttl: number; timeoutSeconds: number; tsigKeyFile: string | null };
+
+export type Storage =
+  | { name: string; type: 'none' }
+  /** renewWithinDays null: renewed once a third of the lifetime is left. */
+  | { name: string; type: 'file'; directory: string; renewWithinDays: number | null };
+
+export interface Network {
+  /** 4 or 6, with the address as 4 or 16 bytes. */
+  family: 4 | 6;
+  bytes: Buffer;
+  prefix: number;
+}
+
+export type HmacAlgorithm = 'sha256' | 'sha384' | 'sha512';
+
+export interface AuthBlock {
+  name: string;
+  /** Empty: no address check. */
+  networks: Network[];
+  hmac: { algorithm: HmacAlgorithm; key: Buffer } | null;
+  /** Globs: * any run of characters, ? one, [...] a class. */
+  domains: string[];
+  verification: Verification;
+  storage: Storage;
+}
+
+export interface ServerConfig {
+  file: string;
+  accountDir: string;
+  acmeServer: string;
+  mgmtListeners: Listener[];
+  maxSize: number;
+  verifications: Verification[];
+  auth: AuthBlock[];
+}
+
+const DEFAULT_MAX_SIZE = 4096;
+const DEFAULT_MGMT_LISTENERS: Listener[] = [{ host: '127.0.0.1', port: 1313 }, { host: '::1', port: 1313 }];
+const DEFAULT_HTTP01_LISTENERS: Listener[] = [{ host: '0.0.0.0', port: 1380 }, { host: '::', port: 1380 }];
+const DEFAULT_DNS_SERVER = '127.0.0.1';
+const DEFAULT_TTL = 60;
+const DEFAULT_DNS_TIMEOUT = 5;
+const HMAC_ALGORITHMS: readonly HmacAlgorithm[] = ['sha256', 'sha384', 'sha512'];
+
+interface Entry {
+  key: string;
+  value: string;
+  line: number;
+}
+
+interface Section {
+  kind: 'account' | 'mgmt' | 'verification' | 'storage' | 'auth';
+  name: string;
+  line: number;
+  entries: Entry[];
+}
+
+const SECTION = /^(account|mgmt)$|^(verification|storage|auth)\s+("?)([^"]+)\3$/;
+
+/** The file's sections in order, every line accounted for. */
+function readSections(file: string, text: string): Section[] {
+  const sections: Section[] = [];
+  const seen = new Set<string>();
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = index + 1;
+    const trimmed = raw.trim();
+    if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) return;
+    if (trimmed.startsWith('[') && trimmed.endsWith(']')) {
+      const header = trimmed.slice(1, -1).trim();
+      const match = SECTION.exec(header);
+      if (match === null) throw new Failure(`${file}:${line}`, `[${header}]: unknown section`);
+      const kind = (match[1] ?? match[2]) as Section['kind'];
+      const name = match[4] ?? kind;
+      const id = `${kind} ${name}`;
+      if (seen.has(id)) throw new Failure(`${file}:${line}`, `[${header}]: section given twice`);
+      seen.add(id);
+      sections.push({ kind, name, line, entries: [] });
+      return;
+    }
+    const equals = trimmed.indexOf('=');
+    if (equals <= 0) throw new Failure(`${file}:${line}`, `${trimmed.slice(0, 40)}: not a key = value line`);
+    const current = sections[sections.length - 1];
+    const key = trimmed.slice(0, equals).trim();
+    if (current === undefined) throw new Failure(`${file}:${line}`, `${key}: outside any section`);
+    current.entries.push({ key, value: trimmed.slice(equals + 1).trim(), line });
+  });
+  return sections;
+}
+
+/** Reads one section's entries against the keys it may have; each key is read once. */
+class Keys {
+  private readonly used = new Set<string>();
+
+  constructor(private readonly file: string, private readonly section: Section, allowed: readonly string[]) {
+    for (const entry of section.entries) {
+      if (!allowed.includes(entry.key)) this.fail(entry, `unknown key in ${this.where}`);
+    }
+  }
+
+  get where(): string {
+    return this.section.kind === this.section.name ? `[${this.section.kind}]` : `[${this.section.kind} "${this.section.name}"]`;
+  }
+
+  fail(entry: Entry, problem: string): never {
+    throw new Failure(`${this.file}:${entry.line}`, `${entry.key}: ${problem}`);
+  }
+
+  list(key: string): Entry[] {
+    this.used.add(key);
+    return this.section.entries.filter((e) => e.key === key);
+  }
+
+  /** A key that may appear once. */
+  one(key: string): Entry | null {
+    const found = this.list(key);
+    if (found.length > 1) this.fail(found[1] as Entry, `given twice in ${this.where} (first on line ${found[0]?.line})`);
+    return found[0] ?? null;
+  }
+
+  /** A whole number in [min, max]; null when absent. */
+  number(key: string, min: number, max: number): number | null {
+    const entry = this.one(key);
+    if (entry === null) return null;
+    if (!/^\d{1,9}$/.test(entry.value) || Number(entry.value) < min || Number(entry.value) > max) {
+      this.fail(entry, `not a whole number from ${min} to ${max}: ${entry.value}`);
+    }
+    return Number(entry.value);
+  }
+
+  /** The section's header line stands for a required key that is missing. */
+  missing(key: string): never {
+    throw new Failure(`${this.file}:${this.section.line}`, `${key}: required in ${this.where}`);
+  }
+}
+
+/** ADDR:PORT, [IPv6]:PORT; an empty value (a listener switched off) gives null. */
+function parseListener(keys: Keys, entry: Entry): Listener | null {
+  if (entry.value === '') return null;
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(entry.value);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (match === null || host === undefined || !(port >= 1 && port <= 65535)) keys.fail(entry, `not ADDRESS:PORT or [ADDRESS]:PORT: ${entry.value}`);
+  if (isIP(host.replace(/%.*$/, '')) === 0) keys.fail(entry, `not an IP address: ${host}`);
+  return { host, port };
+}
+
+/** The listeners given (none, when each is switched off), or the defaults when the key is absent. */
+function listeners(keys: Keys, key: string, defaults: Listener[]): Listener[] {
+  const given = keys.list(key);
+  if (given.length === 0) return defaults;
+  return given.map((entry) => parseListener(keys, entry)).filter((l): l is Listener => l !== null);
+}
+
+/** An address, or a network as ADDRESS/PREFIX. */
+function parseNetwork(keys: Keys, entry: Entry): Network {
+  const [address = '', prefixText, ...rest] = entry.value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) keys.fail(entry, `not an IP address or network: ${entry.value}`);
+  const bits = family === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? bits : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix >= 0 && prefix <= bits)) keys.fail(entry, `prefix length out of range: ${entry.value}`);
+  return { family: family as 4 | 6, bytes: addressBytes(address), prefix };
+}
+
+/** An IPv4 or IPv6 address (as isIP accepts it) as 4 or 16 bytes. */
+export function addressBytes(address: string): Buffer {
+  if (isIP(address) === 4) return Buffer.from(address.split('.').map(Number));
+  let text = address;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4 !== null) {
+    const b = addressBytes(v4[1] as string);
+    text = `${text.slice(0, -v4[0].length)}${((b[0] as number) * 256 + (b[1] as number)).toString(16)}:${((b[2] as number) * 256 + (b[3] as number)).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const bytes = Buffer.alloc(16);
+  all.forEach((group, i) => bytes.writeUInt16BE(parseInt(group, 16), i * 2));
+  return bytes;
+}
+
+function parseSize(keys: Keys): number {
+  const entry = keys.one('max-size');
+  if (entry === null) return DEFAULT_MAX_SIZE;
+  const match = /^(\d{1,7})([kKmM]?)$/.exec(entry.value);
+  const size = match === null ? NaN : Number(match[1]) * (match[2] === '' ? 1 : /k/i.test(match[2] as string) ? 1024 : 1024 * 1024);
+  if (!(size >= 1 && size <= 1 << 20)) keys.fail(entry, `not a size of at most 1m (such as 4096, 4k): ${entry.value}`);
+  return size;
+}
+
+function parseVerification(file: string, section: Section): Verification {
+  const type = new Keys(file, section, ['type', 'listener', 'dns-server', 'ttl', 'timeout', 'tsig-key-file']).one('type');
+  if (type === null) return new Keys(file, section, []).missing('type');
+  switch (type.value) {
+    case 'http01': {
+      const keys = new Keys(file, section, ['type', 'listener']);
+      return { name: section.name, type: 'http01', listeners: listeners(keys, 'listener', DEFAULT_HTTP01_LISTENERS) };
+    }
+    case 'dns01-dnsUpdate': {
+      const keys = new Keys(file, section, ['type', 'dns-server', 'ttl', 'timeout', 'tsig-key-file']);
+      const servers = keys.list('dns-server');
+      for (const entry of servers) if (isIP(entry.value) === 0) keys.fail(entry, `not an IP address: ${entry.value}`);
+      const keyFile = keys.one('tsig-key-file');
+      if (keyFile !== null && !keyFile.value.startsWith('/')) keys.fail(keyFile, `not an absolute path: ${keyFile.value}`);
+      return {
+        name: section.name, type: 'dns01-dnsUpdate', dnsServers: servers.length > 0 ? servers.map((e) => e.value) : [DEFAULT_DNS_SERVER],
+        ttl: keys.number('ttl', 1, 86_400) ?? DEFAULT_TTL, timeoutSeconds: keys.number('timeout', 1, 3600) ?? DEFAULT_DNS_TIMEOUT,
+        tsigKeyFile: keyFile?.value ?? null,
+      };
+    }
+    default:
+      return new Keys(file, section, ['type']).fail(type, `unknown verification type ${type.value} (http01 or dns01-dnsUpdate)`);
+  }
+}
+
+function parseStorage(file: string, section: Section): Storage {
+  const type = new Keys(file, section, ['type', 'directory', 'renew-within']).one('type');
+  if (type === null) return new Keys(file, section, []).missing('type');
+  switch (type.value) {
+    case 'none':
+      new Keys(file, section, ['type']);
+      return { name: section.name, type: 'none' };
+    case 'file': {
+      const keys = new Keys(file, section, ['type', 'directory', 'renew-within']);
+      const directory = keys.one('directory');
+      if (directory === null || directory.value === '') return keys.missing('directory');
+      if (!directory.value.startsWith('/')) keys.fail(directory, `not an absolute path: ${directory.value}`);
+      return { name: section.name, type: 'file', directory: directory.value, renewWithinDays: keys.number('renew-within', 1, 3650) };
+    }
+    default:
+      return new Keys(file, section, ['type']).fail(type, `unknown storage type ${type.value} (none or file)`);
+  }
+}
+
+/** Reads and checks a whole configuration; throws a Failure whose subject is FILE:LINE. */
+export function parseServerConfig(file: string, text: string): ServerConfig {
+  const sections = readSections(file, text);
+  const single = (kind: 'account' | 'mgmt'): Section => sections.find((s) => s.kind === kind) ?? { kind, name: kind, line: 1, entries: [] };
+
+  const account: Keys = new Keys(file, single('account'), ['dir', 'acme-server']);
+  const dir = account.one('dir');
+  if (dir === null || dir.value === '') account.missing('dir');
+  if (!dir.value.startsWith('/')) account.fail(dir, `not an absolute path: ${dir.value}`);
+  const acmeServerEntry = account.one('acme-server');
+  const acmeServer = acmeServerEntry?.value ?? LETSENCRYPT;
+  if (acmeServerEntry !== null && !/^https:\/\/[^\s]+$/.test(acmeServer)) account.fail(acmeServerEntry, `not an https URL: ${acmeServer}`);
+
+  const mgmt = new Keys(file, single('mgmt'), ['listener', 'max-size', 'default-verification', 'default-storage']);
+  const mgmtListeners = listeners(mgmt, 'listener', DEFAULT_MGMT_LISTENERS);
+  const maxSize = parseSize(mgmt);
+
+  const verifications = sections.filter((s) => s.kind === 'verification').map((s) => parseVerification(file, s));
+  const storages = sections.filter((s) => s.kind === 'storage').map((s) => parseStorage(file, s));
+  // As the Management Server does: a default named, else the only block of its kind, else a
+  // built-in one (http01 on port 1380; no storage). An empty value means no default.
+  const defaultOf = <T extends { name: string }>(key: string, blocks: T[], builtIn: () => T): T | null => {
+    const entry = mgmt.one(key);
+    if (entry !== null && entry.value === '') return null;
+    if (entry !== null) return blocks.find((b) => b.name === entry.value) ?? mgmt.fail(entry, `no such block: ${entry.value}`);
+    if (blocks.length === 1) return blocks[0] as T;
+    const made = builtIn();
+    blocks.push(made);
+    return made;
+  };
+  const defaultVerification = defaultOf<Verification>('default-verification', verifications,
+    () => ({ name: 'http', type: 'http01', listeners: DEFAULT_HTTP01_LISTENERS }));
+  const defaultStorage = defaultOf<Storage>('default-storage', storages, () => ({ name: 'none', type: 'none' }));
+
+  const auth = sections.filter((s) => s.kind === 'auth').map((section): AuthBlock => {
+    const keys = new Keys(file, section, ['ip', 'domain', 'hmac_type', 'hmac_key', 'verification', 'storage']);
+    const named = <T extends { name: string }>(key: string, blocks: T[], fallback: T | null): T => {
+      const entry = keys.one(key);
+      if (entry === null) return fallback ?? keys.missing(key);
+      return blocks.find((b) => b.name === entry.value) ?? keys.fail(entry, `no such ${key} block: ${entry.value}`);
+    };
+    const type = keys.one('hmac_type');
+    const key = keys.one('hmac_key');
+    if ((type === null) !== (key === null)) keys.fail((type ?? key) as Entry, 'hmac_type and hmac_key go together');
+    if (type !== null && !(HMAC_ALGORITHMS as readonly string[]).includes(type.value)) keys.fail(type, `unknown HMAC type ${type.value} (${HMAC_ALGORITHMS.join(', ')})`);
+    if (key !== null && key.value === '') keys.fail(key, 'empty key');
+    const domains = keys.list('domain');
+    for (const entry of domains) if (!/^[a-zA-Z0-9*?[\]!._-]+$/.test(entry.value)) keys.fail(entry, `not a domain name pattern: ${entry.value}`);
+    return {
+      name: section.name,
+      networks: keys.list('ip').map((entry) => parseNetwork(keys, entry)),
+      hmac: type === null || key === null ? null : { algorithm: type.value as HmacAlgorithm, key: Buffer.from(key.value, 'utf8') },
+      domains: domains.map((e) => e.value.toLowerCase()),
+      verification: named('verification', verifications, defaultVerification),
+      storage: named('storage', storages, defaultStorage),
+    };
+  });
+  return { file, accountDir: dir.value, acmeServer, mgmtListeners, maxSize, verifications, auth };
+}

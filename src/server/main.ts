@@ -1,0 +1,273 @@
+// acme-client-server: the signing service of seed 001_* (the ACME Management Server), on
+// acme-client's privilege separation. The parent reads the configuration, binds the listeners and
+// hands them to frontproc, the HTTP front (unprivileged, no network of its own, no files); it then
+// judges each CSR frontproc passes on against the auth blocks (403), answers from the cache, or
+// runs acme-client --csr for it (src/server/orders.ts), whose children hold the account key, talk
+// to the CA and write the cache. It never reads a key and never talks to a CA itself.
+//
+// SIGTERM: no new connections; the requests in flight are finished, for SHUTDOWN_GRACE_MS at most,
+// and answered. SIGHUP: the configuration is read again (a bad one is reported and the running one
+// kept); listeners change only with a restart.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { Channel } from '../ipc/channel.js';
+import { FD, type FrontConfig } from '../ipc/roles.js';
+import { FrontToServer, ServerToFront, parseFrontToServer } from '../ipc/messages.js';
+import { childCommand, planChild, probeCapabilities, resolveUser } from '../isolation.js';
+import { readFileCapped } from '../fsutil/read.js';
+import { Failure, debug, reportError, setProgram, setVerbosity, warn } from '../log.js';
+import { VERSION } from '../version.js';
+import { Listener, ServerConfig, parseServerConfig } from './config.js';
+import { admittingBlock } from './auth.js';
+import { Answer, Orders, type OrderSettings } from './orders.js';
+import { register } from './register.js';
+
+const PROGRAM = 'acme-client-server';
+setProgram(PROGRAM);
+const USAGE = `usage: ${PROGRAM} [-v] -f config\n       ${PROGRAM} --register --agree-tos [-v] [--eab-kid kid --eab-hmac-key-file file] -f config\n`
+  + `       ${PROGRAM} --version`;
+/** How long SIGTERM waits for orders in flight (an order's own deadline is longer). */
+const SHUTDOWN_GRACE_MS = 120_000;
+const MAX_CONFIG_FILE = 1 << 20;
+
+class UsageError extends Error {}
+
+interface ServerOptions {
+  configFile: string;
+  verbose: number;
+  register: boolean;
+  agreeTos: boolean;
+  /** --eab-kid and --eab-hmac-key-file, for --register at a CA that wants an external account binding. */
+  eab: { kid: string; keyFile: string } | null;
+  version: boolean;
+}
+
+function parseOptions(argv: string[]): ServerOptions {
+  const parsed = yargs()
+    .help(false)
+    .version(false)
+    .parserConfiguration({ 'camel-case-expansion': false, 'dot-notation': false, 'parse-numbers': false, 'boolean-negation': false,
+      'duplicate-arguments-array': false, 'strip-dashed': true })
+    .string(['f', 'eab-kid', 'eab-hmac-key-file'])
+    .requiresArg(['f', 'eab-kid', 'eab-hmac-key-file'])
+    .count('v')
+    .boolean(['register', 'agree-tos', 'version'])
+    .strict()
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw new UsageError(message ?? error?.message ?? 'bad command line');
+    })
+    .parseSync(argv);
+  if (parsed._.length > 0) throw new UsageError(`unexpected argument ${String(parsed._[0])}`);
+  const kid = parsed['eab-kid'];
+  const keyFile = parsed['eab-hmac-key-file'];
+  if ((typeof kid === 'string') !== (typeof keyFile === 'string')) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
+  const options: ServerOptions = { configFile: typeof parsed.f === 'string' ? parsed.f : '', verbose: Number(parsed.v ?? 0), register: parsed.register === true,
+    agreeTos: parsed['agree-tos'] === true, eab: typeof kid === 'string' && typeof keyFile === 'string' ? { kid, keyFile } : null,
+    version: parsed.version === true };
+  if (options.version) return options;
+  if (options.configFile === '') throw new UsageError('-f config is required');
+  if (options.register && !options.agreeTos) throw new UsageError('--register needs --agree-tos: creating an account agrees to the CA\'s terms of service');
+  if (options.agreeTos && !options.register) throw new UsageError('--agree-tos goes with --register');
+  if (options.eab !== null && !options.register) throw new UsageError('--eab-kid and --eab-hmac-key-file go with --register');
+  return options;
+}
+
+async function loadConfig(file: string): Promise<ServerConfig> {
+  const text = await readFileCapped(file, MAX_CONFIG_FILE);
+  if (text === null) throw new Failure(file, 'no such file');
+  return parseServerConfig(file, text);
+}
+
+/** What must be there before the service starts: the account key, each cache directory. */
+function checkPlaces(config: ServerConfig): void {
+  const accountKey = join(config.accountDir, 'account.pem');
+  try {
+    accessSync(accountKey, constants.R_OK);
+  } catch {
+    throw new Failure(accountKey, `no account key: make one with ${PROGRAM} --register --agree-tos -f ${config.file}`);
+  }
+  for (const block of config.auth) {
+    if (block.storage.type !== 'file') continue;
+    const dir = block.storage.directory;
+    let directory = false;
+    try {
+      accessSync(dir, constants.W_OK);
+      directory = statSync(dir).isDirectory();
+    } catch {
+      // said below
+    }
+    if (!directory) throw new Failure(dir, `storage "${block.storage.name}": directory must exist and be writable`);
+  }
+}
+
+function listenOn(listener: Listener): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new Failure(`${listener.host}:${listener.port}`, `cannot listen: ${err.code ?? err.message}`)));
+    server.listen({ host: listener.host, port: listener.port, exclusive: true }, () => resolve(server));
+  });
+}
+
+function listenerKey(listeners: Listener[]): string {
+  return listeners.map((l) => `${l.host}:${l.port}`).join(' ');
+}
+
+/** The sockets, each with what it serves: POST /sign, or the challenges. */
+function wantedListeners(config: ServerConfig): { kind: FrontConfig['listeners'][number]; listener: Listener }[] {
+  const challenge = config.verifications.flatMap((v) => (v.type === 'http01' ? v.listeners : []));
+  return [...config.mgmtListeners.map((listener) => ({ kind: 'sign' as const, listener })), ...challenge.map((listener) => ({ kind: 'challenge' as const, listener }))];
+}
+
+/** frontproc, confined as acme-client confines a child that needs neither root nor the network. */
+async function startFront(config: ServerConfig, verbose: number): Promise<{ child: ChildProcess; channel: Channel<FrontToServer, ServerToFront> }> {
+  const wanted = wantedListeners(config);
+  const sockets = await Promise.all(wanted.map(({ listener }) => listenOn(listener)));
+  const caps = probeCapabilities();
+  for (const missing of caps.missing) warn('isolation', missing);
+  const plan = planChild('frontproc', { reads: [], writes: [], root: false, jailDir: null }, resolveUser(undefined), caps);
+  const frontConfig: FrontConfig = { listeners: wanted.map((w) => w.kind), maxSize: config.maxSize, verbose };
+  const script = fileURLToPath(new URL('./procs/frontproc.js', import.meta.url));
+  const command = childCommand(plan, ['--v8-pool-size=1'], script, [JSON.stringify(frontConfig), JSON.stringify({ drop: plan.drop, report: false })], caps, null);
+  const child = spawn(command.file, command.args, { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'ipc'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  // The Node 'ipc' channel carries the sockets and nothing else: it is closed once they are there.
+  for (const socket of sockets) {
+    await new Promise<void>((resolve, reject) => child.send({ listener: true }, socket, (err) => (err ? reject(err) : resolve())));
+    socket.close();
+  }
+  // The parent's ends: the channel's socket, and the lifeline, which stays open until exit.
+  const channel = new Channel<FrontToServer, ServerToFront>(child.stdio[FD.frontproc.parent] as Socket, 'frontproc', parseFrontToServer);
+  const ready = await channel.recv();
+  if (ready === null || ready.op !== 'ready') throw new Failure('frontproc', 'did not start');
+  for (const { kind, listener } of wanted) debug(`${listener.host}:${listener.port}`, kind === 'sign' ? 'listening for POST /sign' : 'answering http-01 challenges');
+  return { child, channel };
+}
+
+async function serve(options: ServerOptions): Promise<number> {
+  let config = await loadConfig(options.configFile);
+  checkPlaces(config);
+  const settings = (c: ServerConfig): OrderSettings => ({ acmeServer: c.acmeServer, accountKey: join(c.accountDir, 'account.pem'), verbose: options.verbose });
+  const { child, channel } = await startFront(config, options.verbose);
+  const published = new Map<string, () => void>();
+  const orders = new Orders(settings(config), {
+    publish: async (token, keyAuthorization) => {
+      const acked = new Promise<void>((resolve) => published.set(token, resolve));
+      if (!(await channel.send({ op: 'publish', token, keyAuthorization }))) throw new Failure('frontproc', 'gone');
+      await acked;
+    },
+    withdraw: (token) => void channel.send({ op: 'withdraw', token }),
+  });
+  const frontEnded = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopping = false;
+
+  const answerSign = async (request: Extract<FrontToServer, { op: 'sign' }>): Promise<Answer> => {
+    const body = Buffer.from(request.body, 'base64');
+    const block = admittingBlock(config.auth, { peer: request.peer, authentication: request.authentication, body, names: request.names });
+    if (block === null) return { status: 403, body: `forbidden: no auth block admits ${request.names.join(', ')} from ${request.peer}`, retryAfter: null, note: 'no auth block' };
+    // acme-client-dns01 makes no unsigned update: a block without a key cannot be served.
+    if (block.verification.type === 'dns01-dnsUpdate' && block.verification.tsigKeyFile === null) {
+      return { status: 500, body: 'internal error: the server has logged it', retryAfter: null,
+        note: `verification "${block.verification.name}": dns01-dnsUpdate needs tsig-key-file (acme-client-dns01 signs every update)` };
+    }
+    return orders.sign(body, request.sha256, request.names, block.storage, block.verification);
+  };
+
+  process.on('SIGHUP', () => {
+    void loadConfig(options.configFile).then((next) => {
+      checkPlaces(next);
+      if (listenerKey(wantedListeners(next).map((w) => w.listener)) !== listenerKey(wantedListeners(config).map((w) => w.listener))) {
+        warn(next.file, 'listeners changed: they take effect at the next start');
+      }
+      config = next;
+      orders.reconfigure(settings(next));
+      void channel.send({ op: 'settings', maxSize: next.maxSize });
+      warn(next.file, 'configuration read again');
+    }, (err: unknown) => reportError(PROGRAM, err)).catch((err: unknown) => reportError(PROGRAM, err));
+  });
+  const stop = new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        stopping = true;
+        void channel.send({ op: 'drain' });
+        resolve();
+      });
+    }
+  });
+
+  const inFlight = new Set<Promise<void>>();
+  const loop = (async () => {
+    for (;;) {
+      const message = await channel.recv();
+      if (message === null) return;
+      if (message.op === 'published') published.get(message.token)?.();
+      else if (message.op === 'sign') {
+        const handled = answerSign(message).catch((err: unknown): Answer => {
+          reportError(PROGRAM, err);
+          return { status: 500, body: 'internal error: the server has logged it', retryAfter: null, note: 'bug' };
+        }).then(async (answer) => {
+          const log = answer.status === 200 || answer.status === 403 || answer.status === 421 || answer.status === 429 ? debug : warn;
+          if (answer.status === 500) warn(message.peer, `POST /sign ${message.names.join(',')}: 500: ${answer.note}`);
+          else log(message.peer, `POST /sign ${message.names.join(',')}: ${answer.status} (${answer.note})`);
+          await channel.send({ op: 'answer', id: message.id, status: answer.status, body: answer.body, retryAfter: answer.retryAfter });
+        });
+        inFlight.add(handled);
+        void handled.finally(() => inFlight.delete(handled));
+      }
+    }
+  })();
+
+  await Promise.race([stop, frontEnded, loop]);
+  if (!stopping) {
+    warn('frontproc', 'ended: stopping');
+    orders.stopRuns();
+    orders.close();
+    return 1;
+  }
+  // Requests in flight are finished and answered: a run is not cut short unless it outlives the grace.
+  const grace = setTimeout(() => {
+    warn(PROGRAM, `${orders.pending} order(s) still running after ${SHUTDOWN_GRACE_MS / 1000} s: stopping them`);
+    orders.stopRuns();
+  }, SHUTDOWN_GRACE_MS);
+  while (inFlight.size > 0) await Promise.all([...inFlight]);
+  clearTimeout(grace);
+  channel.close();
+  await frontEnded;
+  orders.close();
+  return 0;
+}
+
+async function main(): Promise<number> {
+  let options: ServerOptions;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${PROGRAM}: ${err.message}\n${USAGE}\n`);
+    return 1;
+  }
+  if (options.version) {
+    process.stdout.write(`${PROGRAM} ${VERSION}\n`);
+    return 0;
+  }
+  setVerbosity(options.verbose);
+  if (process.getuid?.() !== 0) throw new Failure(PROGRAM, 'must be run as root');
+  if (options.register) return register(await loadConfig(options.configFile), options.eab, options.verbose);
+  return serve(options);
+}
+
+main().then(
+  (status) => {
+    process.exitCode = status;
+    // Listening sockets and the lifeline are gone by now; nothing else is waited for.
+    process.exit();
+  },
+  (err: unknown) => {
+    reportError(PROGRAM, err);
+    process.exit(1);
+  },
+);
