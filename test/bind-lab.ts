@@ -7,6 +7,7 @@
 //   zone            on .1 (primary)                               on .2
 //   example.test    dynamic, TSIG keys example-key, acme-dns-key  secondary of .1 (NOTIFY, IXFR)
 //   stale.test      dynamic, TSIG key example-key                 a primary of its own, never changed
+//   open.test       dynamic, unsigned from 127.0.0.0/8            -
 //
 // Pebble asks the primary. The fake acme-dns keeps its names under auth.example.test, in the same
 // zone: an authoritative server follows a CNAME only within one zone, and a recursive resolver
@@ -157,6 +158,7 @@ export async function startBind(): Promise<BindLab> {
     writeFileSync(join(one, 'example.test.zone'), zoneFile('example.test', [primary, secondary]));
     writeFileSync(join(one, 'stale.test.zone'), zoneFile('stale.test', [primary, secondary]));
     writeFileSync(join(two, 'stale.test.zone'), zoneFile('stale.test', [primary, secondary]));
+    writeFileSync(join(one, 'open.test.zone'), zoneFile('open.test', [primary]));
     writeFileSync(join(one, 'named.conf'), [
       // NOTIFY leaves from the primary's own address, which the secondary knows, and at once.
       options(one, primary, ['recursion no;', `notify-source ${primary};`, 'notify-delay 0;']),
@@ -165,6 +167,7 @@ export async function startBind(): Promise<BindLab> {
       'zone "example.test" { type primary; file "example.test.zone"; allow-update { key "example-key"; key "acme-dns-key"; };',
       `  notify explicit; also-notify { ${secondary}; }; };`,
       'zone "stale.test" { type primary; file "stale.test.zone"; allow-update { key "example-key"; }; notify no; };',
+      'zone "open.test" { type primary; file "open.test.zone"; allow-update { 127.0.0.0/8; }; notify no; };',
       '',
     ].join('\n'));
     writeFileSync(join(two, 'named.conf'), [
@@ -183,7 +186,7 @@ export async function startBind(): Promise<BindLab> {
       }
     }
     // Ready when each server answers for its zones (the secondary once it has transferred).
-    const waits: [string, string][] = [[primary, 'example.test'], [primary, 'stale.test'], [secondary, 'example.test'], [secondary, 'stale.test']];
+    const waits: [string, string][] = [[primary, 'example.test'], [primary, 'stale.test'], [primary, 'open.test'], [secondary, 'example.test'], [secondary, 'stale.test']];
     const logs = (): string => ['primary', 'secondary']
       .map((name) => `${name}:\n${readFileSync(join(dir, `${name}.log`), 'utf8').split('\n').slice(-15).join('\n')}`).join('\n');
     for (const [server, zone] of waits) {

@@ -83,6 +83,16 @@ describe('acme-client --csr against Pebble', { skip }, () => {
     assert.deepEqual(readdirSync(w.certs), []);
   });
 
+  test('a request for an address and a name (IP:127.0.0.1 in its subjectAltName) issues for both', async () => {
+    const w = workDir();
+    const key = makeKey(join(w.priv, 'domain.pem'), 'ec-p256-sec1');
+    const csr = join(w.dir, 'ip.csr');
+    openssl(['req', '-new', '-sha256', '-key', key, '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:ip.csr.example.test', '-out', csr]);
+    const run = await runClient([...common(w), '--csr', csr, 'ip.csr.example.test', '127.0.0.1'], { env: env() });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(leafOf(w.certs).subjectAltName?.split(', ').sort(), ['DNS:ip.csr.example.test', 'IP Address:127.0.0.1']);
+  });
+
   test('a new request with another key renews a current certificate; -e adds a name, as with -k', async () => {
     const w = workDir();
     const args = common(w);

@@ -131,6 +131,18 @@ describe('acme-client-dns01 against BIND and Pebble', { skip }, () => {
     assert.deepEqual(await txtEverywhere('_acme-challenge.example.test'), [[], []]);
   });
 
+  test('nsupdate without a key: unsigned updates, to a zone that allows them by address, issue; one that does not is REFUSED', async () => {
+    const { w, args } = acmeArgs();
+    const unsigned = ['--provider', 'nsupdate', '--dns-server', bind.primary, '--'];
+    const run = await dns01([...unsigned, ...args, 'open.test', '*.open.test']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(names(w.certs), 'DNS:open.test, DNS:*.open.test');
+    assert.deepEqual(await bind.txt(bind.primary, '_acme-challenge.open.test'), []);
+    const refused = await dns01([...unsigned, ...acmeArgs().args, 'example.test']);
+    assert.equal(refused.status, 1);
+    assert.deepEqual(ourLines(refused.stderr), [`acme-client-dns01: ${bind.primary}:53: update of zone example.test: server answered REFUSED`]);
+  });
+
   test('nsupdate: a key the server does not know is NOTAUTH (BADKEY)', async () => {
     const unknown = join(workDir().dir, 'unknown.key');
     writeFileSync(unknown, readFileSync(bind.keys.example, 'utf8').replace('key "example-key"', 'key "nobody-key"'));
@@ -314,7 +326,6 @@ describe('acme-client-dns01 command line', () => {
     const cases: [string[], string][] = [
       [['--', 'example.test'], '--provider is required'],
       [['--provider', 'bind', '--', 'example.test'], 'unknown provider bind: nsupdate, acme-dns or exec'],
-      [['--provider', 'nsupdate', '--', 'example.test'], '--provider nsupdate needs --tsig-key-file'],
       [['--provider', 'exec', '--hook', '/bin/true', '--tsig-key-file', 'k', '--', 'example.test'], '--tsig-key-file is for --provider nsupdate'],
       [['--provider', 'exec', '--hook', '/bin/true', 'example.test'], "unexpected argument example.test: acme-client's options and the domains follow --"],
       [['--provider', 'exec', '--hook', '/bin/true'], "acme-client's options and the domains follow --"],

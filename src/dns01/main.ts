@@ -40,7 +40,7 @@ interface Dns01Options {
   provider: ProviderName;
   propagationTimeoutMs: number;
   dnsServer: ServerAddress | null;
-  tsigKeyFile: string;
+  tsigKeyFile: string | null;
   nsupdateServer: ServerAddress | null;
   zone: string | null;
   acmeDnsUrl: URL | null;
@@ -53,7 +53,8 @@ const VALUE_OPTIONS = ['provider', 'propagation-timeout', 'dns-server', 'tsig-ke
 const FLAG_OPTIONS = ['acme-dns-register', 'version'];
 /** Each provider's own options: the required ones first, then those it may take. */
 const PROVIDER_OPTIONS: Record<ProviderName, { required: string[]; optional: string[] }> = {
-  nsupdate: { required: ['tsig-key-file'], optional: ['nsupdate-server', 'zone'] },
+  // Without a key the updates go unsigned, for a server that allows updates by address.
+  nsupdate: { required: [], optional: ['tsig-key-file', 'nsupdate-server', 'zone'] },
   'acme-dns': { required: ['acme-dns-url', 'acme-dns-accounts'], optional: ['acme-dns-register'] },
   exec: { required: ['hook'], optional: [] },
 };
@@ -129,7 +130,7 @@ function parseOptions(argv: string[]): Dns01Options {
     provider: provider as ProviderName,
     propagationTimeoutMs: timeout * 1000,
     dnsServer: server('dns-server', false),
-    tsigKeyFile: text('tsig-key-file') ?? '',
+    tsigKeyFile: text('tsig-key-file') ?? null,
     nsupdateServer: server('nsupdate-server', true),
     zone,
     acmeDnsUrl,

@@ -1,6 +1,8 @@
 // The nsupdate provider: RFC 2136 dynamic updates signed with TSIG, to the server given or the
 // zone's primary from its SOA. Each challenge adds one TXT record; clean-up deletes exactly that
-// record (class NONE), leaving any other value at the same name alone.
+// record (class NONE), leaving any other value at the same name alone. Without a key the updates
+// go unsigned, for a server that allows them by address (the ACME Management Server's
+// dns01-dnsUpdate setups are such).
 //
 // Over TCP: an update and its answer are one exchange each, with no retransmission or
 // truncation to handle, and no answer can come from an off-path sender.
@@ -20,7 +22,8 @@ const EXCHANGE_TIMEOUT_MS = 15_000;
 const RCODE_NOTAUTH = 9;
 
 export interface NsupdateOptions {
-  keyFile: string;
+  /** --tsig-key-file, or null to send updates unsigned. */
+  keyFile: string | null;
   /** --nsupdate-server, else the zone's primary (SOA MNAME) on port 53. */
   server: ServerAddress | null;
   /** --zone, else found by SOA lookups. */
@@ -71,12 +74,14 @@ function parseTsigRdata(owner: string, rdata: Buffer): ReceivedTsig {
 }
 
 /**
- * Sends one signed update and judges the answer: NOERROR with a TSIG signature that verifies,
- * or a Failure naming the server and what it answered (REFUSED, NOTAUTH (BADSIG), ...).
+ * Sends one update, signed when there is a key, and judges the answer: NOERROR (with a TSIG
+ * signature that verifies, when signed), or a Failure naming the server and what it answered
+ * (REFUSED, NOTAUTH (BADSIG), ...).
  */
-async function sendUpdate(server: ServerAddress, key: TsigKey, zone: string, changes: TxtChange[]): Promise<void> {
+async function sendUpdate(server: ServerAddress, key: TsigKey | null, zone: string, changes: TxtChange[]): Promise<void> {
   const id = randomInt(0x10000);
-  const { signed, requestMac } = signMessage(updateMessage(id, zone, changes), key, Math.floor(Date.now() / 1000));
+  const message = updateMessage(id, zone, changes);
+  const { signed, requestMac } = key === null ? { signed: message, requestMac: null } : signMessage(message, key, Math.floor(Date.now() / 1000));
   const answer = await exchange(server, signed);
   const subject = formatServer(server);
   let parsed;
@@ -89,14 +94,16 @@ async function sendUpdate(server: ServerAddress, key: TsigKey, zone: string, cha
   }
   if (parsed.id !== id || !parsed.isResponse || parsed.opcode !== 5) throw new Failure(subject, 'the answer does not belong to the update');
   const what = `update of zone ${zone}`;
+  const by = key === null ? 'to an unsigned update' : `to key ${key.name}`;
   // A TSIG error (RFC 8945 §5.2) comes as NOTAUTH, with the reason in the TSIG record's error field.
   if (tsig !== null && tsig.error !== 0) {
-    throw new Failure(subject, `${what}: server answered ${rcodeName(parsed.rcode)} (${rcodeName(tsig.error)}) to key ${key.name}`);
+    throw new Failure(subject, `${what}: server answered ${rcodeName(parsed.rcode)} (${rcodeName(tsig.error)}) ${by}`);
   }
   if (parsed.rcode !== 0) {
-    const hint = parsed.rcode === RCODE_NOTAUTH ? ` (the server is not authoritative for ${zone}, or refuses key ${key.name})` : '';
+    const hint = parsed.rcode === RCODE_NOTAUTH ? ` (the server is not authoritative for ${zone}, or refuses ${key === null ? 'unsigned updates' : `key ${key.name}`})` : '';
     throw new Failure(subject, `${what}: server answered ${rcodeName(parsed.rcode)}${hint}`);
   }
+  if (key === null || requestMac === null) return;
   if (tsig === null) throw new Failure(subject, `${what}: the answer is not signed with key ${key.name}`);
   if (tsig.keyName !== key.name || tsig.algorithm !== key.algorithm || !answerVerifies(key, requestMac, unsignedPart(answer, parsed.tsig?.start as number), tsig)) {
     throw new Failure(subject, `${what}: the answer's TSIG signature does not verify`);
@@ -114,12 +121,12 @@ function unsignedPart(answer: Buffer, tsigStart: number): Buffer {
 }
 
 export class NsupdateProvider implements Provider {
-  private readonly key: TsigKey;
+  private readonly key: TsigKey | null;
   /** Zone and server per record name, found once: the add and the delete go to the same place. */
   private readonly targets = new Map<string, Promise<{ zone: string; server: ServerAddress }>>();
 
   constructor(private readonly options: NsupdateOptions, private readonly dns: DnsView) {
-    this.key = readKeyFile(options.keyFile);
+    this.key = options.keyFile === null ? null : readKeyFile(options.keyFile);
   }
 
   private target(name: string): Promise<{ zone: string; server: ServerAddress }> {

@@ -20,7 +20,7 @@ export interface Listener {
 
 export type Verification =
   | { name: string; type: 'http01'; listeners: Listener[] }
-  /** tsigKeyFile: our one addition to the format; acme-client-dns01 makes no unsigned update. */
+  /** tsigKeyFile: our one addition to the format, to sign the updates; without it they go unsigned, as the Management Server sends them. */
   | { name: string; type: 'dns01-dnsUpdate'; dnsServers: string[]; ttl: number; timeoutSeconds: number; tsigKeyFile: string | null };
 
 export type Storage =

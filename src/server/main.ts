@@ -169,11 +169,6 @@ async function serve(options: ServerOptions): Promise<number> {
     const body = Buffer.from(request.body, 'base64');
     const block = admittingBlock(config.auth, { peer: request.peer, authentication: request.authentication, body, names: request.names });
     if (block === null) return { status: 403, body: `forbidden: no auth block admits ${request.names.join(', ')} from ${request.peer}`, retryAfter: null, note: 'no auth block' };
-    // acme-client-dns01 makes no unsigned update: a block without a key cannot be served.
-    if (block.verification.type === 'dns01-dnsUpdate' && block.verification.tsigKeyFile === null) {
-      return { status: 500, body: 'internal error: the server has logged it', retryAfter: null,
-        note: `verification "${block.verification.name}": dns01-dnsUpdate needs tsig-key-file (acme-client-dns01 signs every update)` };
-    }
     return orders.sign(body, request.sha256, request.names, block.storage, block.verification);
   };
 

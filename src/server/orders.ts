@@ -7,7 +7,7 @@
 // or, for a dns01-dnsUpdate verification, the same behind acme-client-dns01, which publishes the
 // TXT records with signed RFC 2136 updates to the block's dns-server:
 //
-//   acme-client-dns01 --provider nsupdate --tsig-key-file <key> --nsupdate-server <dns-server>
+//   acme-client-dns01 --provider nsupdate [--tsig-key-file <key>] --nsupdate-server <dns-server>
 //                     --dns-server <dns-server> -- <acme-client's arguments, without -t>
 //
 // Its children do the ACME work, each confined as in any run: acctproc alone reads the account
@@ -164,8 +164,9 @@ export class Orders {
   private command(verification: Verification, options: string[], names: string[]): string[] {
     if (verification.type === 'http01') return [ACME_CLIENT, ...options, '-t', 'http-01', ...names];
     const server = verification.dnsServers[0] as string;
-    return [ACME_CLIENT_DNS01, '--provider', 'nsupdate', '--tsig-key-file', verification.tsigKeyFile as string, '--nsupdate-server', server,
-      '--dns-server', server, '--', ...options, ...names];
+    // Without tsig-key-file (the Management Server's own setups) the updates go unsigned.
+    const key = verification.tsigKeyFile === null ? [] : ['--tsig-key-file', verification.tsigKeyFile];
+    return [ACME_CLIENT_DNS01, '--provider', 'nsupdate', ...key, '--nsupdate-server', server, '--dns-server', server, '--', ...options, ...names];
   }
 
   private runAcmeClient(verification: Verification, csrFile: string, certDir: string, names: string[], force: boolean): Promise<{ status: number | null; stderr: string }> {

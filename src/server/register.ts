@@ -9,7 +9,6 @@ import { ACME_CLIENT, acmeClientEnv } from './coprocess.js';
 import type { ServerConfig } from './config.js';
 import { Failure } from '../log.js';
 
-
 export function register(config: ServerConfig, eab: { kid: string; keyFile: string } | null, verbose: number): Promise<number> {
   try {
     // The key's directory is private; one that exists keeps the mode its owner gave it.

@@ -38,3 +38,11 @@ export function ipAddressBytes(text: string): Buffer | null {
   groups.forEach((group, index) => bytes.writeUInt16BE(parseInt(group, 16), 2 * index));
   return bytes;
 }
+
+/** The text of an iPAddress's 4 or 16 network-order bytes, canonical; null for any other length. */
+export function ipFromBytes(octets: Buffer): string | null {
+  if (octets.length === 4) return [...octets].join('.');
+  if (octets.length !== 2 * IPV6_GROUPS) return null;
+  const groups = Array.from({ length: IPV6_GROUPS }, (_, i) => octets.readUInt16BE(2 * i).toString(16));
+  return canonicalIp(groups.join(':'));
+}

@@ -5,7 +5,7 @@
 import type forge from 'node-forge';
 import asn1 from 'node-forge/lib/asn1.js';
 import { ChainError } from './chain.js';
-import { canonicalIp } from './ip.js';
+import { ipFromBytes } from './ip.js';
 
 type Asn1 = forge.asn1.Asn1;
 
@@ -15,16 +15,6 @@ const DNS_NAME = 2;
 const IP_ADDRESS = 7;
 /** What a dNSName may hold: LDH labels, a leading wildcard label, underscores as some CAs allow. */
 const DNS_NAME_TEXT = /^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
-
-function ipFromBytes(bytes: string): string {
-  const octets = [...bytes].map((ch) => ch.charCodeAt(0));
-  if (octets.length === 4) return octets.join('.');
-  if (octets.length === 16) {
-    const groups = Array.from({ length: 8 }, (_, i) => ((octets[2 * i] as number) * 256 + (octets[2 * i + 1] as number)).toString(16));
-    return canonicalIp(groups.join(':')) as string;
-  }
-  throw new ChainError(`certificate has an iPAddress of ${octets.length} bytes in subjectAltName`);
-}
 
 /** A certificate's TBSCertificate fields, its DER read once with forge for the readers below. */
 export interface CertificateFields {
@@ -75,7 +65,9 @@ export function certificateNames(certificate: CertificateFields): string[] {
       if (!DNS_NAME_TEXT.test(entry.value)) throw new ChainError(`certificate has an invalid DNS name in subjectAltName: ${JSON.stringify(entry.value.slice(0, 80))}`);
       names.push(entry.value.toLowerCase());
     } else if (entry.type === IP_ADDRESS) {
-      names.push(ipFromBytes(entry.value));
+      const address = ipFromBytes(Buffer.from(entry.value, 'binary'));
+      if (address === null) throw new ChainError(`certificate has an iPAddress of ${entry.value.length} bytes in subjectAltName`);
+      names.push(address);
     }
   }
   return names;

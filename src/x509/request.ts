@@ -8,6 +8,7 @@ import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto
 import type forge from 'node-forge';
 import asn1 from 'node-forge/lib/asn1.js';
 import { domainKeyKind, keyDescription } from './keys.js';
+import { canonicalIp, ipFromBytes } from './ip.js';
 
 type Asn1 = forge.asn1.Asn1;
 
@@ -70,6 +71,9 @@ function element(der: Buffer, start: number): { content: number; end: number } {
 }
 
 function checkName(name: string, subject: string): string {
+  // A CN may hold an address (openssl's -subj /CN=127.0.0.1): the one text form, as the SAN's.
+  const address = canonicalIp(name);
+  if (address !== null) return address;
   const lowered = name.toLowerCase();
   if (lowered.length > MAX_NAME_LENGTH || !NAME_TEXT.test(lowered)) {
     throw new RequestError(subject, `bad domain syntax in the request: ${JSON.stringify(name.slice(0, 80))}`);
@@ -105,7 +109,12 @@ function subjectAltNames(attributes: Asn1 | undefined, subject: string): string[
         for (const entry of generalNames.value as Asn1[]) {
           if (entry.tagClass !== asn1.Class.CONTEXT_SPECIFIC) continue;
           if (entry.type === DNS_NAME && typeof entry.value === 'string') names.push(checkName(entry.value, subject));
-          else if (entry.type === IP_ADDRESS) throw new RequestError(subject, 'IP address identifiers in a request are not supported');
+          else if (entry.type === IP_ADDRESS && typeof entry.value === 'string') {
+            // RFC 8738 identifiers, as acme-client orders them for addresses on its command line.
+            const address = ipFromBytes(Buffer.from(entry.value, 'binary'));
+            if (address === null) throw new RequestError(subject, `subjectAltName holds an iPAddress of ${entry.value.length} bytes`);
+            names.push(address);
+          }
           else throw new RequestError(subject, 'subjectAltName holds an entry that is neither a DNS name nor an IP address');
         }
       }
