@@ -1350,10 +1350,16 @@ async function benchmark(ctx: Ctx, notes: string[]): Promise<number> {
   }
 
   const md = report(ctx, clients, cells, notes, inProcess);
+  /** scripts/bench-server.ts's section of the file, between its markers: that bench is not this one's to rewrite. */
+  const keptSection = (file: string): string => {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const [start, end] = [text.indexOf('<!-- bench-server -->'), text.indexOf('<!-- /bench-server -->')];
+    return start >= 0 && end > start ? `\n${text.slice(start, end + '<!-- /bench-server -->'.length)}\n` : '';
+  };
   process.stdout.write('\n' + md);
   if (args.out) {
     mkdirSync(dirname(args.out), { recursive: true });
-    writeFileSync(args.out, md);
+    writeFileSync(args.out, md + keptSection(args.out));
     log(`written to ${args.out}`);
   } else {
     log('a subset was run: not written to bench/RESULTS.md (--out FILE to write it somewhere)');
