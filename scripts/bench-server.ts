@@ -8,8 +8,8 @@
 // acme-client run with its children), sampled every 50 ms. Then one of the CSRs is posted again
 // `hits` times in turn: the time of a cache hit (median and range), with Pebble's request count
 // checked unchanged. The Markdown goes to stdout and into bench/RESULTS.md between the markers
-// <!-- bench-server --> and <!-- /bench-server -->, replacing only that part. scripts/bench.ts
-// writes the whole file anew: run this one after it.
+// <!-- bench-server --> and <!-- /bench-server -->, replacing only that part (scripts/bench.ts
+// keeps it when it writes the rest of the file anew).
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
