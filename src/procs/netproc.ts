@@ -11,7 +11,7 @@
 // acctproc, keyproc and chngproc may start only once certproc has decided: netproc writes to none
 // of them before it has heard from acctproc.
 // With --rollover-account-key acctproc is its only peer, and rolloverAccountKey its whole work;
-// with --register, registerAccount. With --csr there is no keyproc: certproc hands over the request.
+// with --register, findAccount. With --csr there is no keyproc: certproc hands over the request.
 
 import { runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
@@ -364,21 +364,16 @@ async function downloadCertificate(acme: AcmeClient, order: Order, config: NetCo
 }
 
 /**
- * §7.3.5, the whole of a --rollover-account-key run: the account of the old key (never created),
- * then the key change, whose inner JWS acctproc signs with the new key. Only once the CA has
- * accepted it is acctproc told, and replaces the key file.
+ * A run that needs acctproc alone (--rollover-account-key, --register): only its channel is open,
+ * the directory is loaded, then `step` does the rest.
  */
-async function rolloverAccountKey(config: NetConfig, http: HttpClient): Promise<void> {
+async function withAccountOnly(config: NetConfig, http: HttpClient, step: (acme: AcmeClient, signer: AccountSigner) => Promise<void>): Promise<void> {
   const acct: Peers['acct'] = new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet);
   try {
     const signer = new AccountSigner(acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl);
     await loadDirectory(acme, config);
-    const url = acme.keyChangeUrl();
-    const account = await acme.existingAccount();
-    await acme.changeKey(await signer.keyChange(url, account));
-    debug(account, 'the CA has the new account key');
-    await signer.keyChanged();
+    await step(acme, signer);
   } catch (err) {
     if (err instanceof PeerGone) return;
     throw err;
@@ -387,20 +382,17 @@ async function rolloverAccountKey(config: NetConfig, http: HttpClient): Promise<
   }
 }
 
-/** --register: the account of acctproc's key, created if there is none, and nothing else. */
-async function registerAccount(config: NetConfig, http: HttpClient): Promise<void> {
-  const acct: Peers['acct'] = new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet);
-  try {
-    const signer = new AccountSigner(acct);
-    const acme = new AcmeClient(http, signer, config.directoryUrl);
-    await loadDirectory(acme, config);
-    await findAccount(acme, signer, config);
-  } catch (err) {
-    if (err instanceof PeerGone) return;
-    throw err;
-  } finally {
-    acct.close();
-  }
+/**
+ * §7.3.5, the whole of a --rollover-account-key run: the account of the old key (never created),
+ * then the key change, whose inner JWS acctproc signs with the new key. Only once the CA has
+ * accepted it is acctproc told, and replaces the key file.
+ */
+async function rolloverAccountKey(acme: AcmeClient, signer: AccountSigner): Promise<void> {
+  const url = acme.keyChangeUrl();
+  const account = await acme.existingAccount();
+  await acme.changeKey(await signer.keyChange(url, account));
+  debug(account, 'the CA has the new account key');
+  await signer.keyChanged();
 }
 
 runChild('netproc', async (config: NetConfig, confine) => {
@@ -414,7 +406,8 @@ runChild('netproc', async (config: NetConfig, confine) => {
   });
   if (config.rolloverAccountKey || config.registerOnly) {
     try {
-      return await (config.registerOnly ? registerAccount(config, http) : rolloverAccountKey(config, http));
+      // --register: the account of acctproc's key, created if there is none (findAccount), and nothing else.
+      return await withAccountOnly(config, http, config.registerOnly ? (acme, signer) => findAccount(acme, signer, config) : rolloverAccountKey);
     } finally {
       http.close();
     }
