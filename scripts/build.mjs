@@ -2,7 +2,7 @@
 // parent and each child into one self-contained file (dist/), so that a child's permission
 // allow-list can name a single file and node_modules is never read at run time.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -56,7 +56,24 @@ ${BUNDLE_URL}` } });
     await esbuild.build({ ...common, entryPoints: [join(root, 'src/procs', f)], outfile: join(outdir, 'procs', f.replace(/\.ts$/, '.js')) });
   }
   writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
-  for (const command of ['acme-client.js', 'acme-client-dns01.js', 'acme-client-server.js']) chmodSync(join(outdir, command), 0o755);
+  const commands = ['acme-client.js', 'acme-client-dns01.js', 'acme-client-server.js'];
+  const bundles = [...commands, ...procs.map((f) => join('procs', f.replace(/\.ts$/, '.js')))].map((f) => join(outdir, f));
+  for (const file of bundles) loadThroughCodeCache(file);
+  execFileSync(process.execPath, [join(root, 'scripts/code-cache.cjs'), ...bundles.map((f) => f.replace(/\.js$/, '.bundle.js'))], { stdio: 'inherit' });
+  for (const command of commands) chmodSync(join(outdir, command), 0o755);
+}
+
+/**
+ * FILE.js becomes FILE.bundle.js, wrapped as the function Node would make of it, and FILE.js the
+ * loader (scripts/bundle-loader.cjs) that compiles it with its code cache: paths, command lines and
+ * permission lists still name FILE.js, and the loader reads the two files beside it.
+ */
+function loadThroughCodeCache(file) {
+  const text = readFileSync(file, 'utf8');
+  const shebang = text.startsWith('#!') ? text.slice(0, text.indexOf('\n') + 1) : '';
+  writeFileSync(file.replace(/\.js$/, '.bundle.js'), `(function (exports, require, module, __filename, __dirname) {\n${text.slice(shebang.length)}\n})`);
+  const name = file.slice(file.lastIndexOf('/') + 1, -'.js'.length);
+  writeFileSync(file, shebang + readFileSync(join(root, 'scripts/bundle-loader.cjs'), 'utf8').replaceAll('__BUNDLE__', name));
 }
 
 await bundle(join(root, 'dist'), false);

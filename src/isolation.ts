@@ -139,11 +139,17 @@ export function planChild(role: AnyRole, needs: RoleNeeds, user: Account, caps: 
   return { role, drop: needs.root ? null : user, network, jail, reads: needs.reads, writes: needs.writes, missing };
 }
 
+/** A child's code: its loader, and the bundle and code cache beside it (scripts/build.mjs). */
+function codeFiles(script: string): string[] {
+  const base = script.replace(/\.js$/, '');
+  return [script, `${base}.bundle.js`, `${base}.bundle.cache`];
+}
+
 /** The command line that starts a child under its plan. */
 export function childCommand(plan: ChildPlan, nodeFlags: string[], script: string, args: string[], caps: Capabilities, jailRoot: string | null): { file: string; args: string[] } {
   const node: string[] = [...nodeFlags];
   if (caps.permissionFlag !== null) {
-    node.push(caps.permissionFlag, `--allow-fs-read=${script}`);
+    node.push(caps.permissionFlag, ...codeFiles(script).map((file) => `--allow-fs-read=${file}`));
     if (caps.permissionFlag === '--experimental-permission') node.push('--disable-warning=ExperimentalWarning');
     for (const path of plan.reads) node.push(`--allow-fs-read=${path}`);
     for (const path of plan.writes) node.push(`--allow-fs-write=${path}`);

@@ -18,9 +18,9 @@ const rootOnly = prerequisite(isRoot ? false : 'needs root: children drop from r
 
 test('the shipped bundles carry no breakout hook', () => {
   const files = readdirSync(join(ROOT, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
-  assert.ok(files.includes('acme-client.js') && files.includes(join('procs', 'netproc.js')), 'every bundle is looked at');
+  assert.ok(files.includes('acme-client.bundle.js') && files.includes(join('procs', 'netproc.bundle.js')), 'every bundle is looked at');
   for (const file of files) assert.doesNotMatch(readFileSync(join(ROOT, 'dist', file), 'utf8'), /ACME_CLIENT_BREAKOUT|breakout/, file);
-  assert.match(readFileSync(join(ROOT, 'build', 'breakout-dist', 'procs', 'netproc.js'), 'utf8'), /ACME_CLIENT_BREAKOUT/);
+  assert.match(readFileSync(join(ROOT, 'build', 'breakout-dist', 'procs', 'netproc.bundle.js'), 'utf8'), /ACME_CLIENT_BREAKOUT/);
 });
 
 describe('breakout attempts from confined children', { skip: rootOnly }, () => {

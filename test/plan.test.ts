@@ -41,7 +41,7 @@ test('the command line carries the allow-list, one flag per path', () => {
   const cmd = childCommand(acct, [], '/x/acctproc.js', ['{}'], full, null);
   assert.equal(cmd.file, '/usr/bin/unshare');
   assert.deepEqual(cmd.args, ['--net', '--', process.execPath, '--experimental-permission', '--allow-fs-read=/x/acctproc.js',
-    '--disable-warning=ExperimentalWarning', '--allow-fs-read=/etc/acme/privkey.pem', '--allow-fs-write=/etc/acme/privkey.pem', '/x/acctproc.js', '{}']);
+    '--allow-fs-read=/x/acctproc.bundle.js', '--allow-fs-read=/x/acctproc.bundle.cache', '--disable-warning=ExperimentalWarning', '--allow-fs-read=/etc/acme/privkey.pem', '--allow-fs-write=/etc/acme/privkey.pem', '/x/acctproc.js', '{}']);
 });
 
 test('resolveUser: numeric ids, root refused, unknown refused', () => {

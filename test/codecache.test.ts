@@ -1,0 +1,97 @@
+// The code caches the build puts beside every bundle (scripts/build.mjs, scripts/bundle-loader.cjs):
+// this Node takes each one, and a run whose caches are missing or cut short still does all it
+// should, as an ordinary compile.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { ROOT, ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
+
+const DIST = join(ROOT, 'dist');
+
+/** Every bundle in dist/, as a path relative to it. */
+function bundles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.bundle.js')).sort();
+}
+
+// Run in a fresh Node with the flags the parent gives its children, as V8 checks its flags against
+// the cache's: prints, for each bundle, whether the cache was rejected.
+const CHECK = `
+const { readFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+for (const filename of JSON.parse(process.argv[1])) {
+  const cachedData = readFileSync(filename.replace(/\\.js$/, '.cache'));
+  const script = new Script(readFileSync(filename, 'utf8'), { filename, cachedData });
+  console.log(filename, script.cachedDataRejected ? 'rejected' : 'taken');
+}`;
+
+test('every command and child has a loader, its bundle and a code cache this Node takes', () => {
+  const found = bundles(DIST);
+  const loaders = ['acme-client.js', 'acme-client-dns01.js', 'acme-client-server.js',
+    ...['acctproc', 'certproc', 'chngproc', 'fileproc', 'frontproc', 'keyproc', 'netproc'].map((r) => join('procs', `${r}.js`))];
+  assert.deepEqual(found, loaders.map((f) => f.replace(/\.js$/, '.bundle.js')).sort());
+  for (const loader of loaders) {
+    assert.match(readFileSync(join(DIST, loader), 'utf8'), new RegExp(`/${loader.replace(/^procs\//, '').replace(/\.js$/, '')}\\.bundle\\.cache\``), loader);
+  }
+  const files = JSON.stringify(found.map((f) => join(DIST, f)));
+  for (const flags of [[], ['--v8-pool-size=1'], ['--v8-pool-size=1', '--use-openssl-ca']]) {
+    const lines = execFileSync(process.execPath, [...flags, '-e', CHECK, files], { encoding: 'utf8' }).trim().split('\n');
+    assert.equal(lines.length, found.length);
+    for (const line of lines) assert.match(line, / taken$/, `node ${flags.join(' ')}: ${line}`);
+  }
+});
+
+test('a bundle changed after the build (another length) is compiled from its source, not run from its cache', () => {
+  const work = mkdtempSync(join(tmpdir(), 'acme-client-cache-'));
+  try {
+    const bundle = join(work, 'x.bundle.js');
+    cpSync(join(DIST, 'procs', 'certproc.bundle.js'), bundle);
+    cpSync(join(DIST, 'procs', 'certproc.bundle.cache'), join(work, 'x.bundle.cache'));
+    // One more line: V8 compares the source's length with the cache's.
+    execFileSync('sh', ['-c', `printf '\\n' >> '${bundle}'`]);
+    assert.match(execFileSync(process.execPath, ['-e', CHECK, JSON.stringify([bundle])], { encoding: 'utf8' }), / rejected$/m);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+describe('runs without their caches, against Pebble', { skip: needsRootAndLab(labUnavailable) }, () => {
+  let lab: Lab;
+  let copies = '';
+  before(async () => {
+    lab = await startLab();
+    copies = mkdtempSync(join(tmpdir(), 'acme-client-nocache-'));
+    // The children read their code after dropping to an unprivileged user.
+    chmodSync(copies, 0o755);
+  });
+  after(async () => {
+    await lab?.stop();
+    if (copies !== '') rmSync(copies, { recursive: true, force: true });
+  });
+
+  for (const [variant, spoil] of [
+    ['missing', (cache: string) => rmSync(cache)],
+    ['cut short', (cache: string) => truncateSync(cache, Math.floor(statSync(cache).size / 2))],
+  ] as const) {
+    test(`caches ${variant}: a certificate is issued, and the next run has nothing to do`, async () => {
+      const dist = join(copies, variant.replace(' ', '-'));
+      cpSync(DIST, dist, { recursive: true });
+      for (const bundle of bundles(dist)) spoil(join(dist, bundle.replace(/\.js$/, '.cache')));
+      const client = join(dist, 'acme-client.js');
+      const w = workDir();
+      const { acct, dom } = ecKeys(w);
+      const args = ['--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'nocache.example.test'];
+      const env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
+      const first = await runClient(args, { env, client });
+      assert.equal(first.status, 0, first.stderr);
+      assert.equal(first.stderr, '');
+      assert.match(readFileSync(join(w.certs, 'cert.pem'), 'utf8'), /^-----BEGIN CERTIFICATE-----/);
+      const second = await runClient(args, { env, client });
+      assert.equal(second.status, 2, second.stderr);
+    });
+  }
+});
