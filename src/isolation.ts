@@ -10,7 +10,7 @@
 //             fileproc) run chrooted in a private mount namespace that holds only /usr (read-only),
 //             their own code (read-only) and their one directory, so a planted symlink leads nowhere.
 
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AnyRole } from './ipc/roles.js';
@@ -83,7 +83,20 @@ export function permissionFlagOf(version: string): string | null {
   return major >= 20 ? '--experimental-permission' : null;
 }
 
-export function probeCapabilities(): Capabilities {
+/** Whether a command ran and succeeded; it never fails otherwise. */
+function succeeds(file: string, args: string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: 'ignore' });
+    child.once('error', () => resolve(false));
+    child.once('exit', (code) => resolve(code === 0));
+  });
+}
+
+/**
+ * What confinement this machine allows. The probe is a short child process: the parent starts it
+ * before it parses the command line, and awaits it only before the first child is planned.
+ */
+export async function probeCapabilities(): Promise<Capabilities> {
   const missing: string[] = [];
   const permissionFlag = permissionFlagOf(process.versions.node);
   if (permissionFlag === null) missing.push(`Node ${process.version} has no permission model: children's file access is not limited`);
@@ -95,9 +108,9 @@ export function probeCapabilities(): Capabilities {
     missing.push(`${UNSHARE} not found: children other than netproc can reach the network; chngproc and fileproc are not jailed`);
   } else {
     // One cheap probe answers both: can this process make a network and a mount namespace?
-    const probe = spawnSync(UNSHARE, ['--net', '--mount', '--', '/bin/true'], { stdio: 'ignore' });
-    netns = probe.status === 0 || spawnSync(UNSHARE, ['--net', '--', '/bin/true'], { stdio: 'ignore' }).status === 0;
-    jail = probe.status === 0 && existsSync(CHROOT);
+    const both = await succeeds(UNSHARE, ['--net', '--mount', '--', '/bin/true']);
+    netns = both || (await succeeds(UNSHARE, ['--net', '--', '/bin/true']));
+    jail = both && existsSync(CHROOT);
     if (!netns) missing.push('cannot create network namespaces here: children other than netproc can reach the network');
     if (!jail) missing.push(`cannot create mount namespaces here${existsSync(CHROOT) ? '' : ` (or no ${CHROOT})`}: chngproc and fileproc are not jailed`);
   }

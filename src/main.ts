@@ -219,6 +219,8 @@ function usage(err: UsageError): number {
 }
 
 async function main(): Promise<number> {
+  // Started first, so that the probe's process runs while the command line is parsed.
+  const probe = probeCapabilities();
   const argv = process.argv.slice(2);
   let opts: Options;
   try {
@@ -245,12 +247,12 @@ async function main(): Promise<number> {
     process.stderr.write('acme-client: must be run as root\n');
     return 1;
   }
-  if (opts.rolloverAccountKey !== undefined) return await rolloverAccountKey(opts, resolve(opts.rolloverAccountKey));
+  if (opts.rolloverAccountKey !== undefined) return await rolloverAccountKey(opts, resolve(opts.rolloverAccountKey), await probe);
   const paths = resolvePaths(opts, names[0] ?? 'example.org');
   const csrFile = opts.csrFile === undefined ? null : resolve(opts.csrFile);
   const server = directoryUrl(opts);
   const user = resolveUser(opts.user);
-  const caps = probeCapabilities();
+  const caps = await probe;
   const configs = roleConfigs(opts, names, paths, server, { createAccountKey: opts.newAccountKey, createDomainKey: opts.newDomainKey }, csrFile);
   if (opts.isolationReport) {
     // The jails need their directories: say so as a run would, rather than show a mount error.
@@ -413,7 +415,7 @@ async function register(opts: Options, paths: Paths, configs: RoleConfig, user: 
   }
 }
 
-async function rolloverAccountKey(opts: Options, newKeyFile: string): Promise<number> {
+async function rolloverAccountKey(opts: Options, newKeyFile: string, caps: Capabilities): Promise<number> {
   const paths = resolvePaths(opts, 'example.org');
   const checked = rolloverPreflight(opts, paths.accountKey, newKeyFile);
   if (checked === null) return 1;
@@ -421,7 +423,6 @@ async function rolloverAccountKey(opts: Options, newKeyFile: string): Promise<nu
   configs.acctproc.rollover = { newKeyFile, create: checked.createNewKey };
   // The account exists already: no binding is made, and the jail holds the key directory alone.
   configs.acctproc.eab = null;
-  const caps = probeCapabilities();
   for (const missing of caps.missing) warn('isolation', missing);
   const spawner = new Spawner(configs, planAll(opts, paths, configs, resolveUser(opts.user), caps), caps);
   try {

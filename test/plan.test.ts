@@ -53,7 +53,7 @@ test('resolveUser: numeric ids, root refused, unknown refused', () => {
 });
 
 test('the jail: the one directory is writable; /, /usr, /dev and the code directory are not', {
-  skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (mount namespaces)' : probeCapabilities().jail ? false : 'no mount namespaces here'),
+  skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (mount namespaces)' : (await probeCapabilities()).jail ? false : 'no mount namespaces here'),
 }, () => {
   const top = mkdtempSync(join(tmpdir(), 'acme-client-jailtest-'));
   try {

@@ -92,7 +92,7 @@ describe('--rollover-account-key against Pebble', { skip }, () => {
     assert.match(plan, /^user root \(uid 0\); /);
     assert.doesNotMatch(plan, /eab|domain/);
     // Where the machine can jail; under CI=true always, so that a missing layer fails there.
-    if (probeCapabilities().jail || process.env.CI === 'true') assert.match(plan, new RegExp(`; jailed to ${w.priv.replace(/[.]/g, '\\.')}$`));
+    if ((await probeCapabilities()).jail || process.env.CI === 'true') assert.match(plan, new RegExp(`; jailed to ${w.priv.replace(/[.]/g, '\\.')}$`));
     assert.match(run.stderr, /: replaced by \S+next\.pem, the old key kept as \S+account\.pem\.old$/m);
 
     assert.equal(keyDescription(createPrivateKey(readFileSync(newKey, 'utf8'))), 'EC P-384');

@@ -128,7 +128,7 @@ function wantedListeners(config: ServerConfig): { kind: FrontConfig['listeners']
 async function startFront(config: ServerConfig, verbose: number): Promise<{ child: ChildProcess; channel: Channel<FrontToServer, ServerToFront> }> {
   const wanted = wantedListeners(config);
   const sockets = await Promise.all(wanted.map(({ listener }) => listenOn(listener)));
-  const caps = probeCapabilities();
+  const caps = await probeCapabilities();
   for (const missing of caps.missing) warn('isolation', missing);
   const plan = planChild('frontproc', { reads: [], writes: [], root: false, jailDir: null }, resolveUser(undefined), caps);
   const frontConfig: FrontConfig = { listeners: wanted.map((w) => w.kind), maxSize: config.maxSize, verbose };
