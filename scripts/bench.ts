@@ -9,8 +9,8 @@
 //
 // Cases: issue1 (a new certificate for b1.example.test, forced), issue100 (one certificate for
 // n1..n100.bench.example.test, forced), noop (the nightly run: the certificate is valid, nothing to
-// do), revoke (revoke b1's certificate), node (`node -e 0`, the floor of any Node.js program; run
-// with noop), keygen (what RSA-4096 key generation costs our client), noop-ari (ours only: the
+// do), revoke (revoke b1's certificate), node (`node -e 0`, the floor of any Node.js program, `node`
+// running `node -e 0`, and the floor of our no-op, scripts/noop-floor.ts; run with noop), keygen (what RSA-4096 key generation costs our client), noop-ari (ours only: the
 // nightly run when the CA's renewal window decides, ARI being our default; it asks the CA's
 // renewalInfo through scripts/ariproxy.ts, which Debian's Pebble lacks). Every case runs N rounds
 // (default 5), the clients interleaved and their order rotated each round, so that drift of a
@@ -97,6 +97,9 @@ const CASES = ['issue1', 'issue100', 'noop', 'revoke'] as const;
 type CaseId = (typeof CASES)[number];
 const EXTRAS = ['node', 'keygen', 'noop-ari'] as const;
 const NODE_STARTS_NODE = 'node starting node -e 0';
+/** The least our design's no-op costs (scripts/noop-floor.ts): a reference row beside the no-op. */
+const NOOP_FLOOR = 'no-op floor of this design';
+const FLOOR = join(ROOT, 'build', 'floor', 'noop-floor.js');
 /** Our no-op when the CA's renewal window decides (ARI, the default): a row beside the no-op decided locally. */
 const NOOP_ARI = 'noop-ari';
 const ARI_PROXY = join(ROOT, 'build', 'scripts', 'bench-ariproxy.js');
@@ -1320,6 +1323,13 @@ async function benchmark(ctx: Ctx, notes: string[]): Promise<number> {
       const y = cell(NODE_STARTS_NODE, 'noop');
       const n = await measure(ctx, { argv: [args.nodeBin, '-e', `require('node:child_process').spawnSync(process.execPath, ['-e', '0'])`], env: { PATH: PATH_ENV }, cwd: ctx.work, expect: 0 }, 'node-node', Math.min(30, args.timeoutS));
       record(y, n);
+      // Our no-op's own command line, parsed by the floor, which then starts one empty confined child.
+      const ours = active.find((cl) => cl.id === OURS);
+      if (ours && args.cases.has('noop')) {
+        const spec = ours.spec('noop');
+        const z = cell(NOOP_FLOOR, 'noop');
+        record(z, await measure(ctx, { ...spec, argv: spec.argv.map((word) => (word === CLI ? FLOOR : word)), expect: 0, perProcess: false }, 'noop-floor', Math.min(30, args.timeoutS)));
+      }
     }
     if (args.cases.has(NOOP_ARI)) {
       for (const cl of active) if (cl.noopAri) await noopAriRun(ctx, cl, cell(cl.id, NOOP_ARI), round, false);
@@ -1602,6 +1612,11 @@ function summary(out: string[], ctx: Ctx, clients: Client[], cells: Map<string, 
         + ` | ${ec && best ? ratio(ec, best.wall) : '—'} | ${rsa && best && c !== 'noop' ? ratio(rsa, best.wall) : '—'} | ${GOALS[c] ?? ''} |`);
       if (c === 'noop' && args.cases.has('node')) {
         out.push(`| (c) no-op, against the reference row | ${sec(ec)} | | ${refCell} | ${ec && ref ? ratio(ec, ref) : '—'} | | ${NOOP_GOAL} |`);
+        const floor = wallOf(NOOP_FLOOR, 'noop');
+        if (floor) {
+          out.push(`| (c) the no-op's floor (yargs' parse, the probe, one empty child confined as certproc; scripts/noop-floor.ts), against the reference row | ${sec(floor)} | | ${refCell} | ${ref ? ratio(floor, ref) : '—'} | | for comparison |`);
+          out.push(`| (c) no-op, against its floor | ${sec(ec)} | | floor: ${sec(floor)} | ${ec ? ratio(ec, floor) : '—'} | | for comparison |`);
+        }
       }
     }
     if (ariHere) {
@@ -1696,6 +1711,7 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
     }
     if (c === 'noop' && args.cases.has('node')) rows.push([`\`node -e 0\` (reference: the floor of any Node program)`, cells.get(cellKey('node -e 0', 'noop'))]);
     if (c === 'noop' && args.cases.has('node')) rows.push([`\`node\` running \`node -e 0\` (reference: the floor of a parent that starts one child)`, cells.get(cellKey(NODE_STARTS_NODE, 'noop'))]);
+    if (c === 'noop' && args.cases.has('node')) rows.push([`no-op floor of this design (reference: yargs' parse of our command line, the namespace probe, one empty child confined as certproc is; scripts/noop-floor.ts)`, cells.get(cellKey(NOOP_FLOOR, 'noop'))]);
     for (const [label, x] of rows) {
       if (!x) continue;
       const tried = x.runs.length + x.failures.length;

@@ -32,15 +32,19 @@ const assertStandIn = {
  * dist/ is what ships: the breakout hook is defined away and removed as dead code. The test build
  * in build/breakout-dist/ keeps it, so tests can ask confined children to try to escape.
  */
-async function bundle(outdir, breakoutHook) {
-  rmSync(outdir, { recursive: true, force: true });
-  const common = {
+function commonOptions(breakoutHook) {
+  return {
     bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning', legalComments: 'none',
     minifySyntax: true, define: { __BREAKOUT_HOOK__: String(breakoutHook), 'import.meta.url': '__bundleUrl' },
     alias: { 'string-width': join(root, 'scripts/string-width-standin.mjs') },
     plugins: [assertStandIn],
     banner: { js: BUNDLE_URL },
   };
+}
+
+async function bundle(outdir, breakoutHook) {
+  rmSync(outdir, { recursive: true, force: true });
+  const common = commonOptions(breakoutHook);
   await esbuild.build({ ...common, entryPoints: [join(root, 'src/main.ts')], outfile: join(outdir, 'acme-client.js'),
     banner: { js: `#!/usr/bin/env node
 ${BUNDLE_URL}` } });
@@ -78,3 +82,12 @@ function loadThroughCodeCache(file) {
 
 await bundle(join(root, 'dist'), false);
 await bundle(join(root, 'build/breakout-dist'), true);
+
+// The bench's floor of a no-op (scripts/noop-floor.ts), built as dist/ is; its child is empty.
+const floor = join(root, 'build/floor');
+rmSync(floor, { recursive: true, force: true });
+await esbuild.build({ ...commonOptions(false), entryPoints: [join(root, 'scripts/noop-floor.ts')], outfile: join(floor, 'noop-floor.js') });
+writeFileSync(join(floor, 'package.json'), '{ "type": "commonjs" }\n');
+writeFileSync(join(floor, 'noop-floor-child.js'), '');
+loadThroughCodeCache(join(floor, 'noop-floor.js'));
+execFileSync(process.execPath, [join(root, 'scripts/code-cache.cjs'), join(floor, 'noop-floor.bundle.js')], { stdio: 'inherit' });
