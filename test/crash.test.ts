@@ -110,13 +110,14 @@ describe('kills and crashes against Pebble', { skip }, () => {
     const { w, args } = setup();
     const before = contents(w.certs);
     const run = await runWithHook(['-t', 'dns-01', ...args, 'childkill.example.test'], env(), async () => {
-      const keyproc = processesMentioning(RUN).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keyproc.js'));
-      assert.ok(keyproc);
-      process.kill(keyproc, 'SIGKILL');
+      // acctproc: it lives until netproc is done (keyproc may have ended already, its request sent).
+      const acctproc = processesMentioning(RUN).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('acctproc.js'));
+      assert.ok(acctproc);
+      process.kill(acctproc, 'SIGKILL');
       return null;
     });
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /^acme-client: keyproc: killed by SIGKILL$/m);
+    assert.match(run.stderr, /^acme-client: acctproc: killed by SIGKILL$/m);
     assert.deepEqual(await allGone(RUN), []);
     assert.deepEqual(contents(w.certs), before);
   });

@@ -125,9 +125,9 @@ export function openssl(args: string[], input?: string): string {
  * Runs the client with -t: every line it prints is handed to `answer`, whose result (a line, or
  * null to close stdin) is written back, as a dns-01 hook wrapper would.
  */
-export function runWithHook(args: string[], env: NodeJS.ProcessEnv, answer: (line: string, pid: number) => Promise<string | null>): Promise<RunResult & { lines: string[] }> {
+export function runWithHook(args: string[], env: NodeJS.ProcessEnv, answer: (line: string, pid: number) => Promise<string | null>, client = CLIENT): Promise<RunResult & { lines: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLIENT, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [client, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let pending = '';

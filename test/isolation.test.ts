@@ -69,6 +69,20 @@ function status(pid: number, field: string): string {
   return new RegExp(`^${field}:[ \\t]*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
 }
 
+/** Whether the process has stopped (state T), waiting for it a bounded while. */
+async function stopped(pid: number): Promise<boolean> {
+  const deadline = Date.now() + 15_000;
+  const state = (): string => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  };
+  while (state() !== 'T') {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return true;
+}
+
 /** Opens /proc/<pid>/mem as nobody, the way a compromised same-uid sibling would. */
 function readMemAsNobody(pid: number): string {
   const probe = spawnSync(process.execPath, ['-e', `try { require('fs').openSync('/proc/${pid}/mem', 'r'); console.log('OPENED') } catch (e) { console.log(e.code) }`],
@@ -98,18 +112,25 @@ describe('users, namespaces and memory of the running children', { skip: rootOnl
       const mem = new Map<string, string>();
       const netns = new Map<string, boolean>();
       const mine = readlinkSync('/proc/self/ns/net');
-      // At the first -t line every child is alive and confined: look, then end the run with EOF.
+      // keyproc ends once its request is sent: the test build stops it once confined (and the
+      // other children's attempts all fail, as the test above checks), so that it is there to look at.
+      const hook = { accountKey: acct, domainKey: dom, certDir: w.certs, challengeDir: w.www, outside: join(w.dir, 'outside'), symlink: join(w.www, 'none'), port: 9, stop: 'keyproc' };
+      // At the first -t line every other child is alive and confined: look, then end the run with EOF.
       const run = await runWithHook(['--server', lab.directoryUrl, '-t', 'dns-01', '-c', w.certs, '-f', acct, '-k', dom, 'tree.example.test'],
-        { NODE_EXTRA_CA_CERTS: lab.tlsCaFile }, async (_line, pid) => {
+        { NODE_EXTRA_CA_CERTS: lab.tlsCaFile, ACME_CLIENT_BREAKOUT: JSON.stringify(hook) }, async (_line, pid) => {
           tree = childrenOf(pid);
+          const keyproc = tree.get('keyproc');
+          assert.ok(keyproc !== undefined, 'keyproc is stopped, not gone');
+          assert.equal(await stopped(keyproc), true, 'keyproc stopped itself once confined');
           for (const [role, child] of tree) {
             uids.set(role, status(child, 'Uid').split(/\s+/).join(' '));
             groups.set(role, status(child, 'Groups'));
             netns.set(role, readlinkSync(`/proc/${child}/ns/net`) === mine);
             mem.set(role, readMemAsNobody(child));
           }
+          process.kill(keyproc, 'SIGCONT');
           return null;
-        });
+        }, BREAKOUT_CLIENT);
       assert.equal(run.status, 1);
       assert.match(run.stderr, /<stdin>: short read/);
       assert.deepEqual([...tree.keys()].sort(), ['acctproc', 'certproc', 'chngproc', 'fileproc', 'keyproc', 'netproc']);

@@ -16,6 +16,8 @@ interface Targets {
   outside: string;
   symlink: string;
   port: number;
+  /** The role that stops itself (SIGSTOP) once confined, so that a test can look at it from outside. */
+  stop?: AnyRole;
 }
 
 async function attempt(role: AnyRole, what: string, action: () => unknown): Promise<void> {
@@ -67,4 +69,5 @@ export async function attemptBreakouts(role: AnyRole): Promise<void> {
       await attempt(role, 'open outside cert dir', () => closeSync(openSync(t.outside, 'a')));
       break;
   }
+  if (t.stop === role) process.kill(process.pid, 'SIGSTOP');
 }

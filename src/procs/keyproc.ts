@@ -1,6 +1,6 @@
 // keyproc: owns the domain key. It reads (or with -N creates) the key file, builds and signs the
-// CSR for all names, and sends netproc the CSR and the public key the certificate must carry.
-// The key never leaves this process. It talks to netproc only and needs no network.
+// CSR for all names, sends netproc the CSR and the public key the certificate must carry, and
+// ends. The key never leaves this process. It talks to netproc only and needs no network.
 
 import { createPublicKey } from 'node:crypto';
 import { atTermination, runChild } from '../ipc/child.js';
@@ -27,9 +27,10 @@ runChild('keyproc', async (config: KeyConfig, confine) => {
     if (config.mustStaple) debug(config.keyFile, 'the request asks for OCSP must-staple (-O)');
     const csr = buildCsr(key, config.names, config.mustStaple);
     const publicKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
-    if (!(await net.send({ op: 'csr', csr: base64url(csr), publicKey: base64url(publicKey) }))) return;
-    // Nothing more is asked of keyproc; it lives until netproc is done, like its peers.
-    await net.recv();
+    // Nothing more is asked of keyproc: as in the C original it ends once the request is written
+    // (netproc reads it from the socket whenever it needs it), rather than hold its memory and its
+    // key through the whole conversation.
+    await net.send({ op: 'csr', csr: base64url(csr), publicKey: base64url(publicKey) });
   } finally {
     net.close();
   }
