@@ -4,12 +4,14 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { AriProxy, startAriProxy } from '../scripts/ariproxy.js';
-import { ISSUED_SET, STATE_FILE, childrenStarted, ecKeys, needsRootAndLab, runClient, snapshot, workDir } from './helpers.js';
+import { CLIENT, ISSUED_SET, STATE_FILE, childrenOf, childrenStarted, ecKeys, needsRootAndLab, runClient, snapshot, workDir } from './helpers.js';
 import { certificateCertId } from '../src/x509/certid.js';
 import { certificateFields } from '../src/x509/names.js';
 
@@ -84,6 +86,29 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
     assert.notEqual(renewed, certId);
     assert.equal(state(certs).certId, renewed, 'the state follows the new certificate');
     assert.equal(state(certs).askAfter, null);
+  });
+
+  test('certproc killed while the CA is asked: exit 1 and one line naming it, nothing written, no child left', async () => {
+    const { args, certs, env } = await issued('ari-certkill.example.test');
+    // The answer comes after netproc's --timeout: the run ends on its own whatever the kill's moment.
+    proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() + 60 * DAY), end: new Date(Date.now() + 62 * DAY), delayMs: 4000 };
+    const before = snapshot(certs);
+    const asked = proxy.renewalInfoAsked.length;
+    const run = spawn(process.execPath, [CLIENT, '--timeout', '1', ...args], { env: { PATH: '/usr/bin:/bin', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    run.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = once(run, 'close');
+    // The question reaching the CA means certproc has said "ask" and waits for the answer.
+    const deadline = Date.now() + 15_000;
+    while (proxy.renewalInfoAsked.length === asked && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    const tree = childrenOf(run.pid as number);
+    assert.deepEqual([...tree.keys()].sort(), ['certproc', 'fileproc', 'netproc']);
+    process.kill(tree.get('certproc') as number, 'SIGKILL');
+    const [status] = (await closed) as [number | null];
+    assert.equal(status, 1, stderr);
+    assert.match(stderr, /^acme-client: certproc: killed by SIGKILL$/m);
+    assert.deepEqual(snapshot(certs), before, 'no file written or removed, the state file included');
+    for (const pid of tree.values()) assert.throws(() => process.kill(pid, 0), /ESRCH/, `pid ${pid} still there`);
   });
 
   test('alreadyReplaced: one more order without "replaces"', async () => {
