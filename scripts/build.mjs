@@ -63,8 +63,13 @@ ${BUNDLE_URL}` } });
   const commands = ['acme-client.js', 'acme-client-dns01.js', 'acme-client-server.js'];
   const bundles = [...commands, ...procs.map((f) => join('procs', f.replace(/\.ts$/, '.js')))].map((f) => join(outdir, f));
   for (const file of bundles) loadThroughCodeCache(file);
-  execFileSync(process.execPath, [join(root, 'scripts/code-cache.cjs'), ...bundles.map((f) => f.replace(/\.js$/, '.bundle.js'))], { stdio: 'inherit' });
+  makeCodeCaches(bundles.map((f) => f.replace(/\.js$/, '.bundle.js')));
   for (const command of commands) chmodSync(join(outdir, command), 0o755);
+}
+
+/** V8 flags in NODE_OPTIONS would make caches that a plain `node` refuses. */
+function makeCodeCaches(bundleFiles) {
+  execFileSync(process.execPath, [join(root, 'scripts/code-cache.cjs'), ...bundleFiles], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } });
 }
 
 /**
@@ -90,4 +95,4 @@ await esbuild.build({ ...commonOptions(false), entryPoints: [join(root, 'scripts
 writeFileSync(join(floor, 'package.json'), '{ "type": "commonjs" }\n');
 writeFileSync(join(floor, 'noop-floor-child.js'), '');
 loadThroughCodeCache(join(floor, 'noop-floor.js'));
-execFileSync(process.execPath, [join(root, 'scripts/code-cache.cjs'), join(floor, 'noop-floor.bundle.js')], { stdio: 'inherit' });
+makeCodeCaches([join(floor, 'noop-floor.bundle.js')]);

@@ -1,23 +1,27 @@
 // The build writes this as each command and child in dist/, with its own name in the two paths
 // below. It compiles the bundle beside it with the V8 code cache the build made for that bundle, so
 // that a start does not parse and compile the bundle's functions again (bench/RESULTS.md). The
-// cache sits with the code and is as trusted as the code. Without it, or when V8 refuses it (a
-// Node other than the one that built it, a bundle of another length), the bundle is compiled as
-// usual: slower, never different. V8 knows a bundle from its cache only by its length: rebuild,
-// never edit, a bundle.
+// cache file starts with the SHA-256 of the bundle and of V8's data as the build wrote them: data
+// that does not match is not given to V8, which trusts its caches (a damaged one can crash it) and
+// knows a bundle only by its length. Without a cache that matches, or when V8 refuses one (a Node
+// other than the one that built it), the bundle is compiled as usual: slower, never different.
 'use strict';
 const { readFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const { createRequire } = require('node:module');
 
 const filename = `${__dirname}/__BUNDLE__.bundle.js`;
+const source = readFileSync(filename);
 let cachedData;
 try {
-  cachedData = readFileSync(`${__dirname}/__BUNDLE__.bundle.cache`);
+  const cache = readFileSync(`${__dirname}/__BUNDLE__.bundle.cache`);
+  const data = cache.subarray(32);
+  const { createHash } = require('node:crypto');
+  if (createHash('sha256').update(source).update(data).digest().equals(cache.subarray(0, 32))) cachedData = data;
 } catch {
   cachedData = undefined;
 }
 // The bundle is one function expression taking what Node gives a CommonJS module.
-const bundle = new Script(readFileSync(filename, 'utf8'), { filename, cachedData }).runInThisContext();
+const bundle = new Script(source.toString('utf8'), { filename, cachedData }).runInThisContext();
 const bundleModule = { exports: {} };
 bundle(bundleModule.exports, createRequire(filename), bundleModule, filename, __dirname);

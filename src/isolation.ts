@@ -86,9 +86,14 @@ export function permissionFlagOf(version: string): string | null {
 /** Whether a command ran and succeeded; it never fails otherwise. */
 function succeeds(file: string, args: string[]): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: 'ignore' });
-    child.once('error', () => resolve(false));
-    child.once('exit', (code) => resolve(code === 0));
+    try {
+      const child = spawn(file, args, { stdio: 'ignore' });
+      child.once('error', () => resolve(false));
+      child.once('exit', (code) => resolve(code === 0));
+    } catch {
+      // Some failures to start throw rather than emit 'error'.
+      resolve(false);
+    }
   });
 }
 

@@ -27,7 +27,11 @@ async function packAndInstall(dir: string): Promise<void> {
   const files = (packed[0]?.files ?? []).map((f) => f.path).sort();
   assert.deepEqual(files.filter((f) => !f.startsWith('dist/')), ['README.md', 'man/acme-client-dns01.1', 'man/acme-client-server.8', 'man/acme-client-server.conf.5', 'man/acme-client.1', 'package.json']);
   assert.ok(files.includes('dist/acme-client.js') && files.includes('dist/acme-client-dns01.js'));
-  for (const role of ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc']) assert.ok(files.includes(`dist/procs/${role}.js`), role);
+  for (const role of ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc']) {
+    // Each child is its loader, its bundle and the bundle's code cache (scripts/build.mjs).
+    for (const file of [`${role}.js`, `${role}.bundle.js`, `${role}.bundle.cache`]) assert.ok(files.includes(`dist/procs/${file}`), file);
+  }
+  for (const file of ['acme-client.bundle.js', 'acme-client.bundle.cache']) assert.ok(files.includes(`dist/${file}`), file);
   // The bundles are CommonJS by dist/package.json.
   assert.ok(files.includes('dist/package.json'));
 
