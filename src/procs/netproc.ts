@@ -304,7 +304,9 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
     const next = await acme.order(url);
     return { value: next.order, retryAfter: next.retryAfter };
   };
-  let current = { value: order, retryAfter: null as number | null };
+  // The order as newOrder returned it predates the authorizations just done: unless it was ready
+  // already, it is looked at again at once rather than after a poll's first wait.
+  let current = order.status === 'pending' ? await lookAtOrder() : { value: order, retryAfter: null as number | null };
   for (let attempt = 1; ; attempt++) {
     const ready = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'pending', (o) => `order still ${o.status}`);
     if (ready.status === 'processing') {
