@@ -190,21 +190,25 @@ function nodePrefix(): string {
 // prefix read-only, /dev/null and /dev/urandom, the child's code read-only and its one directory
 // read-write, each at its usual path; the tmpfs itself is then made read-only, so its one
 // writable place is that directory; then chroot into it. Nothing else exists there.
-// Each command is a process to start, on the critical path of the run: hence one ln for the three
-// links, the shell's own redirection for the two files, and bind mounts made read-only by mount
-// itself (util-linux 2.27 and later) rather than by a second remount.
+// Once the tmpfs is mounted every path is relative to it (the shell's working directory): if the
+// parent, its child ended by a signal, removes the jail directory on the host meanwhile, the
+// tmpfs is detached here but a command still running goes on inside it, never in the host's
+// directory. Each command is a process to start, on the critical path of the run: hence one ln
+// for the three links, the shell's own redirection for the two files, and bind mounts made
+// read-only by mount itself (util-linux 2.27 and later) rather than by a second remount.
 const JAIL_SCRIPT = `J=$1; W=$2; B=$3; N=$4; shift 4
 mount -t tmpfs -o size=1m,mode=0755 acme-client-jail "$J"
-mkdir -p "$J/usr" "$J/dev" "$J$N" "$J$B" "$J$W"
-ln -s usr/lib usr/lib64 usr/bin "$J"
-: > "$J/dev/null"; : > "$J/dev/urandom"
-mount --rbind -o ro /usr "$J/usr"
-if [ "$N" != /usr ]; then mount --rbind -o ro "$N" "$J$N"; fi
-mount --bind /dev/null "$J/dev/null"; mount --bind /dev/urandom "$J/dev/urandom"
-mount --bind -o ro "$B" "$J$B"
-mount --bind "$W" "$J$W"
-mount -o remount,ro "$J"
-exec ${CHROOT} "$J" "$@"`;
+cd "$J"
+mkdir -p usr dev ".$N" ".$B" ".$W"
+ln -s usr/lib usr/lib64 usr/bin .
+: > dev/null; : > dev/urandom
+mount --rbind -o ro /usr usr
+if [ "$N" != /usr ]; then mount --rbind -o ro "$N" ".$N"; fi
+mount --bind /dev/null dev/null; mount --bind /dev/urandom dev/urandom
+mount --bind -o ro "$B" ".$B"
+mount --bind "$W" ".$W"
+mount -o remount,ro .
+exec ${CHROOT} . "$@"`;
 
 export function describePlan(plan: ChildPlan): string {
   const user = plan.drop === null ? 'root (uid 0)' : `${plan.drop.name} (uid ${plan.drop.uid}, gid ${plan.drop.gid}, no groups)`;
