@@ -1,6 +1,7 @@
 // Build: type-check and compile everything with tsc (build/, used by the tests), then bundle the
 // parent and each child into one self-contained file (dist/), so that a child's permission
-// allow-list can name a single file and node_modules is never read at run time.
+// allow-list names its own code alone (that bundle, its code cache and the loader beside them) and
+// node_modules is never read at run time.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

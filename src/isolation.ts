@@ -190,10 +190,10 @@ function nodePrefix(): string {
 // prefix read-only, /dev/null and /dev/urandom, the child's code read-only and its one directory
 // read-write, each at its usual path; the tmpfs itself is then made read-only, so its one
 // writable place is that directory; then chroot into it. Nothing else exists there.
-// Once the tmpfs is mounted every path is relative to it (the shell's working directory): if the
-// parent, its child ended by a signal, removes the jail directory on the host meanwhile, the
-// tmpfs is detached here but a command still running goes on inside it, never in the host's
-// directory. Each command is a process to start, on the critical path of the run: hence one ln
+// Once the tmpfs is mounted every path is relative to it (the shell's working directory): when a
+// signal ends this shell mid-way, the parent removes the jail directory on the host while the
+// command the shell ran may still be running; the tmpfs is then detached here, and that command
+// goes on inside it, never in the host's directory. Each command is a process to start, on the critical path of the run: hence one ln
 // for the three links, the shell's own redirection for the two files, and bind mounts made
 // read-only by mount itself (util-linux 2.27 and later) rather than by a second remount.
 const JAIL_SCRIPT = `J=$1; W=$2; B=$3; N=$4; shift 4
