@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { splitPemCertificates } from '../src/x509/chain.js';
-import { CLIENT, ROOT, STATE_FILE, contents, ecKeys, needsRootAndLab, runClient, runWithHook, workDir } from './helpers.js';
+import { CLIENT, ROOT, STATE_FILE, contents, ecKeys, eventually, needsRootAndLab, runClient, runWithHook, workDir } from './helpers.js';
 
 /** Every process of a run (the parent and its children) has this in its command line. */
 const RUN = join(ROOT, 'dist');
@@ -33,13 +33,8 @@ function processesMentioning(marker: string): number[] {
 
 /** Waits (bounded) until no process of the run is left. */
 async function allGone(marker: string): Promise<number[]> {
-  const deadline = Date.now() + 15_000;
-  let left = processesMentioning(marker);
-  while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setImmediate(r));
-    left = processesMentioning(marker);
-  }
-  return left;
+  await eventually(() => processesMentioning(marker).length === 0);
+  return processesMentioning(marker);
 }
 
 /** The three files exist, each whole, and belong together. */

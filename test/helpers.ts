@@ -176,6 +176,19 @@ export function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
+/**
+ * Waits until `condition` holds, looking every few milliseconds (the test process yields the CPU
+ * to the processes it waits for), for at most 15 s. Whether it came to hold.
+ */
+export async function eventually(condition: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + 15_000;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return true;
+}
+
 /** The process tree of a running client: role -> pid. */
 export function childrenOf(parent: number): Map<string, number> {
   const found = new Map<string, number>();

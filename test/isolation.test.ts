@@ -10,7 +10,7 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeF
 import type { Duplex } from 'node:stream';
 import { FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import { join } from 'node:path';
-import { ROOT, childrenOf, ecKeys, isRoot, prerequisite, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
+import { ROOT, childrenOf, ecKeys, eventually, isRoot, prerequisite, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 const BREAKOUT_CLIENT = join(ROOT, 'build', 'breakout-dist', 'acme-client.js');
@@ -70,18 +70,11 @@ function status(pid: number, field: string): string {
 }
 
 /** Whether the process has stopped (state T), waiting for it a bounded while. */
-async function stopped(pid: number): Promise<boolean> {
-  const deadline = Date.now() + 15_000;
-  const state = (): string => {
+function stopped(pid: number): Promise<boolean> {
+  return eventually(() => {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  };
-  while (state() !== 'T') {
-    if (Date.now() > deadline) return false;
-    // Not a busy wait: keyproc, at a lower priority, needs the CPU to get there.
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return true;
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+  });
 }
 
 /** Opens /proc/<pid>/mem as nobody, the way a compromised same-uid sibling would. */
