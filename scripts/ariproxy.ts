@@ -92,7 +92,8 @@ export async function startAriProxy(lab: Upstream): Promise<AriProxy> {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(reply.body);
     } else {
-      if (reply.delayMs !== undefined) await new Promise((r) => setTimeout(r, reply.delayMs));
+      // Unreferenced: an answer still held when the tests end keeps nothing alive.
+      if (reply.delayMs !== undefined) await new Promise((r) => setTimeout(r, reply.delayMs).unref());
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (reply.retryAfter !== undefined) headers['retry-after'] = reply.retryAfter;
       res.writeHead(200, headers);

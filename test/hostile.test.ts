@@ -684,5 +684,18 @@ describe('a hostile CA', { skip }, () => {
       });
       assert.equal(published.length, 2, 'both challenges were published when the CA stopped answering');
     });
+    test('a broken domain key ends the run while the CA holds its answer: keyproc\'s line alone, challenge removed', TEST, async () => {
+      await rejected({
+        script: {
+          withArea: (a) => {
+            writeFileSync(a.dom, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+            return on('authz', () => 'hang', 3);
+          },
+        },
+        // Waited out, the CA's silence would add its own line: only keyproc's end gives one line.
+        extra: ['--timeout', '20'],
+        expect: (_ca, a) => new RegExp(`^${escape(a.dom)}: cannot parse private key: `),
+      });
+    });
   });
 });

@@ -1,7 +1,8 @@
 // One end of a socketpair between two children. The parent created the pair (a libuv stdio 'pipe'
 // is an AF_UNIX socketpair), gave one end to each child and closed its own copy, so nothing but the
 // peer is on the other side. Messages are checked on receipt: a child never trusts its peer.
-// A peer that hangs up means "stop": recv() then yields null, as the C original's STOP == EOF.
+// A peer that hangs up means "stop": recv() then yields null, as the C original's STOP == EOF,
+// and `gone` settles, for a child that must stop at once rather than at its next word to the peer.
 
 import net from 'node:net';
 import { encodeFrame, FrameDecoder } from './frame.js';
@@ -16,6 +17,14 @@ export class Channel<In, Out> {
   private readonly waiters: { resolve: (m: In | null) => void; reject: (e: Error) => void }[] = [];
   private ended = false;
   private failure: Failure | null = null;
+  private settleGone!: (why: Failure | null) => void;
+  /**
+   * Settles when the peer is gone before this end was closed: null when it hung up, the Failure
+   * when it sent a bad message or hung up in the middle of one. Never settles after close().
+   */
+  readonly gone = new Promise<Failure | null>((resolve) => {
+    this.settleGone = resolve;
+  });
 
   /** `end`: a child's descriptor number, or the parent's end of a child's stdio pipe. */
   constructor(end: number | net.Socket, readonly peer: string, private readonly parse: Parser<In>) {
@@ -44,6 +53,7 @@ export class Channel<In, Out> {
 
   private fail(failure: Failure): void {
     this.failure = failure;
+    this.settleGone(failure);
     this.socket.destroy();
     for (const w of this.waiters.splice(0)) w.reject(failure);
   }
@@ -55,6 +65,7 @@ export class Channel<In, Out> {
       this.fail(new Failure(this.peer, 'hung up in the middle of a message'));
       return;
     }
+    this.settleGone(null);
     for (const w of this.waiters.splice(0)) w.resolve(null);
   }
 

@@ -61,6 +61,20 @@ async function receive<In, Out>(channel: Channel<In, Out>): Promise<In> {
   return message;
 }
 
+const NEVER = new Promise<never>(() => undefined);
+
+/**
+ * `work`, unless a peer it needs is gone first: netproc then stops at once, not at its next word
+ * to that peer, so a dead certproc does not wait out the CA's answer, nor a broken domain key the
+ * validation. `also`: other ways to be lost (keyproc ending without its request).
+ */
+function unlessPeerGone<T>(work: Promise<T>, needed: { gone: Promise<Failure | null>; peer: string }[], also: Promise<never>[] = []): Promise<T> {
+  const gone = needed.map(({ gone, peer }) => gone.then((why): never => {
+    throw why ?? new PeerGone(peer);
+  }));
+  return Promise.race([work, ...gone, ...also]);
+}
+
 /**
  * acctproc behind the Signer interface. Nothing is sent to acctproc before its ready (it may still
  * be loading or making its key); after that requests overlap and replies are matched by id.
@@ -201,6 +215,35 @@ async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetC
   const { alg, created } = await signer.ready;
   const accountUrl = await acme.account(created, { contact: config.contact, externalAccountBinding: (url) => signer.externalAccountBinding(url) });
   debug(accountUrl, `using account (${alg})`);
+}
+
+/** A revocation, once certproc has named the certificate: keyproc and chngproc have no part in it. */
+async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: string, cert: Peers['cert'], config: NetConfig): Promise<void> {
+  await loadDirectory(acme, config);
+  await findAccount(acme, signer, config);
+  await revokeCertificate(acme, certificate, cert, config);
+}
+
+/**
+ * An issuance, once certproc has said there is work: the account, the order and its
+ * authorizations, then the request (keyproc's CSR, or the one certproc checked for --csr), and
+ * the certificate for certproc to check.
+ */
+async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, replaces: string | null, request: Promise<{ csr: string; publicKey: string }>): Promise<void> {
+  await loadDirectory(acme, config);
+  await findAccount(acme, signer, config);
+  const { url, order } = await createOrder(acme, config, replaces);
+  const deadline = new Deadline(config.pollTimeoutMs);
+  try {
+    await authorize(acme, order, signer, peers.chng, config, deadline);
+  } finally {
+    // Validation is over, or failed: chngproc may now remove what it published.
+    peers.chng.close();
+  }
+  const { csr, publicKey } = await request;
+  const valid = await finalizeOrder(acme, url, order, csr, config, deadline);
+  const chain = await downloadCertificate(acme, valid, config);
+  await send(peers.cert, { op: 'chain', pem: chain, publicKey, renewalInfo: acme.directory.renewalInfo !== null });
 }
 
 async function revokeCertificate(acme: AcmeClient, certificate: string, cert: Peers['cert'], config: NetConfig): Promise<void> {
@@ -426,27 +469,18 @@ runChild('netproc', async (config: NetConfig, confine) => {
     csr?.catch(() => undefined);
     const signer = new AccountSigner(peers.acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl);
-    const { verdict, request: checked } = await askCertproc(peers.cert, acme, config);
+    const { verdict, request: checked } = await unlessPeerGone(askCertproc(peers.cert, acme, config), [peers.cert]);
     if (verdict.op === 'current') return; // certproc has said why
     // With --csr the names are the request's, as certproc read them.
     if (checked !== null) config = { ...config, names: checked.names };
-
-    await loadDirectory(acme, config);
-    await findAccount(acme, signer, config);
-    if (verdict.op === 'revoke') return await revokeCertificate(acme, verdict.certificate, peers.cert, config);
-
-    const { url, order } = await createOrder(acme, config, verdict.replaces);
-    const deadline = new Deadline(config.pollTimeoutMs);
-    try {
-      await authorize(acme, order, signer, peers.chng, config, deadline);
-    } finally {
-      // Validation is over, or failed: chngproc may now remove what it published.
-      peers.chng.close();
+    if (verdict.op === 'revoke') {
+      return await unlessPeerGone(revoke(acme, signer, verdict.certificate, peers.cert, config), [peers.acct, peers.cert]);
     }
-    const request = checked ?? (await (csr as Promise<KeyToNet>));
-    const valid = await finalizeOrder(acme, url, order, request.csr, config, deadline);
-    const chain = await downloadCertificate(acme, valid, config);
-    await send(peers.cert, { op: 'chain', pem: chain, publicKey: request.publicKey, renewalInfo: acme.directory.renewalInfo !== null });
+    // chngproc is needed until the validation is over (issue() closes its channel then), and
+    // keyproc until its request has come.
+    const request = checked !== null ? Promise.resolve(checked) : (csr as Promise<KeyToNet>);
+    await unlessPeerGone(issue(acme, signer, peers, config, verdict.replaces, request), [peers.acct, peers.chng, peers.cert],
+      [request.then(() => NEVER)]);
   } catch (err) {
     // A peer that hung up has already said why; netproc's part ends quietly.
     if (err instanceof PeerGone) return;
