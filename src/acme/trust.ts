@@ -5,7 +5,7 @@
 // one at a time, when a certificate asks for them, by then as the unprivileged user.
 
 import { X509Certificate } from 'node:crypto';
-import { accessSync, constants, promises as fs } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { Failure, errnoText } from '../log.js';
 import { trustStore } from '../defaults.js';
@@ -23,17 +23,18 @@ interface NativeContext {
  * The certificates of a CA file, each checked: PEM blocks, as a bundle may hold them, with
  * comments between them allowed. Symbolic links are followed: /etc/ssl/certs is made of them.
  */
-async function readCaFile(path: string): Promise<string[]> {
+function readCaFile(path: string): string[] {
   let text: string;
   try {
-    const handle = await fs.open(path, 'r');
+    // Synchronous, as src/fsutil/read.ts says why.
+    const fd = openSync(path, 'r');
     try {
-      const st = await handle.stat();
+      const st = fstatSync(fd);
       if (!st.isFile()) throw new Failure(path, 'CA file is not a regular file');
       if (st.size > MAX_CA_FILE) throw new Failure(path, `CA file larger than ${MAX_CA_FILE} bytes`);
-      text = await handle.readFile('utf8');
+      text = readFileSync(fd, 'utf8');
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   } catch (err) {
     if (err instanceof Failure) throw err;
@@ -55,7 +56,7 @@ async function readCaFile(path: string): Promise<string[]> {
  * The TLS context of every connection to the CA: the OpenSSL store, loaded now (as root), with the
  * certificates of `caFile` added to it, not put in its place.
  */
-export async function loadTrust(caFile: string | null, env: NodeJS.ProcessEnv): Promise<SecureContext> {
+export function loadTrust(caFile: string | null, env: NodeJS.ProcessEnv): SecureContext {
   const storeFile = trustStore(env).file;
   if (storeFile !== null) {
     // OpenSSL would quietly start with an empty store, and every connection fail to verify.
@@ -65,7 +66,7 @@ export async function loadTrust(caFile: string | null, env: NodeJS.ProcessEnv): 
       throw new Failure(storeFile, `SSL_CERT_FILE cannot be read: ${errnoText(err)}`);
     }
   }
-  const extra = caFile === null ? [] : await readCaFile(caFile);
+  const extra = caFile === null ? [] : readCaFile(caFile);
   const context = createSecureContext();
   const native = context.context as NativeContext;
   for (const pem of extra) native.addCACert(pem);

@@ -15,8 +15,8 @@ import { keyTempPath, oldKeyPath } from '../defaults.js';
 
 const MAX_KEY_FILE = 64 * 1024;
 
-export async function readKeyFile(path: string): Promise<string> {
-  const pem = await readFileCapped(path, MAX_KEY_FILE);
+export function readKeyFile(path: string): string {
+  const pem = readFileCapped(path, MAX_KEY_FILE);
   if (pem === null) throw new Failure(path, 'no such file');
   return pem;
 }

@@ -29,10 +29,10 @@ const BASE64URL_KEY = /^[A-Za-z0-9_-]+$/;
  * The EAB MAC key: the file's base64url text, surrounding whitespace ignored. Errors name the file
  * and never quote its content.
  */
-async function readMacKey(path: string): Promise<Buffer> {
+function readMacKey(path: string): Buffer {
   let text: string | null;
   try {
-    text = await readFileCapped(path, MAX_MAC_KEY_FILE);
+    text = readFileCapped(path, MAX_MAC_KEY_FILE);
   } catch (err) {
     throw new Failure(path, `cannot read the EAB key: ${err instanceof Failure ? err.problem : (err as Error).message}`);
   }
@@ -58,7 +58,7 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
   try {
     atTermination(removeTempsInFlight);
     // The MAC key first: a bad one must fail the run before -n has written a new account key.
-    const eab = config.eab === null ? null : { kid: config.eab.kid, macKey: await readMacKey(config.eab.keyFile) };
+    const eab = config.eab === null ? null : { kid: config.eab.kid, macKey: readMacKey(config.eab.keyFile) };
     const pem = await loadOrCreateKey(config.keyFile, config.create, 'account', config.keyType);
     const next = config.rollover === null ? null
       : { file: config.rollover.newKeyFile, pem: await loadOrCreateKey(config.rollover.newKeyFile, config.rollover.create, 'account', config.keyType) };

@@ -30,7 +30,7 @@ import { STATE_FILE } from '../defaults.js';
 import { Failure, debug, utcTime, warn } from '../log.js';
 
 const MAX_CERT_FILE = 1 << 20;
-const readCertificateFile = (path: string): Promise<string | null> => readFileCapped(path, MAX_CERT_FILE);
+const readCertificateFile = (path: string): string | null => readFileCapped(path, MAX_CERT_FILE);
 const MAX_REQUEST_FILE = 64 * 1024;
 
 /** --csr: the request, checked; names given on the command line must be exactly its names. */
@@ -86,9 +86,9 @@ function certIdOf(path: string, fields: CertificateFields): string | null {
 }
 
 /** The renewal state of earlier runs; one that cannot be read is a warning and as if absent. */
-async function readState(path: string): Promise<RenewalState | null> {
+function readState(path: string): RenewalState | null {
   try {
-    return parseRenewalState(await readCertificateFile(path));
+    return parseRenewalState(readCertificateFile(path));
   } catch (err) {
     warn(path, `${err instanceof Failure ? err.problem : (err as Error).message}; ignored`);
     return null;
@@ -247,12 +247,12 @@ runChild('certproc', async (given: CertConfig, confine) => {
   const net = new Channel<NetToCert, CertToNet>(FD.certproc.net, 'netproc', parseNetToCert);
   const file = new Channel<FileToCert, CertToFile>(FD.certproc.file, 'fileproc', parseNever);
   const path = join(given.certDir, 'cert.pem');
-  const read = (name: string): Promise<string | null> => readCertificateFile(join(given.certDir, name));
+  const read = (name: string): string | null => readCertificateFile(join(given.certDir, name));
   try {
-    const requestPem = given.csrFile === null ? null : await readFileCapped(given.csrFile, MAX_REQUEST_FILE);
+    const requestPem = given.csrFile === null ? null : readFileCapped(given.csrFile, MAX_REQUEST_FILE);
     const disk: OnDisk = {
-      cert: await read('cert.pem'), chain: await read('chain.pem'), fullchain: await read('fullchain.pem'),
-      state: await readState(join(given.certDir, STATE_FILE)),
+      cert: read('cert.pem'), chain: read('chain.pem'), fullchain: read('fullchain.pem'),
+      state: readState(join(given.certDir, STATE_FILE)),
     };
     await confine();
     const request = given.csrFile === null ? null : checkRequest(given.csrFile, requestPem, given.names);

@@ -442,7 +442,7 @@ async function rolloverAccountKey(acme: AcmeClient, signer: AccountSigner): Prom
 
 runChild('netproc', async (config: NetConfig, confine) => {
   // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
-  const secureContext = await loadTrust(config.caFile, process.env);
+  const secureContext = loadTrust(config.caFile, process.env);
   await confine();
   checkTrustDirectories(process.env);
   const http = new HttpClient({

@@ -79,7 +79,7 @@ function parseOptions(argv: string[]): ServerOptions {
 }
 
 async function loadConfig(file: string): Promise<ServerConfig> {
-  const text = await readFileCapped(file, MAX_CONFIG_FILE);
+  const text = readFileCapped(file, MAX_CONFIG_FILE);
   if (text === null) throw new Failure(file, 'no such file');
   return parseServerConfig(file, text);
 }

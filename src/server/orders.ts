@@ -137,7 +137,7 @@ export class Orders {
     try {
       let cached: string | null = null;
       if (storage.type === 'file') {
-        cached = await readFileCapped(join(certDir, 'fullchain.pem'), MAX_CHAIN_FILE);
+        cached = readFileCapped(join(certDir, 'fullchain.pem'), MAX_CHAIN_FILE);
         if (cached !== null && cacheIsFresh(cached, storage.renewWithinDays, Date.now())) return { status: 200, body: cached, retryAfter: null, note: 'from the cache' };
         mkdirSync(certDir, { recursive: true, mode: 0o755 });
       }
@@ -149,7 +149,7 @@ export class Orders {
         const { status, stderr } = await this.runAcmeClient(verification, csrFile, certDir, names, cached !== null);
         rmSync(csrFile, { force: true });
         if (status !== 0 && status !== 2) return failureAnswer(stderr);
-        const chain = await readFileCapped(join(certDir, 'fullchain.pem'), MAX_CHAIN_FILE);
+        const chain = readFileCapped(join(certDir, 'fullchain.pem'), MAX_CHAIN_FILE);
         if (chain === null) return failureAnswer(`acme-client: ${certDir}: exit status ${status} without a certificate`);
         return { status: 200, body: chain, retryAfter: null, note: 'issued' };
       } finally {
