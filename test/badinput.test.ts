@@ -92,6 +92,8 @@ describe('bad input against Pebble', { skip }, () => {
       ['a directory', (p) => mkdirSync(p), (flag) => `${flag} file must exist`],
       // O_NOFOLLOW: a link is refused even when it points at a good key.
       ['a symlink to a good key', (p, good) => symlinkSync(good, p), () => 'is a symbolic link'],
+      // O_NONBLOCK: the pre-flight lets a FIFO by, and its open must not block the child for good.
+      ['a FIFO', (p) => sh(`mkfifo '${p}'`), () => 'not a regular file'],
     ];
     for (const flag of ['-f', '-k']) {
       for (const [what, make, problem] of bad) {

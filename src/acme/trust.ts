@@ -5,7 +5,8 @@
 // one at a time, when a certificate asks for them, by then as the unprivileged user.
 
 import { X509Certificate } from 'node:crypto';
-import { accessSync, closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { OPEN_REGULAR, readUpTo } from '../fsutil/read.js';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { Failure, errnoText } from '../log.js';
 import { trustStore } from '../defaults.js';
@@ -26,13 +27,13 @@ interface NativeContext {
 function readCaFile(path: string): string[] {
   let text: string;
   try {
-    // Synchronous, as src/fsutil/read.ts says why.
-    const fd = openSync(path, 'r');
+    // Synchronous, as src/fsutil/read.ts says why. Links are followed here (see above).
+    const fd = openSync(path, OPEN_REGULAR);
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw new Failure(path, 'CA file is not a regular file');
-      if (st.size > MAX_CA_FILE) throw new Failure(path, `CA file larger than ${MAX_CA_FILE} bytes`);
-      text = readFileSync(fd, 'utf8');
+      if (!fstatSync(fd).isFile()) throw new Failure(path, 'CA file is not a regular file');
+      const read = readUpTo(fd, MAX_CA_FILE);
+      if (read === null) throw new Failure(path, `CA file larger than ${MAX_CA_FILE} bytes`);
+      text = read;
     } finally {
       closeSync(fd);
     }

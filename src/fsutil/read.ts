@@ -6,14 +6,21 @@
 // and on a machine busy starting the other children every trip waits for a core; the pool's
 // threads also make the privilege drop slower, as each must take the new uid.
 
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { Failure } from '../log.js';
+
+/**
+ * Flags for opening a file that must turn out to be a regular one. O_NONBLOCK: a FIFO put in its
+ * place opens at once (and is then refused) rather than block, in a synchronous open, the whole
+ * process and the signal handlers that would end it.
+ */
+export const OPEN_REGULAR = constants.O_RDONLY | constants.O_NONBLOCK;
 
 /** The file's text, or null when it does not exist. */
 export function readFileCapped(path: string, maxBytes: number): string | null {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(path, OPEN_REGULAR | constants.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
@@ -22,9 +29,25 @@ export function readFileCapped(path: string, maxBytes: number): string | null {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Failure(path, 'not a regular file');
-    if (st.size > maxBytes) throw new Failure(path, `larger than ${maxBytes} bytes`);
-    return readFileSync(fd, 'utf8');
+    const text = readUpTo(fd, maxBytes);
+    if (text === null) throw new Failure(path, `larger than ${maxBytes} bytes`);
+    return text;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The rest of `fd` as UTF-8, or null past `maxBytes`. The size fstat gave is not trusted: the
+ * file may grow meanwhile, and some files say 0.
+ */
+export function readUpTo(fd: number, maxBytes: number): string | null {
+  const buffer = Buffer.allocUnsafe(maxBytes + 1);
+  let length = 0;
+  for (;;) {
+    const n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (n === 0) return buffer.toString('utf8', 0, length);
+    length += n;
+    if (length > maxBytes) return null;
   }
 }
