@@ -6,8 +6,8 @@
 
 import { X509Certificate } from 'node:crypto';
 import { accessSync, closeSync, constants, fstatSync, openSync } from 'node:fs';
-import { OPEN_REGULAR, readUpTo } from '../fsutil/read.js';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import { OPEN_REGULAR, readUpTo } from '../fsutil/read.js';
 import { Failure, errnoText } from '../log.js';
 import { trustStore } from '../defaults.js';
 

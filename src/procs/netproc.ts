@@ -6,8 +6,9 @@
 // Life: open the four channels; ask certproc whether there is work (nothing goes to the CA before
 // its answer, but the two unauthenticated GETs of fetchRenewalInfo when certproc asks for the CA's
 // renewal window); then the steps below, in this order, each a function of its own:
-//   loadDirectory, findAccount, then either revokeCertificate, or
-//   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc.
+//   loadDirectory, findAccount, then either revokeCertificate (revoke), or
+//   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc (issue).
+// Each part runs only while the peers it needs are there (unlessPeerGone): one that goes ends it.
 // acctproc, keyproc and chngproc may start only once certproc has decided: netproc writes to none
 // of them before it has heard from acctproc.
 // With --rollover-account-key acctproc is its only peer, and rolloverAccountKey its whole work;
