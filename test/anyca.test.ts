@@ -4,6 +4,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -193,11 +194,15 @@ describe('any CA, against Pebble with two alternate roots', { skip }, () => {
       openssl(['rehash', hidden]);
       const notCa = join(w.dir, 'not-a-ca.pem');
       copyFileSync(join(w.priv, 'account.pem'), notCa);
+      // The pre-flight lets a FIFO by; netproc's read must refuse it at once, not wait for a writer.
+      const fifo = join(w.dir, 'fifo.pem');
+      execFileSync('mkfifo', [fifo]);
       const cases: [string[], NodeJS.ProcessEnv, string][] = [
         [[], { SSL_CERT_DIR: hidden }, `${hidden}: SSL_CERT_DIR cannot be read once netproc has dropped root: use --ca-file or SSL_CERT_FILE`],
         [[], { SSL_CERT_FILE: join(w.dir, 'missing.pem') }, `${join(w.dir, 'missing.pem')}: SSL_CERT_FILE cannot be read: no such file or directory`],
         [['--ca-file', join(w.dir, 'missing.pem')], {}, `${join(w.dir, 'missing.pem')}: --ca-file file must exist`],
         [['--ca-file', notCa], {}, `${notCa}: no PEM certificate in the CA file`],
+        [['--ca-file', fifo], {}, `${fifo}: cannot read CA file: not a regular file`],
       ];
       for (const [extra, env, message] of cases) {
         const run = await runClient([...extra, ...args, 'trust-fails.example.test'], { env });

@@ -53,12 +53,19 @@ test('a FIFO is refused at once, with no writer to wait for', () => {
   assert.equal(run.stdout, 'not a regular file\n', run.stderr);
 });
 
-test('a symbolic link is refused, even to a good file', () => {
+test('a symbolic link is refused, even to a good file, unless the caller follows links', () => {
   const target = join(dir, 'target');
   const link = join(dir, 'link');
   writeFileSync(target, 'good\n');
   symlinkSync(target, link);
   refused(link, 1024, 'is a symbolic link');
+  assert.equal(readFileCapped(link, 1024, { followLinks: true }), 'good\n');
+});
+
+test('any other refusal of the open is said without the errno code or the path again', () => {
+  const file = join(dir, 'plain');
+  writeFileSync(file, 'x');
+  refused(join(file, 'below'), 1024, 'not a directory');
 });
 
 test('a directory is refused', () => {

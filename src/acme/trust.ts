@@ -5,9 +5,9 @@
 // one at a time, when a certificate asks for them, by then as the unprivileged user.
 
 import { X509Certificate } from 'node:crypto';
-import { accessSync, closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { OPEN_REGULAR, readUpTo } from '../fsutil/read.js';
+import { readFileCapped } from '../fsutil/read.js';
 import { Failure, errnoText } from '../log.js';
 import { trustStore } from '../defaults.js';
 
@@ -25,22 +25,13 @@ interface NativeContext {
  * comments between them allowed. Symbolic links are followed: /etc/ssl/certs is made of them.
  */
 function readCaFile(path: string): string[] {
-  let text: string;
+  let text: string | null;
   try {
-    // Synchronous, as src/fsutil/read.ts says why. Links are followed here (see above).
-    const fd = openSync(path, OPEN_REGULAR);
-    try {
-      if (!fstatSync(fd).isFile()) throw new Failure(path, 'CA file is not a regular file');
-      const read = readUpTo(fd, MAX_CA_FILE);
-      if (read === null) throw new Failure(path, `CA file larger than ${MAX_CA_FILE} bytes`);
-      text = read;
-    } finally {
-      closeSync(fd);
-    }
+    text = readFileCapped(path, MAX_CA_FILE, { followLinks: true });
   } catch (err) {
-    if (err instanceof Failure) throw err;
-    throw new Failure(path, `cannot read CA file: ${errnoText(err)}`);
+    throw new Failure(path, `cannot read CA file: ${err instanceof Failure ? err.problem : errnoText(err)}`);
   }
+  if (text === null) throw new Failure(path, 'cannot read CA file: no such file or directory');
   const blocks = text.match(CERTIFICATE_BLOCK) ?? [];
   if (blocks.length === 0) throw new Failure(path, 'no PEM certificate in the CA file');
   for (const [index, block] of blocks.entries()) {
