@@ -52,26 +52,35 @@ function describeSelf(): Record<string, unknown> {
 }
 
 const cleanups: (() => void)[] = [];
+const TERMINATING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Runs the cleanups once, then dies of `signal`. The handlers stay installed until the cleanups
+ * are done: a second signal (the kernel's on the parent's death beside the lifeline's, or Ctrl-C
+ * beside the parent's forwarded SIGINT) must not find the default action and kill the child
+ * half-way through removing what it published.
+ */
+let terminating = false;
+function terminate(signal: NodeJS.Signals): void {
+  if (terminating) return;
+  terminating = true;
+  for (const fn of cleanups) {
+    try {
+      fn();
+    } catch {
+      // dying anyway: the next cleanup still runs
+    }
+  }
+  for (const sig of TERMINATING_SIGNALS) process.off(sig, terminate);
+  process.kill(process.pid, signal);
+}
 
 /**
  * Runs `cleanup` (synchronously) if the child is told to end by SIGINT, SIGTERM or SIGHUP — which
  * is also what a child does to itself when the parent dies — before it dies of that signal.
  */
 export function atTermination(cleanup: () => void): void {
-  if (cleanups.length === 0) {
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-      process.once(signal, () => {
-        for (const fn of cleanups) {
-          try {
-            fn();
-          } catch {
-            // dying anyway: the next cleanup still runs
-          }
-        }
-        process.kill(process.pid, signal);
-      });
-    }
-  }
+  if (cleanups.length === 0) for (const sig of TERMINATING_SIGNALS) process.on(sig, terminate);
   cleanups.push(cleanup);
 }
 
