@@ -64,12 +64,15 @@ export interface Capabilities {
   netns: boolean;
   /** unshare(1) can make mount namespaces and chroot(8) exists: the jail works. */
   jail: boolean;
+  /** setpriv(1) exists: a child gets SIGTERM from the kernel the moment the parent dies. */
+  parentDeathSignal: boolean;
   /** Why a layer is missing, one line each. */
   missing: string[];
 }
 
 const UNSHARE = '/usr/bin/unshare';
 const CHROOT = '/usr/sbin/chroot';
+const SETPRIV = '/usr/bin/setpriv';
 
 /**
  * The permission model's flag on this Node: --experimental-permission from 20.0, --permission once
@@ -119,7 +122,9 @@ export async function probeCapabilities(): Promise<Capabilities> {
     if (!netns) missing.push('cannot create network namespaces here: children other than netproc can reach the network');
     if (!jail) missing.push(`cannot create mount namespaces here${existsSync(CHROOT) ? '' : ` (or no ${CHROOT})`}: chngproc and fileproc are not jailed`);
   }
-  return { permissionFlag, netns, jail, missing };
+  const parentDeathSignal = process.platform === 'linux' && existsSync(SETPRIV);
+  if (process.platform === 'linux' && !parentDeathSignal) missing.push(`${SETPRIV} not found: a child outlives a killed parent until Node has started and sees its lifeline close`);
+  return { permissionFlag, netns, jail, parentDeathSignal, missing };
 }
 
 export interface ChildPlan {
@@ -163,7 +168,14 @@ function codeFiles(script: string): string[] {
   return [script, `${base}.bundle.js`, `${base}.bundle.cache`];
 }
 
-/** The command line that starts a child under its plan. */
+/**
+ * The command line that starts a child under its plan. Every child starts through setpriv, which
+ * asks the kernel for SIGTERM when the parent dies (PR_SET_PDEATHSIG): SIGTERM, not SIGKILL, so
+ * that chngproc still removes its challenge files. The setting survives the exec of unshare, the
+ * jail's shell, chroot and Node, and covers a child from its first instruction to the moment it
+ * drops to its unprivileged user, when the kernel clears it; from then on the child's lifeline
+ * tells it (src/ipc/child.ts), which it watches before it drops.
+ */
 export function childCommand(plan: ChildPlan, nodeFlags: string[], script: string, args: string[], caps: Capabilities, jailRoot: string | null): { file: string; args: string[] } {
   const node: string[] = [...nodeFlags];
   if (caps.permissionFlag !== null) {
@@ -172,11 +184,13 @@ export function childCommand(plan: ChildPlan, nodeFlags: string[], script: strin
     for (const path of plan.reads) node.push(`--allow-fs-read=${path}`);
     for (const path of plan.writes) node.push(`--allow-fs-write=${path}`);
   }
-  const command = [process.execPath, ...node, script, ...args];
+  let command = [process.execPath, ...node, script, ...args];
   if (plan.jail !== null && jailRoot !== null) {
-    return { file: UNSHARE, args: ['--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', JAIL_SCRIPT, 'acme-client-jail', jailRoot, plan.jail, dirname(script), nodePrefix(), ...command] };
+    command = [UNSHARE, '--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', JAIL_SCRIPT, 'acme-client-jail', String(process.pid), jailRoot, plan.jail, dirname(script), nodePrefix(), ...command];
+  } else if (plan.network === 'none') {
+    command = [UNSHARE, '--net', '--', ...command];
   }
-  if (plan.network === 'none') return { file: UNSHARE, args: ['--net', '--', ...command] };
+  if (caps.parentDeathSignal) command = [SETPRIV, '--pdeathsig', 'TERM', '--', ...command];
   return { file: command[0] as string, args: command.slice(1) };
 }
 
@@ -193,10 +207,12 @@ function nodePrefix(): string {
 // Once the tmpfs is mounted every path is relative to it (the shell's working directory): when a
 // signal ends this shell mid-way, the parent removes the jail directory on the host while the
 // command the shell ran may still be running; the tmpfs is then detached here, and that command
-// goes on inside it, never in the host's directory. Each command is a process to start, on the critical path of the run: hence one ln
+// goes on inside it, never in the host's directory. A parent that died before setpriv asked for
+// its death signal sends none: the shell's parent is then no longer the acme-client that started
+// it, and it stops before mounting anything. Each command is a process to start, on the critical path of the run: hence one ln
 // for the three links, the shell's own redirection for the two files, and bind mounts made
 // read-only by mount itself (util-linux 2.27 and later) rather than by a second remount.
-const JAIL_SCRIPT = `J=$1; W=$2; B=$3; N=$4; shift 4
+const JAIL_SCRIPT = `[ "$PPID" = "$1" ] || exit 1; J=$2; W=$3; B=$4; N=$5; shift 5
 mount -t tmpfs -o size=1m,mode=0755 acme-client-jail "$J"
 cd "$J"
 mkdir -p usr dev ".$N" ".$B" ".$W"

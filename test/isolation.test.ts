@@ -5,12 +5,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer, Server } from 'node:net';
+import { createServer, Server, Socket } from 'node:net';
+import { once } from 'node:events';
 import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import { join } from 'node:path';
-import { ROOT, childrenOf, ecKeys, eventually, isRoot, prerequisite, makeKey, openssl, runClient, runWithHook, workDir } from './helpers.js';
+import { ROOT, childrenOf, ecKeys, eventually, isRoot, prerequisite, makeKey, openssl, runWithHook, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 const BREAKOUT_CLIENT = join(ROOT, 'build', 'breakout-dist', 'acme-client.js');
@@ -26,12 +27,18 @@ test('the shipped bundles carry no breakout hook', () => {
 describe('breakout attempts from confined children', { skip: rootOnly }, () => {
   let server: Server;
   let port = 0;
+  const held: Socket[] = [];
   before(async () => {
-    server = createServer((s) => s.destroy());
+    // A CA that takes the connection and never answers: netproc waits, and every other child
+    // runs its attempts (a CA that failed at once would have the parent stop them first).
+    server = createServer((s) => held.push(s));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as { port: number }).port;
   });
-  after(() => server?.close());
+  after(() => {
+    for (const s of held) s.destroy();
+    server?.close();
+  });
 
   test('every forbidden action fails, in every child', async () => {
     const w = workDir();
@@ -40,12 +47,6 @@ describe('breakout attempts from confined children', { skip: rootOnly }, () => {
     writeFileSync(victim, 'original\n');
     symlinkSync(victim, join(w.www, 'planted'));
     const targets = { accountKey, domainKey, certDir: w.certs, challengeDir: w.www, outside: victim, symlink: join(w.www, 'planted'), port };
-    // A CA that is not there: the run fails once netproc tries the network, after every child
-    // has confined itself and made its attempts.
-    // Not spawnSync: the loopback server above lives in this process and must keep answering.
-    const run = await runClient(['--server', `https://127.0.0.1:${port}/dir`, '-c', w.certs, '-C', w.www, '-f', accountKey, '-k', domainKey, 'breakout.example.test'],
-      { env: { ACME_CLIENT_BREAKOUT: JSON.stringify(targets) }, client: BREAKOUT_CLIENT });
-    const lines = run.stderr.split('\n').filter((l) => l.startsWith('breakout '));
     const expected = [
       'netproc read account key', 'netproc read domain key', 'netproc read /etc/shadow', 'netproc write cert dir',
       'acctproc connect to loopback', 'keyproc read account key',
@@ -53,12 +54,23 @@ describe('breakout attempts from confined children', { skip: rootOnly }, () => {
       'certproc write cert dir', 'certproc write outside', 'fileproc write outside cert dir', 'fileproc open outside cert dir',
       ...['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc'].map((r) => `${r} spawn /bin/sh`),
     ];
+    // Not spawnSync: the loopback server above lives in this process and must keep answering.
+    const run = spawn(process.execPath, [BREAKOUT_CLIENT, '--server', `https://127.0.0.1:${port}/dir`, '-c', w.certs, '-C', w.www, '-f', accountKey, '-k', domainKey, 'breakout.example.test'],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ACME_CLIENT_BREAKOUT: JSON.stringify(targets) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const lines = (): string[] => stderr.split('\n').filter((l) => l.startsWith('breakout '));
+    const reported = (): boolean => expected.every((what) => lines().some((l) => l.startsWith(`breakout ${what}:`)));
+    run.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (reported()) run.kill('SIGTERM');
+    });
+    await once(run, 'close');
     for (const what of expected) {
-      const line = lines.find((l) => l.startsWith(`breakout ${what}:`));
-      assert.ok(line, `no attempt reported for "${what}"\n${run.stderr}`);
+      const line = lines().find((l) => l.startsWith(`breakout ${what}:`));
+      assert.ok(line, `no attempt reported for "${what}"\n${stderr}`);
       assert.match(line, /: failed \(/, line);
     }
-    assert.deepEqual(lines.filter((l) => !/: failed \(/.test(l)), []);
+    assert.deepEqual(lines().filter((l) => !/: failed \(/.test(l)), []);
     assert.equal(readFileSync(victim, 'utf8'), 'original\n');
     assert.deepEqual(readdirSync(w.certs), []);
     assert.equal(readlinkSync(join(w.www, 'planted')), victim);

@@ -11,8 +11,8 @@ import { Failure } from '../src/log.js';
 import { prerequisite } from './helpers.js';
 
 const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
-const full: Capabilities = { permissionFlag: '--experimental-permission', netns: true, jail: true, missing: [] };
-const none: Capabilities = { permissionFlag: null, netns: false, jail: false, missing: ['a', 'b'] };
+const full: Capabilities = { permissionFlag: '--experimental-permission', netns: true, jail: true, parentDeathSignal: true, missing: [] };
+const none: Capabilities = { permissionFlag: null, netns: false, jail: false, parentDeathSignal: false, missing: ['a', 'b'] };
 const keyNeeds = { reads: ['/etc/acme/privkey.pem'], writes: [], root: false, jailDir: null };
 const dirNeeds = { reads: ['/var/www/acme'], writes: ['/var/www/acme'], root: true, jailDir: '/var/www/acme' };
 
@@ -39,8 +39,9 @@ test('without the layers the plan says what is missing, and still runs', () => {
 test('the command line carries the allow-list, one flag per path', () => {
   const acct = planChild('acctproc', { ...keyNeeds, writes: ['/etc/acme/privkey.pem'] }, nobody, full);
   const cmd = childCommand(acct, [], '/x/acctproc.js', ['{}'], full, null);
-  assert.equal(cmd.file, '/usr/bin/unshare');
-  assert.deepEqual(cmd.args, ['--net', '--', process.execPath, '--experimental-permission', '--allow-fs-read=/x/acctproc.js',
+  // setpriv first: the kernel's SIGTERM on the parent's death covers the child from its start.
+  assert.equal(cmd.file, '/usr/bin/setpriv');
+  assert.deepEqual(cmd.args, ['--pdeathsig', 'TERM', '--', '/usr/bin/unshare', '--net', '--', process.execPath, '--experimental-permission', '--allow-fs-read=/x/acctproc.js',
     '--allow-fs-read=/x/acctproc.bundle.js', '--allow-fs-read=/x/acctproc.bundle.cache', '--disable-warning=ExperimentalWarning', '--allow-fs-read=/etc/acme/privkey.pem', '--allow-fs-write=/etc/acme/privkey.pem', '/x/acctproc.js', '{}']);
 });
 
