@@ -15,7 +15,7 @@
 //
 // Only node built-ins are used.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -191,8 +191,10 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
   });
 }
 
-/** n distinct ports that are free on 127.0.0.1 for TCP (and the first also for UDP, for DNS). */
-/** `n` TCP ports free on 127.0.0.1 (the first free for UDP too), for servers to be started on. */
+/**
+ * `n` TCP ports free on 127.0.0.1 (the first free for UDP too), for servers to be started on. Free
+ * now, not reserved: whoever binds one later must retry on EADDRINUSE, as startLab does.
+ */
 export async function freePorts(n: number): Promise<number[]> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const servers: Server[] = [];
@@ -218,6 +220,42 @@ function udpFree(port: number): Promise<boolean> {
     sock.once('error', () => { sock.close(); resolve(false); });
     sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(true)));
   });
+}
+
+/**
+ * The socket inodes listening on 127.0.0.1:`port` (TCP, state LISTEN) or bound there (UDP), from
+ * /proc/net: to tell a port our server holds from one somebody else took first.
+ */
+function socketInodes(port: number, protocol: 'tcp' | 'udp'): Set<string> {
+  const inodes = new Set<string>();
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync(`/proc/net/${protocol}`, 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === local && (protocol === 'udp' || fields[3] === '0A') && fields[9] !== undefined) inodes.add(fields[9]);
+  }
+  return inodes;
+}
+
+/** Whether process `pid` holds the socket listening on (TCP) or bound to (UDP) 127.0.0.1:`port`. */
+export function holdsPort(pid: number, port: number, protocol: 'tcp' | 'udp'): boolean {
+  const inodes = socketInodes(port, protocol);
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const target = /^socket:\[(\d+)\]$/.exec(readlinkSafe(`/proc/${pid}/fd/${fd}`))?.[1];
+      if (target !== undefined && inodes.has(target)) return true;
+    }
+  } catch {
+    // gone
+  }
+  return false;
+}
+
+function readlinkSafe(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
 }
 
 interface Response { status: number; body: string; }
@@ -267,12 +305,13 @@ function dnsAnswers(port: number): Promise<void> {
 // ---- the lab -------------------------------------------------------------------------------------
 
 export async function startLab(opts: LabOptions = {}): Promise<Lab> {
-  // A port picked free can be taken by someone else before the server binds it: try again then.
+  // A port picked free can be taken by someone else before the server binds it: the server then
+  // dies of EADDRINUSE, or the port is found held by another program; try again on other ports.
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(opts);
     } catch (e) {
-      if (attempt >= 3 || !/address already in use/i.test((e as Error).message)) throw e;
+      if (attempt >= 10 || !/address already in use/i.test((e as Error).message)) throw e;
     }
   }
 }
@@ -478,6 +517,18 @@ ${upstreams.length === 0 ? '' : `  upstream signing_services {\n${upstreams.map(
             + `${c.proc.name}'s output:\n${tail(c.proc.log)}`);
         }
         await sleep(POLL_MS);
+      }
+    }
+
+    // A port picked free may have been taken by another program before our server bound it; then
+    // the readiness checks above may have been answered by that program. Each port must be held
+    // by our own server, or the lab is started again on other ports.
+    const owners: [Proc, number, 'tcp' | 'udp'][] = [
+      [challtestsrv, dnsPort, 'udp'], [challtestsrv, challMgmtPort, 'tcp'], [nginxProc, httpPort, 'tcp'], [pebble, acmePort, 'tcp'], [pebble, mgmtPort, 'tcp'],
+    ];
+    for (const [proc, port, protocol] of owners) {
+      if (!holdsPort(proc.child.pid as number, port, protocol)) {
+        throw new Error(`pebble-lab: 127.0.0.1:${port}/${protocol} is not ${proc.name}'s: address already in use by another program`);
       }
     }
 

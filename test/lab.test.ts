@@ -8,7 +8,11 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { holdsPort, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { prerequisite } from './helpers.js';
 
 const skip = prerequisite(process.getuid?.() !== 0 ? 'needs root (nginx runs as root, as the client under test does)' : labUnavailable());
@@ -122,4 +126,28 @@ test('pebble lab: options reach Pebble, labs one after another', { skip, timeout
   assert.equal((await get(b.directoryUrl, readFileSync(b.tlsCaFile))).status, 200);
   await b.stop();
   assert.equal(existsSync(b.dir), false);
+});
+
+// The lab starts again on other ports when one it picked turns out held by another program: this
+// is how it tells (a lab whose check said yes to anybody's port would run against a stranger).
+test('pebble lab: a port is told to be held by its own process, not by another', async () => {
+  const tcp = createServer();
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  const tcpPort = (tcp.address() as { port: number }).port;
+  const udp = createSocket('udp4');
+  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  const udpPort = udp.address().port;
+  const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    await once(other, 'spawn');
+    assert.equal(holdsPort(process.pid, tcpPort, 'tcp'), true);
+    assert.equal(holdsPort(process.pid, udpPort, 'udp'), true);
+    assert.equal(holdsPort(other.pid as number, tcpPort, 'tcp'), false);
+    assert.equal(holdsPort(other.pid as number, udpPort, 'udp'), false);
+    assert.equal(holdsPort(process.pid, tcpPort, 'udp'), udpPort === tcpPort, 'TCP and UDP are told apart');
+  } finally {
+    other.kill();
+    tcp.close();
+    udp.close();
+  }
 });
