@@ -54,6 +54,8 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
   };
   const state = (certs: string): Record<string, unknown> => JSON.parse(readFileSync(join(certs, STATE_FILE), 'utf8')) as Record<string, unknown>;
 
+  // Would fail if a window ahead started the key holders or an order, or if the CA's Retry-After
+  // were not what is kept (certproc's six-hour default in its place), or the next run asked again.
   test('a window ahead: exit 2 after two unauthenticated GETs, keys unread; the Retry-After is kept, and the next run asks nothing', async () => {
     const { args, certs, certId, env } = await issued('ari-ahead.example.test');
     // Two hours: not certproc's own six-hour default, so a Retry-After ignored shows.

@@ -33,7 +33,7 @@ const recorded = (log: string): string[] => (existsSync(log) ? readFileSync(log,
  * group, "$$" is a "$", "${NAME}" is the variable's value within its word, and "$NAME" standing as
  * a word of its own is the value split at whitespace.
  */
-export function systemdArgv(line: string, env: Record<string, string>): string[] {
+function systemdArgv(line: string, env: Record<string, string>): string[] {
   const substitute = (text: string): string => text.replace(/\$\$|\$\{(\w+)\}/g, (all, name: string | undefined) => (all === '$$' ? '$' : env[name as string] ?? ''));
   const argv: string[] = [];
   let at = 0;
@@ -80,6 +80,7 @@ describe('systemd units', { skip: !existsSync(SYSTEMD_ANALYZE) && !inCi ? `${SYS
     return { status: run.status, output: run.stdout + run.stderr };
   };
 
+  // Would fail if a unit gained a key systemd does not know, or lost a section or setting it needs.
   test('systemd-analyze verify finds nothing to say about acme-client@.service and acme-client@.timer', () => {
     const clean = verify();
     assert.equal(clean.output, '');
@@ -88,6 +89,8 @@ describe('systemd units', { skip: !existsSync(SYSTEMD_ANALYZE) && !inCi ? `${SYS
     assert.match(verify((timer) => timer.replace('Persistent=', 'Persistnt=')).output, /Unknown key 'Persistnt'/);
   });
 
+  // Would fail if the timer ran once a day, all machines at the same moment, or skipped the runs
+  // missed while the machine was off; or if the service forbade the namespaces the children make.
   test('the timer: twice a day at a random time, catching up after downtime; nothing forbids the children\'s namespaces', () => {
     const service = readFileSync(join(UNITS, 'acme-client@.service'), 'utf8');
     const timer = readFileSync(join(UNITS, 'acme-client@.timer'), 'utf8');
