@@ -179,6 +179,14 @@ async function holdKeyproc(certs: string): Promise<number | null> {
       const parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] as string;
       if (!commandLine(parent)?.split('\0').includes(certs)) continue;
       process.kill(Number(pid), 'SIGSTOP');
+      // Were the test to fail before letting it go, a stopped keyproc would keep its run alive.
+      process.once('exit', () => {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone, as it should be
+        }
+      });
       return Number(pid);
     }
     await new Promise((resolve) => setImmediate(resolve));
