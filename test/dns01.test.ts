@@ -10,6 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { BindLab, bindUnavailable, startBind } from './bind-lab.js';
@@ -106,6 +107,12 @@ describe('acme-client-dns01 against BIND and Pebble', { skip }, () => {
     await bind.secondaryInSync();
     return [await bind.txt(bind.primary, name), await bind.txt(bind.secondary, name)];
   };
+  /** The SOA serial the primary answers for a zone: every dynamic update that changes the zone moves it on. */
+  const soaSerial = async (zone: string): Promise<number> => {
+    const resolver = new Resolver({ timeout: 1000, tries: 2 });
+    resolver.setServers([bind.primary]);
+    return (await resolver.resolveSoa(zone)).serial;
+  };
   const ourLines = (stderr: string): string[] => stderr.split('\n').filter((line) => line.startsWith('acme-client-dns01:'));
 
   test('nsupdate: example.test and *.example.test issue; both servers were waited for; the records are gone after', async () => {
@@ -185,12 +192,18 @@ describe('acme-client-dns01 against BIND and Pebble', { skip }, () => {
     assert.deepEqual(await txtEverywhere('_acme-challenge.sha512.example.test'), [[], []]);
   });
 
+  // Would fail if acme-client-dns01 touched the zone before acme-client asked for a record (any
+  // update, an add or a delete that removes something, moves the SOA serial on), or if it hid or
+  // rewrote acme-client's status or line.
   test("acme-client's own failure passes through: its line, exit 1, no DNS change", async () => {
     const { w, args } = acmeArgs();
     const missing = join(w.dir, 'absent');
+    const serial = await soaSerial('example.test');
     const run = await dns01([...nsupdate(), '--', ...args, '-c', missing, 'example.test']);
     assert.equal(run.status, 1);
     assert.equal(run.stderr, `acme-client: ${missing}: -c directory must exist\n`);
+    assert.equal(await soaSerial('example.test'), serial, 'the zone was not updated');
+    assert.deepEqual(await bind.txt(bind.primary, '_acme-challenge.example.test'), []);
   });
 
   test('acme-dns: --acme-dns-register stores the account 0600 and prints the CNAME; a wider mode is refused', async () => {
@@ -299,14 +312,31 @@ esac
     assert.doesNotMatch(siblings, /DNS_API_TOKEN|secret-token/);
   });
 
+  // Would fail if a failed present still let acme-client go on (it would tell the CA to validate:
+  // a challenge POST in Pebble's log, and a validation failure instead of the short read), or if
+  // acme-client were left running or the clean-up came before it had ended.
   test('exec: a failing hook is one line with its status; acme-client is stopped; cleanup still runs', async () => {
     const { w, args } = acmeArgs();
     const log = join(w.dir, 'hook.log');
     const hook = join(w.dir, 'hook.sh');
-    writeFileSync(hook, `#!/bin/sh\necho "$1" >> '${log}'\n[ "$1" = cleanup ]\n`, { mode: 0o755 });
+    // The clean-up records whether an acme-client for this certificate directory still runs then.
+    writeFileSync(hook, `#!/bin/sh
+if [ "$1" = cleanup ]; then
+  for f in /proc/[0-9]*/cmdline; do
+    case "$(tr '\\0' ' ' < "$f" 2>/dev/null)" in *'/acme-client.js '*' ${w.certs} '*) echo 'cleanup while acme-client runs' >> '${log}';; esac
+  done
+fi
+echo "$1" >> '${log}'
+[ "$1" = cleanup ]
+`, { mode: 0o755 });
+    const asked = lab.requestLog().length;
     const run = await dns01(['--provider', 'exec', '--hook', hook, '--dns-server', bind.primary, '--', ...args, 'example.test']);
     assert.equal(run.status, 1);
     assert.deepEqual(ourLines(run.stderr), [`acme-client-dns01: ${hook}: present _acme-challenge.example.test.: exit status 1`]);
+    // acme-client read end of file where the echo of its challenge line should have been, and stopped.
+    assert.match(run.stderr, /^acme-client: <stdin>: short read$/m);
+    const told = lab.requestLog().slice(asked).split('\n').filter((l) => / POST \/chalZ\/\S+ -> calling handler\(\)$/.test(l));
+    assert.deepEqual(told, [], 'the CA was never told to validate');
     assert.deepEqual(readFileSync(log, 'utf8').split('\n'), ['present', 'cleanup', '']);
     assert.ok(!existsSync(join(w.certs, 'cert.pem')));
   });

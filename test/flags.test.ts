@@ -147,22 +147,38 @@ describe('classic flags against Pebble', { skip }, () => {
     assert.equal(upper.status, 2, upper.stderr);
   });
 
-  test('-b hard-links the old files under one epoch before replacing; two runs in one second keep both', async () => {
+  // Would fail if -b copied instead of linking, backed up after replacing, overwrote a backup whose
+  // epoch was taken (the second run lands in the first one's second), left half a set behind where
+  // an epoch was partly taken, or did not move on to the next free number.
+  test('-b hard-links the old files under one epoch before replacing; a run whose second is taken uses the next free number', async () => {
     const { w, args } = setup();
     assert.equal((await runClient([...args, 'b.example.test'], { env: env() })).status, 0);
     const first = contents(w.certs);
     const inode = statSync(join(w.certs, 'cert.pem')).ino;
     const one = await runClient(['-b', '-F', ...args, 'b.example.test'], { env: env() });
     assert.equal(one.status, 0, one.stderr);
+    const backups = (): string[] => readdirSync(w.certs).filter((f) => /-\d+\.pem$/.test(f)).sort();
+    const [firstEpoch, ...others] = [...new Set(backups().map((f) => f.replace(/^.*-(\d+)\.pem$/, '$1')))];
+    assert.deepEqual(others, []);
+    assert.deepEqual(backups(), ['cert', 'chain', 'fullchain'].map((f) => `${f}-${firstEpoch}.pem`));
+    assert.equal(statSync(join(w.certs, `cert-${firstEpoch}.pem`)).ino, inode, 'a hard link, not a copy');
+    assert.equal(readFileSync(join(w.certs, `fullchain-${firstEpoch}.pem`), 'utf8'), first['fullchain.pem']);
+    const second = contents(w.certs);
+
+    // Every second from the first run's to five minutes ahead is taken, as if the next run came in
+    // the same second: by a chain-<epoch>.pem alone, so that each try links cert.pem, finds chain
+    // taken, and must undo its link.
+    const free = Math.floor(Date.now() / 1000) + 300;
+    for (let epoch = Number(firstEpoch) + 1; epoch < free; epoch++) writeFileSync(join(w.certs, `chain-${epoch}.pem`), '');
     const two = await runClient(['-b', '-F', ...args, 'b.example.test'], { env: env() });
     assert.equal(two.status, 0, two.stderr);
-    const backups = readdirSync(w.certs).filter((f) => /-\d+\.pem$/.test(f)).sort();
-    const epochs = [...new Set(backups.map((f) => f.replace(/^.*-(\d+)\.pem$/, '$1')))];
-    assert.equal(epochs.length, 2, backups.join(' '));
-    for (const e of epochs) for (const f of ['cert', 'chain', 'fullchain']) assert.ok(backups.includes(`${f}-${e}.pem`), `${f}-${e}.pem`);
-    const oldest = epochs.sort()[0] as string;
-    assert.equal(statSync(join(w.certs, `cert-${oldest}.pem`)).ino, inode, 'a hard link, not a copy');
-    assert.equal(readFileSync(join(w.certs, `fullchain-${oldest}.pem`), 'utf8'), first['fullchain.pem']);
+    for (let epoch = Number(firstEpoch) + 1; epoch < free; epoch++) rmSync(join(w.certs, `chain-${epoch}.pem`));
+    assert.deepEqual(backups(), ['cert', 'chain', 'fullchain'].flatMap((f) => [`${f}-${firstEpoch}.pem`, `${f}-${free}.pem`]).sort(),
+      'the first set kept, the next one at the first free number, nothing left where an epoch was taken');
+    for (const f of ['cert', 'chain', 'fullchain']) {
+      assert.equal(readFileSync(join(w.certs, `${f}-${firstEpoch}.pem`), 'utf8'), first[`${f}.pem`]);
+      assert.equal(readFileSync(join(w.certs, `${f}-${free}.pem`), 'utf8'), second[`${f}.pem`]);
+    }
   });
 
   test('-O puts the TLS Feature (status_request) in the CSR sent to finalize, with a warning', async () => {
