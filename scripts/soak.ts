@@ -1,21 +1,27 @@
 // `npm run soak [-- --rounds N] [-- --nonce-reject P]`: many issuances and renewals in a row against
-// a local Pebble that rejects P % (default 30) of good nonces as badNonce, to show the client
-// retries its way through every time. Not part of npm test (200 rounds take minutes).
+// a local Pebble that rejects P % (default 30) of good nonces as badNonce, behind the project's ARI
+// proxy (scripts/ariproxy.ts), which gives Debian's Pebble 2.4 a renewalInfo; to show the client
+// retries its way through every time and leaves no process behind. Not part of npm test (200
+// rounds take minutes).
 //
-// Each round issues a certificate for two names into a fresh cert dir and renews it with -F, each a
-// run of the built client with -v; account and domain keys are EC P-256 made once with openssl
-// (so that every round is the same work). Counted: rounds, failures (a
-// non-zero exit where 0 was expected; the stderr of the first few is printed), badNonce retries
-// (`nonce rejected, retrying` lines) and the slowest round. Exit status 1 if any run failed.
+// Each round, for two names in a fresh cert dir, three runs of the built client with -v: the
+// issuance (exit 0); the CA's renewal window moved into the past, so the nightly run renews with
+// "replaces" (exit 0); the window moved two months ahead, so the next night asks and has nothing
+// to do (exit 2). Account and domain keys are EC P-256 made once with openssl (so that every round
+// is the same work). Counted: rounds, failures (another exit than the one expected; the stderr of
+// the first few is printed), processes of a run still alive once it has ended, badNonce retries
+// (`nonce rejected, retrying` lines) and the slowest round. Exit status 1 if any run failed or
+// left a process.
 //
 // The client run is a copy of dist/ taken at start, so a rebuild during the soak does not break it.
 import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { labUnavailable, startLab } from './pebble-lab.js';
+import { startAriProxy } from './ariproxy.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..'); // build/scripts/soak.js -> repo root
 const RUN_TIMEOUT_MS = 180_000;
@@ -67,6 +73,22 @@ function runClient(client: string, args: string[], env: NodeJS.ProcessEnv): Prom
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const DAY = 86_400_000;
+
+/** Live processes (zombies aside) whose command line mentions `marker`: the soak's copy of dist/. */
+function processesMentioning(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker) && stat[stat.lastIndexOf(')') + 2] !== 'Z') found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
 
 async function main(): Promise<number> {
   const { rounds, nonceReject } = readArgs(process.argv.slice(2));
@@ -86,13 +108,17 @@ async function main(): Promise<number> {
   const dom = join(priv, 'domain.pem');
   for (const key of [acct, dom]) execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key], { stdio: ['ignore', 'ignore', 'pipe'] });
 
-  const lab = await startLab({ nonceReject });
-  process.stdout.write(`soak: ${rounds} rounds (issue + renew with -F, 2 names each) against Pebble ${lab.directoryUrl}, nonceReject ${nonceReject} %\n`);
+  // Let's Encrypt's classic 90-day lifetime: with Pebble's default of five years the client has
+  // no reason to ask the CA's window for years.
+  const lab = await startLab({ nonceReject, certificateValidityPeriod: 90 * 86_400 });
+  const proxy = await startAriProxy(lab);
+  process.stdout.write(`soak: ${rounds} rounds (issue, renew on the CA's window, a no-op night; 2 names each) against Pebble ${lab.directoryUrl} behind the ARI proxy ${proxy.directoryUrl}, nonceReject ${nonceReject} %\n`);
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
   const started = Date.now();
   let runs = 0;
   let failures = 0;
   let retries = 0;
+  let left = 0;
   const roundMs: number[] = [];
   let slowest = { round: 0, ms: -1 };
   try {
@@ -100,33 +126,49 @@ async function main(): Promise<number> {
       const certs = join(work, 'certs', String(round));
       mkdirSync(certs, { recursive: true });
       const names = [`r${round}.soak.example.test`, `www.r${round}.soak.example.test`];
-      const common = ['-v', '--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', certs, '-f', acct, '-k', dom];
+      const args = ['-v', '--server', proxy.directoryUrl, '-C', lab.challengeDir, '-c', certs, '-f', acct, '-k', dom, ...names];
+      const now = Date.now();
+      const ahead = { kind: 'window', start: new Date(now + 60 * DAY), end: new Date(now + 62 * DAY) } as const;
+      const nights = [
+        ['issue', 0, ahead],
+        ['renew on the CA\'s window', 0, { kind: 'window', start: new Date(now - 2 * DAY), end: new Date(now - DAY) }],
+        ['no-op night', 2, ahead],
+      ] as const;
       let ms = 0;
-      for (const [what, args] of [['issue', common], ['renew', ['-F', ...common]]] as const) {
-        const run = await runClient(client, [...args, ...names], env);
+      for (const [what, expected, window] of nights) {
+        proxy.renewalInfo = window;
+        const run = await runClient(client, args, env);
         runs++;
         ms += run.ms;
         retries += run.stderr.split('\n').filter((l) => RETRY_LINE.test(l)).length;
-        if (run.status !== 0) {
+        const alive = processesMentioning(join(work, 'dist'));
+        if (alive.length > 0) {
+          left += alive.length;
+          process.stdout.write(`\nLEFT RUNNING: round ${round}, ${what}: pids ${alive.join(' ')}\n`);
+          for (const pid of alive) process.kill(pid, 'SIGKILL');
+        }
+        if (run.status !== expected) {
           failures++;
           if (failures <= SHOW_FAILURES) {
-            const how = run.signal !== null ? `killed by ${run.signal}` : `exit ${run.status}`;
+            const how = run.signal !== null ? `killed by ${run.signal}` : `exit ${run.status}, not ${expected}`;
             const lines = run.stderr.trimEnd().split('\n');
             const shown = lines.slice(-STDERR_LINES).map((l) => `  | ${l}`);
             if (lines.length > STDERR_LINES) shown.unshift(`  | (${lines.length - STDERR_LINES} earlier lines of -v output left out)`);
             process.stdout.write(`\nFAILURE: round ${round}, ${what}: ${how} after ${seconds(run.ms)}, stderr:\n${shown.join('\n')}\n\n`);
           }
-          if (what === 'issue') break; // nothing to renew
+          break; // the next night would start from a state this round did not mean
         }
       }
       roundMs.push(ms);
       if (ms > slowest.ms) slowest = { round, ms };
       if (round % 10 === 0 || round === rounds) {
-        process.stdout.write(`round ${round}/${rounds}: ${failures} failure(s), ${retries} retries so far, slowest ${seconds(slowest.ms)} (round ${slowest.round})\n`);
+        process.stdout.write(`round ${round}/${rounds}: ${failures} failure(s), ${left} process(es) left, ${retries} retries so far, slowest ${seconds(slowest.ms)} (round ${slowest.round})\n`);
       }
     }
   } finally {
     const requests = lab.requestCount();
+    const asked = proxy.renewalInfoAsked.length;
+    await proxy.stop();
     await lab.stop();
     const sorted = [...roundMs].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
@@ -136,6 +178,8 @@ async function main(): Promise<number> {
       'soak summary',
       `  rounds          ${roundMs.length} of ${rounds} (${runs} client runs)`,
       `  failures        ${failures}`,
+      `  processes left  ${left}`,
+      `  renewalInfo     ${asked} asked`,
       `  nonce retries   ${retries} (${(retries / Math.max(runs, 1)).toFixed(1)} per run; Pebble rejects ${nonceReject} % of nonces)`,
       `  slowest round   ${seconds(slowest.ms)} (round ${slowest.round})`,
       `  round time      median ${seconds(median)}, mean ${seconds(mean)}`,
@@ -143,10 +187,10 @@ async function main(): Promise<number> {
       `  total           ${seconds(Date.now() - started)}`,
       '',
     ].join('\n'));
-    if (failures === 0) rmSync(work, { recursive: true, force: true });
+    if (failures === 0 && left === 0) rmSync(work, { recursive: true, force: true });
     else process.stdout.write(`  kept for inspection: ${work}\n`);
   }
-  return failures === 0 ? 0 : 1;
+  return failures === 0 && left === 0 ? 0 : 1;
 }
 
 main().then(
