@@ -213,6 +213,66 @@ function waitFor(role: Role, child: ChildProcess): Promise<Outcome> {
   });
 }
 
+/** A child's end that fails the run: a signal, or a status other than 0 (and fileproc's "changed"). */
+function failed({ role, code, signal }: Outcome): boolean {
+  return signal !== null || (code !== 0 && !(code === EXIT_CHANGED && (role === 'fileproc' || role === 'acctproc')));
+}
+
+/**
+ * The children of one run. A child that fails has said why, or is reported here as killed by a
+ * signal that the parent did not send; the others are then stopped at once with SIGTERM, whatever
+ * they wait for: netproc would otherwise wait out the CA, and certproc and fileproc would wait for
+ * a netproc that is not coming. The ends of those the parent stopped are its consequence, not news.
+ */
+class Run {
+  readonly ends: Promise<Outcome>[] = [];
+  private readonly children: [Role, ChildProcess][] = [];
+  private readonly signalled = new Set<ChildProcess>();
+  private stopped = false;
+
+  add(role: Role, child: ChildProcess): ChildProcess {
+    this.children.push([role, child]);
+    this.ends.push(waitFor(role, child).then((outcome) => {
+      if (outcome.signal !== null && !this.signalled.has(child)) warn(role, `killed by ${outcome.signal}`);
+      else if (failed(outcome)) debug(role, `exit status ${outcome.code}`);
+      if (failed(outcome)) this.stop('SIGTERM');
+      return outcome;
+    }));
+    return child;
+  }
+
+  /** Every child still running gets `signal`. */
+  stop(signal: NodeJS.Signals): void {
+    this.stopped = true;
+    for (const [, child] of this.children) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      this.signalled.add(child);
+      child.kill(signal);
+    }
+  }
+
+  /** A signal to the parent ends the children too, and is said once: cron mails why a run ended. */
+  forwardSignals(): void {
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.on(sig, () => {
+        if (!this.stopped) warn('acme-client', `stopped by ${sig}`);
+        this.stop(sig);
+      });
+    }
+  }
+
+  /** Stops every child once `deadlineMs` has passed; cancel() when the run has ended. */
+  deadline(deadlineMs: number): { overdue: () => boolean; cancel: () => void } {
+    let overdue = false;
+    const timer = setTimeout(() => {
+      overdue = true;
+      warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
+      this.stop('SIGTERM');
+    }, deadlineMs);
+    return { overdue: () => overdue, cancel: () => clearTimeout(timer) };
+  }
+}
+
 function usage(err: UsageError): number {
   process.stderr.write(`acme-client: ${err.problem}\n${USAGE}\n`);
   return 1;
@@ -378,20 +438,16 @@ function rolloverPreflight(opts: Options, accountKey: string, newKeyFile: string
  * chngproc, certproc) stay closed, and it opens only acctproc's channel.
  */
 async function runAccountPair(spawner: Spawner, deadlineMs: number): Promise<{ outcomes: Outcome[]; overdue: boolean }> {
-  const net = spawner.start('netproc', { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] });
+  const run = new Run();
+  run.forwardSignals();
+  const deadline = run.deadline(deadlineMs);
+  const net = run.add('netproc', spawner.start('netproc', { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] }));
   const channel = net.stdio[FD.netproc.acct] as Readable;
-  const acct = spawner.start('acctproc', { stdio: ['ignore', 'ignore', 'inherit', channel, 'pipe'] });
+  run.add('acctproc', spawner.start('acctproc', { stdio: ['ignore', 'ignore', 'inherit', channel, 'pipe'] }));
   channel.destroy();
-  const children: [Role, ChildProcess][] = [['netproc', net], ['acctproc', acct]];
-  let overdue = false;
-  const deadline = setTimeout(() => {
-    overdue = true;
-    warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
-    for (const [, child] of children) child.kill('SIGTERM');
-  }, deadlineMs);
-  const outcomes = await Promise.all(children.map(([role, child]) => waitFor(role, child)));
-  clearTimeout(deadline);
-  return { outcomes, overdue };
+  const outcomes = await Promise.all(run.ends);
+  deadline.cancel();
+  return { outcomes, overdue: deadline.overdue() };
 }
 
 /** --register: the account (with -n its key first), and nothing else; 0 once it exists. */
@@ -408,7 +464,6 @@ async function register(opts: Options, paths: Paths, configs: RoleConfig, user: 
   try {
     const { outcomes, overdue } = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
     if (overdue) return 1;
-    for (const { role, signal } of outcomes) if (signal !== null) warn(role, `killed by ${signal}`);
     return outcomes.every((o) => o.code === 0 && o.signal === null) ? 0 : 1;
   } finally {
     spawner.cleanUp();
@@ -432,7 +487,6 @@ async function rolloverAccountKey(opts: Options, newKeyFile: string, caps: Capab
     let changed = false;
     let failed = false;
     for (const { role, code, signal } of outcomes) {
-      if (signal !== null) warn(role, `killed by ${signal}`);
       if (role === 'acctproc' && code === EXIT_CHANGED) changed = true;
       else if (code !== 0 || signal !== null) failed = true;
     }
@@ -485,30 +539,11 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
  * hold the keys or publish challenges come only on "work".
  */
 async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean): Promise<number> {
-  const children: [Role, ChildProcess][] = [];
   // Each child's end is listened for from its start: one may end while the parent awaits another.
-  const ends: Promise<Outcome>[] = [];
-  const spawnOne = (role: Role, stdio: StdioOptions): ChildProcess => {
-    const child = spawner.start(role, { stdio });
-    children.push([role, child]);
-    ends.push(waitFor(role, child));
-    return child;
-  };
-  const stopAll = (): void => {
-    for (const [, child] of children) child.kill('SIGTERM');
-  };
-  // A signal to the parent ends the children too: none is left running after the parent exits.
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(sig, () => {
-      for (const [, child] of children) child.kill(sig);
-    });
-  }
-  let overdue = false;
-  const deadline = setTimeout(() => {
-    overdue = true;
-    warn('acme-client', `run not finished after ${Math.round(deadlineMs / 1000)} s, stopping`);
-    stopAll();
-  }, deadlineMs);
+  const run = new Run();
+  const spawnOne = (role: Role, stdio: StdioOptions): ChildProcess => run.add(role, spawner.start(role, { stdio }));
+  run.forwardSignals();
+  const deadline = run.deadline(deadlineMs);
 
   // Channels: netproc holds fds 3 acct, 4 key, 5 chng, 6 cert; certproc holds 3 net, 4 file.
   // Each peer gets the other end, and the parent then drops its copies; the ends for children that
@@ -537,10 +572,8 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
   const words = new Words(end(cert, FD.certproc.lifeline));
   let word: Word | null = certain ? 'work' : await words.next();
   if (word === 'current' || word === null) {
-    clearTimeout(deadline);
-    const [outcome] = (await Promise.all(ends)) as [Outcome];
-    if (outcome.signal !== null) warn('certproc', `killed by ${outcome.signal}`);
-    else if (outcome.code !== 0) debug('certproc', `exit status ${outcome.code}`);
+    deadline.cancel();
+    const [outcome] = (await Promise.all(run.ends)) as [Outcome];
     return word === 'current' && outcome.code === 0 ? 2 : 1;
   }
   const net = startNetAndFile();
@@ -548,24 +581,11 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
   if (word === 'work') startKeyHolders(net);
   for (const fd of [3, 4, 5]) end(net, fd).destroy();
 
-  const outcomes = await Promise.all(ends);
-  clearTimeout(deadline);
-  if (overdue) return 1;
-
-  let failed = false;
-  let changed = false;
-  for (const { role, code, signal } of outcomes) {
-    if (signal !== null) {
-      warn(role, `killed by ${signal}`);
-      failed = true;
-    } else if (role === 'fileproc' && code === EXIT_CHANGED) {
-      changed = true;
-    } else if (code !== 0) {
-      debug(role, `exit status ${code}`);
-      failed = true;
-    }
-  }
-  if (failed) {
+  const outcomes = await Promise.all(run.ends);
+  deadline.cancel();
+  if (deadline.overdue()) return 1;
+  const changed = outcomes.some(({ role, code, signal }) => role === 'fileproc' && code === EXIT_CHANGED && signal === null);
+  if (outcomes.some(failed)) {
     if (changed) warn(certDir, 'certificate files were updated, but the run failed');
     return 1;
   }
