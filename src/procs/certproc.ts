@@ -161,7 +161,9 @@ function judgeByDate(config: CertConfig, installed: Installed, saved: RenewalSta
     if (!askedLately) return { op: 'ask', installed, certId };
     if (state.window !== null) return verdictOf(path, windowVerdict(certId, state.window, Date.now()), replaces);
   }
-  return verdictOf(path, lifetimeVerdict(installed.notBefore, installed.notAfter, Date.now()), replaces);
+  // No renewal information for this certificate: the CA would refuse a "replaces" naming it too.
+  const named = state !== null && !state.renewalInfo ? null : replaces;
+  return verdictOf(path, lifetimeVerdict(installed.notBefore, installed.notAfter, Date.now()), named);
 }
 
 function verdictOf(path: string, verdict: Verdict, replaces: string | null): CertToNet {
@@ -188,14 +190,16 @@ function consistentSet(cert: string, chain: string | null, fullchain: string | n
 function judgeByRenewalInfo(config: CertConfig, path: string, asked: Extract<Judgement, { op: 'ask' }>, answer: Extract<NetToCert, { op: 'renewal-info' }>):
   { verdict: CertToNet; state: RenewalState | null } {
   const { installed, certId } = asked;
-  const lifetime = (): CertToNet => verdictOf(path, lifetimeVerdict(installed.notBefore, installed.notAfter, Date.now()), certId);
+  const lifetime = (replaces: string | null): CertToNet => verdictOf(path, lifetimeVerdict(installed.notBefore, installed.notAfter, Date.now()), replaces);
   const remember = (renewalInfo: boolean, window: RenewalWindow | null, askAfter: number | null): RenewalState =>
     ({ certId, directoryUrl: config.directoryUrl, renewalInfo, window, askAfter });
+  // Not offered: the CA has no renewalInfo, or (HTTP 404) does not know this certificate. Either
+  // way it is remembered for this certificate, and later runs ask nothing.
   if (!answer.offered) {
-    debug(config.directoryUrl, 'the CA offers no renewal information; the lifetime rule decides');
-    return { verdict: lifetime(), state: remember(false, null, null) };
+    debug(config.directoryUrl, 'no renewal information for this certificate; the lifetime rule decides');
+    return { verdict: lifetime(null), state: remember(false, null, null) };
   }
-  if (answer.window === null) return { verdict: lifetime(), state: null };
+  if (answer.window === null) return { verdict: lifetime(certId), state: null };
   const wait = Math.min(MAX_ASK_AFTER_MS, Math.max(MIN_ASK_AFTER_MS, answer.retryAfterMs ?? DEFAULT_ASK_AFTER_MS));
   const askAfter = Date.now() + wait;
   if (answer.explanationUrl !== null) {

@@ -187,7 +187,14 @@ async function fetchRenewalInfo(acme: AcmeClient, certId: string, config: NetCon
   const none = { op: 'renewal-info', window: null, retryAfterMs: null, explanationUrl: null } as const;
   try {
     if ((await acme.loadDirectory()).renewalInfo === null) return { ...none, offered: false };
-    const { info, retryAfter } = await acme.renewalInfo(certId);
+    const answer = await acme.renewalInfo(certId);
+    if (answer === null) {
+      // Boulder answers 404 for a certificate it did not issue (another CA's, staging's, or one it
+      // no longer keeps): for this certificate it is as if the CA offered no renewal information.
+      debug(certId, 'the CA does not know this certificate (HTTP 404): no renewal information for it');
+      return { ...none, offered: false };
+    }
+    const { info, retryAfter } = answer;
     return { ...none, offered: true, window: info.window, retryAfterMs: retryAfter, explanationUrl: info.explanationUrl };
   } catch (err) {
     const [subject, problem] = err instanceof Failure ? [err.subject, err.problem] : [config.directoryUrl, (err as Error).message];
@@ -256,8 +263,24 @@ async function revokeCertificate(acme: AcmeClient, certificate: string, cert: Pe
 }
 
 /**
+ * Why the CA refused an order's "replaces", when that is what it did: Boulder's
+ * validateReplacementOrder (wfe2/wfe.go) answers 409 alreadyReplaced for a certificate replaced
+ * already, 403 unauthorized when another account requested it (orderMatchesReplacement: a
+ * certificate copied from another client, a new account made with -n), and 404 malformed when it
+ * knows no such issuer or serial (another CA's certificate, staging's, one it no longer keeps).
+ */
+function replacesRefused(err: unknown): string | null {
+  if (!(err instanceof AcmeProblem)) return null;
+  if (err.is('alreadyReplaced')) return 'it was already replaced';
+  if (err.status === 403 && err.is('unauthorized')) return 'another account requested it';
+  if (err.status === 404 && err.is('malformed')) return 'the CA does not know it';
+  return null;
+}
+
+/**
  * §7.4. A renewal names the certificate it replaces when the CA offers renewal information (RFC
- * 9773 §5); a CA that has already seen it replaced (alreadyReplaced) is asked once more without.
+ * 9773 §5); a CA that refuses that (replacesRefused) is asked once more without: a lost rate-limit
+ * exemption costs far less than a renewal that fails every night.
  */
 async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string | null): Promise<{ url: string; order: Order }> {
   const extra = { profile: config.profile, replaces: config.ari && acme.directory.renewalInfo !== null ? replaces : null };
@@ -265,8 +288,9 @@ async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string
   try {
     created = await acme.newOrder(config.names, extra);
   } catch (err) {
-    if (!(err instanceof AcmeProblem && err.is('alreadyReplaced')) || extra.replaces === null) throw err;
-    debug(acme.directory.newOrder, `${extra.replaces} was already replaced: ordering without "replaces"`);
+    const why = replacesRefused(err);
+    if (why === null || extra.replaces === null) throw err;
+    debug(acme.directory.newOrder, `"replaces" ${extra.replaces} refused (${why}: ${(err as AcmeProblem).problem}); ordering without it`);
     created = await acme.newOrder(config.names, { ...extra, replaces: null });
   }
   const { url, order } = created;
@@ -413,11 +437,11 @@ async function downloadCertificate(acme: AcmeClient, order: Order, config: NetCo
  * A run that needs acctproc alone (--rollover-account-key, --register): only its channel is open,
  * the directory is loaded, then `step` does the rest.
  */
-async function withAccountOnly(config: NetConfig, http: HttpClient, step: (acme: AcmeClient, signer: AccountSigner) => Promise<void>): Promise<void> {
+async function withAccountOnly(config: NetConfig, http: HttpClient, budget: Deadline, step: (acme: AcmeClient, signer: AccountSigner) => Promise<void>): Promise<void> {
   const acct: Peers['acct'] = new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet);
   try {
     const signer = new AccountSigner(acct);
-    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    const acme = new AcmeClient(http, signer, config.directoryUrl, budget);
     await loadDirectory(acme, config);
     await step(acme, signer);
   } catch (err) {
@@ -443,6 +467,9 @@ async function rolloverAccountKey(acme: AcmeClient, signer: AccountSigner): Prom
 
 runChild('netproc', async (config: NetConfig, confine) => {
   // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
+  // The parent stops a run after --poll-timeout plus five --timeout (main.ts): a retry's wait must
+  // leave at least one request's time before that.
+  const budget = new Deadline(config.pollTimeoutMs + 4 * config.requestTimeoutMs);
   const secureContext = loadTrust(config.caFile, process.env);
   await confine();
   checkTrustDirectories(process.env);
@@ -453,7 +480,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
   if (config.rolloverAccountKey || config.registerOnly) {
     try {
       // --register: the account of acctproc's key, created if there is none (findAccount), and nothing else.
-      return await withAccountOnly(config, http, config.registerOnly ? (acme, signer) => findAccount(acme, signer, config) : rolloverAccountKey);
+      return await withAccountOnly(config, http, budget, config.registerOnly ? (acme, signer) => findAccount(acme, signer, config) : rolloverAccountKey);
     } finally {
       http.close();
     }
@@ -469,7 +496,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     const csr = peers.key === null ? null : receive(peers.key);
     csr?.catch(() => undefined);
     const signer = new AccountSigner(peers.acct);
-    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    const acme = new AcmeClient(http, signer, config.directoryUrl, budget);
     const { verdict, request: checked } = await unlessPeerGone(askCertproc(peers.cert, acme, config), [peers.cert]);
     if (verdict.op === 'current') return; // certproc has said why
     // With --csr the names are the request's, as certproc read them.
