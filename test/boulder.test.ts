@@ -6,11 +6,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { BoulderProxy, startBoulderProxy } from '../scripts/boulderproxy.js';
-import { ISSUED_SET, STATE_FILE, ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
+import { ISSUED_SET, STATE_FILE, ecKeys, makeKey, needsRootAndLab, runClient, workDir } from './helpers.js';
 import { certificateCertId } from '../src/x509/certid.js';
 import { certificateFields } from '../src/x509/names.js';
 
@@ -185,4 +185,64 @@ describe('Boulder\'s ways through a proxy in front of Pebble', { skip }, () => {
     assert.equal(proxy.resetOnce, null);
     assert.deepEqual(proxy.requests.slice(mark).map((r) => r.status), [200, 0, 200]);
   });
+  /** A first issuance whose order the CA keeps processing past a 4 s --poll-timeout: exit 1, the order kept. */
+  const leftProcessing = async (name: string): Promise<{ args: string[]; certs: string; priv: string; url: string }> => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    const args = ['--server', proxy.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, name];
+    proxy.holdProcessing = true;
+    let run;
+    try {
+      run = await runClient(['--poll-timeout', '4', ...args], { env: env() });
+    } finally {
+      proxy.holdProcessing = false;
+    }
+    assert.equal(run.status, 1, run.stderr);
+    const said = /^acme-client: (https:\/\/127\.0\.0\.1:\d+\/my-order\/\S+): order still processing after finalize, giving up; the next run looks at this order first\n$/.exec(run.stderr);
+    assert.ok(said, run.stderr);
+    const kept = state(w.certs).pendingOrder as { url: string; names: string[]; keptSince: string };
+    assert.equal(kept.url, said[1]);
+    assert.deepEqual(kept.names, [name]);
+    assert.deepEqual(readdirSync(w.certs), [STATE_FILE], 'no certificate yet');
+    return { args, certs: w.certs, priv: w.priv, url: kept.url };
+  };
+  const orderedOrFinalized = (mark: number): string[] => since(mark).filter((r) => r === 'POST /order-plz' || r.startsWith('POST /finalize-order/'));
+
+  // Product change that fails it: issue() ordering anew regardless of the verdict's pendingOrder (a
+  // second newOrder and finalize), or certproc not keeping the order netproc reports.
+  test('an order still processing at --poll-timeout is kept; the next run downloads its certificate without ordering or finalizing again', async () => {
+    const { args, certs, url } = await leftProcessing('boulder-processing.example.test');
+    const mark = proxy.requests.length;
+    const next = await runClient(['-v', ...args], { env: env() });
+    assert.equal(next.status, 0, next.stderr);
+    assert.deepEqual(orderedOrFinalized(mark), []);
+    assert.ok(since(mark).includes(`POST ${new URL(url).pathname}`), 'the kept order was looked at');
+    assert.match(next.stderr, /my-order\/\S+: order left processing by an earlier run is valid\n/);
+    assert.deepEqual(readdirSync(certs).sort(), ISSUED_SET);
+    assert.equal(state(certs).pendingOrder, undefined, 'forgotten once installed');
+  });
+
+  const forgetting: [string, (w: { args: string[]; certs: string; priv: string }) => string[], RegExp][] = [
+    ['kept more than 7 days ago', ({ args, certs }) => {
+      const kept = state(certs);
+      const pending = kept.pendingOrder as Record<string, unknown>;
+      writeFileSync(join(certs, STATE_FILE), JSON.stringify({ ...kept, pendingOrder: { ...pending, keptSince: new Date(Date.now() - 8 * 86_400_000).toISOString() } }));
+      return args;
+    }, /the order an earlier run left processing is forgotten: it was kept on \S+, more than 7 days ago\n/],
+    ['for other names', ({ args }) => [...args, 'www.boulder-forget-names.example.test'], /the order an earlier run left processing is forgotten: it is for other names\n/],
+    ['for another domain key', ({ args, priv }) => {
+      const other = makeKey(join(priv, 'other-domain.pem'), 'ec-p256-sec1');
+      return args.map((a, i) => (args[i - 1] === '-k' ? other : a));
+    }, /the order an earlier run left processing is for another domain key: ordering anew\n/],
+  ];
+  for (const [what, change, said] of forgetting) {
+    test(`a kept order ${what} is forgotten: ordered anew`, async () => {
+      const kept = await leftProcessing(`boulder-forget-${what.replace(/\W+/g, '-')}.example.test`);
+      const mark = proxy.requests.length;
+      const next = await runClient(['-v', ...change(kept)], { env: env() });
+      assert.equal(next.status, 0, next.stderr);
+      assert.match(next.stderr, said);
+      assert.equal(orderedOrFinalized(mark).length, 2, since(mark).join('\n'));
+    });
+  }
 });

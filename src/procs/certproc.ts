@@ -22,7 +22,7 @@ import { ChainError, splitPemCertificates } from '../x509/chain.js';
 import { CertificateFields, certificateFields, certificateNames } from '../x509/names.js';
 import { certificateCertId } from '../x509/certid.js';
 import {
-  RenewalState, RenewalWindow, Verdict, lifetimeVerdict, parseRenewalState, renewalStateJson, windowIsEarly, windowVerdict,
+  RenewalState, RenewalWindow, Verdict, lifetimeVerdict, parseRenewalState, renewalStateJson, usablePendingOrder, windowIsEarly, windowVerdict,
 } from '../x509/renewal.js';
 import { RequestError, SigningRequest, readSigningRequest } from '../x509/request.js';
 import { readFileCapped } from '../fsutil/read.js';
@@ -274,6 +274,8 @@ runChild('certproc', async (given: CertConfig, confine) => {
     if (hello.op !== 'ready') throw new Failure('netproc', `unexpected message "${hello.op}" before ready`);
 
     let verdict: CertToNet;
+    /** The renewal state this run decided, if any: a pending order is kept beside it. */
+    let decidedState: RenewalState | null = null;
     if (judged.op === 'ask') {
       if (!(await net.send({ op: 'renewal-info', certId: judged.certId }))) return;
       const answer = await net.recv();
@@ -281,6 +283,7 @@ runChild('certproc', async (given: CertConfig, confine) => {
       if (answer.op !== 'renewal-info') throw new Failure('netproc', `unexpected message "${answer.op}" for renewal information`);
       const decided = judgeByRenewalInfo(config, path, judged, answer);
       verdict = decided.verdict;
+      decidedState = decided.state;
       if (verdict.op === 'current') {
         await net.send(verdict);
         if (decided.state !== null) await file.send({ op: 'state', state: renewalStateJson(decided.state) });
@@ -290,6 +293,10 @@ runChild('certproc', async (given: CertConfig, confine) => {
     } else {
       verdict = judged;
     }
+    // An order an earlier run left processing: netproc looks at it before ordering again.
+    const pending = usablePendingOrder(disk.state, config.directoryUrl, config.names, Date.now());
+    if (pending.forgotten !== null) debug(pending.order?.url ?? path, `the order an earlier run left processing is forgotten: ${pending.forgotten}`);
+    if (verdict.op === 'renew' && pending.order !== null) verdict = { ...verdict, pendingOrder: { url: pending.order.url, publicKey: pending.order.publicKey } };
     if (request !== null && verdict.op === 'renew') {
       const sent = await net.send({ op: 'request', csr: base64url(request.der), publicKey: base64url(request.publicKey), names: request.names });
       if (!sent) return;
@@ -305,6 +312,13 @@ runChild('certproc', async (given: CertConfig, confine) => {
       const checked = checkIssued(config, answer.pem, publicKey, path);
       debug(path, 'new certificate checked');
       await file.send({ op: 'install', cert: checked.cert, chain: checked.chain, state: newState(config, path, checked.fields, answer.renewalInfo) });
+    } else if (answer.op === 'pending-order') {
+      if (verdict.op !== 'renew') throw new Failure('netproc', 'reported a pending order for no renewal');
+      // Kept since the first run that left it, so that an order that never comes is let go.
+      const keptSince = pending.order?.url === answer.url ? pending.order.keptSince : Date.now();
+      const base = decidedState ?? disk.state ?? { certId: null, directoryUrl: config.directoryUrl, renewalInfo: true, window: null, askAfter: null };
+      const state: RenewalState = { ...base, directoryUrl: config.directoryUrl, pendingOrder: { url: answer.url, names: config.names, publicKey: answer.publicKey, keptSince } };
+      await file.send({ op: 'state', state: renewalStateJson(state) });
     } else if (answer.op === 'revoked') {
       if (!config.revoke) throw new Failure('netproc', 'reported a revocation that was not asked for');
       await file.send({ op: 'remove' });

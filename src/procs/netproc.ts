@@ -37,6 +37,9 @@ const CONNECT_TIMEOUT_MS = 30_000;
 /** orderNotReady on finalize (the CA does not see the order as ready yet): finalize again this often. */
 const ORDER_NOT_READY_RETRIES = 3;
 
+/** The order was still processing at --poll-timeout: kept for the next run (ZeroSSL can take minutes). */
+class StillProcessing extends Failure {}
+
 /** Thrown when a peer hung up: it has reported its own failure, netproc just stops. */
 class PeerGone extends Error {
   constructor(readonly peer: string) {
@@ -237,21 +240,59 @@ async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: stri
  * authorizations, then the request (keyproc's CSR, or the one certproc checked for --csr), and
  * the certificate for certproc to check.
  */
-async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, replaces: string | null, request: Promise<{ csr: string; publicKey: string }>): Promise<void> {
+async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>): Promise<void> {
   await loadDirectory(acme, config);
   await findAccount(acme, signer, config);
-  const { url, order } = await createOrder(acme, config, replaces);
   const deadline = new Deadline(config.pollTimeoutMs);
+  let valid: Order | null = null;
   try {
-    await authorize(acme, order, signer, peers.chng, config, deadline);
+    if (verdict.pendingOrder !== undefined) valid = await resumeOrder(acme, verdict.pendingOrder, await request, config, deadline);
+    if (valid === null) {
+      const { url, order } = await createOrder(acme, config, verdict.replaces);
+      try {
+        await authorize(acme, order, signer, peers.chng, config, deadline);
+      } finally {
+        // Validation is over, or failed: chngproc may now remove what it published.
+        peers.chng.close();
+      }
+      valid = await finalizeOrder(acme, url, order, (await request).csr, config, deadline);
+    }
+  } catch (err) {
+    if (!(err instanceof StillProcessing)) throw err;
+    await send(peers.cert, { op: 'pending-order', url: err.subject, publicKey: (await request).publicKey });
+    throw new Failure(err.subject, `${err.problem}; the next run looks at this order first`);
   } finally {
-    // Validation is over, or failed: chngproc may now remove what it published.
     peers.chng.close();
   }
-  const { csr, publicKey } = await request;
-  const valid = await finalizeOrder(acme, url, order, csr, config, deadline);
   const chain = await downloadCertificate(acme, valid, config);
-  await send(peers.cert, { op: 'chain', pem: chain, publicKey, renewalInfo: acme.directory.renewalInfo !== null });
+  await send(peers.cert, { op: 'chain', pem: chain, publicKey: (await request).publicKey, renewalInfo: acme.directory.renewalInfo !== null });
+}
+
+/**
+ * The order an earlier run left processing, looked at first: finalized already with a key of the
+ * same public half, it needs no new validation and no second finalize. Valid: its certificate.
+ * Still processing: waited for, as after a finalize. Anything else (gone, invalid, for another
+ * key): null, and a new order is made.
+ */
+async function resumeOrder(acme: AcmeClient, pending: { url: string; publicKey: string }, request: { csr: string; publicKey: string }, config: NetConfig, deadline: Deadline): Promise<Order | null> {
+  if (pending.publicKey !== request.publicKey) {
+    debug(pending.url, 'the order an earlier run left processing is for another domain key: ordering anew');
+    return null;
+  }
+  let order: Order;
+  try {
+    order = (await acme.order(pending.url)).order;
+  } catch (err) {
+    if (!(err instanceof Failure)) throw err;
+    debug(pending.url, `the order an earlier run left processing cannot be read (${err.problem}): ordering anew`);
+    return null;
+  }
+  if (order.status !== 'processing' && order.status !== 'valid') {
+    debug(pending.url, `the order an earlier run left processing is ${order.status}: ordering anew`);
+    return null;
+  }
+  debug(pending.url, `order left processing by an earlier run is ${order.status}`);
+  return finalizeOrder(acme, pending.url, order, request.csr, config, deadline);
 }
 
 async function revokeCertificate(acme: AcmeClient, certificate: string, cert: Peers['cert'], config: NetConfig): Promise<void> {
@@ -368,8 +409,10 @@ function publisher(acme: AcmeClient, chng: Peers['chng'], config: NetConfig, thu
  * shares the run's deadline.
  */
 async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: string, config: NetConfig, deadline: Deadline): Promise<Order> {
+  let last = order.status;
   const lookAtOrder = async (): Promise<{ value: Order; retryAfter: number | null }> => {
     const next = await acme.order(url);
+    last = next.order.status;
     return { value: next.order, retryAfter: next.retryAfter };
   };
   // The order as newOrder returned it predates the authorizations just done: unless it was ready
@@ -397,8 +440,14 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
       current = await lookAtOrder();
     }
   }
-  const issued = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'ready' && o.status !== 'processing',
-    (o) => `order still ${o.status} after finalize`);
+  let issued: Order;
+  try {
+    issued = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'ready' && o.status !== 'processing',
+      (o) => `order still ${o.status} after finalize`);
+  } catch (err) {
+    if (err instanceof Failure && deadline.passed && (last === 'processing' || current.value.status === 'processing')) throw new StillProcessing(err.subject, err.problem);
+    throw err;
+  }
   return settledOrder(url, issued);
 }
 
@@ -507,7 +556,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     // chngproc is needed until the validation is over (issue() closes its channel then), and
     // keyproc until its request has come.
     const request = checked !== null ? Promise.resolve(checked) : (csr as Promise<KeyToNet>);
-    await unlessPeerGone(issue(acme, signer, peers, config, verdict.replaces, request), [peers.acct, peers.chng, peers.cert],
+    await unlessPeerGone(issue(acme, signer, peers, config, verdict, request), [peers.acct, peers.chng, peers.cert],
       [request.then(() => NEVER)]);
   } catch (err) {
     // A peer that hung up has already said why; netproc's part ends quietly.
