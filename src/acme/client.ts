@@ -44,11 +44,11 @@ const BAD_NONCE_RETRIES = 10;
 /**
  * Server errors that pass: Boulder answers 500 with `Retry-After: 60` (wfe2 when a backend call
  * fails), and a load balancer in front of any CA answers 502, 503 or 504 while it restarts. Each is
- * waited out (its Retry-After, capped; TRANSIENT_WAIT_MS without one) at most BUSY_RETRIES times.
+ * waited out (its Retry-After, or TRANSIENT_WAIT_MS without one) at most BUSY_RETRIES times.
  */
 const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
 const TRANSIENT_WAIT_MS = 2_000;
-/** Waits on a server error or 429 before giving up; a 429 asking for longer is reported, not waited. */
+/** Waits on a server error or 429 before giving up; a Retry-After over a minute is reported, not waited. */
 const BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_MS = 60_000;
 /** A renewal information answer is a few hundred bytes; anything near this is not one. */
@@ -97,12 +97,16 @@ export function linkTargets(res: HttpResponse, rel: string): string[] {
   return targets;
 }
 
-/** How long to wait before asking again: a server error (at most a minute), or a 429 with a short Retry-After. */
+/**
+ * How long to wait before asking again: a server error or a 429 whose Retry-After is a minute or
+ * less, or a server error without one. A CA asking for longer (maintenance, a rate limit) is not
+ * worth three waits of a minute: that is reported, with the time it gave.
+ */
 function busyWait(res: HttpResponse): number | null {
+  if (!TRANSIENT_STATUSES.has(res.status) && res.status !== 429) return null;
   const wait = retryAfterMs(res);
-  if (TRANSIENT_STATUSES.has(res.status)) return Math.min(wait ?? TRANSIENT_WAIT_MS, MAX_RETRY_AFTER_MS);
-  if (res.status !== 429) return null;
-  return wait !== null && wait <= MAX_RETRY_AFTER_MS ? wait : null;
+  if (wait === null) return res.status === 429 ? null : TRANSIENT_WAIT_MS;
+  return wait <= MAX_RETRY_AFTER_MS ? wait : null;
 }
 
 export class AcmeClient {
