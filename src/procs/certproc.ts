@@ -6,10 +6,12 @@
 // if the window says so. It tells netproc why it renews (or with -r the certificate to revoke).
 // Afterwards it checks what the CA sent (every block a certificate, the leaf for exactly the
 // requested names and our key, issued by the next block) before passing it to fileproc with the
-// new renewal state. With --csr it also reads the request (read-only) and refuses one that is not
-// signed by its own key or has a key acme-client would not load, before anything is asked of the
-// CA; the names then come from the request, and the certificate must carry its key. It talks to
-// netproc and fileproc and needs no network.
+// new renewal state. An order netproc reports still processing at --poll-timeout is kept in the
+// state, and named to netproc by the next run that renews the same names. With --csr it also
+// reads the request (read-only) and refuses one that is not signed by its own key or has a key
+// acme-client would not load, before anything is asked of the CA; the names then come from the
+// request, and the certificate must carry its key. It talks to netproc and fileproc and needs no
+// network.
 
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';

@@ -7,7 +7,9 @@
 // its answer, but the two unauthenticated GETs of fetchRenewalInfo when certproc asks for the CA's
 // renewal window); then the steps below, in this order, each a function of its own:
 //   loadDirectory, findAccount, then either revokeCertificate (revoke), or
-//   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc (issue).
+//   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc (issue); an order an
+//   earlier run left processing (certproc names it) is looked at first (resumeOrder), and one
+//   still processing at --poll-timeout is reported to certproc for the next run.
 // Each part runs only while the peers it needs are there (unlessPeerGone): one that goes ends it.
 // acctproc, keyproc and chngproc may start only once certproc has decided: netproc writes to none
 // of them before it has heard from acctproc.
@@ -238,7 +240,8 @@ async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: stri
 /**
  * An issuance, once certproc has said there is work: the account, the order and its
  * authorizations, then the request (keyproc's CSR, or the one certproc checked for --csr), and
- * the certificate for certproc to check.
+ * the certificate for certproc to check. An order still processing at the deadline is named to
+ * certproc, which keeps it for the next run, and the run fails.
  */
 async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>): Promise<void> {
   await loadDirectory(acme, config);
@@ -262,6 +265,7 @@ async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, conf
     await send(peers.cert, { op: 'pending-order', url: err.subject, publicKey: (await request).publicKey });
     throw new Failure(err.subject, `${err.problem}; the next run looks at this order first`);
   } finally {
+    // A resumed order publishes nothing: chngproc may go (closed once already otherwise; harmless).
     peers.chng.close();
   }
   const chain = await downloadCertificate(acme, valid, config);
