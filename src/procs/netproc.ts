@@ -520,9 +520,10 @@ async function rolloverAccountKey(acme: AcmeClient, signer: AccountSigner): Prom
 
 runChild('netproc', async (config: NetConfig, confine) => {
   // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
-  // The parent stops a run after --poll-timeout plus five --timeout (main.ts): a retry's wait must
-  // leave at least one request's time before that.
-  const budget = new Deadline(config.pollTimeoutMs + 4 * config.requestTimeoutMs);
+  // The parent stops a run after --poll-timeout plus five --timeout, an account-only run after five
+  // --timeout (main.ts): a retry's wait must leave at least one request's time before that.
+  const accountOnly = config.rolloverAccountKey || config.registerOnly;
+  const budget = new Deadline((accountOnly ? 0 : config.pollTimeoutMs) + 4 * config.requestTimeoutMs);
   const secureContext = loadTrust(config.caFile, process.env);
   await confine();
   checkTrustDirectories(process.env);
@@ -530,7 +531,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
     maxBodyBytes: 4 << 20, secureContext,
   });
-  if (config.rolloverAccountKey || config.registerOnly) {
+  if (accountOnly) {
     try {
       // --register: the account of acctproc's key, created if there is none (findAccount), and nothing else.
       return await withAccountOnly(config, http, budget, config.registerOnly ? (acme, signer) => findAccount(acme, signer, config) : rolloverAccountKey);
