@@ -13,6 +13,7 @@ import { BoulderProxy, startBoulderProxy } from '../scripts/boulderproxy.js';
 import { ISSUED_SET, STATE_FILE, ecKeys, makeKey, needsRootAndLab, runClient, workDir } from './helpers.js';
 import { certificateCertId } from '../src/x509/certid.js';
 import { certificateFields } from '../src/x509/names.js';
+import { RenewalState, parseRenewalState, renewalStateJson, usablePendingOrder } from '../src/x509/renewal.js';
 
 const skip = needsRootAndLab(labUnavailable);
 
@@ -245,4 +246,27 @@ describe('Boulder\'s ways through a proxy in front of Pebble', { skip }, () => {
       assert.equal(orderedOrFinalized(mark).length, 2, since(mark).join('\n'));
     });
   }
+});
+
+// Product changes that fail it: the state file dropping pendingOrder or refusing a null certId
+// (the order of a first issuance), or usablePendingOrder without one of its checks.
+test('the state file keeps a pending order, with or without a certificate; it is usable for 7 days, the same CA and names', () => {
+  const now = Date.parse('2026-12-06T12:00:00Z');
+  const state: RenewalState = {
+    certId: null, directoryUrl: 'https://ca.example/dir', renewalInfo: true, window: null, askAfter: null,
+    pendingOrder: { url: 'https://ca.example/order/1', names: ['a.example', 'b.example'], publicKey: 'AAAA', keptSince: now - 86_400_000 },
+  };
+  assert.deepEqual(parseRenewalState(renewalStateJson(state)), state);
+  const withCert = { ...state, certId: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE' };
+  assert.deepEqual(parseRenewalState(renewalStateJson(withCert)), withCert);
+  const usable = (s: RenewalState, dir = 'https://ca.example/dir', names = ['b.example', 'a.example'], at = now): string | null => {
+    const { order, forgotten } = usablePendingOrder(s, dir, names, at);
+    return order !== null ? 'usable' : forgotten;
+  };
+  assert.equal(usable(state), 'usable', 'names in any order');
+  assert.equal(usable(state, 'https://other.example/dir'), 'it is at another CA');
+  assert.equal(usable(state, undefined, ['a.example']), 'it is for other names');
+  assert.match(usable(state, undefined, undefined, now + 7 * 86_400_000) ?? '', /more than 7 days ago/);
+  assert.match(usable(state, undefined, undefined, now - 2 * 86_400_000) ?? '', /yet to come/);
+  assert.equal(usable({ ...state, pendingOrder: undefined } as RenewalState), null, 'nothing kept, nothing forgotten');
 });

@@ -106,7 +106,8 @@ export function usablePendingOrder(state: RenewalState | null, directoryUrl: str
   const same = (a: string[], b: string[]): boolean => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
   if (state.directoryUrl !== directoryUrl) return { order: null, forgotten: 'it is at another CA' };
   if (!same(order.names, names)) return { order: null, forgotten: 'it is for other names' };
-  if (now - order.keptSince > PENDING_ORDER_MAX_AGE_MS || order.keptSince > now) return { order: null, forgotten: `it was kept on ${utcTime(order.keptSince)}, more than 7 days ago` };
+  if (now - order.keptSince > PENDING_ORDER_MAX_AGE_MS) return { order: null, forgotten: `it was kept on ${utcTime(order.keptSince)}, more than 7 days ago` };
+  if (order.keptSince > now) return { order: null, forgotten: `it was kept on ${utcTime(order.keptSince)}, which is yet to come` };
   return { order, forgotten: null };
 }
 
