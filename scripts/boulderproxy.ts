@@ -39,9 +39,9 @@ export interface BoulderProxy {
   directoryUrl: string;
   /** Method, path and status of every request, in order (status 0: the connection was reset). */
   readonly requests: { method: string; path: string; status: number }[];
-  /** The payload of every newOrder that reached the proxy, refused or not, in order. */
+  /** The payload of every newOrder the proxy refused or Pebble accepted (not those refused for a bad nonce), in order. */
   readonly newOrders: Record<string, unknown>[];
-  /** The payload of every newAccount that creates one (not onlyReturnExisting), in order. */
+  /** The payload of every newAccount Pebble accepted that was not onlyReturnExisting, in order. */
   readonly newAccounts: Record<string, unknown>[];
   /** Every payload POSTed to an account URL (an update), in order. */
   readonly accountUpdates: Record<string, unknown>[];
@@ -200,17 +200,16 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
     }
     const jws = method === 'POST' ? jwsOf(body) : null;
     if (jws !== null && path === paths.newOrder) {
-      proxy.newOrders.push(jws.payload ?? {});
       const replaces = jws.payload?.replaces;
       if (typeof replaces === 'string') {
         const refusal = replacementRefusal(replaces, jws.protected.kid);
         if (refusal !== null) {
+          proxy.newOrders.push(jws.payload ?? {});
           await sendProblem(req, res, refusal);
           return;
         }
       }
     }
-    if (jws !== null && path === paths.newAccount && jws.payload?.onlyReturnExisting !== true) proxy.newAccounts.push(jws.payload ?? {});
     if (jws !== null && path === paths.newAccount && proxy.requireContact && jws.payload?.onlyReturnExisting !== true && jws.payload?.contact === undefined) {
       await sendProblem(req, res, { status: 400, type: 'invalidContact', detail: 'contact is required' });
       return;
@@ -218,6 +217,8 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
     if (jws !== null && jws.protected.kid !== undefined && pathOf(jws.protected.kid) === path && jws.payload !== null) proxy.accountUpdates.push(jws.payload);
 
     const answer = await forward(method, path, req.headers, body);
+    if (jws !== null && path === paths.newOrder && answer.status < 300) proxy.newOrders.push(jws.payload ?? {});
+    if (jws !== null && path === paths.newAccount && answer.status < 300 && jws.payload?.onlyReturnExisting !== true) proxy.newAccounts.push(jws.payload ?? {});
     let out = answer.body;
     const headers: Record<string, string | string[] | undefined> = { ...answer.headers };
     const type = String(answer.headers['content-type'] ?? '');
