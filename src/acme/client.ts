@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TOKEN } from '../check.js';
 import { Failure, debug, utcTime, warn } from '../log.js';
 import type { FlattenedJws } from './jws.js';
-import { HttpClient, HttpResponse } from './http.js';
+import { ConnectionLost, HttpClient, HttpResponse } from './http.js';
+import { Deadline } from './poll.js';
 import { canonicalIp } from '../x509/ip.js';
 import {
   Authorization, Directory, ERROR_PREFIX, Order, Problem, RenewalInfo, describeProblem, parseAccount, parseAuthorization, parseDirectory,
@@ -26,6 +27,8 @@ export interface AccountFields {
 }
 
 const EAB_REQUIRED = 'give --eab-kid and --eab-hmac-key-file';
+/** Google Trust Services refuses an account without a contact (ca-world notes); others may too. */
+const CONTACT_REQUIRED = 'the CA wants a contact for a new account: give --contact mailto:<address>';
 
 /** A problem document the CA answered with; the message is `<url>: <type>: <detail>`. */
 export class AcmeProblem extends Failure {
@@ -38,7 +41,14 @@ export class AcmeProblem extends Failure {
 }
 
 const BAD_NONCE_RETRIES = 10;
-/** Waits on 503 and 429 before giving up; longer Retry-After values are reported, not waited. */
+/**
+ * Server errors that pass: Boulder answers 500 with `Retry-After: 60` (wfe2 when a backend call
+ * fails), and a load balancer in front of any CA answers 502, 503 or 504 while it restarts. Each is
+ * waited out (its Retry-After, or TRANSIENT_WAIT_MS without one) at most BUSY_RETRIES times.
+ */
+const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
+const TRANSIENT_WAIT_MS = 2_000;
+/** Waits on a server error or 429 before giving up; a Retry-After over a minute is reported, not waited. */
 const BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_MS = 60_000;
 /** A renewal information answer is a few hundred bytes; anything near this is not one. */
@@ -87,11 +97,16 @@ export function linkTargets(res: HttpResponse, rel: string): string[] {
   return targets;
 }
 
-/** A Retry-After worth sleeping on before asking again: 503 or 429, and short. */
+/**
+ * How long to wait before asking again: a server error or a 429 whose Retry-After is a minute or
+ * less, or a server error without one. A CA asking for longer (maintenance, a rate limit) is not
+ * worth three waits of a minute: that is reported, with the time it gave.
+ */
 function busyWait(res: HttpResponse): number | null {
-  if (res.status !== 503 && res.status !== 429) return null;
+  if (!TRANSIENT_STATUSES.has(res.status) && res.status !== 429) return null;
   const wait = retryAfterMs(res);
-  return wait !== null && wait <= MAX_RETRY_AFTER_MS ? wait : null;
+  if (wait === null) return res.status === 429 ? null : TRANSIENT_WAIT_MS;
+  return wait <= MAX_RETRY_AFTER_MS ? wait : null;
 }
 
 export class AcmeClient {
@@ -101,20 +116,40 @@ export class AcmeClient {
   /** The names newOrder asked for: an authorization for anything else is refused. */
   private requested: Set<string> | null = null;
 
-  constructor(private readonly http: HttpClient, private readonly signer: Signer, private readonly directoryUrl: string) {}
+  /**
+   * `budget`: the time the run may still spend on the CA (--poll-timeout and --timeout); a wait
+   * before a retry that would not leave it is not made, and the error is reported instead.
+   */
+  constructor(private readonly http: HttpClient, private readonly signer: Signer, private readonly directoryUrl: string, private readonly budget: Deadline) {}
+
+  /** Whether to ask again after `wait`: not past the retries, nor past the run's budget. */
+  private retrying(url: string, res: HttpResponse, retries: number): number | null {
+    const wait = busyWait(res);
+    if (wait === null || retries >= BUSY_RETRIES || !this.budget.leaves(wait)) return null;
+    debug(url, `${TRANSIENT_STATUSES.has(res.status) ? 'server error' : 'busy'} (HTTP ${res.status}), retrying in ${Math.ceil(wait / 1000)} s`);
+    return wait;
+  }
 
   get directory(): Directory {
     if (this.dir === null) throw new Error('directory not loaded');
     return this.dir;
   }
 
-  /** An unsigned GET, with 503 and 429 waited out as post() does. */
+  /** An unsigned GET, with server errors, 429 and a lost connection retried as post() does. */
   private async unsigned(url: string, maxBytes?: number): Promise<HttpResponse> {
+    let lost = false;
     for (let attempt = 0; ; attempt++) {
-      const res = await this.http.get(url, maxBytes);
-      const wait = busyWait(res);
-      if (wait === null || attempt >= BUSY_RETRIES) return res;
-      debug(url, `busy (HTTP ${res.status}), retrying in ${Math.ceil(wait / 1000)} s`);
+      let res: HttpResponse;
+      try {
+        res = await this.http.get(url, maxBytes, lost);
+      } catch (err) {
+        if (!(err instanceof ConnectionLost) || lost) throw err;
+        lost = true;
+        debug(url, `${err.problem}; asking again on a new connection`);
+        continue;
+      }
+      const wait = this.retrying(url, res, attempt);
+      if (wait === null) return res;
       await sleep(wait);
     }
   }
@@ -168,16 +203,27 @@ export class AcmeClient {
 
   /**
    * A signed POST (§6.2). payload null is POST-as-GET. badNonce is retried with the nonce of the
-   * error response (§6.5), at most BAD_NONCE_RETRIES times; 503 and 429 with a short Retry-After
-   * are waited out at most BUSY_RETRIES times. A redirect is an error: the JWS is bound to its URL.
+   * error response (§6.5), at most BAD_NONCE_RETRIES times; server errors and 429 are waited out
+   * at most BUSY_RETRIES times (busyWait); a connection lost in flight is sent again once, on a new
+   * connection and signed with another nonce (the lost one may have been used). A redirect is an
+   * error: the JWS is bound to its URL.
    */
   async post(url: string, payload: unknown | null, useJwk = false, maxBytes?: number): Promise<HttpResponse> {
     const body = payload === null ? '' : JSON.stringify(payload);
     let badNonces = 0;
     let waits = 0;
+    let lost = false;
     for (;;) {
       const jws = await this.signer.sign(url, await this.nonce(), body, useJwk ? null : this.requireKid());
-      const res = await this.http.post(url, JSON.stringify(jws), maxBytes);
+      let res: HttpResponse;
+      try {
+        res = await this.http.post(url, JSON.stringify(jws), maxBytes, lost);
+      } catch (err) {
+        if (!(err instanceof ConnectionLost) || lost) throw err;
+        lost = true;
+        debug(url, `${err.problem}; sending it again on a new connection with a fresh nonce`);
+        continue;
+      }
       this.keepNonce(res);
       if (res.status >= 300 && res.status < 400) {
         const location = res.headers.location;
@@ -193,9 +239,8 @@ export class AcmeClient {
         debug(url, 'nonce rejected, retrying');
         continue;
       }
-      const wait = busyWait(res);
-      if (wait !== null && waits++ < BUSY_RETRIES) {
-        debug(url, `busy (HTTP ${res.status}), retrying in ${Math.ceil(wait / 1000)} s`);
+      const wait = this.retrying(url, res, waits++);
+      if (wait !== null) {
         await sleep(wait);
         continue;
       }
@@ -258,12 +303,19 @@ export class AcmeClient {
 
   /**
    * §7.3.2: an existing account whose contacts differ from `contact` (in any order) is given them.
-   * What the CA then keeps is its business: Let's Encrypt, for one, has kept none since 2025.
+   * An account object with no contact member at all is a CA that keeps none: Let's Encrypt since
+   * 2025 (Boulder drops contacts and answers an update with the account unchanged), so an update
+   * would be sent, and "made", on every run. It is not sent.
    */
   private async updateContacts(found: HttpResponse, contact: string[]): Promise<void> {
     const url = this.requireKid();
+    const kept = parseAccount(parseJson(found.body, url), url).contact;
+    if (kept === null) {
+      debug(url, 'the CA keeps no contacts: not updated');
+      return;
+    }
     const sorted = (list: string[]): string => JSON.stringify([...list].sort());
-    if (sorted(parseAccount(parseJson(found.body, url), url).contact) === sorted(contact)) return;
+    if (sorted(kept) === sorted(contact)) return;
     await this.post(url, { contact });
     debug(url, `contacts updated to ${contact.join(', ')}`);
   }
@@ -282,6 +334,11 @@ export class AcmeClient {
       return await this.post(newAccount, payload, true);
     } catch (err) {
       if (binding === null && err instanceof AcmeProblem && err.is('externalAccountRequired')) throw new Failure(newAccount, `${err.problem}; ${EAB_REQUIRED}`);
+      // Google Trust Services refuses an account without a contact; no CA words this alike, so a
+      // refusal that names contacts, or is invalidContact, is taken for it when none was given.
+      if (fields.contact.length === 0 && err instanceof AcmeProblem && (err.is('invalidContact') || /contact/i.test(err.document.detail))) {
+        throw new Failure(newAccount, `${err.problem}; ${CONTACT_REQUIRED}`);
+      }
       throw err;
     }
   }
@@ -302,13 +359,15 @@ export class AcmeClient {
 
   /**
    * RFC 9773 §4.2: the CA's suggested renewal window for a certificate, and how long the CA asks to
-   * be left alone before the next question (Retry-After). An unauthenticated GET.
+   * be left alone before the next question (Retry-After). An unauthenticated GET. null: the CA
+   * does not know the certificate (404).
    */
-  async renewalInfo(certId: string): Promise<{ info: RenewalInfo; retryAfter: number | null }> {
+  async renewalInfo(certId: string): Promise<{ info: RenewalInfo; retryAfter: number | null } | null> {
     const base = this.directory.renewalInfo;
     if (base === null) throw new Error('the CA offers no renewal information');
     const url = `${base.replace(/\/$/, '')}/${certId}`;
     const res = await this.unsigned(url, MAX_RENEWAL_INFO_BYTES);
+    if (res.status === 404) return null;
     if (res.status !== 200) throw this.failure(res);
     return { info: parseRenewalInfo(parseJson(res.body, url), url), retryAfter: retryAfterMs(res) };
   }

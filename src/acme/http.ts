@@ -25,6 +25,16 @@ export interface HttpOptions {
 
 const MAX_REDIRECTS = 3;
 
+/**
+ * The connection was reset or closed while a request was in flight: a kept-alive connection the
+ * server had closed meanwhile (Boulder closes idle ones after 120 s), or a load balancer's reset.
+ * Whether the server acted on the request is unknown; the caller may send it again, once.
+ */
+export class ConnectionLost extends Failure {}
+
+/** Socket errors that mean the connection went away under the request (not a refused connection or a timeout). */
+const LOST = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 /** Rejects anything but an absolute https URL: ACME over plain HTTP or another scheme is refused. */
 export function httpsUrl(value: string, subject: string): URL {
   let url: URL;
@@ -39,20 +49,27 @@ export function httpsUrl(value: string, subject: string): URL {
 
 export class HttpClient {
   private readonly agent: https.Agent;
+  /** For a request sent again after a lost connection: a new connection, never a kept one that may be as dead. */
+  private readonly freshAgent: https.Agent;
 
   constructor(private readonly options: HttpOptions) {
     this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, secureContext: options.secureContext });
+    this.freshAgent = new https.Agent({ keepAlive: false, secureContext: options.secureContext });
   }
 
   close(): void {
     this.agent.destroy();
+    this.freshAgent.destroy();
   }
 
-  /** Unsigned GET, following up to three redirects, each to https only. maxBytes lowers the body cap. */
-  async get(url: string, maxBytes?: number): Promise<HttpResponse> {
+  /**
+   * Unsigned GET, following up to three redirects, each to https only. maxBytes lowers the body cap.
+   * fresh: on a new connection (after a ConnectionLost).
+   */
+  async get(url: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
     let current = url;
     for (let hops = 0; ; hops++) {
-      const res = await this.request('GET', current, undefined, maxBytes);
+      const res = await this.request('GET', current, undefined, maxBytes, fresh);
       const location = res.headers.location;
       if (![301, 302, 303, 307, 308].includes(res.status) || typeof location !== 'string') return res;
       if (hops >= MAX_REDIRECTS) throw new Failure(url, 'too many redirects');
@@ -69,11 +86,11 @@ export class HttpClient {
   }
 
   /** A signed POST: never redirected (the JWS names its URL). maxBytes lowers the body cap. */
-  post(url: string, body: string, maxBytes?: number): Promise<HttpResponse> {
-    return this.request('POST', url, body, maxBytes);
+  post(url: string, body: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
+    return this.request('POST', url, body, maxBytes, fresh);
   }
 
-  private request(method: string, url: string, body?: string, maxBytes?: number): Promise<HttpResponse> {
+  private request(method: string, url: string, body?: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
     const target = httpsUrl(url, url);
     const { connectTimeoutMs, requestTimeoutMs, userAgent } = this.options;
     const maxBodyBytes = Math.min(maxBytes ?? Infinity, this.options.maxBodyBytes);
@@ -94,7 +111,7 @@ export class HttpClient {
           reject(err);
         } else resolve(res as HttpResponse);
       };
-      const req = https.request(target, { method, headers, agent: this.agent }, (res) => {
+      const req = https.request(target, { method, headers, agent: fresh ? this.freshAgent : this.agent }, (res) => {
         // A declared length over the cap is refused before a byte of it is read.
         const declared = Number(res.headers['content-length']);
         if (declared > maxBodyBytes) {
@@ -114,7 +131,7 @@ export class HttpClient {
           finish(null, response);
         });
         // A body cut short (the server closed mid-answer) is not an answer; Node says "aborted".
-        const cut = (): Failure => new Failure(url, 'connection closed before the answer was complete');
+        const cut = (): Failure => new ConnectionLost(url, 'connection closed before the answer was complete');
         res.on('error', (e) => finish(res.complete ? new Failure(url, e.message) : cut()));
         res.on('close', () => {
           if (!res.complete) finish(cut());
@@ -128,7 +145,10 @@ export class HttpClient {
           socket.once('close', () => clearTimeout(connect));
         }
       });
-      req.on('error', (e: NodeJS.ErrnoException) => finish(new Failure(url, e.code ? `${e.code}: ${e.message}` : e.message)));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        const problem = e.code ? `${e.code}: ${e.message}` : e.message;
+        finish(e.code !== undefined && LOST.has(e.code) ? new ConnectionLost(url, problem) : new Failure(url, problem));
+      });
       req.end(body);
     });
   }

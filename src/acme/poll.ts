@@ -22,6 +22,11 @@ export class Deadline {
     return Date.now() >= this.at;
   }
 
+  /** Whether `ms` from now is still before the deadline. */
+  leaves(ms: number): boolean {
+    return Date.now() + ms < this.at;
+  }
+
   /** Sleeps `ms`, or until the deadline if that comes first: one last look is still made. */
   async pause(ms: number): Promise<void> {
     await sleep(Math.max(0, Math.min(ms, this.at - Date.now())));

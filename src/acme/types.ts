@@ -71,11 +71,12 @@ export function parseDirectory(o: Json, subject: string): Directory {
 
 // §7.1.2: what netproc looks at of an account.
 export interface Account {
-  contact: string[];
+  /** null when the object has no contact member: a CA that keeps none (Let's Encrypt since 2025). */
+  contact: string[] | null;
 }
 
 export function parseAccount(o: Json, subject: string): Account {
-  return shaped(subject, () => ({ contact: o.contact === undefined ? [] : c.stringArray(o, 'contact', 100) }));
+  return shaped(subject, () => ({ contact: o.contact === undefined ? null : c.stringArray(o, 'contact', 100) }));
 }
 
 // §7.1.3

@@ -109,18 +109,20 @@ export type CertToNet =
   | { op: 'renewal-info'; certId: string }
   | { op: 'current'; reason: string }
   | { op: 'request'; csr: string; publicKey: string; names: string[] }
-  | { op: 'renew'; reason: string; replaces: string | null }
+  | { op: 'renew'; reason: string; replaces: string | null; pendingOrder?: { url: string; publicKey: string } }
   | { op: 'revoke'; certificate: string };
 /**
  * renewal-info: `offered` false when the CA's directory has no renewalInfo; `window` null when
  * asking failed (netproc has warned); times in milliseconds since the epoch.
  * chain: `renewalInfo` says whether the CA offers renewal information, for the next runs.
+ * pending-order: the order was still processing at --poll-timeout; the next run looks at it first.
  */
 export type NetToCert =
   | { op: 'ready' }
   | { op: 'renewal-info'; offered: boolean; window: { start: number; end: number } | null; retryAfterMs: number | null; explanationUrl: string | null }
   | { op: 'chain'; pem: string; publicKey: string; renewalInfo: boolean }
-  | { op: 'revoked'; already: boolean };
+  | { op: 'revoked'; already: boolean }
+  | { op: 'pending-order'; url: string; publicKey: string };
 
 export function parseCertToNet(v: unknown): CertToNet {
   const m = c.object(v);
@@ -130,7 +132,13 @@ export function parseCertToNet(v: unknown): CertToNet {
     case 'current':
       return { op: 'current', reason: c.string(m, 'reason', 1024) };
     case 'renew':
-      return { op: 'renew', reason: c.string(m, 'reason', 1024), replaces: c.optionalString(m, 'replaces', 1024) };
+    {
+      const pending = m.pendingOrder === undefined ? null : c.object(m.pendingOrder, 'pendingOrder');
+      return {
+        op: 'renew', reason: c.string(m, 'reason', 1024), replaces: c.optionalString(m, 'replaces', 1024),
+        ...(pending === null ? {} : { pendingOrder: { url: c.string(pending, 'url', 4096), publicKey: c.base64url(pending, 'publicKey', 8192) } }),
+      };
+    }
     case 'request':
       return { op: 'request', csr: c.base64url(m, 'csr'), publicKey: c.base64url(m, 'publicKey', 8192), names: c.stringArray(m, 'names') };
     case 'revoke':
@@ -158,6 +166,8 @@ export function parseNetToCert(v: unknown): NetToCert {
       return { op: 'chain', pem: c.string(m, 'pem'), publicKey: c.base64url(m, 'publicKey', 8192), renewalInfo: c.boolean(m, 'renewalInfo') };
     case 'revoked':
       return { op: 'revoked', already: c.boolean(m, 'already') };
+    case 'pending-order':
+      return { op: 'pending-order', url: c.string(m, 'url', 4096), publicKey: c.base64url(m, 'publicKey', 8192) };
     default:
       return c.unknownOp(m.op);
   }

@@ -6,10 +6,12 @@
 // if the window says so. It tells netproc why it renews (or with -r the certificate to revoke).
 // Afterwards it checks what the CA sent (every block a certificate, the leaf for exactly the
 // requested names and our key, issued by the next block) before passing it to fileproc with the
-// new renewal state. With --csr it also reads the request (read-only) and refuses one that is not
-// signed by its own key or has a key acme-client would not load, before anything is asked of the
-// CA; the names then come from the request, and the certificate must carry its key. It talks to
-// netproc and fileproc and needs no network.
+// new renewal state. An order netproc reports still processing at --poll-timeout is kept in the
+// state, and named to netproc by the next run that renews the same names. With --csr it also
+// reads the request (read-only) and refuses one that is not signed by its own key or has a key
+// acme-client would not load, before anything is asked of the CA; the names then come from the
+// request, and the certificate must carry its key. It talks to netproc and fileproc and needs no
+// network.
 
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
@@ -22,7 +24,7 @@ import { ChainError, splitPemCertificates } from '../x509/chain.js';
 import { CertificateFields, certificateFields, certificateNames } from '../x509/names.js';
 import { certificateCertId } from '../x509/certid.js';
 import {
-  RenewalState, RenewalWindow, Verdict, lifetimeVerdict, parseRenewalState, renewalStateJson, windowIsEarly, windowVerdict,
+  RenewalState, RenewalWindow, Verdict, lifetimeVerdict, parseRenewalState, renewalStateJson, usablePendingOrder, windowIsEarly, windowVerdict,
 } from '../x509/renewal.js';
 import { RequestError, SigningRequest, readSigningRequest } from '../x509/request.js';
 import { readFileCapped } from '../fsutil/read.js';
@@ -161,7 +163,9 @@ function judgeByDate(config: CertConfig, installed: Installed, saved: RenewalSta
     if (!askedLately) return { op: 'ask', installed, certId };
     if (state.window !== null) return verdictOf(path, windowVerdict(certId, state.window, Date.now()), replaces);
   }
-  return verdictOf(path, lifetimeVerdict(installed.notBefore, installed.notAfter, Date.now()), replaces);
+  // No renewal information for this certificate: the CA would refuse a "replaces" naming it too.
+  const named = state !== null && !state.renewalInfo ? null : replaces;
+  return verdictOf(path, lifetimeVerdict(installed.notBefore, installed.notAfter, Date.now()), named);
 }
 
 function verdictOf(path: string, verdict: Verdict, replaces: string | null): CertToNet {
@@ -188,14 +192,16 @@ function consistentSet(cert: string, chain: string | null, fullchain: string | n
 function judgeByRenewalInfo(config: CertConfig, path: string, asked: Extract<Judgement, { op: 'ask' }>, answer: Extract<NetToCert, { op: 'renewal-info' }>):
   { verdict: CertToNet; state: RenewalState | null } {
   const { installed, certId } = asked;
-  const lifetime = (): CertToNet => verdictOf(path, lifetimeVerdict(installed.notBefore, installed.notAfter, Date.now()), certId);
+  const lifetime = (replaces: string | null): CertToNet => verdictOf(path, lifetimeVerdict(installed.notBefore, installed.notAfter, Date.now()), replaces);
   const remember = (renewalInfo: boolean, window: RenewalWindow | null, askAfter: number | null): RenewalState =>
     ({ certId, directoryUrl: config.directoryUrl, renewalInfo, window, askAfter });
+  // Not offered: the CA has no renewalInfo, or (HTTP 404) does not know this certificate. Either
+  // way it is remembered for this certificate, and later runs ask nothing.
   if (!answer.offered) {
-    debug(config.directoryUrl, 'the CA offers no renewal information; the lifetime rule decides');
-    return { verdict: lifetime(), state: remember(false, null, null) };
+    debug(config.directoryUrl, 'no renewal information for this certificate; the lifetime rule decides');
+    return { verdict: lifetime(null), state: remember(false, null, null) };
   }
-  if (answer.window === null) return { verdict: lifetime(), state: null };
+  if (answer.window === null) return { verdict: lifetime(certId), state: null };
   const wait = Math.min(MAX_ASK_AFTER_MS, Math.max(MIN_ASK_AFTER_MS, answer.retryAfterMs ?? DEFAULT_ASK_AFTER_MS));
   const askAfter = Date.now() + wait;
   if (answer.explanationUrl !== null) {
@@ -270,6 +276,8 @@ runChild('certproc', async (given: CertConfig, confine) => {
     if (hello.op !== 'ready') throw new Failure('netproc', `unexpected message "${hello.op}" before ready`);
 
     let verdict: CertToNet;
+    /** The renewal state this run decided, if any: a pending order is kept beside it. */
+    let decidedState: RenewalState | null = null;
     if (judged.op === 'ask') {
       if (!(await net.send({ op: 'renewal-info', certId: judged.certId }))) return;
       const answer = await net.recv();
@@ -277,6 +285,7 @@ runChild('certproc', async (given: CertConfig, confine) => {
       if (answer.op !== 'renewal-info') throw new Failure('netproc', `unexpected message "${answer.op}" for renewal information`);
       const decided = judgeByRenewalInfo(config, path, judged, answer);
       verdict = decided.verdict;
+      decidedState = decided.state;
       if (verdict.op === 'current') {
         await net.send(verdict);
         if (decided.state !== null) await file.send({ op: 'state', state: renewalStateJson(decided.state) });
@@ -286,6 +295,10 @@ runChild('certproc', async (given: CertConfig, confine) => {
     } else {
       verdict = judged;
     }
+    // An order an earlier run left processing: netproc looks at it before ordering again.
+    const pending = usablePendingOrder(disk.state, config.directoryUrl, config.names, Date.now());
+    if (pending.forgotten !== null) debug(pending.order?.url ?? path, `the order an earlier run left processing is forgotten: ${pending.forgotten}`);
+    if (verdict.op === 'renew' && pending.order !== null) verdict = { ...verdict, pendingOrder: { url: pending.order.url, publicKey: pending.order.publicKey } };
     if (request !== null && verdict.op === 'renew') {
       const sent = await net.send({ op: 'request', csr: base64url(request.der), publicKey: base64url(request.publicKey), names: request.names });
       if (!sent) return;
@@ -301,6 +314,13 @@ runChild('certproc', async (given: CertConfig, confine) => {
       const checked = checkIssued(config, answer.pem, publicKey, path);
       debug(path, 'new certificate checked');
       await file.send({ op: 'install', cert: checked.cert, chain: checked.chain, state: newState(config, path, checked.fields, answer.renewalInfo) });
+    } else if (answer.op === 'pending-order') {
+      if (verdict.op !== 'renew') throw new Failure('netproc', 'reported a pending order for no renewal');
+      // Kept since the first run that left it, so that an order that never comes is let go.
+      const keptSince = pending.order?.url === answer.url ? pending.order.keptSince : Date.now();
+      const base = decidedState ?? disk.state ?? { certId: null, directoryUrl: config.directoryUrl, renewalInfo: true, window: null, askAfter: null };
+      const state: RenewalState = { ...base, directoryUrl: config.directoryUrl, pendingOrder: { url: answer.url, names: config.names, publicKey: answer.publicKey, keptSince } };
+      await file.send({ op: 'state', state: renewalStateJson(state) });
     } else if (answer.op === 'revoked') {
       if (!config.revoke) throw new Failure('netproc', 'reported a revocation that was not asked for');
       await file.send({ op: 'remove' });

@@ -7,7 +7,9 @@
 // its answer, but the two unauthenticated GETs of fetchRenewalInfo when certproc asks for the CA's
 // renewal window); then the steps below, in this order, each a function of its own:
 //   loadDirectory, findAccount, then either revokeCertificate (revoke), or
-//   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc (issue).
+//   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc (issue); an order an
+//   earlier run left processing (certproc names it) is looked at first (resumeOrder), and one
+//   still processing at --poll-timeout is reported to certproc for the next run.
 // Each part runs only while the peers it needs are there (unlessPeerGone): one that goes ends it.
 // acctproc, keyproc and chngproc may start only once certproc has decided: netproc writes to none
 // of them before it has heard from acctproc.
@@ -36,6 +38,9 @@ const CONCURRENT_AUTHORIZATIONS = 16;
 const CONNECT_TIMEOUT_MS = 30_000;
 /** orderNotReady on finalize (the CA does not see the order as ready yet): finalize again this often. */
 const ORDER_NOT_READY_RETRIES = 3;
+
+/** The order was still processing at --poll-timeout: kept for the next run (ZeroSSL can take minutes). */
+class StillProcessing extends Failure {}
 
 /** Thrown when a peer hung up: it has reported its own failure, netproc just stops. */
 class PeerGone extends Error {
@@ -187,7 +192,14 @@ async function fetchRenewalInfo(acme: AcmeClient, certId: string, config: NetCon
   const none = { op: 'renewal-info', window: null, retryAfterMs: null, explanationUrl: null } as const;
   try {
     if ((await acme.loadDirectory()).renewalInfo === null) return { ...none, offered: false };
-    const { info, retryAfter } = await acme.renewalInfo(certId);
+    const answer = await acme.renewalInfo(certId);
+    if (answer === null) {
+      // Boulder answers 404 for a certificate it did not issue (another CA's, staging's, or one it
+      // no longer keeps): for this certificate it is as if the CA offered no renewal information.
+      debug(certId, 'the CA does not know this certificate (HTTP 404): no renewal information for it');
+      return { ...none, offered: false };
+    }
+    const { info, retryAfter } = answer;
     return { ...none, offered: true, window: info.window, retryAfterMs: retryAfter, explanationUrl: info.explanationUrl };
   } catch (err) {
     const [subject, problem] = err instanceof Failure ? [err.subject, err.problem] : [config.directoryUrl, (err as Error).message];
@@ -228,23 +240,63 @@ async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: stri
 /**
  * An issuance, once certproc has said there is work: the account, the order and its
  * authorizations, then the request (keyproc's CSR, or the one certproc checked for --csr), and
- * the certificate for certproc to check.
+ * the certificate for certproc to check. An order still processing at the deadline is named to
+ * certproc, which keeps it for the next run, and the run fails.
  */
-async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, replaces: string | null, request: Promise<{ csr: string; publicKey: string }>): Promise<void> {
+async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>): Promise<void> {
   await loadDirectory(acme, config);
   await findAccount(acme, signer, config);
-  const { url, order } = await createOrder(acme, config, replaces);
   const deadline = new Deadline(config.pollTimeoutMs);
+  let valid: Order | null = null;
   try {
-    await authorize(acme, order, signer, peers.chng, config, deadline);
+    if (verdict.pendingOrder !== undefined) valid = await resumeOrder(acme, verdict.pendingOrder, await request, config, deadline);
+    if (valid === null) {
+      const { url, order } = await createOrder(acme, config, verdict.replaces);
+      try {
+        await authorize(acme, order, signer, peers.chng, config, deadline);
+      } finally {
+        // Validation is over, or failed: chngproc may now remove what it published.
+        peers.chng.close();
+      }
+      valid = await finalizeOrder(acme, url, order, (await request).csr, config, deadline);
+    }
+  } catch (err) {
+    if (!(err instanceof StillProcessing)) throw err;
+    await send(peers.cert, { op: 'pending-order', url: err.subject, publicKey: (await request).publicKey });
+    throw new Failure(err.subject, `${err.problem}; the next run looks at this order first`);
   } finally {
-    // Validation is over, or failed: chngproc may now remove what it published.
+    // A resumed order publishes nothing: chngproc may go (closed once already otherwise; harmless).
     peers.chng.close();
   }
-  const { csr, publicKey } = await request;
-  const valid = await finalizeOrder(acme, url, order, csr, config, deadline);
   const chain = await downloadCertificate(acme, valid, config);
-  await send(peers.cert, { op: 'chain', pem: chain, publicKey, renewalInfo: acme.directory.renewalInfo !== null });
+  await send(peers.cert, { op: 'chain', pem: chain, publicKey: (await request).publicKey, renewalInfo: acme.directory.renewalInfo !== null });
+}
+
+/**
+ * The order an earlier run left processing, looked at first: finalized already with a key of the
+ * same public half, it needs no new validation and no second finalize. Valid: its certificate.
+ * Still processing: waited for, as after a finalize. Anything else (gone, invalid, for another
+ * key): null, and a new order is made.
+ */
+async function resumeOrder(acme: AcmeClient, pending: { url: string; publicKey: string }, request: { csr: string; publicKey: string }, config: NetConfig, deadline: Deadline): Promise<Order | null> {
+  if (pending.publicKey !== request.publicKey) {
+    debug(pending.url, 'the order an earlier run left processing is for another domain key: ordering anew');
+    return null;
+  }
+  let order: Order;
+  try {
+    order = (await acme.order(pending.url)).order;
+  } catch (err) {
+    if (!(err instanceof Failure)) throw err;
+    debug(pending.url, `the order an earlier run left processing cannot be read (${err.problem}): ordering anew`);
+    return null;
+  }
+  if (order.status !== 'processing' && order.status !== 'valid') {
+    debug(pending.url, `the order an earlier run left processing is ${order.status}: ordering anew`);
+    return null;
+  }
+  debug(pending.url, `order left processing by an earlier run is ${order.status}`);
+  return finalizeOrder(acme, pending.url, order, request.csr, config, deadline);
 }
 
 async function revokeCertificate(acme: AcmeClient, certificate: string, cert: Peers['cert'], config: NetConfig): Promise<void> {
@@ -256,8 +308,24 @@ async function revokeCertificate(acme: AcmeClient, certificate: string, cert: Pe
 }
 
 /**
+ * Why the CA refused an order's "replaces", when that is what it did: Boulder's
+ * validateReplacementOrder (wfe2/wfe.go) answers 409 alreadyReplaced for a certificate replaced
+ * already, 403 unauthorized when another account requested it (orderMatchesReplacement: a
+ * certificate copied from another client, a new account made with -n), and 404 malformed when it
+ * knows no such issuer or serial (another CA's certificate, staging's, one it no longer keeps).
+ */
+function replacesRefused(err: unknown): string | null {
+  if (!(err instanceof AcmeProblem)) return null;
+  if (err.is('alreadyReplaced')) return 'it was already replaced';
+  if (err.status === 403 && err.is('unauthorized')) return 'another account requested it';
+  if (err.status === 404 && err.is('malformed')) return 'the CA does not know it';
+  return null;
+}
+
+/**
  * §7.4. A renewal names the certificate it replaces when the CA offers renewal information (RFC
- * 9773 §5); a CA that has already seen it replaced (alreadyReplaced) is asked once more without.
+ * 9773 §5); a CA that refuses that (replacesRefused) is asked once more without: a lost rate-limit
+ * exemption costs far less than a renewal that fails every night.
  */
 async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string | null): Promise<{ url: string; order: Order }> {
   const extra = { profile: config.profile, replaces: config.ari && acme.directory.renewalInfo !== null ? replaces : null };
@@ -265,8 +333,9 @@ async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string
   try {
     created = await acme.newOrder(config.names, extra);
   } catch (err) {
-    if (!(err instanceof AcmeProblem && err.is('alreadyReplaced')) || extra.replaces === null) throw err;
-    debug(acme.directory.newOrder, `${extra.replaces} was already replaced: ordering without "replaces"`);
+    const why = replacesRefused(err);
+    if (why === null || extra.replaces === null) throw err;
+    debug(acme.directory.newOrder, `"replaces" ${extra.replaces} refused (${why}: ${(err as AcmeProblem).problem}); ordering without it`);
     created = await acme.newOrder(config.names, { ...extra, replaces: null });
   }
   const { url, order } = created;
@@ -344,8 +413,10 @@ function publisher(acme: AcmeClient, chng: Peers['chng'], config: NetConfig, thu
  * shares the run's deadline.
  */
 async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: string, config: NetConfig, deadline: Deadline): Promise<Order> {
+  let last = order.status;
   const lookAtOrder = async (): Promise<{ value: Order; retryAfter: number | null }> => {
     const next = await acme.order(url);
+    last = next.order.status;
     return { value: next.order, retryAfter: next.retryAfter };
   };
   // The order as newOrder returned it predates the authorizations just done: unless it was ready
@@ -373,8 +444,14 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
       current = await lookAtOrder();
     }
   }
-  const issued = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'ready' && o.status !== 'processing',
-    (o) => `order still ${o.status} after finalize`);
+  let issued: Order;
+  try {
+    issued = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'ready' && o.status !== 'processing',
+      (o) => `order still ${o.status} after finalize`);
+  } catch (err) {
+    if (err instanceof Failure && deadline.passed && (last === 'processing' || current.value.status === 'processing')) throw new StillProcessing(err.subject, err.problem);
+    throw err;
+  }
   return settledOrder(url, issued);
 }
 
@@ -413,11 +490,11 @@ async function downloadCertificate(acme: AcmeClient, order: Order, config: NetCo
  * A run that needs acctproc alone (--rollover-account-key, --register): only its channel is open,
  * the directory is loaded, then `step` does the rest.
  */
-async function withAccountOnly(config: NetConfig, http: HttpClient, step: (acme: AcmeClient, signer: AccountSigner) => Promise<void>): Promise<void> {
+async function withAccountOnly(config: NetConfig, http: HttpClient, budget: Deadline, step: (acme: AcmeClient, signer: AccountSigner) => Promise<void>): Promise<void> {
   const acct: Peers['acct'] = new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet);
   try {
     const signer = new AccountSigner(acct);
-    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    const acme = new AcmeClient(http, signer, config.directoryUrl, budget);
     await loadDirectory(acme, config);
     await step(acme, signer);
   } catch (err) {
@@ -443,6 +520,10 @@ async function rolloverAccountKey(acme: AcmeClient, signer: AccountSigner): Prom
 
 runChild('netproc', async (config: NetConfig, confine) => {
   // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
+  // The parent stops a run after --poll-timeout plus five --timeout, an account-only run after five
+  // --timeout (main.ts): a retry's wait must leave at least one request's time before that.
+  const accountOnly = config.rolloverAccountKey || config.registerOnly;
+  const budget = new Deadline((accountOnly ? 0 : config.pollTimeoutMs) + 4 * config.requestTimeoutMs);
   const secureContext = loadTrust(config.caFile, process.env);
   await confine();
   checkTrustDirectories(process.env);
@@ -450,10 +531,10 @@ runChild('netproc', async (config: NetConfig, confine) => {
     userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
     maxBodyBytes: 4 << 20, secureContext,
   });
-  if (config.rolloverAccountKey || config.registerOnly) {
+  if (accountOnly) {
     try {
       // --register: the account of acctproc's key, created if there is none (findAccount), and nothing else.
-      return await withAccountOnly(config, http, config.registerOnly ? (acme, signer) => findAccount(acme, signer, config) : rolloverAccountKey);
+      return await withAccountOnly(config, http, budget, config.registerOnly ? (acme, signer) => findAccount(acme, signer, config) : rolloverAccountKey);
     } finally {
       http.close();
     }
@@ -469,7 +550,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     const csr = peers.key === null ? null : receive(peers.key);
     csr?.catch(() => undefined);
     const signer = new AccountSigner(peers.acct);
-    const acme = new AcmeClient(http, signer, config.directoryUrl);
+    const acme = new AcmeClient(http, signer, config.directoryUrl, budget);
     const { verdict, request: checked } = await unlessPeerGone(askCertproc(peers.cert, acme, config), [peers.cert]);
     if (verdict.op === 'current') return; // certproc has said why
     // With --csr the names are the request's, as certproc read them.
@@ -480,7 +561,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     // chngproc is needed until the validation is over (issue() closes its channel then), and
     // keyproc until its request has come.
     const request = checked !== null ? Promise.resolve(checked) : (csr as Promise<KeyToNet>);
-    await unlessPeerGone(issue(acme, signer, peers, config, verdict.replaces, request), [peers.acct, peers.chng, peers.cert],
+    await unlessPeerGone(issue(acme, signer, peers, config, verdict, request), [peers.acct, peers.chng, peers.cert],
       [request.then(() => NEVER)]);
   } catch (err) {
     // A peer that hung up has already said why; netproc's part ends quietly.

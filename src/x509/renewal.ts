@@ -8,6 +8,11 @@ import * as c from '../check.js';
 import { utcTime } from '../log.js';
 
 const DAY = 86_400_000;
+/**
+ * How long an order left processing is looked at again by later runs: an older one is forgotten
+ * (Let's Encrypt's orders expire after 7 days; an order still not issued by then will not be).
+ */
+export const PENDING_ORDER_MAX_AGE_MS = 7 * DAY;
 /** Certificates this short renew at half their lifetime, longer ones at two thirds. */
 const SHORT_LIFETIME = 10 * DAY;
 
@@ -71,11 +76,39 @@ export function windowIsEarly(window: RenewalWindow, notBefore: number, notAfter
  * and `window` (the last answer, if any) decides.
  */
 export interface RenewalState {
-  certId: string;
+  /** null: no certificate yet (the state holds only a pending order). */
+  certId: string | null;
   directoryUrl: string;
   renewalInfo: boolean;
   window: RenewalWindow | null;
   askAfter: number | null;
+  pendingOrder?: PendingOrder;
+}
+
+/**
+ * An order the CA was still issuing (processing) when a run gave up at --poll-timeout: ZeroSSL can
+ * take minutes. The next run for the same names, directory and domain key looks at it first and
+ * downloads its certificate when it is valid, rather than ordering and finalizing again.
+ */
+export interface PendingOrder {
+  url: string;
+  names: string[];
+  /** The domain key's public half (base64url SPKI) the order was finalized with. */
+  publicKey: string;
+  /** When a run first kept it. */
+  keptSince: number;
+}
+
+/** The pending order of `state` if it may still be looked at for these names at this CA, else null and why not. */
+export function usablePendingOrder(state: RenewalState | null, directoryUrl: string, names: string[], now: number): { order: PendingOrder | null; forgotten: string | null } {
+  const order = state?.pendingOrder;
+  if (order === undefined || state === null) return { order: null, forgotten: null };
+  const same = (a: string[], b: string[]): boolean => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+  if (state.directoryUrl !== directoryUrl) return { order: null, forgotten: 'it is at another CA' };
+  if (!same(order.names, names)) return { order: null, forgotten: 'it is for other names' };
+  if (now - order.keptSince > PENDING_ORDER_MAX_AGE_MS) return { order: null, forgotten: `it was kept on ${utcTime(order.keptSince)}, more than 7 days ago` };
+  if (order.keptSince > now) return { order: null, forgotten: `it was kept on ${utcTime(order.keptSince)}, which is yet to come` };
+  return { order, forgotten: null };
 }
 
 /** The state file's JSON, checked; null for anything unusable (it is then as if absent). */
@@ -97,17 +130,25 @@ export function renewalStateFrom(value: unknown): RenewalState {
     if (Number.isNaN(ms)) throw new c.ShapeError(`${key} is not a date`);
     return ms;
   };
+  const pending = o.pendingOrder === undefined ? null : c.object(o.pendingOrder, 'pendingOrder');
   return {
-    certId: c.string(o, 'certId', 1024),
+    certId: c.optionalString(o, 'certId', 1024),
     directoryUrl: c.string(o, 'directoryUrl', 4096),
     renewalInfo: c.boolean(o, 'renewalInfo'),
     window: window === null ? null : { start: when(window, 'start'), end: when(window, 'end') },
     askAfter: o.askAfter === null ? null : when(o, 'askAfter'),
+    ...(pending === null ? {} : {
+      pendingOrder: {
+        url: c.string(pending, 'url', 4096), names: c.stringArray(pending, 'names'), publicKey: c.base64url(pending, 'publicKey', 8192),
+        keptSince: when(pending, 'keptSince'),
+      },
+    }),
   };
 }
 
 /** The JSON text the state file holds (dates as RFC 3339, for a human reading it). */
 export function renewalStateJson(state: RenewalState): string {
   const window = state.window === null ? null : { start: utcTime(state.window.start), end: utcTime(state.window.end) };
-  return `${JSON.stringify({ ...state, window, askAfter: state.askAfter === null ? null : utcTime(state.askAfter) }, null, 2)}\n`;
+  const pendingOrder = state.pendingOrder === undefined ? {} : { pendingOrder: { ...state.pendingOrder, keptSince: utcTime(state.pendingOrder.keptSince) } };
+  return `${JSON.stringify({ ...state, window, askAfter: state.askAfter === null ? null : utcTime(state.askAfter), ...pendingOrder }, null, 2)}\n`;
 }

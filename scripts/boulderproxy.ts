@@ -1,0 +1,267 @@
+// boulderproxy: Let's Encrypt's Boulder where Debian's Pebble 2.4 behaves otherwise, put in front of
+// a real Pebble (issuance is still Pebble's). An HTTPS reverse proxy on 127.0.0.1 that passes every
+// request on with its Host header unchanged (Pebble builds its URLs, and checks each JWS "url",
+// from that header) and, as Boulder does (shared/notes/ca-world-2026.md, from Boulder's source):
+//   - offers renewalInfo; answers 404 for a certificate not issued through it, and for one that was
+//     a window at two thirds of its lifetime with Retry-After 21600;
+//   - checks a newOrder's "replaces" (wfe2/wfe.go validateReplacementOrder): 404 malformed for a
+//     certificate it does not know, 403 unauthorized for one another account requested, 409
+//     alreadyReplaced for one replaced already;
+//   - keeps no contacts: account objects lose their "contact" member;
+//   - puts a fresh Replay-Nonce on every error it makes up, as Boulder does on every error;
+// and, when the test asks, once each: a 500 with Retry-After (Boulder's answer when a backend
+// fails), a connection reset while a request is in flight, and an order that stays "processing".
+// Used by test/boulder.test.ts.
+
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Lab } from './pebble-lab.js';
+import { certificateCertId } from '../src/x509/certid.js';
+import { certificateFields } from '../src/x509/names.js';
+
+export interface Problem {
+  status: number;
+  type: string;
+  detail: string;
+}
+
+/** A request the test wants to go wrong once: the first whose method and path (prefix) match. */
+export interface Mishap {
+  method: string;
+  pathPrefix: string;
+}
+
+export interface BoulderProxy {
+  directoryUrl: string;
+  /** Method, path and status of every request, in order (status 0: the connection was reset). */
+  readonly requests: { method: string; path: string; status: number }[];
+  /** The payload of every newOrder the proxy refused or Pebble accepted (not those refused for a bad nonce), in order. */
+  readonly newOrders: Record<string, unknown>[];
+  /** The payload of every newAccount Pebble accepted that was not onlyReturnExisting, in order. */
+  readonly newAccounts: Record<string, unknown>[];
+  /** Every payload POSTed to an account URL (an update), in order. */
+  readonly accountUpdates: Record<string, unknown>[];
+  /** The CertIDs asked for with renewalInfo. */
+  readonly renewalInfoAsked: string[];
+  /** Forgets which certificates were issued through it: as a CA that no longer keeps them. */
+  forgetCertificates(): void;
+  /** Answers the next matching request with this status and Retry-After (null: none); the problem is serverInternal unless given. */
+  failOnce: (Mishap & { status: number; retryAfter: string | null; problem?: { type: string; detail: string } }) | null;
+  /** Resets the connection of the next matching request once its body has arrived, unanswered. */
+  resetOnce: Mishap | null;
+  /** While true, a valid order is shown as "processing" (no certificate), with Retry-After: 1. */
+  holdProcessing: boolean;
+  /** Refuses a newAccount that has no contact, as Google Trust Services does. */
+  requireContact: boolean;
+  stop(): Promise<void>;
+}
+
+const RENEWAL_INFO_PATH = '/renewal-info';
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+interface Jws {
+  protected: { kid?: string; url?: string };
+  payload: Record<string, unknown> | null;
+}
+
+function jwsOf(body: Buffer): Jws | null {
+  try {
+    const jws = JSON.parse(body.toString('utf8')) as { protected: string; payload: string };
+    const decode = (part: string): unknown => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return { protected: decode(jws.protected) as Jws['protected'], payload: jws.payload === '' ? null : (decode(jws.payload) as Record<string, unknown>) };
+  } catch {
+    return null;
+  }
+}
+
+interface Issued {
+  account: string;
+  notBefore: number;
+  notAfter: number;
+  replaced: boolean;
+}
+
+export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFile' | 'dir'>): Promise<BoulderProxy> {
+  const upstream = new URL(lab.directoryUrl);
+  const agent = new https.Agent({ ca: readFileSync(lab.tlsCaFile), keepAlive: true });
+  /** CertID -> who requested it and when it runs out. */
+  const issued = new Map<string, Issued>();
+
+  const forward = (method: string, path: string, headers: IncomingMessage['headers'], body: Buffer):
+    Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> =>
+    new Promise((resolve, reject) => {
+      const up = https.request({ host: upstream.hostname, port: upstream.port, method, path, headers, agent }, (res) => {
+        void readBody(res).then((b) => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: b }), reject);
+      });
+      up.on('error', reject);
+      up.end(body);
+    });
+
+  // Pebble's directory names its newNonce and newAccount paths.
+  const directory = JSON.parse((await forward('GET', upstream.pathname, { host: upstream.host }, Buffer.alloc(0))).body.toString('utf8')) as Record<string, string>;
+  const pathOf = (url: string | undefined): string => new URL(url ?? '/', lab.directoryUrl).pathname;
+  const paths = { newNonce: pathOf(directory.newNonce), newAccount: pathOf(directory.newAccount), newOrder: pathOf(directory.newOrder) };
+
+  const freshNonce = async (host: string): Promise<string | undefined> => {
+    const res = await forward('HEAD', paths.newNonce, { host }, Buffer.alloc(0));
+    const nonce = res.headers['replay-nonce'];
+    return typeof nonce === 'string' ? nonce : undefined;
+  };
+
+  const sendProblem = async (req: IncomingMessage, res: ServerResponse, p: Problem, extra: Record<string, string> = {}): Promise<void> => {
+    const nonce = await freshNonce(req.headers.host ?? '');
+    res.writeHead(p.status, { 'content-type': 'application/problem+json', ...(nonce === undefined ? {} : { 'replay-nonce': nonce }), ...extra });
+    res.end(JSON.stringify({ type: `urn:ietf:params:acme:error:${p.type}`, detail: p.detail, status: p.status }));
+  };
+
+  const matches = (m: Mishap | null, method: string, path: string): boolean => m !== null && m.method === method && path.startsWith(m.pathPrefix);
+
+  /** wfe2/wfe.go validateReplacementOrder, in its order; null: the order may go on. */
+  const replacementRefusal = (replaces: string, account: string | undefined): Problem | null => {
+    const known = issued.get(replaces);
+    if (known === undefined) {
+      return { status: 404, type: 'malformed', detail: "Could not validate ARI 'replaces' field :: path contained an Authority Key Identifier that did not match a known issuer" };
+    }
+    if (known.account !== account) {
+      return { status: 403, type: 'unauthorized', detail: "Could not validate ARI 'replaces' field :: requester account did not request the certificate being replaced by this order" };
+    }
+    if (known.replaced) return { status: 409, type: 'alreadyReplaced', detail: 'cannot indicate an order replaces certificate which already has a replacement order' };
+    return null;
+  };
+
+  const requests: BoulderProxy['requests'] = [];
+  const proxy: BoulderProxy = {
+    directoryUrl: '',
+    requests,
+    newOrders: [],
+    newAccounts: [],
+    accountUpdates: [],
+    renewalInfoAsked: [],
+    forgetCertificates: () => issued.clear(),
+    failOnce: null,
+    resetOnce: null,
+    holdProcessing: false,
+    requireContact: false,
+    async stop() {
+      agent.destroy();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = req.url ?? '/';
+    const method = req.method ?? '';
+    const record = { method, path, status: 0 };
+    requests.push(record);
+    res.on('finish', () => (record.status = res.statusCode));
+    const body = await readBody(req);
+    if (matches(proxy.resetOnce, method, path)) {
+      proxy.resetOnce = null;
+      // Closed under the request, unanswered: the client sees a hang-up (ECONNRESET), as from a
+      // load balancer's reset or a kept-alive connection the server closed meanwhile.
+      req.socket.destroy();
+      return;
+    }
+    if (proxy.failOnce !== null && matches(proxy.failOnce, method, path)) {
+      const { status, retryAfter, problem } = proxy.failOnce;
+      proxy.failOnce = null;
+      await sendProblem(req, res, { status, ...(problem ?? { type: 'serverInternal', detail: 'Error retrieving account' }) }, retryAfter === null ? {} : { 'retry-after': retryAfter });
+      return;
+    }
+    if (method === 'GET' && path.startsWith(`${RENEWAL_INFO_PATH}/`)) {
+      const certId = path.slice(RENEWAL_INFO_PATH.length + 1);
+      proxy.renewalInfoAsked.push(certId);
+      const known = issued.get(certId);
+      if (known === undefined) {
+        await sendProblem(req, res, { status: 404, type: 'malformed', detail: 'Certificate not found' });
+        return;
+      }
+      // Boulder's default window: around two thirds of the lifetime, a hundredth of it wide.
+      const lifetime = known.notAfter - known.notBefore;
+      const middle = known.notAfter - lifetime / 3;
+      res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '21600' });
+      res.end(JSON.stringify({ suggestedWindow: { start: new Date(middle - lifetime / 100).toISOString(), end: new Date(middle + lifetime / 100).toISOString() } }));
+      return;
+    }
+    const jws = method === 'POST' ? jwsOf(body) : null;
+    if (jws !== null && path === paths.newOrder) {
+      const replaces = jws.payload?.replaces;
+      if (typeof replaces === 'string') {
+        const refusal = replacementRefusal(replaces, jws.protected.kid);
+        if (refusal !== null) {
+          proxy.newOrders.push(jws.payload ?? {});
+          await sendProblem(req, res, refusal);
+          return;
+        }
+      }
+    }
+    if (jws !== null && path === paths.newAccount && proxy.requireContact && jws.payload?.onlyReturnExisting !== true && jws.payload?.contact === undefined) {
+      await sendProblem(req, res, { status: 400, type: 'invalidContact', detail: 'contact is required' });
+      return;
+    }
+    if (jws !== null && jws.protected.kid !== undefined && pathOf(jws.protected.kid) === path && jws.payload !== null) proxy.accountUpdates.push(jws.payload);
+
+    const answer = await forward(method, path, req.headers, body);
+    if (jws !== null && path === paths.newOrder && answer.status < 300) proxy.newOrders.push(jws.payload ?? {});
+    if (jws !== null && path === paths.newAccount && answer.status < 300 && jws.payload?.onlyReturnExisting !== true) proxy.newAccounts.push(jws.payload ?? {});
+    let out = answer.body;
+    const headers: Record<string, string | string[] | undefined> = { ...answer.headers };
+    const type = String(answer.headers['content-type'] ?? '');
+    if (answer.status < 300 && type.startsWith('application/json')) {
+      const object = JSON.parse(out.toString('utf8')) as Record<string, unknown>;
+      if (method === 'GET' && path === upstream.pathname) object.renewalInfo = `https://${req.headers.host ?? ''}${RENEWAL_INFO_PATH}`;
+      // Boulder keeps no contacts since 2025: its account objects have no contact member.
+      if (path === paths.newAccount || (jws?.protected.kid !== undefined && pathOf(jws.protected.kid) === path)) delete object.contact;
+      if (proxy.holdProcessing && object.status === 'valid' && typeof object.finalize === 'string') {
+        object.status = 'processing';
+        delete object.certificate;
+        headers['retry-after'] = '1';
+      }
+      out = Buffer.from(JSON.stringify(object));
+    }
+    if (answer.status === 200 && type.startsWith('application/pem-certificate-chain') && jws !== null) {
+      const leaf = new X509Certificate(out.toString('utf8'));
+      const certId = certificateCertId(certificateFields(leaf.raw));
+      if (certId !== null && !issued.has(certId)) {
+        issued.set(certId, { account: jws.protected.kid ?? '', notBefore: Date.parse(leaf.validFrom), notAfter: Date.parse(leaf.validTo), replaced: false });
+      }
+    }
+    // A newOrder that named the certificate it replaces, accepted: that one is replaced now.
+    const replaces = path === paths.newOrder && answer.status < 300 ? jws?.payload?.replaces : undefined;
+    if (typeof replaces === 'string') {
+      const known = issued.get(replaces);
+      if (known !== undefined) known.replaced = true;
+    }
+    headers['content-length'] = String(out.length);
+    delete headers['transfer-encoding'];
+    res.writeHead(answer.status, headers);
+    res.end(out);
+  };
+
+  const server = https.createServer({ cert: readFileSync(join(lab.dir, 'tls', 'cert.pem')), key: readFileSync(join(lab.dir, 'tls', 'key.pem')) }, (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`boulderproxy: ${String(err)}\n`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  proxy.directoryUrl = `https://127.0.0.1:${port}${upstream.pathname}`;
+  return proxy;
+}
