@@ -209,10 +209,12 @@ function nodePrefix(): string {
 // command the shell ran may still be running; the tmpfs is then detached here, and that command
 // goes on inside it, never in the host's directory. A parent that died before setpriv asked for
 // its death signal sends none: the shell's parent is then no longer the acme-client that started
-// it, and it stops before mounting anything. Each command is a process to start, on the critical path of the run: hence one ln
+// it, and it stops before mounting anything. A signal ends the shell once the helper it is running
+// has finished (the trap), not under it: a helper left running would go on after the parent has
+// removed the jail directory, and say so on stderr. Each command is a process to start, on the critical path of the run: hence one ln
 // for the three links, the shell's own redirection for the two files, and bind mounts made
 // read-only by mount itself (util-linux 2.27 and later) rather than by a second remount.
-const JAIL_SCRIPT = `[ "$PPID" = "$1" ] || exit 1; J=$2; W=$3; B=$4; N=$5; shift 5
+const JAIL_SCRIPT = `trap 'exit 143' TERM INT HUP; [ "$PPID" = "$1" ] || exit 1; J=$2; W=$3; B=$4; N=$5; shift 5
 mount -t tmpfs -o size=1m,mode=0755 acme-client-jail "$J"
 cd "$J"
 mkdir -p usr dev ".$N" ".$B" ".$W"

@@ -219,10 +219,18 @@ function failed({ role, code, signal }: Outcome): boolean {
 }
 
 /**
+ * The children that wait on the world outside the run: netproc on the CA, chngproc on the -t
+ * caller's answer. The others wait only on their peers, and end by themselves once those hang up,
+ * after finishing what they were handed (certproc and fileproc keeping an order left processing).
+ */
+const WAIT_ON_THE_WORLD: readonly Role[] = ['netproc', 'chngproc'];
+
+/**
  * The children of one run. A child that fails has said why, or is reported here as killed by a
- * signal that the parent did not send; the others are then stopped at once with SIGTERM, whatever
- * they wait for: netproc would otherwise wait out the CA, and certproc and fileproc would wait for
- * a netproc that is not coming. The ends of those the parent stopped are its consequence, not news.
+ * signal that the parent did not send; netproc and chngproc are then stopped at once with SIGTERM,
+ * whatever they wait for, and the rest follow as their peers hang up: before, a dead certproc or
+ * fileproc left netproc waiting out the CA. The ends of those the parent stopped are its
+ * consequence, not news.
  */
 class Run {
   readonly ends: Promise<Outcome>[] = [];
@@ -235,17 +243,17 @@ class Run {
     this.ends.push(waitFor(role, child).then((outcome) => {
       if (outcome.signal !== null && !this.signalled.has(child)) warn(role, `killed by ${outcome.signal}`);
       else if (failed(outcome)) debug(role, `exit status ${outcome.code}`);
-      if (failed(outcome)) this.stop('SIGTERM');
+      if (failed(outcome)) this.stop('SIGTERM', WAIT_ON_THE_WORLD);
       return outcome;
     }));
     return child;
   }
 
-  /** Every child still running gets `signal`. */
-  stop(signal: NodeJS.Signals): void {
+  /** Every child still running (of `roles`) gets `signal`. */
+  stop(signal: NodeJS.Signals, roles: readonly Role[] = ROLES): void {
     this.stopped = true;
-    for (const [, child] of this.children) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
+    for (const [role, child] of this.children) {
+      if (!roles.includes(role) || child.exitCode !== null || child.signalCode !== null) continue;
       this.signalled.add(child);
       child.kill(signal);
     }

@@ -48,7 +48,10 @@ const BAD_NONCE_RETRIES = 10;
  */
 const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
 const TRANSIENT_WAIT_MS = 2_000;
-/** Waits on a server error or 429 before giving up; a Retry-After over a minute is reported, not waited. */
+/**
+ * Waits on a server error or 429 before giving up. A server error's Retry-After is waited a minute
+ * at most; a 429's longer than a minute is a rate limit, reported with its time, not waited.
+ */
 const BUSY_RETRIES = 3;
 const MAX_RETRY_AFTER_MS = 60_000;
 /** A renewal information answer is a few hundred bytes; anything near this is not one. */
@@ -98,15 +101,16 @@ export function linkTargets(res: HttpResponse, rel: string): string[] {
 }
 
 /**
- * How long to wait before asking again: a server error or a 429 whose Retry-After is a minute or
- * less, or a server error without one. A CA asking for longer (maintenance, a rate limit) is not
- * worth three waits of a minute: that is reported, with the time it gave.
+ * How long to wait before asking again: a server error's Retry-After, capped at a minute
+ * (TRANSIENT_WAIT_MS without one); a 429's when it is a minute or less. A 429 asking for longer is
+ * a rate limit: reported, with the time it gave. Whether the run's budget leaves the wait is the
+ * caller's question.
  */
-function busyWait(res: HttpResponse): number | null {
-  if (!TRANSIENT_STATUSES.has(res.status) && res.status !== 429) return null;
+export function busyWait(res: HttpResponse): number | null {
   const wait = retryAfterMs(res);
-  if (wait === null) return res.status === 429 ? null : TRANSIENT_WAIT_MS;
-  return wait <= MAX_RETRY_AFTER_MS ? wait : null;
+  if (TRANSIENT_STATUSES.has(res.status)) return wait === null ? TRANSIENT_WAIT_MS : Math.min(wait, MAX_RETRY_AFTER_MS);
+  if (res.status !== 429) return null;
+  return wait !== null && wait <= MAX_RETRY_AFTER_MS ? wait : null;
 }
 
 export class AcmeClient {

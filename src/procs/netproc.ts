@@ -185,8 +185,9 @@ type CheckedRequest = Extract<CertToNet, { op: 'request' }>;
 
 /**
  * RFC 9773 §4.2: the CA's renewal window for the installed certificate, by two unauthenticated
- * GETs (directory, renewalInfo). Asking never fails the run: a CA that cannot answer is a warning,
- * and certproc falls back on the certificate's lifetime.
+ * GETs (directory, renewalInfo). Asking never fails the run: a CA that cannot answer is said with
+ * -v only, and certproc falls back on the certificate's lifetime. Without -v a night with nothing
+ * to do prints nothing: cron mails whatever is printed, and there is nothing to act on.
  */
 async function fetchRenewalInfo(acme: AcmeClient, certId: string, config: NetConfig): Promise<Extract<NetToCert, { op: 'renewal-info' }>> {
   const none = { op: 'renewal-info', window: null, retryAfterMs: null, explanationUrl: null } as const;
@@ -203,7 +204,7 @@ async function fetchRenewalInfo(acme: AcmeClient, certId: string, config: NetCon
     return { ...none, offered: true, window: info.window, retryAfterMs: retryAfter, explanationUrl: info.explanationUrl };
   } catch (err) {
     const [subject, problem] = err instanceof Failure ? [err.subject, err.problem] : [config.directoryUrl, (err as Error).message];
-    warn(subject, `no renewal information (${problem}); the certificate's lifetime decides`);
+    debug(subject, `no renewal information (${problem}); the certificate's lifetime decides`);
     return { ...none, offered: true };
   }
 }
