@@ -192,21 +192,30 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
 }
 
 /**
- * `n` TCP ports free on 127.0.0.1 (the first free for UDP too), for servers to be started on. Free
- * now, not reserved: whoever binds one later must retry on EADDRINUSE, as startLab does.
+ * `n` TCP ports free on 127.0.0.1 (the first free for UDP too), for servers to be started on.
+ * They are drawn below the kernel's ephemeral range (ip_local_port_range), which every bind to
+ * port 0 and every outgoing connection on this machine draws from: between this check and the
+ * server's bind, only a program naming the same port itself can take it. Whoever binds one later
+ * still retries on EADDRINUSE, as startLab does.
  */
 export async function freePorts(n: number): Promise<number[]> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) as [number];
+  const [low, high] = [10_000, ephemeralLow - 1];
+  if (high - low < 1000) throw new Error(`pebble-lab: too few ports below the ephemeral range (${ephemeralLow})`);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const ports = new Set<number>();
+    while (ports.size < n) ports.add(low + Math.floor(Math.random() * (high - low + 1)));
+    const picked = [...ports];
     const servers: Server[] = [];
     try {
-      const ports: number[] = [];
-      for (let i = 0; i < n; i++) {
+      let free = true;
+      for (const port of picked) {
         const s = createServer();
         servers.push(s);
-        await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(0, '127.0.0.1', () => resolve()); });
-        ports.push((s.address() as { port: number }).port);
+        free = await new Promise<boolean>((resolve) => { s.once('error', () => resolve(false)); s.listen(port, '127.0.0.1', () => resolve(true)); });
+        if (!free) break;
       }
-      if (await udpFree(ports[0]!)) return ports;
+      if (free && await udpFree(picked[0]!)) return picked;
     } finally {
       await Promise.all(servers.map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))));
     }

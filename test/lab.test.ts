@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { holdsPort, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { freePorts, holdsPort, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { spawn } from 'node:child_process';
@@ -150,4 +150,16 @@ test('pebble lab: a port is told to be held by its own process, not by another',
     tcp.close();
     udp.close();
   }
+});
+
+// Would fail if the ports came from bind(0) again: those are the kernel's ephemeral ports, which any
+// outgoing connection or other server on the machine may be given before ours binds them.
+test('pebble lab: free ports are drawn below the ephemeral range, distinct, and bindable', async () => {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) as [number];
+  const ports = await freePorts(6);
+  assert.equal(new Set(ports).size, 6);
+  for (const port of ports) assert.ok(port >= 10_000 && port < ephemeralLow, `${port} below ${ephemeralLow}`);
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(ports[0], '127.0.0.1', resolve));
+  server.close();
 });
