@@ -8,7 +8,7 @@
 // tokens the parent published, and 404 for any other, so that nginx can try the next server.
 
 import http from 'node:http';
-import type { Server } from 'node:net';
+import { Server, Socket } from 'node:net';
 import { runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
 import { FD, FrontConfig } from '../ipc/roles.js';
@@ -33,23 +33,33 @@ function reply(res: http.ServerResponse, status: number, body: string, headers: 
   res.end(text);
 }
 
-/** The sockets the parent bound, one 'ipc' message each; the channel is closed once all are here. */
-function receiveSockets(count: number): Promise<Server[]> {
+/**
+ * The sockets the parent bound, over the Node 'ipc' channel: each listening socket is put to work
+ * by its server the moment it comes (a connection already waiting on it is answered), then the
+ * connections the parent accepted before handing them over are answered too. The parent says
+ * 'done' once it has nothing more; the channel is then closed.
+ */
+function receiveSockets(servers: http.Server[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const sockets: Server[] = [];
-    const onMessage = (_message: unknown, handle: unknown): void => {
-      if (handle === undefined || handle === null) return reject(new Failure('acme-client-server', 'a listener came without its socket'));
-      sockets.push(handle as Server);
-      if (sockets.length === count) {
+    let listening = 0;
+    const onMessage = (message: unknown, handle: unknown): void => {
+      const fields = typeof message === 'object' && message !== null ? message as Record<string, unknown> : {};
+      const server = servers[typeof fields.listener === 'number' ? fields.listener : typeof fields.connection === 'number' ? fields.connection : -1];
+      if (fields.done === true) {
         process.off('message', onMessage);
         process.disconnect?.();
-        resolve(sockets);
-      }
+        if (listening === servers.length) resolve();
+        else reject(new Failure('acme-client-server', `${listening} of ${servers.length} listeners handed over`));
+      } else if (server !== undefined && 'listener' in fields && handle instanceof Server) {
+        server.listen(handle);
+        listening++;
+      } else if (server !== undefined && 'connection' in fields) {
+        // Without a handle: the client had gone before the parent handed it over.
+        if (handle instanceof Socket) server.emit('connection', handle);
+      } else reject(new Failure('acme-client-server', 'unexpected message on the channel the listeners come by'));
     };
     process.on('message', onMessage);
-    process.once('disconnect', () => {
-      if (sockets.length < count) reject(new Failure('acme-client-server', 'gone before handing over every listener'));
-    });
+    process.once('disconnect', () => reject(new Failure('acme-client-server', 'gone before handing over every listener')));
   });
 }
 
@@ -64,7 +74,6 @@ runChild('frontproc', async (config: FrontConfig, confine) => {
   let nextId = 1;
   const servers: http.Server[] = [];
   try {
-    const sockets = await receiveSockets(config.listeners.length);
 
     const sign = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       if (req.url !== '/sign') return reply(res, 404, 'not found: the signing API is POST /sign');
@@ -104,13 +113,13 @@ runChild('frontproc', async (config: FrontConfig, confine) => {
       res.end(req.method === 'HEAD' ? undefined : keyAuthorization);
     };
 
-    for (const [index, kind] of config.listeners.entries()) {
+    for (const kind of config.listeners) {
       const server = http.createServer(kind === 'sign' ? sign : challenge);
       server.headersTimeout = HEADERS_TIMEOUT_MS;
       server.requestTimeout = REQUEST_TIMEOUT_MS;
-      server.listen(sockets[index]);
       servers.push(server);
     }
+    await receiveSockets(servers);
     if (!(await parent.send({ op: 'ready' }))) return;
 
     for (;;) {
