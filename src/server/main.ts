@@ -5,9 +5,9 @@
 // runs acme-client --csr for it (src/server/orders.ts), whose children hold the account key, talk
 // to the CA and write the cache. It never reads a key and never talks to a CA itself.
 //
-// SIGTERM: no new connections; the requests in flight are finished, for SHUTDOWN_GRACE_MS at most,
-// and answered. SIGHUP: the configuration is read again (a bad one is reported and the running one
-// kept); listeners change only with a restart.
+// SIGTERM: new requests are answered 503 with Retry-After; the requests in flight are finished,
+// for SHUTDOWN_GRACE_MS at most, and answered. SIGHUP: the configuration is read again (a bad one
+// is reported and the running one kept); listeners change only with a restart.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { Channel } from '../ipc/channel.js';
 import { FD, type FrontConfig } from '../ipc/roles.js';
-import { FrontToServer, ServerToFront, parseFrontToServer } from '../ipc/messages.js';
+import { BUSY_RETRY_AFTER_S, FrontToServer, ServerToFront, parseFrontToServer } from '../ipc/messages.js';
 import { childCommand, planChild, probeCapabilities, resolveUser } from '../isolation.js';
 import { readFileCapped } from '../fsutil/read.js';
 import { Failure, debug, reportError, setProgram, setVerbosity, warn } from '../log.js';
@@ -137,7 +137,8 @@ async function startFront(config: ServerConfig, verbose: number): Promise<{ chil
   const caps = await probeCapabilities();
   for (const missing of caps.missing) warn('isolation', missing);
   const plan = planChild('frontproc', { reads: [], writes: [], root: false, jailDir: null }, resolveUser(undefined), caps);
-  const frontConfig: FrontConfig = { listeners: wanted.map((w) => w.kind), maxSize: config.maxSize, verbose };
+  const frontConfig: FrontConfig = { listeners: wanted.map((w) => w.kind), maxSize: config.maxSize, headerTimeout: config.limits.headerTimeout,
+    maxConnections: config.limits.maxConnections, verbose };
   const script = fileURLToPath(new URL('./procs/frontproc.js', import.meta.url));
   const command = childCommand(plan, ['--v8-pool-size=1'], script, [JSON.stringify(frontConfig), JSON.stringify({ drop: plan.drop, report: false })], caps, null);
   const child = spawn(command.file, command.args, { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'ipc'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
@@ -160,7 +161,8 @@ async function startFront(config: ServerConfig, verbose: number): Promise<{ chil
 async function serve(options: ServerOptions): Promise<number> {
   let config = await loadConfig(options.configFile);
   checkPlaces(config);
-  const settings = (c: ServerConfig): OrderSettings => ({ acmeServer: c.acmeServer, accountKey: join(c.accountDir, 'account.pem'), verbose: options.verbose });
+  const settings = (c: ServerConfig): OrderSettings => ({ acmeServer: c.acmeServer, accountKey: join(c.accountDir, 'account.pem'), verbose: options.verbose,
+    concurrentOrders: c.limits.concurrentOrders, queueLength: c.limits.queueLength });
   // Signals are ours from the first moment: a SIGTERM or SIGHUP while the front starts (a restart
   // hard on the heels of a start) is acted on once it is up, not the default death that would
   // leave the front holding the listeners.
@@ -186,6 +188,8 @@ async function serve(options: ServerOptions): Promise<number> {
   let stopping = false;
 
   const answerSign = async (request: Extract<FrontToServer, { op: 'sign' }>): Promise<Answer> => {
+    // Asked before frontproc had the drain: no order is started once stopping.
+    if (stopping) return { status: 503, body: 'shutting down: try again, or another server', retryAfter: BUSY_RETRY_AFTER_S, note: 'stopping' };
     const body = Buffer.from(request.body, 'base64');
     const block = admittingBlock(config.auth, { peer: request.peer, authentication: request.authentication, body, names: request.names });
     if (block === null) return { status: 403, body: `forbidden: no auth block admits ${request.names.join(', ')} from ${request.peer}`, retryAfter: null, note: 'no auth block' };
@@ -200,19 +204,20 @@ async function serve(options: ServerOptions): Promise<number> {
       }
       config = next;
       orders.reconfigure(settings(next));
-      void channel.send({ op: 'settings', maxSize: next.maxSize });
+      void channel.send({ op: 'settings', maxSize: next.maxSize, headerTimeout: next.limits.headerTimeout, maxConnections: next.limits.maxConnections });
       warn(next.file, 'configuration read again');
     }, (err: unknown) => reportError(PROGRAM, err)).catch((err: unknown) => reportError(PROGRAM, err));
   };
   process.off('SIGHUP', askReload);
   process.on('SIGHUP', reload);
   if (reloadAsked) reload();
+  const inFlight = new Set<Promise<void>>();
   const stop = stopSignal.then(() => {
     stopping = true;
+    warn('stopping', `${inFlight.size} request(s) in flight are finished first; new ones are answered 503`);
     void channel.send({ op: 'drain' });
   });
 
-  const inFlight = new Set<Promise<void>>();
   const loop = (async () => {
     for (;;) {
       const message = await channel.recv();
