@@ -1,7 +1,8 @@
 // frontproc: acme-client-server's HTTP front, the one process that talks to web servers and their
 // clients. It holds nothing but its listening sockets, bound by the parent and handed over once at
-// start; it runs unprivileged, in a network namespace of its own (it can accept on those sockets
-// and reach nothing), and reads no file. On the signing listeners it takes POST /sign: it refuses
+// start (with any connection the parent accepted on them meanwhile); it runs unprivileged, in a
+// network namespace of its own (it can accept on those sockets and reach nothing), and reads no
+// file. On the signing listeners it takes POST /sign: it refuses
 // a body over max-size before reading it (413) and a body that is not a well-signed CSR (415), and
 // hands the rest to the parent with the CSR's names, which decides (403, the cache, an order). On
 // the challenge listeners it answers GET /.well-known/acme-challenge/<token> from memory for the
@@ -95,7 +96,6 @@ runChild('frontproc', async (config: FrontConfig, confine) => {
   let nextId = 1;
   const servers: http.Server[] = [];
   try {
-
     const sign = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       if (req.url !== '/sign') return reply(res, 404, 'not found: the signing API is POST /sign');
       if (req.method !== 'POST') return reply(res, 405, 'method not allowed: POST a CSR to /sign', { allow: 'POST' });

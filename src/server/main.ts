@@ -184,7 +184,11 @@ async function serve(options: ServerOptions): Promise<number> {
     },
     withdraw: (token) => void channel.send({ op: 'withdraw', token }),
   });
-  const frontEnded = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let frontStatus = 'closed its channel';
+  const frontEnded = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+    frontStatus = `exited (${signal ?? code})`;
+    resolve();
+  }));
   let stopping = false;
 
   const answerSign = async (request: Extract<FrontToServer, { op: 'sign' }>): Promise<Answer> => {
@@ -241,7 +245,7 @@ async function serve(options: ServerOptions): Promise<number> {
 
   await Promise.race([stop, frontEnded, loop]);
   if (!stopping) {
-    warn('frontproc', 'ended: stopping');
+    warn('frontproc', `${frontStatus}: stopping`);
     orders.stopRuns();
     orders.close();
     return 1;
