@@ -469,7 +469,8 @@ const PARSERS: ParserCase[] = [
   },
   {
     name: 'parseServerToFront', parse: parseServerToFront, shapes: [
-      { valid: { op: 'settings', maxSize: 4096 }, fields: { maxSize: { kind: 'id' } } },
+      { valid: { op: 'settings', maxSize: 4096, headerTimeout: 10, maxConnections: 512 },
+        fields: { maxSize: { kind: 'id' }, headerTimeout: { kind: 'id' }, maxConnections: { kind: 'id' } } },
       { valid: { op: 'publish', token: B64, keyAuthorization: `${B64}.thumb` }, fields: { token: { kind: 'b64', max: 256 }, keyAuthorization: { kind: 'string', max: 4096 } } },
       { valid: { op: 'withdraw', token: B64 }, fields: { token: { kind: 'b64', max: 256 } } },
       { valid: { op: 'answer', id: 1, status: 403, body: 'forbidden', retryAfter: null }, fields: { id: { kind: 'id' }, body: { kind: 'string', max: 1 << 19 } } },

@@ -204,11 +204,15 @@ export type FrontToServer =
   | { op: 'sign'; id: number; peer: string; authentication: string | null; body: string; names: string[]; sha256: string }
   | { op: 'published'; token: string };
 export type ServerToFront =
-  | { op: 'settings'; maxSize: number }
+  /** SIGHUP: [mgmt] max-size, header-timeout and max-connections again. */
+  | { op: 'settings'; maxSize: number; headerTimeout: number; maxConnections: number }
   | { op: 'publish'; token: string; keyAuthorization: string }
   | { op: 'withdraw'; token: string }
   | { op: 'answer'; id: number; status: number; body: string; retryAfter: number | null }
   | { op: 'drain' };
+
+/** Retry-After, in seconds, of a 503 for a busy or stopping service (a restart, an order or two). */
+export const BUSY_RETRY_AFTER_S = 10;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -234,7 +238,7 @@ export function parseServerToFront(v: unknown): ServerToFront {
   const m = c.object(v);
   switch (m.op) {
     case 'settings':
-      return { op: 'settings', maxSize: c.integer(m, 'maxSize') };
+      return { op: 'settings', maxSize: c.integer(m, 'maxSize'), headerTimeout: c.integer(m, 'headerTimeout'), maxConnections: c.integer(m, 'maxConnections') };
     case 'publish':
       return { op: 'publish', token: c.base64url(m, 'token', 256), keyAuthorization: c.string(m, 'keyAuthorization', 4096) };
     case 'withdraw':

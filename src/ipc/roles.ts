@@ -84,6 +84,10 @@ export interface FrontConfig {
   listeners: ('sign' | 'challenge')[];
   /** [mgmt] max-size: a longer body is refused (413) before it is read. */
   maxSize: number;
+  /** [mgmt] header-timeout, in seconds. */
+  headerTimeout: number;
+  /** [mgmt] max-connections, on each listener. */
+  maxConnections: number;
   verbose: number;
 }
 
@@ -153,7 +157,8 @@ export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
     const m = c.object(v, 'config');
     const listeners = c.stringArray(m, 'listeners', 64);
     if (!listeners.every((l) => l === 'sign' || l === 'challenge')) throw new c.ShapeError('listeners is not a list of sign and challenge');
-    return { listeners: listeners as FrontConfig['listeners'], maxSize: c.integer(m, 'maxSize'), verbose: verbose(m) };
+    return { listeners: listeners as FrontConfig['listeners'], maxSize: c.integer(m, 'maxSize'), headerTimeout: c.integer(m, 'headerTimeout'),
+      maxConnections: c.integer(m, 'maxConnections'), verbose: verbose(m) };
   },
 };
 

@@ -54,11 +54,26 @@ export interface ServerConfig {
   acmeServer: string;
   mgmtListeners: Listener[];
   maxSize: number;
+  /** Our additions to [mgmt]: how much load the service takes on (see acme-client-server.conf(5)). */
+  limits: ServiceLimits;
   verifications: Verification[];
   auth: AuthBlock[];
 }
 
+export interface ServiceLimits {
+  /** acme-client runs at once. */
+  concurrentOrders: number;
+  /** Orders that may wait for a run; one more is answered 503. */
+  queueLength: number;
+  /** Seconds a client has to send its request's headers. */
+  headerTimeout: number;
+  /** Open connections per listener; past it, 503. */
+  maxConnections: number;
+}
+
 const DEFAULT_MAX_SIZE = 4096;
+/** Each run is six processes, and two cores serve them all. */
+const DEFAULT_LIMITS: ServiceLimits = { concurrentOrders: 4, queueLength: 100, headerTimeout: 10, maxConnections: 512 };
 const DEFAULT_MGMT_LISTENERS: Listener[] = [{ host: '127.0.0.1', port: 1313 }, { host: '::1', port: 1313 }];
 const DEFAULT_HTTP01_LISTENERS: Listener[] = [{ host: '0.0.0.0', port: 1380 }, { host: '::', port: 1380 }];
 const DEFAULT_DNS_SERVER = '127.0.0.1';
@@ -271,9 +286,16 @@ export function parseServerConfig(file: string, text: string): ServerConfig {
   const acmeServer = acmeServerEntry?.value ?? LETSENCRYPT;
   if (acmeServerEntry !== null && !/^https:\/\/[^\s]+$/.test(acmeServer)) account.fail(acmeServerEntry, `not an https URL: ${acmeServer}`);
 
-  const mgmt = new Keys(file, single('mgmt'), ['listener', 'max-size', 'default-verification', 'default-storage']);
+  const mgmt = new Keys(file, single('mgmt'), ['listener', 'max-size', 'default-verification', 'default-storage',
+    'concurrent-orders', 'queue-length', 'header-timeout', 'max-connections']);
   const mgmtListeners = listeners(mgmt, 'listener', DEFAULT_MGMT_LISTENERS);
   const maxSize = parseSize(mgmt);
+  const limits: ServiceLimits = {
+    concurrentOrders: mgmt.number('concurrent-orders', 1, 64) ?? DEFAULT_LIMITS.concurrentOrders,
+    queueLength: mgmt.number('queue-length', 0, 10_000) ?? DEFAULT_LIMITS.queueLength,
+    headerTimeout: mgmt.number('header-timeout', 1, 300) ?? DEFAULT_LIMITS.headerTimeout,
+    maxConnections: mgmt.number('max-connections', 1, 100_000) ?? DEFAULT_LIMITS.maxConnections,
+  };
 
   const verifications = sections.filter((s) => s.kind === 'verification').map((s) => parseVerification(file, s));
   const storages = sections.filter((s) => s.kind === 'storage').map((s) => parseStorage(file, s));
@@ -315,5 +337,5 @@ export function parseServerConfig(file: string, text: string): ServerConfig {
       storage: named('storage', storages, defaultStorage),
     };
   });
-  return { file, accountDir: dir.value, acmeServer, mgmtListeners, maxSize, verifications, auth };
+  return { file, accountDir: dir.value, acmeServer, mgmtListeners, maxSize, limits, verifications, auth };
 }

@@ -5,9 +5,9 @@
 // runs acme-client --csr for it (src/server/orders.ts), whose children hold the account key, talk
 // to the CA and write the cache. It never reads a key and never talks to a CA itself.
 //
-// SIGTERM: no new connections; the requests in flight are finished, for SHUTDOWN_GRACE_MS at most,
-// and answered. SIGHUP: the configuration is read again (a bad one is reported and the running one
-// kept); listeners change only with a restart.
+// SIGTERM: new requests are answered 503 with Retry-After; the requests in flight are finished,
+// for SHUTDOWN_GRACE_MS at most, and answered. SIGHUP: the configuration is read again (a bad one
+// is reported and the running one kept); listeners change only with a restart.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { Channel } from '../ipc/channel.js';
 import { FD, type FrontConfig } from '../ipc/roles.js';
-import { FrontToServer, ServerToFront, parseFrontToServer } from '../ipc/messages.js';
+import { BUSY_RETRY_AFTER_S, FrontToServer, ServerToFront, parseFrontToServer } from '../ipc/messages.js';
 import { childCommand, planChild, probeCapabilities, resolveUser } from '../isolation.js';
 import { readFileCapped } from '../fsutil/read.js';
 import { Failure, debug, reportError, setProgram, setVerbosity, warn } from '../log.js';
@@ -106,9 +106,14 @@ function checkPlaces(config: ServerConfig): void {
   }
 }
 
-function listenOn(listener: Listener): Promise<Server> {
+/**
+ * A listening socket bound here, for frontproc. Until it is handed over this process accepts on
+ * it too (Node polls every listening socket): a connection it accepts is kept unread and handed
+ * over with it, to be answered by frontproc like any other.
+ */
+function listenOn(listener: Listener, accepted: (socket: Socket) => void): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer();
+    const server = createServer({ pauseOnConnect: true }, accepted);
     server.once('error', (err: NodeJS.ErrnoException) => reject(new Failure(`${listener.host}:${listener.port}`, `cannot listen: ${err.code ?? err.message}`)));
     server.listen({ host: listener.host, port: listener.port, exclusive: true }, () => resolve(server));
   });
@@ -127,19 +132,24 @@ function wantedListeners(config: ServerConfig): { kind: FrontConfig['listeners']
 /** frontproc, confined as acme-client confines a child that needs neither root nor the network. */
 async function startFront(config: ServerConfig, verbose: number): Promise<{ child: ChildProcess; channel: Channel<FrontToServer, ServerToFront> }> {
   const wanted = wantedListeners(config);
-  const sockets = await Promise.all(wanted.map(({ listener }) => listenOn(listener)));
+  const early: { listener: number; socket: Socket }[] = [];
+  const sockets = await Promise.all(wanted.map(({ listener }, index) => listenOn(listener, (socket) => early.push({ listener: index, socket }))));
   const caps = await probeCapabilities();
   for (const missing of caps.missing) warn('isolation', missing);
   const plan = planChild('frontproc', { reads: [], writes: [], root: false, jailDir: null }, resolveUser(undefined), caps);
-  const frontConfig: FrontConfig = { listeners: wanted.map((w) => w.kind), maxSize: config.maxSize, verbose };
+  const frontConfig: FrontConfig = { listeners: wanted.map((w) => w.kind), maxSize: config.maxSize, headerTimeout: config.limits.headerTimeout,
+    maxConnections: config.limits.maxConnections, verbose };
   const script = fileURLToPath(new URL('./procs/frontproc.js', import.meta.url));
   const command = childCommand(plan, ['--v8-pool-size=1'], script, [JSON.stringify(frontConfig), JSON.stringify({ drop: plan.drop, report: false })], caps, null);
   const child = spawn(command.file, command.args, { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'ipc'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-  // The Node 'ipc' channel carries the sockets and nothing else: it is closed once they are there.
-  for (const socket of sockets) {
-    await new Promise<void>((resolve, reject) => child.send({ listener: true }, socket, (err) => (err ? reject(err) : resolve())));
-    socket.close();
-  }
+  // The Node 'ipc' channel carries the sockets and nothing else: the listening sockets, then, once
+  // ours are closed, the connections they accepted meanwhile; then 'done', and frontproc closes it.
+  const handOver = (message: { listener: number } | { connection: number } | { done: true }, handle?: Server | Socket): Promise<void> =>
+    new Promise((resolve, reject) => child.send(message, handle, (err) => (err ? reject(err) : resolve())));
+  for (const [index, socket] of sockets.entries()) await handOver({ listener: index }, socket);
+  for (const socket of sockets) socket.close();
+  for (const { listener, socket } of early.splice(0)) await handOver({ connection: listener }, socket);
+  await handOver({ done: true });
   // The parent's ends: the channel's socket, and the lifeline, which stays open until exit.
   const channel = new Channel<FrontToServer, ServerToFront>(child.stdio[FD.frontproc.parent] as Socket, 'frontproc', parseFrontToServer);
   const ready = await channel.recv();
@@ -151,7 +161,19 @@ async function startFront(config: ServerConfig, verbose: number): Promise<{ chil
 async function serve(options: ServerOptions): Promise<number> {
   let config = await loadConfig(options.configFile);
   checkPlaces(config);
-  const settings = (c: ServerConfig): OrderSettings => ({ acmeServer: c.acmeServer, accountKey: join(c.accountDir, 'account.pem'), verbose: options.verbose });
+  const settings = (c: ServerConfig): OrderSettings => ({ acmeServer: c.acmeServer, accountKey: join(c.accountDir, 'account.pem'), verbose: options.verbose,
+    concurrentOrders: c.limits.concurrentOrders, queueLength: c.limits.queueLength });
+  // Signals are ours from the first moment: a SIGTERM or SIGHUP while the front starts (a restart
+  // hard on the heels of a start) is acted on once it is up, not the default death that would
+  // leave the front holding the listeners.
+  const stopSignal = new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+  });
+  let reloadAsked = false;
+  const askReload = (): void => {
+    reloadAsked = true;
+  };
+  process.on('SIGHUP', askReload);
   const { child, channel } = await startFront(config, options.verbose);
   const published = new Map<string, () => void>();
   const orders = new Orders(settings(config), {
@@ -162,17 +184,23 @@ async function serve(options: ServerOptions): Promise<number> {
     },
     withdraw: (token) => void channel.send({ op: 'withdraw', token }),
   });
-  const frontEnded = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let frontStatus = 'closed its channel';
+  const frontEnded = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+    frontStatus = `exited (${signal ?? code})`;
+    resolve();
+  }));
   let stopping = false;
 
   const answerSign = async (request: Extract<FrontToServer, { op: 'sign' }>): Promise<Answer> => {
+    // Asked before frontproc had the drain: no order is started once stopping.
+    if (stopping) return { status: 503, body: 'shutting down: try again, or another server', retryAfter: BUSY_RETRY_AFTER_S, note: 'stopping' };
     const body = Buffer.from(request.body, 'base64');
     const block = admittingBlock(config.auth, { peer: request.peer, authentication: request.authentication, body, names: request.names });
     if (block === null) return { status: 403, body: `forbidden: no auth block admits ${request.names.join(', ')} from ${request.peer}`, retryAfter: null, note: 'no auth block' };
     return orders.sign(body, request.sha256, request.names, block.storage, block.verification);
   };
 
-  process.on('SIGHUP', () => {
+  const reload = (): void => {
     void loadConfig(options.configFile).then((next) => {
       checkPlaces(next);
       if (listenerKey(wantedListeners(next).map((w) => w.listener)) !== listenerKey(wantedListeners(config).map((w) => w.listener))) {
@@ -180,21 +208,20 @@ async function serve(options: ServerOptions): Promise<number> {
       }
       config = next;
       orders.reconfigure(settings(next));
-      void channel.send({ op: 'settings', maxSize: next.maxSize });
+      void channel.send({ op: 'settings', maxSize: next.maxSize, headerTimeout: next.limits.headerTimeout, maxConnections: next.limits.maxConnections });
       warn(next.file, 'configuration read again');
     }, (err: unknown) => reportError(PROGRAM, err)).catch((err: unknown) => reportError(PROGRAM, err));
-  });
-  const stop = new Promise<void>((resolve) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => {
-        stopping = true;
-        void channel.send({ op: 'drain' });
-        resolve();
-      });
-    }
+  };
+  process.off('SIGHUP', askReload);
+  process.on('SIGHUP', reload);
+  if (reloadAsked) reload();
+  const inFlight = new Set<Promise<void>>();
+  const stop = stopSignal.then(() => {
+    stopping = true;
+    warn('stopping', `${inFlight.size} request(s) in flight are finished first; new ones are answered 503`);
+    void channel.send({ op: 'drain' });
   });
 
-  const inFlight = new Set<Promise<void>>();
   const loop = (async () => {
     for (;;) {
       const message = await channel.recv();
@@ -218,7 +245,7 @@ async function serve(options: ServerOptions): Promise<number> {
 
   await Promise.race([stop, frontEnded, loop]);
   if (!stopping) {
-    warn('frontproc', 'ended: stopping');
+    warn('frontproc', `${frontStatus}: stopping`);
     orders.stopRuns();
     orders.close();
     return 1;

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { ACME_CLIENT, ACME_CLIENT_DNS01, acmeClientEnv } from './coprocess.js';
 import type { Storage, Verification } from './config.js';
 import { readFileCapped } from '../fsutil/read.js';
+import { BUSY_RETRY_AFTER_S } from '../ipc/messages.js';
 import { debug, warn } from '../log.js';
 
 /** What goes back to the client: status, one line (or the chain), and for 429 when to retry. */
@@ -40,6 +41,10 @@ export interface OrderSettings {
   acmeServer: string;
   accountKey: string;
   verbose: number;
+  /** [mgmt] concurrent-orders: acme-client runs at once. */
+  concurrentOrders: number;
+  /** [mgmt] queue-length: orders that may wait for a run. */
+  queueLength: number;
 }
 
 export interface Publisher {
@@ -47,8 +52,6 @@ export interface Publisher {
   withdraw(token: string): void;
 }
 
-/** acme-client runs at once: each is six processes, and two cores serve them all. */
-const CONCURRENT_ORDERS = 4;
 const MAX_CHAIN_FILE = 512 * 1024;
 const DAY_MS = 86_400_000;
 /** A CA that rate-limits without saying until when is asked again after an hour at the earliest. */
@@ -86,35 +89,56 @@ export function failureAnswer(stderr: string): Answer {
   return { status: 500, body: 'internal error: the server has logged it', retryAfter: null, note: lines.join(' | ') || 'acme-client failed without a reason' };
 }
 
-/** At most `limit` at once; the rest wait their turn in order. */
+/** At most `limit` at once; the rest wait their turn in order. The limit may change meanwhile. */
 class Turns {
   private running = 0;
   private readonly queue: (() => void)[] = [];
 
-  constructor(private readonly limit: number) {}
+  constructor(private limit: number) {}
+
+  setLimit(limit: number): void {
+    this.limit = limit;
+    this.startWaiting();
+  }
+
+  /** Whether one more would have to wait behind `queueLength` already waiting. */
+  full(queueLength: number): boolean {
+    return this.running >= this.limit && this.queue.length >= queueLength;
+  }
 
   async take(): Promise<() => void> {
     if (this.running >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
     else this.running++;
     return () => {
-      const next = this.queue.shift();
-      if (next !== undefined) next();
-      else this.running--;
+      this.running--;
+      this.startWaiting();
     };
+  }
+
+  private startWaiting(): void {
+    while (this.running < this.limit) {
+      const next = this.queue.shift();
+      if (next === undefined) return;
+      this.running++;
+      next();
+    }
   }
 }
 
 export class Orders {
   private readonly inFlight = new Map<string, Promise<Answer>>();
-  private readonly turns = new Turns(CONCURRENT_ORDERS);
+  private readonly turns: Turns;
   private readonly runs = new Set<import('node:child_process').ChildProcess>();
   /** The CSRs handed to acme-client: private to this process, gone when it ends. */
   private readonly runtimeDir = mkdtempSync(join(tmpdir(), 'acme-client-server-'));
 
-  constructor(private settings: OrderSettings, private readonly front: Publisher) {}
+  constructor(private settings: OrderSettings, private readonly front: Publisher) {
+    this.turns = new Turns(settings.concurrentOrders);
+  }
 
   reconfigure(settings: OrderSettings): void {
     this.settings = settings;
+    this.turns.setLimit(settings.concurrentOrders);
   }
 
   /** Orders running or waiting. */
@@ -139,8 +163,11 @@ export class Orders {
       if (storage.type === 'file') {
         cached = readFileCapped(join(certDir, 'fullchain.pem'), MAX_CHAIN_FILE);
         if (cached !== null && cacheIsFresh(cached, storage.renewWithinDays, Date.now())) return { status: 200, body: cached, retryAfter: null, note: 'from the cache' };
-        mkdirSync(certDir, { recursive: true, mode: 0o755 });
       }
+      if (this.turns.full(this.settings.queueLength)) {
+        return { status: 503, body: 'busy: every order slot is taken and the queue is full; try again later', retryAfter: BUSY_RETRY_AFTER_S, note: 'queue full' };
+      }
+      if (storage.type === 'file') mkdirSync(certDir, { recursive: true, mode: 0o755 });
       const done = await this.turns.take();
       try {
         const csrFile = join(this.runtimeDir, `${sha256}.csr`);
