@@ -154,6 +154,31 @@ describe('acme-client-dns01 claims against BIND and Pebble', { skip }, () => {
     }
   }).map(Number);
 
+  /** A run left behind by a failed test must not keep this process alive. */
+  const stopped = (run: Run): void => {
+    try {
+      process.kill(run.pid, 'SIGKILL');
+    } catch {
+      // ended
+    }
+  };
+
+  /** A run waiting with its record published, SIGTERM, and what must follow (the test below). */
+  const signalledRun = async (run: Run, certs: string): Promise<void> => {
+    assert.ok(await until(async () => (await bind.txt(bind.primary, '_acme-challenge.stale.test')).length === 1), run.stderr());
+    const acmeClients = childrenOf(run.pid);
+    assert.equal(acmeClients.length, 1, 'acme-client is running');
+    process.kill(run.pid, 'SIGTERM');
+    const { status, stderr } = await within(run.done, 'acme-client-dns01 ends', 60_000);
+    assert.equal(status, 1, stderr);
+    // acme-client got the SIGTERM and passed it to its children; acme-client-dns01 adds nothing.
+    const lines = stderr.trim().split('\n');
+    assert.ok(lines.length > 0 && lines.every((line) => /^acme-client: \w+: killed by SIGTERM$/.test(line)), stderr);
+    assert.deepEqual(await bind.txt(bind.primary, '_acme-challenge.stale.test'), [], 'removed');
+    assert.ok(!existsSync(`/proc/${acmeClients[0]}`) || readFileSync(`/proc/${acmeClients[0]}/stat`, 'utf8').includes(') Z '), 'acme-client has ended');
+    assert.deepEqual(readdirSync(certs), []);
+  };
+
   test('SIGTERM to acme-client-dns01 alone is passed on to acme-client; the record it added is removed after', async () => {
     // Would fail without the signal forwarding of runAcmeClient (src/dns01/main.ts): killed at once,
     // acme-client-dns01 would leave its record on the primary, and acme-client running; or if the
@@ -169,30 +194,6 @@ describe('acme-client-dns01 claims against BIND and Pebble', { skip }, () => {
       stopped(run);
     }
   });
-
-  /** A run left behind by a failed test must not keep this process alive. */
-  const stopped = (run: Run): void => {
-    try {
-      process.kill(run.pid, 'SIGKILL');
-    } catch {
-      // ended
-    }
-  };
-
-  const signalledRun = async (run: Run, certs: string): Promise<void> => {
-    assert.ok(await until(async () => (await bind.txt(bind.primary, '_acme-challenge.stale.test')).length === 1), run.stderr());
-    const acmeClients = childrenOf(run.pid);
-    assert.equal(acmeClients.length, 1, 'acme-client is running');
-    process.kill(run.pid, 'SIGTERM');
-    const { status, stderr } = await within(run.done, 'acme-client-dns01 ends', 60_000);
-    assert.equal(status, 1, stderr);
-    // acme-client got the SIGTERM and passed it to its children; acme-client-dns01 adds nothing.
-    const lines = stderr.trim().split('\n');
-    assert.ok(lines.length > 0 && lines.every((line) => /^acme-client: \w+: killed by SIGTERM$/.test(line)), stderr);
-    assert.deepEqual(await bind.txt(bind.primary, '_acme-challenge.stale.test'), [], 'removed');
-    assert.ok(!existsSync(`/proc/${acmeClients[0]}`) || readFileSync(`/proc/${acmeClients[0]}/stat`, 'utf8').includes(') Z '), 'acme-client has ended');
-    assert.deepEqual(readdirSync(certs), []);
-  };
 
   test('--nsupdate-server: the updates go there, not to the primary of the SOA record', async () => {
     // Would fail if --nsupdate-server were ignored (NsupdateProvider.target): the update would go
@@ -254,6 +255,18 @@ describe('acme-client-dns01 claims against BIND and Pebble', { skip }, () => {
     }
   });
 
+  /** A hook that hangs, its limit fired, and what must follow (the test below). */
+  const hookKilled = async (run: Run, hook: string, calls: string, certs: string): Promise<void> => {
+    assert.equal(await run.logged(/^virtual-clock: armed/), 'virtual-clock: armed 300000');
+    assert.ok(await eventually(() => existsSync(calls)), 'the hook runs');
+    process.kill(run.pid, 'SIGUSR2');
+    const { status, stderr } = await within(run.done, 'the run');
+    assert.equal(status, 1, stderr);
+    assert.deepEqual(ourLines(stderr), [`acme-client-dns01: ${hook}: present _acme-challenge.example.test.: killed by SIGKILL`]);
+    assert.deepEqual(readFileSync(calls, 'utf8').split('\n'), ['present', 'cleanup', '']);
+    assert.deepEqual(readdirSync(certs), []);
+  };
+
   test('exec: a hook that does not end is killed when five minutes are up; the run fails, and the clean-up still runs', async () => {
     // Would fail if the hook's limit (HOOK_TIMEOUT_MS, src/dns01/exec.ts) were another than five
     // minutes, or none: no timer of 300000 ms would be armed for it.
@@ -270,14 +283,4 @@ describe('acme-client-dns01 claims against BIND and Pebble', { skip }, () => {
     }
   });
 
-  const hookKilled = async (run: Run, hook: string, calls: string, certs: string): Promise<void> => {
-    assert.equal(await run.logged(/^virtual-clock: armed/), 'virtual-clock: armed 300000');
-    assert.ok(await eventually(() => existsSync(calls)), 'the hook runs');
-    process.kill(run.pid, 'SIGUSR2');
-    const { status, stderr } = await within(run.done, 'the run');
-    assert.equal(status, 1, stderr);
-    assert.deepEqual(ourLines(stderr), [`acme-client-dns01: ${hook}: present _acme-challenge.example.test.: killed by SIGKILL`]);
-    assert.deepEqual(readFileSync(calls, 'utf8').split('\n'), ['present', 'cleanup', '']);
-    assert.deepEqual(readdirSync(certs), []);
-  };
 });

@@ -296,19 +296,7 @@ domain = *.plain.example.test
     }
   });
 
-  test('SIGTERM: no new request is taken, the order in flight is finished and answered, then exit 0; the grace armed is two minutes', async () => {
-    // Would fail if SIGTERM stopped the order in flight, kept taking requests, or armed another
-    // grace than SHUTDOWN_GRACE_MS = 120 s (src/server/main.ts).
-    const server = await startServer(configFile, env, w.dir);
-    try {
-      await finishesInFlight(server);
-    } finally {
-      server.proc.kill('SIGKILL');
-      gate.drop();
-      gate.holding = true;
-    }
-  });
-
+  /** An order held in flight, SIGTERM, and what must follow (the test below). */
   const finishesInFlight = async (server: Instance): Promise<void> => {
     const { csr } = await csrFor('term.plain.example.test');
     const answer = post(sign, csr);
@@ -338,6 +326,19 @@ domain = *.plain.example.test
     assert.deepEqual(await within(server.exited, 'the exit'), { code: 0, signal: null });
     assert.doesNotMatch(server.stderr(), /virtual-clock: fired|still running after/);
   };
+
+  test('SIGTERM: no new request is taken, the order in flight is finished and answered, then exit 0; the grace armed is two minutes', async () => {
+    // Would fail if SIGTERM stopped the order in flight, kept taking requests, or armed another
+    // grace than SHUTDOWN_GRACE_MS = 120 s (src/server/main.ts).
+    const server = await startServer(configFile, env, w.dir);
+    try {
+      await finishesInFlight(server);
+    } finally {
+      server.proc.kill('SIGKILL');
+      gate.drop();
+      gate.holding = true;
+    }
+  });
 
   test('SIGTERM: an order still running when the two minutes are up is stopped, answered 500, and the server exits 0', async () => {
     // Would fail if the grace's expiry did not stop the runs (Orders.stopRuns): the held order
