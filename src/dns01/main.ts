@@ -193,6 +193,10 @@ async function runAcmeClient(opts: Dns01Options, acmeClientArgs: string[], provi
   // ends first and the records are removed after.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   child.stdin.on('error', () => undefined); // acme-client gone: its exit says why
+  // acme-client gone (a signal, say) while a value is awaited: nothing waits for it any more, and
+  // the clean-up must not wait for the propagation timeout.
+  const acmeClientGone = new AbortController();
+  void exited.then(() => acmeClientGone.abort());
 
   // Each record handed to the provider, and whether the provider said it is published.
   const published: { record: TxtRecord; confirmed: boolean }[] = [];
@@ -216,11 +220,12 @@ async function runAcmeClient(opts: Dns01Options, acmeClientArgs: string[], provi
       published.push(entry);
       await provider.present(record);
       entry.confirmed = true;
-      await waitForTxt(await servers(record.name), record.name, value, opts.propagationTimeoutMs);
+      await waitForTxt(await servers(record.name), record.name, value, opts.propagationTimeoutMs, acmeClientGone.signal);
       child.stdin.write(`${line}\n`);
     } catch (err) {
       failed = true;
-      reportError(COMMAND, err);
+      // A wait cut short by acme-client's end: that end is said below.
+      if (!acmeClientGone.signal.aborted) reportError(COMMAND, err);
       // acme-client reads end of file, stops with "<stdin>: short read" and gives up the order.
       child.stdin.end();
     }

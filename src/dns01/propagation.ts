@@ -139,9 +139,9 @@ const LONGEST_POLL_MS = 4000;
 /**
  * Resolves once every authoritative server answers `value` among the TXT records of `name` (one
  * address of each name server is enough, as dehydrated checks); fails after `timeoutMs` naming a
- * server that does not, and what it answered.
+ * server that does not, and what it answered; or as soon as `stop` is aborted.
  */
-export async function waitForTxt(servers: readonly NameServer[], name: string, value: string, timeoutMs: number): Promise<void> {
+export async function waitForTxt(servers: readonly NameServer[], name: string, value: string, timeoutMs: number, stop: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending = [...servers];
   let lastAnswers = new Map<string, string>();
@@ -162,6 +162,6 @@ export async function waitForTxt(servers: readonly NameServer[], name: string, v
       const server = pending[0] as NameServer;
       throw new Failure(name, `TXT value not seen at ${server.name} within ${Math.round(timeoutMs / 1000)} s (${lastAnswers.get(server.name)})`);
     }
-    await sleep(delay);
+    await sleep(delay, undefined, { signal: stop });
   }
 }

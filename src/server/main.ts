@@ -252,7 +252,7 @@ async function serve(options: ServerOptions): Promise<number> {
   }
   // Requests in flight are finished and answered: a run is not cut short unless it outlives the grace.
   const grace = setTimeout(() => {
-    warn(PROGRAM, `${orders.pending} order(s) still running after ${SHUTDOWN_GRACE_MS / 1000} s: stopping them`);
+    warn('shutdown', `${orders.pending} order(s) still running after ${SHUTDOWN_GRACE_MS / 1000} s: stopping them`);
     orders.stopRuns();
   }, SHUTDOWN_GRACE_MS);
   while (inFlight.size > 0) await Promise.all([...inFlight]);
