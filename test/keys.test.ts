@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { KeyError, domainKeyKind, generateKeyPem, keyDescription, keyTypeDescription, parsePrivateKey } from '../src/x509/keys.js';
+import { KeyError, domainKeyKind, generateKeyPem, keyDescription, keyTypeDescription, parseAccountKey, parsePrivateKey } from '../src/x509/keys.js';
+import { generateKeyPairSync } from 'node:crypto';
 import { KEY_TYPES } from '../src/x509/keytypes.js';
 
 let workDir = '';
@@ -157,5 +158,43 @@ test('generateKeyPem makes a PKCS#8 key of each type that parses back as that ty
       assert.equal(check.status, 0, check.stderr);
       assert.match(check.stderr, /EC Key valid/);
     }
+  }
+});
+
+// certbot keeps its account key as a JSON Web Key (private_key.json). Would fail if -f read PEM only,
+// if a public JWK or a symmetric one were taken for an account key, or if an error quoted the file.
+test('parseAccountKey: a JSON Web Key, RSA or EC, as certbot keeps it; the same key as its PEM', () => {
+  for (const [type, options] of [['rsa', { modulusLength: 2048 }], ['ec', { namedCurve: 'P-256' }], ['ec', { namedCurve: 'P-384' }]] as const) {
+    const { privateKey } = generateKeyPairSync(type as 'rsa', options as { modulusLength: number });
+    const jwk = privateKey.export({ format: 'jwk' });
+    const key = parseAccountKey(JSON.stringify(jwk), 'private_key.json');
+    assert.deepEqual(key.export({ format: 'jwk' }), jwk);
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+    assert.deepEqual(parseAccountKey(pem, 'account.pem').export({ format: 'jwk' }), jwk, 'PEM as before');
+  }
+});
+
+test('parseAccountKey: what is not a private RSA or EC JSON Web Key is refused in one line, the key never quoted', () => {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = privateKey.export({ format: 'jwk' });
+  const secret = jwk.d as string;
+  const { d: _dropped, ...publicOnly } = jwk;
+  const p521 = generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey.export({ format: 'jwk' });
+  const refused: [string, RegExp][] = [
+    [JSON.stringify(publicOnly), /^file holds a public JSON Web Key, not a private key$/],
+    [JSON.stringify({ kty: 'oct', k: 'c2VjcmV0' }), /^unsupported JSON Web Key type oct \(use RSA or EC\)$/],
+    [`{"kty": "EC", "d": "${secret}"`, /^not a JSON Web Key: malformed JSON$/],
+    ['{}', /^unsupported JSON Web Key type \(none\)/],
+    [JSON.stringify({ ...jwk, x: 'AAAA' }), /^cannot parse JSON Web Key: /],
+    [JSON.stringify(p521), /^unsupported key type EC P-521 /],
+  ];
+  for (const [text, problem] of refused) {
+    assert.throws(() => parseAccountKey(text, 'private_key.json'), (err: unknown) => {
+      assert.ok(err instanceof KeyError);
+      assert.equal(err.subject, 'private_key.json');
+      assert.match(err.problem, problem);
+      assert.ok(!err.problem.includes(secret), 'the private key is never quoted');
+      return true;
+    });
   }
 });

@@ -1,4 +1,5 @@
-// acctproc: owns the account key. It reads (or with -n creates) the key file, and the External
+// acctproc: owns the account key. It reads (or with -n creates) the key file, PEM or a JSON Web
+// Key (certbot's), and the External
 // Account Binding key of --eab-hmac-key-file when given, then answers netproc's requests to sign
 // JWS, for the key's thumbprint and for the binding of a new account. The keys never leave this
 // process: only signatures, MACs and the thumbprint do. It talks to netproc only and needs no network.
@@ -14,7 +15,7 @@ import { Channel } from '../ipc/channel.js';
 import { AcctConfig, EXIT_CHANGED, FD } from '../ipc/roles.js';
 import { AcctToNet, NetToAcct, parseNetToAcct } from '../ipc/messages.js';
 import { accountAlg, externalAccountBinding, publicJwk, signJws, thumbprint } from '../acme/jws.js';
-import { keyDescription, parsePrivateKey } from '../x509/keys.js';
+import { isJsonWebKey, keyDescription, parseAccountKey, parsePrivateKey } from '../x509/keys.js';
 import { loadOrCreateKey, replaceKeyFile } from '../fsutil/keyfile.js';
 import { removeTempsInFlight } from '../fsutil/atomic.js';
 import { readFileCapped } from '../fsutil/read.js';
@@ -63,7 +64,11 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
     const next = config.rollover === null ? null
       : { file: config.rollover.newKeyFile, pem: await loadOrCreateKey(config.rollover.newKeyFile, config.rollover.create, 'account', config.keyType) };
     await confine();
-    const key = parsePrivateKey(pem, config.keyFile);
+    const key = parseAccountKey(pem, config.keyFile);
+    // Another program's file (certbot's private_key.json) is read, never rewritten.
+    if (next !== null && isJsonWebKey(pem)) {
+      throw new Failure(config.keyFile, 'a JSON Web Key account key is not replaced: roll over from a PEM copy of it (-f)');
+    }
     const alg = accountAlg(key);
     const jwk = publicJwk(key);
     debug(config.keyFile, `loaded ${keyDescription(key)} account key`);

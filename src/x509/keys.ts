@@ -2,7 +2,7 @@
 // EC on P-256 or P-384 are accepted: what ACME servers take for both purposes, and what jws.ts and
 // csr.ts can sign with.
 
-import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { KeyType } from './keytypes.js';
 
@@ -90,6 +90,42 @@ export function parsePrivateKey(pem: string, subject: string): KeyObject {
     key = createPrivateKey({ key: keyBlock, format: 'pem' });
   } catch (err) {
     throw new KeyError(subject, `cannot parse private key: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (domainKeyKind(key) === undefined) {
+    const need = key.asymmetricKeyType === 'rsa' ? `RSA keys need at least ${MIN_RSA_BITS} bits` : 'use RSA or EC P-256/P-384';
+    throw new KeyError(subject, `unsupported key type ${keyDescription(key)} (${need})`);
+  }
+  return key;
+}
+
+/** A JSON Web Key file is a JSON object; a PEM file starts with its -----BEGIN line. */
+export function isJsonWebKey(text: string): boolean {
+  return text.trimStart().startsWith('{');
+}
+
+/**
+ * An account key: PEM as parsePrivateKey reads it, or a JSON Web Key (RFC 7517) holding its private
+ * part, as certbot keeps its account key (accounts/<server>/directory/<id>/private_key.json), so
+ * that certbot's account, and the "replaces" of its certificates, carry over. Node's own JWK import
+ * reads it; errors never quote the file, which holds the private key.
+ */
+export function parseAccountKey(text: string, subject: string): KeyObject {
+  if (!isJsonWebKey(text)) return parsePrivateKey(text, subject);
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(text);
+  } catch {
+    throw new KeyError(subject, 'not a JSON Web Key: malformed JSON');
+  }
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new KeyError(subject, 'not a JSON Web Key: not a JSON object');
+  const { kty, d } = jwk as Record<string, unknown>;
+  if (kty !== 'RSA' && kty !== 'EC') throw new KeyError(subject, `unsupported JSON Web Key type ${typeof kty === 'string' ? kty.slice(0, 16) : '(none)'} (use RSA or EC)`);
+  if (typeof d !== 'string') throw new KeyError(subject, 'file holds a public JSON Web Key, not a private key');
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  } catch (err) {
+    throw new KeyError(subject, `cannot parse JSON Web Key: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (domainKeyKind(key) === undefined) {
     const need = key.asymmetricKeyType === 'rsa' ? `RSA keys need at least ${MIN_RSA_BITS} bits` : 'use RSA or EC P-256/P-384';
