@@ -11,7 +11,7 @@ export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
   '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-  '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--version] domain [altnames...]\n' +
+  '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--dated [--keep n]] [--version] domain [altnames...]\n' +
   '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] ' +
   '[--account-key-type type] [--user name] [--timeout seconds]\n' +
   '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
@@ -78,6 +78,10 @@ export interface Options {
   rolloverAccountKey?: string;
   /** --contact, repeatable: the account's contact URIs. */
   contact?: string[];
+  /** --dated: each new certificate also kept as cert-<UTC time>.pem, with its chain and full chain. */
+  dated: boolean;
+  /** --keep: with --dated, how many dated sets to keep (the newest); all when absent. */
+  keep?: number;
   /** --account-key-type: what -n makes. */
   accountKeyType?: KeyType;
   /** --key-type: what -N makes. */
@@ -95,19 +99,22 @@ const VALUE_LETTERS = {
 } as const;
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
-const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', 'no-ari': 'noAri', register: 'register' } as const;
+const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', 'no-ari': 'noAri', register: 'register', dated: 'dated' } as const;
 const LONG_VALUES = {
   server: 'server', user: 'user', profile: 'profile', 'ca-file': 'caFile', 'eab-kid': 'eabKid', 'eab-hmac-key-file': 'eabHmacKeyFile',
   'preferred-chain': 'preferredChain', 'rollover-account-key': 'rolloverAccountKey', csr: 'csrFile',
 } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 const LONG_KEY_TYPES = { 'account-key-type': 'accountKeyType', 'key-type': 'domainKeyType' } as const;
+const LONG_COUNTS = { keep: 'keep' } as const;
+/** More dated sets than anyone rolls back through; a typo such as 10000 is caught. */
+const MAX_KEEP = 1000;
 /** Options that may be given more than once, each time adding a value, and how each value is checked. */
 const LONG_LISTS = { contact: { field: 'contact', check: contactUri } } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */
 const MAX_SECONDS = 86_400;
 
-const takesValue = (name: string): boolean => [LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES].some((table) => Object.hasOwn(table, name));
+const takesValue = (name: string): boolean => [LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES, LONG_COUNTS].some((table) => Object.hasOwn(table, name));
 
 /**
  * The getopt(3) scan that yargs cannot do alone: grouped flags, a value attached or in the next
@@ -168,7 +175,7 @@ function normalise(argv: readonly string[]): { words: string[]; repeated: Record
 }
 
 export function parseCommandLine(argv: readonly string[]): Options {
-  const valueKeys = [VALUE_LETTERS, LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES].flatMap((table) => Object.keys(table));
+  const valueKeys = [VALUE_LETTERS, LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES, LONG_COUNTS].flatMap((table) => Object.keys(table));
   const listKeys = Object.keys(LONG_LISTS);
   const { words, repeated } = normalise(argv);
   const parsed = yargs()
@@ -202,7 +209,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const verbose = parsed[VERBOSE_LETTER];
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false, register: false, isolationReport: false, version: false, noAri: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, register: false, isolationReport: false, version: false, noAri: false, dated: false,
     verbose: typeof verbose === 'number' ? verbose : 0,
     // parse-positional-numbers is off, so every operand is still the string it was given as.
     names: parsed._.map((operand) => String(operand)),
@@ -224,6 +231,11 @@ export function parseCommandLine(argv: readonly string[]): Options {
     const value = parsed[key];
     if (typeof value === 'string') options[field] = keyType(key, value);
   }
+  for (const [key, field] of Object.entries(LONG_COUNTS)) {
+    const value = parsed[key];
+    if (typeof value === 'string') options[field] = count(key, value, MAX_KEEP);
+  }
+  if (options.keep !== undefined && !options.dated) throw new UsageError('--keep goes with --dated');
   if ((options.eabKid === undefined) !== (options.eabHmacKeyFile === undefined)) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
   if (options.eabKid === '') throw new UsageError('--eab-kid: empty key identifier');
   if (options.register) {
@@ -265,7 +277,7 @@ function givenOptions(options: Options): string[] {
   const spelled: [string, keyof Options][] = [
     ...Object.entries(FLAG_LETTERS).map(([letter, field]): [string, keyof Options] => [`-${letter}`, field]),
     ...Object.entries(VALUE_LETTERS).map(([letter, field]): [string, keyof Options] => [`-${letter}`, field]),
-    ...[LONG_FLAGS, LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES].flatMap((table) =>
+    ...[LONG_FLAGS, LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES, LONG_COUNTS].flatMap((table) =>
       Object.entries(table).map(([name, field]): [string, keyof Options] => [`--${name}`, field])),
     ...Object.entries(LONG_LISTS).map(([name, { field }]): [string, keyof Options] => [`--${name}`, field]),
   ];
@@ -278,6 +290,13 @@ export function wholeSeconds(option: string, value: string): number {
   const seconds = /^[0-9]{1,6}$/.test(value) ? Number(value) : NaN;
   if (!(seconds >= 1 && seconds <= MAX_SECONDS)) throw new UsageError(`--${option} needs whole seconds from 1 to ${MAX_SECONDS}: ${value}`);
   return seconds;
+}
+
+/** A --<option> count, from 1 to `max`; else a usage error that says so. */
+function count(option: string, value: string, max: number): number {
+  const n = /^[0-9]{1,6}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= max)) throw new UsageError(`--${option} needs a whole number from 1 to ${max}: ${value}`);
+  return n;
 }
 
 function keyType(option: string, value: string): KeyType {

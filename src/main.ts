@@ -382,7 +382,7 @@ function roleConfigs(opts: Options, names: string[], paths: Paths, server: strin
       keyType: opts.domainKeyType ?? DEFAULT_KEY_TYPE },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
     certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, ari: !opts.noAri, directoryUrl: server, csrFile, verbose },
-    fileproc: { certDir: paths.certDir, backup: opts.backup, verbose },
+    fileproc: { certDir: paths.certDir, backup: opts.backup, dated: opts.dated, keep: opts.keep ?? 0, verbose },
   };
 }
 

@@ -4,7 +4,7 @@ import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Option
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false, noAri: false,
+  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false, noAri: false, dated: false,
 };
 
 function expected(fields: Partial<Options> & { names: string[] }): Options {
@@ -37,11 +37,20 @@ test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
     '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-    '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--version] domain [altnames...]\n' +
+    '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--dated [--keep n]] [--version] domain [altnames...]\n' +
     '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] [--account-key-type type] ' +
     '[--user name] [--timeout seconds]\n' +
     '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
     '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]');
+});
+
+test('--dated, and --keep with it: a count from 1 to 1000', () => {
+  parsesTo(['--dated', 'example.org'], { dated: true, names: ['example.org'] });
+  parsesTo(['--dated', '--keep', '5', 'example.org'], { dated: true, keep: 5, names: ['example.org'] });
+  parsesTo(['--keep=1000', '--dated', 'example.org'], { dated: true, keep: 1000, names: ['example.org'] });
+  rejectsWith(['--keep', '5', 'example.org'], '--keep goes with --dated');
+  for (const bad of ['0', '1001', '-1', 'x', '2.5']) rejectsWith(['--dated', '--keep', bad, 'example.org'], `--keep needs a whole number from 1 to 1000: ${bad}`);
+  rejectsWith(['--dated=yes', 'example.org'], 'option does not take an argument -- dated');
 });
 
 test('--csr takes the names from the request: none are needed, -k and -N are refused', () => {

@@ -635,7 +635,7 @@ const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[
   chngproc: { good: { challengeDir: '/var/www/acme', challengeType: 'http-01', verbose: 0 }, optional: ['challengeDir'] },
   certproc: { good: { certDir: '/etc/ssl/acme', names: ['example.org'], expand: true, force: false, revoke: false, ari: true,
     directoryUrl: 'https://ca.example/dir', csrFile: '/etc/ssl/example.csr', verbose: 0 }, optional: ['csrFile'] },
-  fileproc: { good: { certDir: '/etc/ssl/acme', backup: true, verbose: 3 }, optional: [] },
+  fileproc: { good: { certDir: '/etc/ssl/acme', backup: true, dated: true, keep: 3, verbose: 3 }, optional: [] },
 };
 
 for (const role of Object.keys(CONFIGS) as Role[]) {

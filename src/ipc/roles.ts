@@ -77,7 +77,8 @@ export interface CertConfig {
   csrFile: string | null;
   verbose: number;
 }
-export interface FileConfig { certDir: string; backup: boolean; verbose: number }
+/** dated: keep each new certificate as cert-<UTC time>.pem too; keep: how many such sets (0: all). */
+export interface FileConfig { certDir: string; backup: boolean; dated: boolean; keep: number; verbose: number }
 
 export interface FrontConfig {
   /** What each socket handed over serves, in the order they come. */
@@ -151,7 +152,7 @@ export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
   },
   fileproc: (v) => {
     const m = c.object(v, 'config');
-    return { certDir: c.string(m, 'certDir'), backup: c.boolean(m, 'backup'), verbose: verbose(m) };
+    return { certDir: c.string(m, 'certDir'), backup: c.boolean(m, 'backup'), dated: c.boolean(m, 'dated'), keep: c.integer(m, 'keep'), verbose: verbose(m) };
   },
   frontproc: (v) => {
     const m = c.object(v, 'config');

@@ -2,10 +2,12 @@
 // cert.pem and fullchain.pem (= cert then chain), each replaced atomically and durably, mode 0444,
 // then the renewal state file; on "remove" (after -r) it deletes them all; on "state" it writes
 // the state file alone (what the CA said of a certificate that stays). With -b it first hard-links
-// the current files to cert-<epoch>.pem and so on. Its exit status is the run's verdict:
+// the current files to cert-<epoch>.pem and so on. With --dated it also writes each new
+// certificate as cert-<UTC time>.pem (chain- and fullchain- likewise) before the stable names,
+// which stay files, not links; --keep then removes the dated sets past the newest N. Its exit status is the run's verdict:
 // EXIT_CHANGED when it wrote or removed certificate files, 0 otherwise. Talks to certproc only.
 
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { atTermination, runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
@@ -46,6 +48,41 @@ async function backUp(certDir: string): Promise<void> {
     await Promise.all(made.map((p) => fs.unlink(p)));
   }
   throw new Failure(certDir, 'cannot find a free backup name');
+}
+
+/** cert-20261206T162100Z.pem: the UTC second a dated set was installed, sortable as text. */
+const DATED = /^cert-(\d{8}T\d{6}Z)\.pem$/;
+
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * The new set under the first second, from now on, that no dated set has: two runs within a
+ * second get two sets, never one overwritten.
+ */
+async function writeDatedSet(certDir: string, files: readonly (readonly [string, string])[]): Promise<string> {
+  const taken = new Set(readdirSync(certDir).map((name) => DATED.exec(name)?.[1]).filter((s): s is string => s !== undefined));
+  let when = Date.now();
+  while (taken.has(stamp(when))) when += 1000;
+  const at = stamp(when);
+  const dated = files.map(([name, text]) => [name.replace(/\.pem$/, `-${at}.pem`), text] as const);
+  await writeFilesAtomic(certDir, dated, { mode: 0o444, durable: true });
+  for (const [name] of dated) debug(join(certDir, name), 'created');
+  return at;
+}
+
+/** Removes the dated sets past the `keep` newest (all three files of each). */
+async function pruneDatedSets(certDir: string, keep: number): Promise<void> {
+  const stamps = readdirSync(certDir).map((name) => DATED.exec(name)?.[1]).filter((s): s is string => s !== undefined).sort().reverse();
+  for (const old of stamps.slice(keep)) {
+    for (const name of FILES) {
+      const path = join(certDir, `${name}-${old}.pem`);
+      await fs.unlink(path).then(() => debug(path, 'removed (--keep)'), (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw new Failure(path, `cannot remove: ${err.message}`);
+      });
+    }
+  }
 }
 
 /**
@@ -95,8 +132,12 @@ runChild('fileproc', async (config: FileConfig, confine) => {
       checkPem(order.chain, 'chain');
       // Renamed chain first, fullchain last, as the original: cert.pem is the file most tools watch.
       const files = [['chain.pem', order.chain], ['cert.pem', order.cert], ['fullchain.pem', order.cert + order.chain]] as const;
+      // The dated set first: a crash in between leaves it beside the old stable files, and the
+      // next run, seeing the old certificate still due, installs anew.
+      if (config.dated) await writeDatedSet(config.certDir, files);
       await writeFilesAtomic(config.certDir, files, { mode: 0o444, durable: true });
       for (const [name] of files) debug(join(config.certDir, name), 'created');
+      if (config.dated && config.keep > 0) await pruneDatedSets(config.certDir, config.keep);
       // After the certificate: a crash in between leaves no state, and the next run asks afresh.
       if (order.state !== null) await writeState(config.certDir, order.state);
     } else {
