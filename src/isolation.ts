@@ -106,6 +106,8 @@ function succeeds(file: string, args: string[]): Promise<boolean> {
  */
 export async function probeCapabilities(): Promise<Capabilities> {
   const missing: string[] = [];
+  // Started first, so that it runs beside the namespace probe.
+  const pdeathsigProbe = process.platform === 'linux' && existsSync(SETPRIV) ? succeeds(SETPRIV, ['--pdeathsig', 'TERM', '--', '/bin/true']) : Promise.resolve(false);
   const permissionFlag = permissionFlagOf(process.versions.node);
   if (permissionFlag === null) missing.push(`Node ${process.version} has no permission model: children's file access is not limited`);
   let netns = false;
@@ -122,8 +124,12 @@ export async function probeCapabilities(): Promise<Capabilities> {
     if (!netns) missing.push('cannot create network namespaces here: children other than netproc can reach the network');
     if (!jail) missing.push(`cannot create mount namespaces here${existsSync(CHROOT) ? '' : ` (or no ${CHROOT})`}: chngproc and fileproc are not jailed`);
   }
-  const parentDeathSignal = process.platform === 'linux' && existsSync(SETPRIV);
-  if (process.platform === 'linux' && !parentDeathSignal) missing.push(`${SETPRIV} not found: a child outlives a killed parent until Node has started and sees its lifeline close`);
+  // setpriv has had --pdeathsig since util-linux 2.33 (2019): an older one refuses the option,
+  // and a child started through it would not start at all. So it is tried, as unshare is.
+  const parentDeathSignal = process.platform === 'linux' && existsSync(SETPRIV) && (await pdeathsigProbe);
+  if (process.platform === 'linux' && !parentDeathSignal) {
+    missing.push(`${existsSync(SETPRIV) ? `${SETPRIV} has no --pdeathsig` : `${SETPRIV} not found`}: a child outlives a killed parent until Node has started and sees its lifeline close`);
+  }
   return { permissionFlag, netns, jail, parentDeathSignal, missing };
 }
 

@@ -249,6 +249,10 @@ class Run {
     return child;
   }
 
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   /** Every child still running (of `roles`) gets `signal`. */
   stop(signal: NodeJS.Signals, roles: readonly Role[] = ROLES): void {
     this.stopped = true;
@@ -579,14 +583,15 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
 
   const words = new Words(end(cert, FD.certproc.lifeline));
   let word: Word | null = certain ? 'work' : await words.next();
-  if (word === 'current' || word === null) {
+  // A run stopped meanwhile (a signal, the deadline) starts nobody more, whatever certproc said.
+  if (word === 'current' || word === null || run.isStopped) {
     deadline.cancel();
     const [outcome] = (await Promise.all(run.ends)) as [Outcome];
     return word === 'current' && outcome.code === 0 ? 2 : 1;
   }
   const net = startNetAndFile();
   if (word === 'ask') word = await words.next();
-  if (word === 'work') startKeyHolders(net);
+  if (word === 'work' && !run.isStopped) startKeyHolders(net);
   for (const fd of [3, 4, 5]) end(net, fd).destroy();
 
   const outcomes = await Promise.all(run.ends);

@@ -162,6 +162,24 @@ describe('Boulder\'s ways through a proxy in front of Pebble', { skip }, () => {
     assert.deepEqual(proxy.requests.slice(mark).map((r) => r.status), [200, 503, 200]);
   });
 
+  // Product change that fails it: a key change sent again after a lost connection (a second POST,
+  // refused had the first arrived, and another line).
+  test('a connection reset under the key change: not sent again; exit 1, the outcome said unknown, the key file unchanged', async () => {
+    const w = workDir();
+    const { acct } = ecKeys(w);
+    const registered = await runClient(['--register', '--server', proxy.directoryUrl, '-f', acct], { env: env() });
+    assert.equal(registered.status, 0, registered.stderr);
+    const before = readFileSync(acct, 'utf8');
+    const keyChange = new URL(proxy.directoryUrl).origin;
+    proxy.resetOnce = { method: 'POST', pathPrefix: '/rollover-account-key' };
+    const mark = proxy.requests.length;
+    const run = await runClient(['-n', '--rollover-account-key', join(w.priv, 'new.pem'), '--server', proxy.directoryUrl, '-f', acct], { env: env() });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, new RegExp(`^acme-client: ${keyChange.replace(/[.]/g, '\\.')}/rollover-account-key: .*: whether the CA now knows the account by the new key is unknown; the account key file is unchanged\n$`));
+    assert.equal(proxy.requests.slice(mark).filter((r) => r.method === 'POST' && r.path.startsWith('/rollover-account-key')).length, 1, 'sent once');
+    assert.equal(readFileSync(acct, 'utf8'), before);
+  });
+
   // Product change that fails it: post() without the ConnectionLost retry (the run then fails on the reset).
   test('a connection reset under finalize: sent again once on a new connection with a fresh nonce, renewed', async () => {
     const { args, certId, certs } = await issued('boulder-reset.example.test');
@@ -234,6 +252,15 @@ describe('Boulder\'s ways through a proxy in front of Pebble', { skip }, () => {
       return args;
     }, /the order an earlier run left processing is forgotten: it was kept on \S+, more than 7 days ago\n/],
     ['for other names', ({ args }) => [...args, 'www.boulder-forget-names.example.test'], /the order an earlier run left processing is forgotten: it is for other names\n/],
+    // Would fail if netproc signed a request to wherever the state file (or certproc) pointed.
+    ['on another host', ({ args, certs }) => {
+      const kept = state(certs);
+      const pending = kept.pendingOrder as Record<string, unknown>;
+      const elsewhere = new URL(pending.url as string);
+      elsewhere.hostname = '127.0.0.2';
+      writeFileSync(join(certs, STATE_FILE), JSON.stringify({ ...kept, pendingOrder: { ...pending, url: elsewhere.href } }));
+      return args;
+    }, /the order an earlier run left processing is not at this CA: ordering anew\n/],
     ['for another domain key', ({ args, priv }) => {
       const other = makeKey(join(priv, 'other-domain.pem'), 'ec-p256-sec1');
       return args.map((a, i) => (args[i - 1] === '-k' ? other : a));

@@ -208,7 +208,7 @@ describe('planted symlinks are replaced, never followed', () => {
     makeKey(key, 'ec-p256-sec1');
     const pem = (cn: string): string => openssl(['req', '-x509', '-new', '-key', key, '-subj', `/CN=${cn}`, '-days', '1']);
     const [cert, chain] = [pem('leaf.example.test'), pem('issuer')];
-    const { child, peer } = startChild('fileproc', { certDir: w.certs, backup: false, verbose: 0 });
+    const { child, peer } = startChild('fileproc', { certDir: w.certs, backup: false, dated: false, keep: 0, verbose: 0 });
     peer.write(encodeFrame({ op: 'install', cert, chain }));
     assert.equal(await exited(child), 2, 'changed');
     for (const name of ['cert.pem', 'chain.pem', 'fullchain.pem']) {

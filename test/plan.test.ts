@@ -82,6 +82,12 @@ process.stdout.write(JSON.stringify(made));
   }
 });
 
+// Would fail if the probe's setpriv call were wrong (every child would then start without the
+// parent-death signal) or if a setpriv without --pdeathsig were taken for one that has it.
+test('the probe finds setpriv with --pdeathsig here (util-linux 2.33 and later)', { skip: prerequisite(process.platform !== 'linux' ? 'Linux only' : false) }, async () => {
+  assert.equal((await probeCapabilities()).parentDeathSignal, true);
+});
+
 test('the permission model\'s flag follows the Node version, and this Node knows the one it gives', () => {
   assert.equal(permissionFlagOf('18.20.4'), null);
   assert.equal(permissionFlagOf('20.20.2'), '--experimental-permission');

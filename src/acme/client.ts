@@ -212,7 +212,7 @@ export class AcmeClient {
    * connection and signed with another nonce (the lost one may have been used). A redirect is an
    * error: the JWS is bound to its URL.
    */
-  async post(url: string, payload: unknown | null, useJwk = false, maxBytes?: number): Promise<HttpResponse> {
+  async post(url: string, payload: unknown | null, useJwk = false, maxBytes?: number, resendWhenLost = true): Promise<HttpResponse> {
     const body = payload === null ? '' : JSON.stringify(payload);
     let badNonces = 0;
     let waits = 0;
@@ -223,7 +223,7 @@ export class AcmeClient {
       try {
         res = await this.http.post(url, JSON.stringify(jws), maxBytes, lost);
       } catch (err) {
-        if (!(err instanceof ConnectionLost) || lost) throw err;
+        if (!(err instanceof ConnectionLost) || lost || !resendWhenLost) throw err;
         lost = true;
         debug(url, `${err.problem}; sending it again on a new connection with a fresh nonce`);
         continue;
@@ -300,9 +300,19 @@ export class AcmeClient {
     return keyChange;
   }
 
-  /** §7.3.5: the outer JWS, signed with the old key as the account, carries the inner one. */
+  /**
+   * §7.3.5: the outer JWS, signed with the old key as the account, carries the inner one. Never
+   * sent again after a lost connection: had the first reached the CA, the account would now have
+   * the new key and a second one, signed with the old, could only be refused, hiding that.
+   */
   async changeKey(inner: FlattenedJws): Promise<void> {
-    await this.post(this.keyChangeUrl(), inner);
+    const url = this.keyChangeUrl();
+    try {
+      await this.post(url, inner, false, undefined, false);
+    } catch (err) {
+      if (!(err instanceof ConnectionLost)) throw err;
+      throw new Failure(url, `${err.problem}: whether the CA now knows the account by the new key is unknown; the account key file is unchanged`);
+    }
   }
 
   /**

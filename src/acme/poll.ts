@@ -22,6 +22,11 @@ export class Deadline {
     return Date.now() >= this.at;
   }
 
+  /** What is left of it, in milliseconds (0 once passed). */
+  remainingMs(): number {
+    return Math.max(0, this.at - Date.now());
+  }
+
   /** Whether `ms` from now is still before the deadline. */
   leaves(ms: number): boolean {
     return Date.now() + ms < this.at;

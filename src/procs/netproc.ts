@@ -244,10 +244,13 @@ async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: stri
  * the certificate for certproc to check. An order still processing at the deadline is named to
  * certproc, which keeps it for the next run, and the run fails.
  */
-async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>): Promise<void> {
+async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>, budget: Deadline): Promise<void> {
   await loadDirectory(acme, config);
   await findAccount(acme, signer, config);
-  const deadline = new Deadline(config.pollTimeoutMs);
+  // --poll-timeout, but never past the run's budget less one request: retried server errors may
+  // have used some of it, and an order still processing must be handed to certproc to keep
+  // before the parent's deadline stops the run.
+  const deadline = new Deadline(Math.min(config.pollTimeoutMs, budget.remainingMs() - config.requestTimeoutMs));
   let valid: Order | null = null;
   try {
     if (verdict.pendingOrder !== undefined) valid = await resumeOrder(acme, verdict.pendingOrder, await request, config, deadline);
@@ -273,6 +276,14 @@ async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, conf
   await send(peers.cert, { op: 'chain', pem: chain, publicKey: (await request).publicKey, renewalInfo: acme.directory.renewalInfo !== null });
 }
 
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The order an earlier run left processing, looked at first: finalized already with a key of the
  * same public half, it needs no new validation and no second finalize. Valid: its certificate.
@@ -280,6 +291,12 @@ async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, conf
  * key): null, and a new order is made.
  */
 async function resumeOrder(acme: AcmeClient, pending: { url: string; publicKey: string }, request: { csr: string; publicKey: string }, config: NetConfig, deadline: Deadline): Promise<Order | null> {
+  // certproc names it from the state file: netproc signs a request to it only where the CA's
+  // own orders live, never to a host the file (or certproc) chose.
+  if (!sameOrigin(pending.url, acme.directory.newOrder)) {
+    debug(pending.url, 'the order an earlier run left processing is not at this CA: ordering anew');
+    return null;
+  }
   if (pending.publicKey !== request.publicKey) {
     debug(pending.url, 'the order an earlier run left processing is for another domain key: ordering anew');
     return null;
@@ -562,7 +579,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     // chngproc is needed until the validation is over (issue() closes its channel then), and
     // keyproc until its request has come.
     const request = checked !== null ? Promise.resolve(checked) : (csr as Promise<KeyToNet>);
-    await unlessPeerGone(issue(acme, signer, peers, config, verdict, request), [peers.acct, peers.chng, peers.cert],
+    await unlessPeerGone(issue(acme, signer, peers, config, verdict, request, budget), [peers.acct, peers.chng, peers.cert],
       [request.then(() => NEVER)]);
   } catch (err) {
     // A peer that hung up has already said why; netproc's part ends quietly.
