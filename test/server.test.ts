@@ -486,10 +486,13 @@ describe('acme-client-server: stopping and starting', { skip }, () => {
     }
   });
 
+  // An unknown key in [mgmt] is only a warning, as in the Management Server (test/acmems.test.ts); in [auth] it fails.
   test('a configuration it does not understand: one line naming file, line and key, nothing listens, exit 1', async () => {
     const bad = join(w.dir, 'bad.ini');
-    writeFileSync(bad, readFileSync(configFile, 'utf8').replace('max-size = 4k', 'max-size = 4k\nmax_size = 4k'));
-    assert.deepEqual(await runServer(['-f', bad]), { code: 1, output: `acme-client-server: ${bad}:9: max_size: unknown key in [mgmt]\n` });
+    const text = readFileSync(configFile, 'utf8').replace('domain=*.signed.example.test', 'domain=*.signed.example.test\nhmac-key = typo');
+    writeFileSync(bad, text);
+    const line = text.split('\n').indexOf('hmac-key = typo') + 1;
+    assert.deepEqual(await runServer(['-f', bad]), { code: 1, output: `acme-client-server: ${bad}:${line}: hmac-key: unknown key in [auth "signed"]\n` });
   });
 
   test('the account key must be there: said in one line, with the command that makes it', async () => {

@@ -1,8 +1,10 @@
 // acme-client-server's configuration: the ACME Management Server's INI files, read as they are,
 // so that its users move over unchanged. Sections [account], [mgmt], [verification "NAME"],
 // [storage "NAME"] and [auth "NAME"]; a key may be repeated where it is a list (listener, ip,
-// domain, dns-server). Anything not understood is one line naming file, line and key, and the
-// service does not start: a typo in an auth block must not quietly open or close it.
+// domain, dns-server). What the Management Server only warns about (an unknown section, an unknown
+// key outside [auth], a key before the first section) is a warning naming file and line here too;
+// anything else not understood is one line naming file, line and key, and the service does not
+// start: a typo in an auth block must not quietly open or close it.
 //
 // The reader is ours, not the npm `ini` package's: that one has no line numbers to report, nests
 // a section name with a dot in it, cuts values at ';' and '#' (an hmac_key may hold either), and
@@ -48,8 +50,22 @@ export interface AuthBlock {
   storage: Storage;
 }
 
+/** Something read past, as the Management Server reads past it: said, then carried on. */
+export interface ConfigWarning {
+  subject: string;
+  problem: string;
+}
+
+/** Every problem found in a configuration, each its own Failure (FILE:LINE); the first is this one's. */
+export class ConfigProblems extends Failure {
+  constructor(readonly problems: Failure[]) {
+    super((problems[0] as Failure).subject, (problems[0] as Failure).problem);
+  }
+}
+
 export interface ServerConfig {
   file: string;
+  warnings: ConfigWarning[];
   accountDir: string;
   acmeServer: string;
   mgmtListeners: Listener[];
@@ -88,7 +104,7 @@ interface Entry {
 }
 
 interface Section {
-  kind: 'account' | 'mgmt' | 'verification' | 'storage' | 'auth';
+  kind: 'account' | 'mgmt' | 'verification' | 'storage' | 'auth' | 'unknown';
   name: string;
   line: number;
   entries: Entry[];
@@ -96,8 +112,8 @@ interface Section {
 
 const SECTION = /^(account|mgmt)$|^(verification|storage|auth)\s+("?)([^"]+)\3$/;
 
-/** The file's sections in order, every line accounted for. */
-function readSections(file: string, text: string): Section[] {
+/** The file's sections in order, every line accounted for; an unknown section is kept, to be read past. */
+function readSections(file: string, text: string, warnings: ConfigWarning[]): Section[] {
   const sections: Section[] = [];
   const seen = new Set<string>();
   text.split(/\r?\n/).forEach((raw, index) => {
@@ -107,7 +123,11 @@ function readSections(file: string, text: string): Section[] {
     if (trimmed.startsWith('[') && trimmed.endsWith(']')) {
       const header = trimmed.slice(1, -1).trim();
       const match = SECTION.exec(header);
-      if (match === null) throw new Failure(`${file}:${line}`, `[${header}]: unknown section`);
+      if (match === null) {
+        warnings.push({ subject: `${file}:${line}`, problem: `[${header}]: unknown section, ignored` });
+        sections.push({ kind: 'unknown', name: header, line, entries: [] });
+        return;
+      }
       const kind = (match[1] ?? match[2]) as Section['kind'];
       const name = match[4] ?? kind;
       const id = `${kind} ${name}`;
@@ -120,19 +140,25 @@ function readSections(file: string, text: string): Section[] {
     if (equals <= 0) throw new Failure(`${file}:${line}`, `${trimmed.slice(0, 40)}: not a key = value line`);
     const current = sections[sections.length - 1];
     const key = trimmed.slice(0, equals).trim();
-    if (current === undefined) throw new Failure(`${file}:${line}`, `${key}: outside any section`);
-    current.entries.push({ key, value: trimmed.slice(equals + 1).trim(), line });
+    if (current === undefined) warnings.push({ subject: `${file}:${line}`, problem: `${key}: before the first section, ignored` });
+    else current.entries.push({ key, value: trimmed.slice(equals + 1).trim(), line });
   });
   return sections;
 }
 
-/** Reads one section's entries against the keys it may have; each key is read once. */
+/**
+ * Reads one section's entries against the keys it may have; each key is read once. An unknown
+ * key is a warning (once, however often the section is read), except in [auth], where it fails.
+ */
 class Keys {
   private readonly used = new Set<string>();
 
-  constructor(private readonly file: string, private readonly section: Section, allowed: readonly string[]) {
+  constructor(private readonly file: string, private readonly section: Section, allowed: readonly string[], warnings: ConfigWarning[] | null) {
     for (const entry of section.entries) {
-      if (!allowed.includes(entry.key)) this.fail(entry, `unknown key in ${this.where}`);
+      if (allowed.includes(entry.key)) continue;
+      if (warnings === null) this.fail(entry, `unknown key in ${this.where}`);
+      const warning = { subject: `${file}:${entry.line}`, problem: `${entry.key}: unknown key in ${this.where}, ignored` };
+      if (!warnings.some((w) => w.subject === warning.subject && w.problem === warning.problem)) warnings.push(warning);
     }
   }
 
@@ -229,16 +255,20 @@ function parseSize(keys: Keys): number {
   return size;
 }
 
-function parseVerification(file: string, section: Section): Verification {
-  const type = new Keys(file, section, ['type', 'listener', 'dns-server', 'ttl', 'timeout', 'tsig-key-file']).one('type');
-  if (type === null) return new Keys(file, section, []).missing('type');
+/** The Management Server's verification types for the test CAs it is tested against. */
+const TEST_ONLY_VERIFICATIONS = ['dns01-boulder', 'dns01-server'];
+
+function parseVerification(file: string, section: Section, warnings: ConfigWarning[]): Verification {
+  // The type first, quietly: which other keys are unknown depends on it.
+  const type = new Keys(file, section, ['type', 'listener', 'dns-server', 'ttl', 'timeout', 'tsig-key-file'], []).one('type');
+  if (type === null) return new Keys(file, section, [], []).missing('type');
   switch (type.value) {
     case 'http01': {
-      const keys = new Keys(file, section, ['type', 'listener']);
+      const keys = new Keys(file, section, ['type', 'listener'], warnings);
       return { name: section.name, type: 'http01', listeners: listeners(keys, 'listener', DEFAULT_HTTP01_LISTENERS) };
     }
     case 'dns01-dnsUpdate': {
-      const keys = new Keys(file, section, ['type', 'dns-server', 'ttl', 'timeout', 'tsig-key-file']);
+      const keys = new Keys(file, section, ['type', 'dns-server', 'ttl', 'timeout', 'tsig-key-file'], warnings);
       const servers = keys.list('dns-server');
       for (const entry of servers) if (isIP(entry.value) === 0) keys.fail(entry, `not an IP address: ${entry.value}`);
       const keyFile = keys.one('tsig-key-file');
@@ -249,83 +279,136 @@ function parseVerification(file: string, section: Section): Verification {
         tsigKeyFile: keyFile?.value ?? null,
       };
     }
-    default:
-      return new Keys(file, section, ['type']).fail(type, `unknown verification type ${type.value} (http01 or dns01-dnsUpdate)`);
+    default: {
+      const keys = new Keys(file, section, ['type'], []);
+      if (TEST_ONLY_VERIFICATIONS.includes(type.value)) {
+        keys.fail(type, `${type.value} is documented by the ACME Management Server as for its tests only: use dns01-dnsUpdate (a DNS server taking RFC 2136 updates) or http01`);
+      }
+      return keys.fail(type, `unknown verification type ${type.value} (http01 or dns01-dnsUpdate)`);
+    }
   }
 }
 
-function parseStorage(file: string, section: Section): Storage {
-  const type = new Keys(file, section, ['type', 'directory', 'renew-within']).one('type');
-  if (type === null) return new Keys(file, section, []).missing('type');
+function parseStorage(file: string, section: Section, warnings: ConfigWarning[]): Storage {
+  const type = new Keys(file, section, ['type', 'directory', 'renew-within'], []).one('type');
+  if (type === null) return new Keys(file, section, [], []).missing('type');
   switch (type.value) {
     case 'none':
-      new Keys(file, section, ['type']);
+      new Keys(file, section, ['type'], warnings);
       return { name: section.name, type: 'none' };
     case 'file': {
-      const keys = new Keys(file, section, ['type', 'directory', 'renew-within']);
+      const keys = new Keys(file, section, ['type', 'directory', 'renew-within'], warnings);
       const directory = keys.one('directory');
       if (directory === null || directory.value === '') return keys.missing('directory');
       if (!directory.value.startsWith('/')) keys.fail(directory, `not an absolute path: ${directory.value}`);
       return { name: section.name, type: 'file', directory: directory.value, renewWithinDays: keys.number('renew-within', 1, 3650) };
     }
     default:
-      return new Keys(file, section, ['type']).fail(type, `unknown storage type ${type.value} (none or file)`);
+      return new Keys(file, section, ['type'], []).fail(type, `unknown storage type ${type.value} (none or file)`);
   }
 }
 
-/** Reads and checks a whole configuration; throws a Failure whose subject is FILE:LINE. */
+/** A block names another that failed: that failure is said already. */
+class FollowsFromEarlier extends Error {}
+
+/**
+ * Reads and checks a whole configuration. Throws ConfigProblems with every problem found (each
+ * section read to its first); what the Management Server reads past is in `warnings`.
+ */
 export function parseServerConfig(file: string, text: string): ServerConfig {
-  const sections = readSections(file, text);
+  const warnings: ConfigWarning[] = [];
+  const problems: Failure[] = [];
+  const attempt = <T>(read: () => T): T | null => {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof FollowsFromEarlier) return null;
+      if (!(err instanceof Failure)) throw err;
+      problems.push(err);
+      return null;
+    }
+  };
+  const sections = readSections(file, text, warnings);
   const single = (kind: 'account' | 'mgmt'): Section => sections.find((s) => s.kind === kind) ?? { kind, name: kind, line: 1, entries: [] };
 
-  const account: Keys = new Keys(file, single('account'), ['dir', 'acme-server']);
-  const dir = account.one('dir');
-  if (dir === null || dir.value === '') account.missing('dir');
-  if (!dir.value.startsWith('/')) account.fail(dir, `not an absolute path: ${dir.value}`);
-  const acmeServerEntry = account.one('acme-server');
-  const acmeServer = acmeServerEntry?.value ?? LETSENCRYPT;
-  if (acmeServerEntry !== null && !/^https:\/\/[^\s]+$/.test(acmeServer)) account.fail(acmeServerEntry, `not an https URL: ${acmeServer}`);
+  const account = attempt(() => {
+    const keys = new Keys(file, single('account'), ['dir', 'acme-server'], warnings);
+    const dir = keys.one('dir');
+    if (dir === null || dir.value === '') return keys.missing('dir');
+    if (!dir.value.startsWith('/')) keys.fail(dir, `not an absolute path: ${dir.value}`);
+    const acmeServerEntry = keys.one('acme-server');
+    const acmeServer = acmeServerEntry?.value ?? LETSENCRYPT;
+    if (acmeServerEntry !== null && !/^https:\/\/[^\s]+$/.test(acmeServer)) keys.fail(acmeServerEntry, `not an https URL: ${acmeServer}`);
+    return { dir: dir.value, acmeServer };
+  });
 
   const mgmt = new Keys(file, single('mgmt'), ['listener', 'max-size', 'default-verification', 'default-storage',
-    'concurrent-orders', 'queue-length', 'header-timeout', 'max-connections']);
-  const mgmtListeners = listeners(mgmt, 'listener', DEFAULT_MGMT_LISTENERS);
-  const maxSize = parseSize(mgmt);
-  const limits: ServiceLimits = {
+    'concurrent-orders', 'queue-length', 'header-timeout', 'max-connections'], warnings);
+  const mgmtListeners = attempt(() => listeners(mgmt, 'listener', DEFAULT_MGMT_LISTENERS));
+  const maxSize = attempt(() => parseSize(mgmt));
+  const limits = attempt((): ServiceLimits => ({
     concurrentOrders: mgmt.number('concurrent-orders', 1, 64) ?? DEFAULT_LIMITS.concurrentOrders,
     queueLength: mgmt.number('queue-length', 0, 10_000) ?? DEFAULT_LIMITS.queueLength,
     headerTimeout: mgmt.number('header-timeout', 1, 300) ?? DEFAULT_LIMITS.headerTimeout,
     maxConnections: mgmt.number('max-connections', 1, 100_000) ?? DEFAULT_LIMITS.maxConnections,
-  };
+  }));
 
-  const verifications = sections.filter((s) => s.kind === 'verification').map((s) => parseVerification(file, s));
-  const storages = sections.filter((s) => s.kind === 'storage').map((s) => parseStorage(file, s));
+  /** The blocks read, and the names of those that failed. */
+  const blocksOf = <T>(kind: 'verification' | 'storage', parse: (section: Section) => T): { blocks: T[]; broken: Set<string> } => {
+    const broken = new Set<string>();
+    const blocks: T[] = [];
+    for (const section of sections.filter((s) => s.kind === kind)) {
+      const block = attempt(() => parse(section));
+      if (block === null) broken.add(section.name);
+      else blocks.push(block);
+    }
+    return { blocks, broken };
+  };
+  const verifications = blocksOf('verification', (s) => parseVerification(file, s, warnings));
+  const storages = blocksOf('storage', (s) => parseStorage(file, s, warnings));
   // As the Management Server does: a default named, else the only block of its kind, else a
-  // built-in one (http01 on port 1380; no storage). An empty value means no default.
-  const defaultOf = <T extends { name: string }>(key: string, blocks: T[], builtIn: () => T): T | null => {
-    const entry = mgmt.one(key);
-    if (entry !== null && entry.value === '') return null;
-    if (entry !== null) return blocks.find((b) => b.name === entry.value) ?? mgmt.fail(entry, `no such block: ${entry.value}`);
-    if (blocks.length === 1) return blocks[0] as T;
-    const made = builtIn();
-    blocks.push(made);
-    return made;
+  // built-in one (http01 on port 1380; no storage). An empty value means no default; undefined,
+  // a default that could not be read.
+  const defaultOf = <T extends { name: string }>(key: string, of: { blocks: T[]; broken: Set<string> }, builtIn: () => T): T | null | undefined => {
+    const found = attempt(() => {
+      const entry = mgmt.one(key);
+      if (entry !== null && entry.value === '') return { block: null };
+      if (entry !== null) {
+        if (of.broken.has(entry.value)) throw new FollowsFromEarlier();
+        return { block: of.blocks.find((b) => b.name === entry.value) ?? mgmt.fail(entry, `no such block: ${entry.value}`) };
+      }
+      if (of.blocks.length + of.broken.size === 1) {
+        if (of.broken.size === 1) throw new FollowsFromEarlier();
+        return { block: of.blocks[0] as T };
+      }
+      const made = builtIn();
+      of.blocks.push(made);
+      return { block: made };
+    });
+    return found === null ? undefined : found.block;
   };
   const defaultVerification = defaultOf<Verification>('default-verification', verifications,
     () => ({ name: 'http', type: 'http01', listeners: DEFAULT_HTTP01_LISTENERS }));
   const defaultStorage = defaultOf<Storage>('default-storage', storages, () => ({ name: 'none', type: 'none' }));
 
-  const auth = sections.filter((s) => s.kind === 'auth').map((section): AuthBlock => {
-    const keys = new Keys(file, section, ['ip', 'domain', 'hmac_type', 'hmac_key', 'verification', 'storage']);
-    const named = <T extends { name: string }>(key: string, blocks: T[], fallback: T | null): T => {
+  const auth = sections.filter((s) => s.kind === 'auth').map((section) => attempt((): AuthBlock => {
+    // Strict: a misspelt key here would leave the block more open than written.
+    const keys = new Keys(file, section, ['ip', 'domain', 'hmac_type', 'hmac_key', 'all', 'verification', 'storage'], null);
+    const named = <T extends { name: string }>(key: string, of: { blocks: T[]; broken: Set<string> }, fallback: T | null | undefined): T => {
       const entry = keys.one(key);
+      if (entry === null && fallback === undefined) throw new FollowsFromEarlier();
       if (entry === null) return fallback ?? keys.missing(key);
-      return blocks.find((b) => b.name === entry.value) ?? keys.fail(entry, `no such ${key} block: ${entry.value}`);
+      if (of.broken.has(entry.value)) throw new FollowsFromEarlier();
+      return of.blocks.find((b) => b.name === entry.value) ?? keys.fail(entry, `no such ${key} block: ${entry.value}`);
     };
     const type = keys.one('hmac_type');
     const key = keys.one('hmac_key');
     if ((type === null) !== (key === null)) keys.fail((type ?? key) as Entry, 'hmac_type and hmac_key go together');
     if (type !== null && !(HMAC_ALGORITHMS as readonly string[]).includes(type.value)) keys.fail(type, `unknown HMAC type ${type.value} (${HMAC_ALGORITHMS.join(', ')})`);
     if (key !== null && key.value === '') keys.fail(key, 'empty key');
+    // `all = yes` admits any client, as a block without ip and hmac keys does; beside them, they still apply.
+    const all = keys.one('all');
+    if (all !== null && all.value !== 'yes') keys.fail(all, `not "yes": ${all.value} (all = yes admits every client)`);
     const domains = keys.list('domain');
     for (const entry of domains) if (!/^[a-zA-Z0-9*?[\]!._-]+$/.test(entry.value)) keys.fail(entry, `not a domain name pattern: ${entry.value}`);
     return {
@@ -336,6 +419,8 @@ export function parseServerConfig(file: string, text: string): ServerConfig {
       verification: named('verification', verifications, defaultVerification),
       storage: named('storage', storages, defaultStorage),
     };
-  });
-  return { file, accountDir: dir.value, acmeServer, mgmtListeners, maxSize, limits, verifications, auth };
+  }));
+  if (problems.length > 0 || account === null || mgmtListeners === null || maxSize === null || limits === null) throw new ConfigProblems(problems);
+  return { file, warnings, accountDir: account.dir, acmeServer: account.acmeServer, mgmtListeners, maxSize, limits,
+    verifications: verifications.blocks, auth: auth.filter((block): block is AuthBlock => block !== null) };
 }

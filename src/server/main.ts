@@ -22,14 +22,14 @@ import { childCommand, planChild, probeCapabilities, resolveUser } from '../isol
 import { readFileCapped } from '../fsutil/read.js';
 import { Failure, debug, reportError, setProgram, setVerbosity, warn } from '../log.js';
 import { VERSION } from '../version.js';
-import { Listener, ServerConfig, parseServerConfig } from './config.js';
+import { ConfigProblems, Listener, ServerConfig, parseServerConfig } from './config.js';
 import { admittingBlock } from './auth.js';
 import { Answer, Orders, type OrderSettings } from './orders.js';
 import { register } from './register.js';
 
 const PROGRAM = 'acme-client-server';
 setProgram(PROGRAM);
-const USAGE = `usage: ${PROGRAM} [-v] -f config\n       ${PROGRAM} --register --agree-tos [-v] [--eab-kid kid --eab-hmac-key-file file] -f config\n`
+const USAGE = `usage: ${PROGRAM} [-tv] -f config\n       ${PROGRAM} --register --agree-tos [-v] [--eab-kid kid --eab-hmac-key-file file] -f config\n`
   + `       ${PROGRAM} --version`;
 /** How long SIGTERM waits for orders in flight (an order's own deadline is longer). */
 const SHUTDOWN_GRACE_MS = 120_000;
@@ -45,6 +45,8 @@ interface ServerOptions {
   /** --eab-kid and --eab-hmac-key-file, for --register at a CA that wants an external account binding. */
   eab: { kid: string; keyFile: string } | null;
   version: boolean;
+  /** -t: check the configuration and exit. */
+  test: boolean;
 }
 
 function parseOptions(argv: string[]): ServerOptions {
@@ -56,7 +58,7 @@ function parseOptions(argv: string[]): ServerOptions {
     .string(['f', 'eab-kid', 'eab-hmac-key-file'])
     .requiresArg(['f', 'eab-kid', 'eab-hmac-key-file'])
     .count('v')
-    .boolean(['register', 'agree-tos', 'version'])
+    .boolean(['register', 'agree-tos', 'version', 't'])
     .strict()
     .exitProcess(false)
     .fail((message, error) => {
@@ -69,32 +71,44 @@ function parseOptions(argv: string[]): ServerOptions {
   if ((typeof kid === 'string') !== (typeof keyFile === 'string')) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
   const options: ServerOptions = { configFile: typeof parsed.f === 'string' ? parsed.f : '', verbose: Number(parsed.v ?? 0), register: parsed.register === true,
     agreeTos: parsed['agree-tos'] === true, eab: typeof kid === 'string' && typeof keyFile === 'string' ? { kid, keyFile } : null,
-    version: parsed.version === true };
+    version: parsed.version === true, test: parsed.t === true };
   if (options.version) return options;
   if (options.configFile === '') throw new UsageError('-f config is required');
+  if (options.test && options.register) throw new UsageError('-t checks the configuration alone: not with --register');
   if (options.register && !options.agreeTos) throw new UsageError('--register needs --agree-tos: creating an account agrees to the CA\'s terms of service');
   if (options.agreeTos && !options.register) throw new UsageError('--agree-tos goes with --register');
   if (options.eab !== null && !options.register) throw new UsageError('--eab-kid and --eab-hmac-key-file go with --register');
   return options;
 }
 
+/** The configuration, its warnings said. */
 async function loadConfig(file: string): Promise<ServerConfig> {
   const text = readFileCapped(file, MAX_CONFIG_FILE);
   if (text === null) throw new Failure(file, 'no such file');
-  return parseServerConfig(file, text);
+  const config = parseServerConfig(file, text);
+  for (const warning of config.warnings) warn(warning.subject, warning.problem);
+  return config;
 }
 
 /** What must be there before the service starts: the account key, each cache directory. */
 function checkPlaces(config: ServerConfig): void {
+  const problems = placeProblems(config);
+  if (problems.length > 0) throw new ConfigProblems(problems);
+}
+
+function placeProblems(config: ServerConfig): Failure[] {
+  const problems: Failure[] = [];
   const accountKey = join(config.accountDir, 'account.pem');
   try {
     accessSync(accountKey, constants.R_OK);
   } catch {
-    throw new Failure(accountKey, `no account key: make one with ${PROGRAM} --register --agree-tos -f ${config.file}`);
+    problems.push(new Failure(accountKey, `no account key: make one with ${PROGRAM} --register --agree-tos -f ${config.file}`));
   }
+  const checked = new Set<string>();
   for (const block of config.auth) {
-    if (block.storage.type !== 'file') continue;
+    if (block.storage.type !== 'file' || checked.has(block.storage.directory)) continue;
     const dir = block.storage.directory;
+    checked.add(dir);
     let directory = false;
     try {
       accessSync(dir, constants.W_OK);
@@ -102,8 +116,23 @@ function checkPlaces(config: ServerConfig): void {
     } catch {
       // said below
     }
-    if (!directory) throw new Failure(dir, `storage "${block.storage.name}": directory must exist and be writable`);
+    if (!directory) problems.push(new Failure(dir, `storage "${block.storage.name}": directory must exist and be writable`));
   }
+  return problems;
+}
+
+/** Every problem of a thrown value, one line each. */
+function reportProblems(err: unknown): void {
+  if (err instanceof ConfigProblems) for (const problem of err.problems) reportError(PROGRAM, problem);
+  else reportError(PROGRAM, err);
+}
+
+/** -t: the configuration and the places it names, checked as at start-up, without binding or the CA. */
+async function testConfig(file: string): Promise<number> {
+  const config = await loadConfig(file);
+  checkPlaces(config);
+  warn(file, 'configuration ok');
+  return 0;
 }
 
 /**
@@ -210,7 +239,7 @@ async function serve(options: ServerOptions): Promise<number> {
       orders.reconfigure(settings(next));
       void channel.send({ op: 'settings', maxSize: next.maxSize, headerTimeout: next.limits.headerTimeout, maxConnections: next.limits.maxConnections });
       warn(next.file, 'configuration read again');
-    }, (err: unknown) => reportError(PROGRAM, err)).catch((err: unknown) => reportError(PROGRAM, err));
+    }, reportProblems).catch(reportProblems);
   };
   process.off('SIGHUP', askReload);
   process.on('SIGHUP', reload);
@@ -277,6 +306,7 @@ async function main(): Promise<number> {
     return 0;
   }
   setVerbosity(options.verbose);
+  if (options.test) return testConfig(options.configFile);
   if (process.getuid?.() !== 0) throw new Failure(PROGRAM, 'must be run as root');
   if (options.register) return register(await loadConfig(options.configFile), options.eab, options.verbose);
   return serve(options);
@@ -289,7 +319,7 @@ main().then(
     process.exit();
   },
   (err: unknown) => {
-    reportError(PROGRAM, err);
+    reportProblems(err);
     process.exit(1);
   },
 );
