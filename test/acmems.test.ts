@@ -3,16 +3,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { admittingBlock } from '../src/server/auth.js';
 import { parseServerConfig } from '../src/server/config.js';
 import { acmemsLayout } from '../src/server/orders.js';
 import { Failure } from '../src/log.js';
-import { ROOT, openssl, workDir } from './helpers.js';
+import { ROOT, eventually, openssl, prerequisite, workDir } from './helpers.js';
 
 const SERVER = join(ROOT, 'dist', 'acme-client-server.js');
 
@@ -155,5 +155,79 @@ test('-t checks the configuration and exits: 0, or 1 with every problem, one per
     assert.equal(existsSync(noAccount), false, 'no account made');
   } finally {
     held.close();
+  }
+});
+
+// Fails if [logging] were an unknown section again, its values went unchecked, or a Python
+// logging file were read past.
+test('[logging]: destination and level read; a Python logging file refused in one line', () => {
+  const base = '[account]\ndir = /a\n[logging]\n';
+  const config = parseServerConfig('l.ini', `${base}destination = stdout\nlevel = INFO\nformat = %(message)s\n`);
+  assert.deepEqual(config.logging, { destination: 'stdout', level: 'info' });
+  assert.deepEqual(config.warnings.map((w) => `${w.subject}: ${w.problem}`), ['l.ini:6: format: unknown key in [logging], ignored']);
+  assert.deepEqual(parseServerConfig('l.ini', '[account]\ndir = /a\n').logging, { destination: 'stderr', level: 'warning' });
+  for (const [line, said] of [
+    ['config = /etc/acmems/logging.ini', 'l.ini:4: config: a Python logging configuration file cannot be read here: use destination = stderr|stdout|syslog and level = debug|info|warning|error'],
+    ['destination = file', 'l.ini:4: destination: not stderr, stdout, syslog: file'],
+    ['level = verbose', 'l.ini:4: level: not debug, info, warning, error: verbose'],
+  ] as const) {
+    assert.throws(() => parseServerConfig('l.ini', `${base}${line}\n`), (err: unknown) => err instanceof Failure && `${err.subject}: ${err.problem}` === said, line);
+  }
+});
+
+/** A configuration -t passes, with one warning (line 4), and [logging] as given. */
+function loggingConfig(dir: string, logging: string): string {
+  const account = join(dir, 'account');
+  mkdirSync(account, { recursive: true });
+  writeFileSync(join(account, 'account.pem'), 'not read by -t\n');
+  const file = join(dir, `${logging.replace(/\W+/g, '-')}.ini`);
+  writeFileSync(file, `[account]\ndir = ${account}\n[mgmt]\nmgmt = 127.0.0.1:1313\n[logging]\n${logging}\n[auth "x"]\ndomain = *\n`);
+  return file;
+}
+
+// Fails if destination = stdout still wrote to stderr, or level = error let warnings through.
+test('[logging] destination = stdout and level = error, seen through -t', () => {
+  const w = workDir();
+  const toStdout = loggingConfig(w.dir, 'destination = stdout');
+  const out = spawnSync(process.execPath, [SERVER, '-t', '-f', toStdout], { encoding: 'utf8' });
+  assert.equal(out.status, 0, out.stderr);
+  assert.equal(out.stderr, '');
+  assert.equal(out.stdout, `acme-client-server: ${toStdout}:4: mgmt: unknown key in [mgmt], ignored\nacme-client-server: ${toStdout}: configuration ok\n`);
+  const errorsOnly = loggingConfig(w.dir, 'level = error');
+  const quiet = runServer(['-t', '-f', errorsOnly]);
+  assert.deepEqual(quiet, { status: 0, stderr: '' });
+  rmSync(join(w.dir, 'account', 'account.pem'));
+  const failing = runServer(['-t', '-f', errorsOnly]);
+  assert.equal(failing.status, 1);
+  assert.match(failing.stderr, /^acme-client-server: \S+account\.pem: no account key: make one with acme-client-server --register --agree-tos -f \S+\n$/);
+});
+
+// Fails if syslog were not written, or without each line's priority (daemon.warning is <28>).
+// /dev/log is this test's socket in a mount namespace of the server's own.
+test('[logging] destination = syslog: each line to /dev/log through logger(1), with its priority', { skip: prerequisite(process.getuid?.() === 0 ? false : 'needs root for a mount namespace') }, async () => {
+  const w = workDir();
+  const file = loggingConfig(w.dir, 'destination = syslog');
+  const socket = join(w.dir, 'log');
+  let received = '';
+  const syslog = createServer((connection) => connection.setEncoding('utf8').on('data', (text: string) => (received += text)));
+  await new Promise<void>((resolve) => syslog.listen(socket, resolve));
+  try {
+    const realDev = join(w.dir, 'dev');
+    mkdirSync(realDev);
+    const script = `mount --bind /dev ${realDev} && mount -t tmpfs none /dev && touch /dev/null && mount --bind ${realDev}/null /dev/null && ln -s ${socket} /dev/log && exec "$@"`;
+    const run = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, SERVER, '-t', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+    assert.deepEqual(run, { status: 0, stderr: '' });
+    assert.ok(await eventually(() => received.includes('configuration ok')), received);
+    const lines = received.trim().split('\n');
+    assert.equal(lines.length, 2, received);
+    assert.match(lines[0] as string, new RegExp(`^<28>.* acme-client-server\\[\\d+\\]: ${file}:4: mgmt: unknown key in \\[mgmt\\], ignored$`));
+    assert.match(lines[1] as string, new RegExp(`^<28>.* acme-client-server\\[\\d+\\]: ${file}: configuration ok$`));
+  } finally {
+    syslog.close();
   }
 });

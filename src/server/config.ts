@@ -14,6 +14,7 @@
 import { isIP } from 'node:net';
 import { LETSENCRYPT } from '../defaults.js';
 import { Failure } from '../log.js';
+import type { LogDestination, LogLevel, LogSettings } from './logging.js';
 
 export interface Listener {
   host: string;
@@ -66,6 +67,7 @@ export class ConfigProblems extends Failure {
 export interface ServerConfig {
   file: string;
   warnings: ConfigWarning[];
+  logging: LogSettings;
   accountDir: string;
   acmeServer: string;
   mgmtListeners: Listener[];
@@ -104,13 +106,13 @@ interface Entry {
 }
 
 interface Section {
-  kind: 'account' | 'mgmt' | 'verification' | 'storage' | 'auth' | 'unknown';
+  kind: 'account' | 'mgmt' | 'logging' | 'verification' | 'storage' | 'auth' | 'unknown';
   name: string;
   line: number;
   entries: Entry[];
 }
 
-const SECTION = /^(account|mgmt)$|^(verification|storage|auth)\s+("?)([^"]+)\3$/;
+const SECTION = /^(account|mgmt|logging)$|^(verification|storage|auth)\s+("?)([^"]+)\3$/;
 
 /** The file's sections in order, every line accounted for; an unknown section is kept, to be read past. */
 function readSections(file: string, text: string, warnings: ConfigWarning[]): Section[] {
@@ -308,6 +310,20 @@ function parseStorage(file: string, section: Section, warnings: ConfigWarning[])
   }
 }
 
+const LOG_DESTINATIONS: readonly LogDestination[] = ['stderr', 'stdout', 'syslog'];
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warning', 'error'];
+
+/** [logging]: destination and level as the Management Server has them; its Python logging file is not ours to read. */
+function parseLogging(keys: Keys): LogSettings {
+  const config = keys.one('config');
+  if (config !== null) keys.fail(config, 'a Python logging configuration file cannot be read here: use destination = stderr|stdout|syslog and level = debug|info|warning|error');
+  const destination = keys.one('destination');
+  if (destination !== null && !(LOG_DESTINATIONS as readonly string[]).includes(destination.value)) keys.fail(destination, `not ${LOG_DESTINATIONS.join(', ')}: ${destination.value}`);
+  const level = keys.one('level');
+  if (level !== null && !(LOG_LEVELS as readonly string[]).includes(level.value.toLowerCase())) keys.fail(level, `not ${LOG_LEVELS.join(', ')}: ${level.value}`);
+  return { destination: (destination?.value ?? 'stderr') as LogDestination, level: (level?.value.toLowerCase() ?? 'warning') as LogLevel };
+}
+
 /** A block names another that failed: that failure is said already. */
 class FollowsFromEarlier extends Error {}
 
@@ -329,7 +345,7 @@ export function parseServerConfig(file: string, text: string): ServerConfig {
     }
   };
   const sections = readSections(file, text, warnings);
-  const single = (kind: 'account' | 'mgmt'): Section => sections.find((s) => s.kind === kind) ?? { kind, name: kind, line: 1, entries: [] };
+  const single = (kind: 'account' | 'mgmt' | 'logging'): Section => sections.find((s) => s.kind === kind) ?? { kind, name: kind, line: 1, entries: [] };
 
   const account = attempt(() => {
     const keys = new Keys(file, single('account'), ['dir', 'acme-server'], warnings);
@@ -341,6 +357,8 @@ export function parseServerConfig(file: string, text: string): ServerConfig {
     if (acmeServerEntry !== null && !/^https:\/\/[^\s]+$/.test(acmeServer)) keys.fail(acmeServerEntry, `not an https URL: ${acmeServer}`);
     return { dir: dir.value, acmeServer };
   });
+
+  const logging = attempt(() => parseLogging(new Keys(file, single('logging'), ['destination', 'level', 'config'], warnings)));
 
   const mgmt = new Keys(file, single('mgmt'), ['listener', 'max-size', 'default-verification', 'default-storage',
     'concurrent-orders', 'queue-length', 'header-timeout', 'max-connections'], warnings);
@@ -420,7 +438,7 @@ export function parseServerConfig(file: string, text: string): ServerConfig {
       storage: named('storage', storages, defaultStorage),
     };
   }));
-  if (problems.length > 0 || account === null || mgmtListeners === null || maxSize === null || limits === null) throw new ConfigProblems(problems);
-  return { file, warnings, accountDir: account.dir, acmeServer: account.acmeServer, mgmtListeners, maxSize, limits,
+  if (problems.length > 0 || account === null || logging === null || mgmtListeners === null || maxSize === null || limits === null) throw new ConfigProblems(problems);
+  return { file, warnings, logging, accountDir: account.dir, acmeServer: account.acmeServer, mgmtListeners, maxSize, limits,
     verifications: verifications.blocks, auth: auth.filter((block): block is AuthBlock => block !== null) };
 }

@@ -20,12 +20,13 @@ import { FD, type FrontConfig } from '../ipc/roles.js';
 import { BUSY_RETRY_AFTER_S, FrontToServer, ServerToFront, parseFrontToServer } from '../ipc/messages.js';
 import { childCommand, planChild, probeCapabilities, resolveUser } from '../isolation.js';
 import { readFileCapped } from '../fsutil/read.js';
-import { Failure, debug, reportError, setProgram, setVerbosity, warn } from '../log.js';
+import { Failure, debug, relayChildOutput, reportError, setProgram, setVerbosity, warn } from '../log.js';
 import { VERSION } from '../version.js';
 import { ConfigProblems, Listener, ServerConfig, parseServerConfig } from './config.js';
 import { admittingBlock } from './auth.js';
 import { Answer, Orders, type OrderSettings } from './orders.js';
 import { register } from './register.js';
+import { type Logging, startLogging, verbosityFor } from './logging.js';
 
 const PROGRAM = 'acme-client-server';
 setProgram(PROGRAM);
@@ -81,13 +82,24 @@ function parseOptions(argv: string[]): ServerOptions {
   return options;
 }
 
-/** The configuration, its warnings said. */
 async function loadConfig(file: string): Promise<ServerConfig> {
   const text = readFileCapped(file, MAX_CONFIG_FILE);
   if (text === null) throw new Failure(file, 'no such file');
-  const config = parseServerConfig(file, text);
+  return parseServerConfig(file, text);
+}
+
+function sayWarnings(config: ServerConfig): void {
   for (const warning of config.warnings) warn(warning.subject, warning.problem);
-  return config;
+}
+
+/** Where lines go from here on: [logging] (a configuration that does not read is said on stderr). */
+let logging: Logging | null = null;
+
+function startLog(config: ServerConfig, verbose: number): Logging {
+  logging = startLogging(config.logging, PROGRAM);
+  setVerbosity(verbosityFor(config.logging.level, verbose));
+  sayWarnings(config);
+  return logging;
 }
 
 /** What must be there before the service starts: the account key, each cache directory. */
@@ -128,8 +140,9 @@ function reportProblems(err: unknown): void {
 }
 
 /** -t: the configuration and the places it names, checked as at start-up, without binding or the CA. */
-async function testConfig(file: string): Promise<number> {
+async function testConfig(file: string, verbose: number): Promise<number> {
   const config = await loadConfig(file);
+  startLog(config, verbose);
   checkPlaces(config);
   warn(file, 'configuration ok');
   return 0;
@@ -159,7 +172,7 @@ function wantedListeners(config: ServerConfig): { kind: FrontConfig['listeners']
 }
 
 /** frontproc, confined as acme-client confines a child that needs neither root nor the network. */
-async function startFront(config: ServerConfig, verbose: number): Promise<{ child: ChildProcess; channel: Channel<FrontToServer, ServerToFront> }> {
+async function startFront(config: ServerConfig, verbose: number, childStderr: Logging['childStderr']): Promise<{ child: ChildProcess; channel: Channel<FrontToServer, ServerToFront> }> {
   const wanted = wantedListeners(config);
   const early: { listener: number; socket: Socket }[] = [];
   const sockets = await Promise.all(wanted.map(({ listener }, index) => listenOn(listener, (socket) => early.push({ listener: index, socket }))));
@@ -170,7 +183,8 @@ async function startFront(config: ServerConfig, verbose: number): Promise<{ chil
     maxConnections: config.limits.maxConnections, verbose };
   const script = fileURLToPath(new URL('./procs/frontproc.js', import.meta.url));
   const command = childCommand(plan, ['--v8-pool-size=1'], script, [JSON.stringify(frontConfig), JSON.stringify({ drop: plan.drop, report: false })], caps, null);
-  const child = spawn(command.file, command.args, { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'ipc'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const child = spawn(command.file, command.args, { stdio: ['ignore', 'ignore', childStderr, 'pipe', 'pipe', 'ipc'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => relayChildOutput(text, 'warning'));
   // The Node 'ipc' channel carries the sockets and nothing else: the listening sockets, then, once
   // ours are closed, the connections they accepted meanwhile; then 'done', and frontproc closes it.
   const handOver = (message: { listener: number } | { connection: number } | { done: true }, handle?: Server | Socket): Promise<void> =>
@@ -189,6 +203,7 @@ async function startFront(config: ServerConfig, verbose: number): Promise<{ chil
 
 async function serve(options: ServerOptions): Promise<number> {
   let config = await loadConfig(options.configFile);
+  const { childStderr } = startLog(config, options.verbose);
   checkPlaces(config);
   const settings = (c: ServerConfig): OrderSettings => ({ acmeServer: c.acmeServer, accountKey: join(c.accountDir, 'account.pem'), verbose: options.verbose,
     concurrentOrders: c.limits.concurrentOrders, queueLength: c.limits.queueLength });
@@ -203,7 +218,7 @@ async function serve(options: ServerOptions): Promise<number> {
     reloadAsked = true;
   };
   process.on('SIGHUP', askReload);
-  const { child, channel } = await startFront(config, options.verbose);
+  const { child, channel } = await startFront(config, options.verbose, childStderr);
   const published = new Map<string, () => void>();
   const orders = new Orders(settings(config), {
     publish: async (token, keyAuthorization) => {
@@ -231,7 +246,9 @@ async function serve(options: ServerOptions): Promise<number> {
 
   const reload = (): void => {
     void loadConfig(options.configFile).then((next) => {
+      sayWarnings(next);
       checkPlaces(next);
+      if (JSON.stringify(next.logging) !== JSON.stringify(config.logging)) warn(next.file, '[logging] changed: it takes effect at the next start');
       if (listenerKey(wantedListeners(next).map((w) => w.listener)) !== listenerKey(wantedListeners(config).map((w) => w.listener))) {
         warn(next.file, 'listeners changed: they take effect at the next start');
       }
@@ -306,20 +323,26 @@ async function main(): Promise<number> {
     return 0;
   }
   setVerbosity(options.verbose);
-  if (options.test) return testConfig(options.configFile);
+  if (options.test) return testConfig(options.configFile, options.verbose);
   if (process.getuid?.() !== 0) throw new Failure(PROGRAM, 'must be run as root');
-  if (options.register) return register(await loadConfig(options.configFile), options.eab, options.verbose);
+  if (options.register) {
+    const config = await loadConfig(options.configFile);
+    sayWarnings(config);
+    return register(config, options.eab, options.verbose);
+  }
   return serve(options);
 }
 
 main().then(
-  (status) => {
+  async (status) => {
     process.exitCode = status;
-    // Listening sockets and the lifeline are gone by now; nothing else is waited for.
+    // Listening sockets and the lifeline are gone by now; nothing else is waited for but the log.
+    await logging?.close();
     process.exit();
   },
-  (err: unknown) => {
+  async (err: unknown) => {
     reportProblems(err);
+    await logging?.close();
     process.exit(1);
   },
 );

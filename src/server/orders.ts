@@ -26,7 +26,7 @@ import { ACME_CLIENT, ACME_CLIENT_DNS01, acmeClientEnv } from './coprocess.js';
 import type { Storage, Verification } from './config.js';
 import { readFileCapped } from '../fsutil/read.js';
 import { BUSY_RETRY_AFTER_S } from '../ipc/messages.js';
-import { debug, warn } from '../log.js';
+import { debug, relayChildOutput, warn } from '../log.js';
 
 /** What goes back to the client: status, one line (or the chain), and for 429 when to retry. */
 export interface Answer {
@@ -221,7 +221,7 @@ export class Orders {
     child.stdin.on('error', () => undefined);
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       stderr += text;
-      if (verbose > 1) process.stderr.write(text);
+      if (verbose > 1) relayChildOutput(text, 'debug');
     });
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
       pending += text;
