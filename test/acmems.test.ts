@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { admittingBlock } from '../src/server/auth.js';
-import { parseServerConfig } from '../src/server/config.js';
+import { parseServerConfig, parseServerConfigs } from '../src/server/config.js';
 import { acmemsLayout } from '../src/server/orders.js';
 import { Failure } from '../src/log.js';
 import { ROOT, eventually, openssl, prerequisite, workDir } from './helpers.js';
@@ -230,4 +230,45 @@ test('[logging] destination = syslog: each line to /dev/log through logger(1), w
   } finally {
     syslog.close();
   }
+});
+
+// Fails if a relative dir or directory were refused again, resolved against anything but the
+// working directory, or taken without a word.
+test('relative paths: against the working directory, as ACMEMS takes them, with a warning naming the absolute path', () => {
+  const config = parseServerConfig('r.ini', '[account]\ndir = account\n[storage "disk"]\ntype = file\ndirectory = ./cache/certs\n[auth "x"]\ndomain = *\n');
+  assert.equal(config.accountDir, join(process.cwd(), 'account'));
+  assert.deepEqual(config.auth[0]?.storage, { name: 'disk', type: 'file', directory: join(process.cwd(), 'cache/certs'), renewWithinDays: null });
+  assert.deepEqual(config.warnings.map((w) => `${w.subject}: ${w.problem}`), [
+    `r.ini:2: dir: relative path account, taken as ${join(process.cwd(), 'account')} (against the working directory)`,
+    `r.ini:5: directory: relative path ./cache/certs, taken as ${join(process.cwd(), 'cache/certs')} (against the working directory)`,
+  ]);
+});
+
+// Fails if the files were not read as one (a block in the second naming one in the first), if a
+// problem named the wrong file or line, or if a section could be given in two files.
+test('several files are read in order as one, each line still named by its own file', () => {
+  const first = { file: 'main.ini', text: '[account]\ndir = /a\n[verification "dns"]\ntype = dns01-dnsUpdate\n' };
+  const config = parseServerConfigs([first, { file: 'clients.ini', text: '[auth "x"]\nverification = dns\ndomain = *.example.test\n' }]);
+  assert.equal(config.auth[0]?.verification.name, 'dns');
+  assert.equal(config.file, 'main.ini clients.ini');
+  assert.throws(() => parseServerConfigs([first, { file: 'clients.ini', text: '[auth "x"]\nverification = dns\nhttp = 1\n' }]),
+    (err: unknown) => err instanceof Failure && `${err.subject}: ${err.problem}` === 'clients.ini:3: http: unknown key in [auth "x"]');
+  assert.throws(() => parseServerConfigs([first, { file: 'more.ini', text: '\n[account]\ndir = /b\n' }]),
+    (err: unknown) => err instanceof Failure && `${err.subject}: ${err.problem}` === 'more.ini:2: [account]: section given twice (first at main.ini:1)');
+});
+
+// Fails if -f took one file only, or the relative account dir were not found from the working directory.
+test('-t -f CONFIG...: the files in order as one, relative paths from the working directory', () => {
+  const w = workDir();
+  mkdirSync(join(w.dir, 'account'));
+  writeFileSync(join(w.dir, 'account', 'account.pem'), 'not read by -t\n');
+  writeFileSync(join(w.dir, 'main.ini'), '[account]\ndir = account\n');
+  writeFileSync(join(w.dir, 'clients.ini'), '[auth "x"]\ndomain = *.example.test\n');
+  const run = spawnSync(process.execPath, [SERVER, '-t', '-f', 'main.ini', 'clients.ini'], { encoding: 'utf8', cwd: w.dir });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stderr, `acme-client-server: main.ini:2: dir: relative path account, taken as ${join(w.dir, 'account')} (against the working directory)\n`
+    + 'acme-client-server: main.ini clients.ini: configuration ok\n');
+  const twice = spawnSync(process.execPath, [SERVER, '-t', '-f', 'main.ini', '-f', 'clients.ini'], { encoding: 'utf8', cwd: w.dir });
+  assert.equal(twice.status, 1);
+  assert.match(twice.stderr, /^acme-client-server: -f is given once, followed by every configuration file\n/);
 });

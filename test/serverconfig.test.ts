@@ -113,7 +113,7 @@ test('anything not understood is one line naming file, line and key', () => {
     ['[mgmt]\nlistener=127.0.0.1\n', 'f.ini:4: listener: not ADDRESS:PORT or [ADDRESS]:PORT: 127.0.0.1'],
     ['[mgmt]\nmax-size=4g\n', 'f.ini:4: max-size: not a size of at most 1m (such as 4096, 4k): 4g'],
     ['[mgmt]\ndefault-storage=file\n', 'f.ini:4: default-storage: no such block: file'],
-    ['[account]\n', 'f.ini:3: [account]: section given twice'],
+    ['[account]\n', 'f.ini:3: [account]: section given twice (first at f.ini:1)'],
     ['acme-server=https://a.example/dir\n', 'f.ini:3: acme-server: given twice in [account] (first on line 2)'],
     ['[mgmt]\nthis line has no equals sign\n', 'f.ini:4: this line has no equals sign: not a key = value line'],
   ];

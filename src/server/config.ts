@@ -12,6 +12,7 @@
 // (# or ;), [section] lines, and key = value split at the first '='.
 
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import { LETSENCRYPT } from '../defaults.js';
 import { Failure } from '../log.js';
 import type { LogDestination, LogLevel, LogSettings } from './logging.js';
@@ -106,6 +107,8 @@ interface Entry {
 }
 
 interface Section {
+  /** The file it is in, of those read as one. */
+  file: string;
   kind: 'account' | 'mgmt' | 'logging' | 'verification' | 'storage' | 'auth' | 'unknown';
   name: string;
   line: number;
@@ -114,10 +117,12 @@ interface Section {
 
 const SECTION = /^(account|mgmt|logging)$|^(verification|storage|auth)\s+("?)([^"]+)\3$/;
 
-/** The file's sections in order, every line accounted for; an unknown section is kept, to be read past. */
-function readSections(file: string, text: string, warnings: ConfigWarning[]): Section[] {
+/**
+ * A file's sections in order, every line accounted for; an unknown section is kept, to be read
+ * past. `seen` spans the files read as one: a section is given once in all of them.
+ */
+function readSections(file: string, text: string, warnings: ConfigWarning[], seen: Map<string, string>): Section[] {
   const sections: Section[] = [];
-  const seen = new Set<string>();
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = index + 1;
     const trimmed = raw.trim();
@@ -127,15 +132,16 @@ function readSections(file: string, text: string, warnings: ConfigWarning[]): Se
       const match = SECTION.exec(header);
       if (match === null) {
         warnings.push({ subject: `${file}:${line}`, problem: `[${header}]: unknown section, ignored` });
-        sections.push({ kind: 'unknown', name: header, line, entries: [] });
+        sections.push({ file, kind: 'unknown', name: header, line, entries: [] });
         return;
       }
       const kind = (match[1] ?? match[2]) as Section['kind'];
       const name = match[4] ?? kind;
       const id = `${kind} ${name}`;
-      if (seen.has(id)) throw new Failure(`${file}:${line}`, `[${header}]: section given twice`);
-      seen.add(id);
-      sections.push({ kind, name, line, entries: [] });
+      const first = seen.get(id);
+      if (first !== undefined) throw new Failure(`${file}:${line}`, `[${header}]: section given twice (first at ${first})`);
+      seen.set(id, `${file}:${line}`);
+      sections.push({ file, kind, name, line, entries: [] });
       return;
     }
     const equals = trimmed.indexOf('=');
@@ -155,17 +161,25 @@ function readSections(file: string, text: string, warnings: ConfigWarning[]): Se
 class Keys {
   private readonly used = new Set<string>();
 
-  constructor(private readonly file: string, private readonly section: Section, allowed: readonly string[], warnings: ConfigWarning[] | null) {
+  private readonly file: string;
+
+  constructor(private readonly section: Section, allowed: readonly string[], warnings: ConfigWarning[] | null) {
+    this.file = section.file;
     for (const entry of section.entries) {
       if (allowed.includes(entry.key)) continue;
       if (warnings === null) this.fail(entry, `unknown key in ${this.where}`);
-      const warning = { subject: `${file}:${entry.line}`, problem: `${entry.key}: unknown key in ${this.where}, ignored` };
+      const warning = { subject: `${this.file}:${entry.line}`, problem: `${entry.key}: unknown key in ${this.where}, ignored` };
       if (!warnings.some((w) => w.subject === warning.subject && w.problem === warning.problem)) warnings.push(warning);
     }
   }
 
   get where(): string {
     return this.section.kind === this.section.name ? `[${this.section.kind}]` : `[${this.section.kind} "${this.section.name}"]`;
+  }
+
+  /** FILE:LINE of an entry. */
+  at(entry: Entry): string {
+    return `${this.file}:${entry.line}`;
   }
 
   fail(entry: Entry, problem: string): never {
@@ -198,6 +212,17 @@ class Keys {
   missing(key: string): never {
     throw new Failure(`${this.file}:${this.section.line}`, `${key}: required in ${this.where}`);
   }
+}
+
+/**
+ * A directory as the Management Server takes it: a relative path against the working directory,
+ * which is said, with the path it comes to (a service's working directory is often /).
+ */
+function directoryPath(keys: Keys, entry: Entry, warnings: ConfigWarning[]): string {
+  if (entry.value.startsWith('/')) return entry.value;
+  const absolute = resolve(entry.value);
+  warnings.push({ subject: keys.at(entry), problem: `${entry.key}: relative path ${entry.value}, taken as ${absolute} (against the working directory)` });
+  return absolute;
 }
 
 /** ADDR:PORT, [IPv6]:PORT; an empty value (a listener switched off) gives null. */
@@ -260,17 +285,17 @@ function parseSize(keys: Keys): number {
 /** The Management Server's verification types for the test CAs it is tested against. */
 const TEST_ONLY_VERIFICATIONS = ['dns01-boulder', 'dns01-server'];
 
-function parseVerification(file: string, section: Section, warnings: ConfigWarning[]): Verification {
+function parseVerification(section: Section, warnings: ConfigWarning[]): Verification {
   // The type first, quietly: which other keys are unknown depends on it.
-  const type = new Keys(file, section, ['type', 'listener', 'dns-server', 'ttl', 'timeout', 'tsig-key-file'], []).one('type');
-  if (type === null) return new Keys(file, section, [], []).missing('type');
+  const type = new Keys(section, ['type', 'listener', 'dns-server', 'ttl', 'timeout', 'tsig-key-file'], []).one('type');
+  if (type === null) return new Keys(section, [], []).missing('type');
   switch (type.value) {
     case 'http01': {
-      const keys = new Keys(file, section, ['type', 'listener'], warnings);
+      const keys = new Keys(section, ['type', 'listener'], warnings);
       return { name: section.name, type: 'http01', listeners: listeners(keys, 'listener', DEFAULT_HTTP01_LISTENERS) };
     }
     case 'dns01-dnsUpdate': {
-      const keys = new Keys(file, section, ['type', 'dns-server', 'ttl', 'timeout', 'tsig-key-file'], warnings);
+      const keys = new Keys(section, ['type', 'dns-server', 'ttl', 'timeout', 'tsig-key-file'], warnings);
       const servers = keys.list('dns-server');
       for (const entry of servers) if (isIP(entry.value) === 0) keys.fail(entry, `not an IP address: ${entry.value}`);
       const keyFile = keys.one('tsig-key-file');
@@ -282,7 +307,7 @@ function parseVerification(file: string, section: Section, warnings: ConfigWarni
       };
     }
     default: {
-      const keys = new Keys(file, section, ['type'], []);
+      const keys = new Keys(section, ['type'], []);
       if (TEST_ONLY_VERIFICATIONS.includes(type.value)) {
         keys.fail(type, `${type.value} is documented by the ACME Management Server as for its tests only: use dns01-dnsUpdate (a DNS server taking RFC 2136 updates) or http01`);
       }
@@ -291,22 +316,21 @@ function parseVerification(file: string, section: Section, warnings: ConfigWarni
   }
 }
 
-function parseStorage(file: string, section: Section, warnings: ConfigWarning[]): Storage {
-  const type = new Keys(file, section, ['type', 'directory', 'renew-within'], []).one('type');
-  if (type === null) return new Keys(file, section, [], []).missing('type');
+function parseStorage(section: Section, warnings: ConfigWarning[]): Storage {
+  const type = new Keys(section, ['type', 'directory', 'renew-within'], []).one('type');
+  if (type === null) return new Keys(section, [], []).missing('type');
   switch (type.value) {
     case 'none':
-      new Keys(file, section, ['type'], warnings);
+      new Keys(section, ['type'], warnings);
       return { name: section.name, type: 'none' };
     case 'file': {
-      const keys = new Keys(file, section, ['type', 'directory', 'renew-within'], warnings);
+      const keys = new Keys(section, ['type', 'directory', 'renew-within'], warnings);
       const directory = keys.one('directory');
       if (directory === null || directory.value === '') return keys.missing('directory');
-      if (!directory.value.startsWith('/')) keys.fail(directory, `not an absolute path: ${directory.value}`);
-      return { name: section.name, type: 'file', directory: directory.value, renewWithinDays: keys.number('renew-within', 1, 3650) };
+      return { name: section.name, type: 'file', directory: directoryPath(keys, directory, warnings), renewWithinDays: keys.number('renew-within', 1, 3650) };
     }
     default:
-      return new Keys(file, section, ['type'], []).fail(type, `unknown storage type ${type.value} (none or file)`);
+      return new Keys(section, ['type'], []).fail(type, `unknown storage type ${type.value} (none or file)`);
   }
 }
 
@@ -327,11 +351,19 @@ function parseLogging(keys: Keys): LogSettings {
 /** A block names another that failed: that failure is said already. */
 class FollowsFromEarlier extends Error {}
 
+/** One file's configuration: see parseServerConfigs. */
+export function parseServerConfig(file: string, text: string): ServerConfig {
+  return parseServerConfigs([{ file, text }]);
+}
+
 /**
- * Reads and checks a whole configuration. Throws ConfigProblems with every problem found (each
+ * Reads and checks a whole configuration, of files read in order as one, as the Management
+ * Server's `acmems CONFIG...` reads them. Throws ConfigProblems with every problem found (each
  * section read to its first); what the Management Server reads past is in `warnings`.
  */
-export function parseServerConfig(file: string, text: string): ServerConfig {
+export function parseServerConfigs(sources: { file: string; text: string }[]): ServerConfig {
+  const file = sources.map((s) => s.file).join(' ');
+  const firstFile = sources[0]?.file ?? '';
   const warnings: ConfigWarning[] = [];
   const problems: Failure[] = [];
   const attempt = <T>(read: () => T): T | null => {
@@ -344,23 +376,29 @@ export function parseServerConfig(file: string, text: string): ServerConfig {
       return null;
     }
   };
-  const sections = readSections(file, text, warnings);
-  const single = (kind: 'account' | 'mgmt' | 'logging'): Section => sections.find((s) => s.kind === kind) ?? { kind, name: kind, line: 1, entries: [] };
+  const seen = new Map<string, string>();
+  const sections: Section[] = [];
+  for (const source of sources) {
+    const read = attempt(() => readSections(source.file, source.text, warnings, seen));
+    if (read !== null) sections.push(...read);
+  }
+  if (problems.length > 0) throw new ConfigProblems(problems);
+  const single = (kind: 'account' | 'mgmt' | 'logging'): Section => sections.find((s) => s.kind === kind) ?? { file: firstFile, kind, name: kind, line: 1, entries: [] };
 
   const account = attempt(() => {
-    const keys = new Keys(file, single('account'), ['dir', 'acme-server'], warnings);
+    const keys = new Keys(single('account'), ['dir', 'acme-server'], warnings);
     const dir = keys.one('dir');
     if (dir === null || dir.value === '') return keys.missing('dir');
-    if (!dir.value.startsWith('/')) keys.fail(dir, `not an absolute path: ${dir.value}`);
+    const accountDir = directoryPath(keys, dir, warnings);
     const acmeServerEntry = keys.one('acme-server');
     const acmeServer = acmeServerEntry?.value ?? LETSENCRYPT;
     if (acmeServerEntry !== null && !/^https:\/\/[^\s]+$/.test(acmeServer)) keys.fail(acmeServerEntry, `not an https URL: ${acmeServer}`);
-    return { dir: dir.value, acmeServer };
+    return { dir: accountDir, acmeServer };
   });
 
-  const logging = attempt(() => parseLogging(new Keys(file, single('logging'), ['destination', 'level', 'config'], warnings)));
+  const logging = attempt(() => parseLogging(new Keys(single('logging'), ['destination', 'level', 'config'], warnings)));
 
-  const mgmt = new Keys(file, single('mgmt'), ['listener', 'max-size', 'default-verification', 'default-storage',
+  const mgmt = new Keys(single('mgmt'), ['listener', 'max-size', 'default-verification', 'default-storage',
     'concurrent-orders', 'queue-length', 'header-timeout', 'max-connections'], warnings);
   const mgmtListeners = attempt(() => listeners(mgmt, 'listener', DEFAULT_MGMT_LISTENERS));
   const maxSize = attempt(() => parseSize(mgmt));
@@ -382,8 +420,8 @@ export function parseServerConfig(file: string, text: string): ServerConfig {
     }
     return { blocks, broken };
   };
-  const verifications = blocksOf('verification', (s) => parseVerification(file, s, warnings));
-  const storages = blocksOf('storage', (s) => parseStorage(file, s, warnings));
+  const verifications = blocksOf('verification', (s) => parseVerification(s, warnings));
+  const storages = blocksOf('storage', (s) => parseStorage(s, warnings));
   // As the Management Server does: a default named, else the only block of its kind, else a
   // built-in one (http01 on port 1380; no storage). An empty value means no default; undefined,
   // a default that could not be read.
@@ -411,7 +449,7 @@ export function parseServerConfig(file: string, text: string): ServerConfig {
 
   const auth = sections.filter((s) => s.kind === 'auth').map((section) => attempt((): AuthBlock => {
     // Strict: a misspelt key here would leave the block more open than written.
-    const keys = new Keys(file, section, ['ip', 'domain', 'hmac_type', 'hmac_key', 'all', 'verification', 'storage'], null);
+    const keys = new Keys(section, ['ip', 'domain', 'hmac_type', 'hmac_key', 'all', 'verification', 'storage'], null);
     const named = <T extends { name: string }>(key: string, of: { blocks: T[]; broken: Set<string> }, fallback: T | null | undefined): T => {
       const entry = keys.one(key);
       if (entry === null && fallback === undefined) throw new FollowsFromEarlier();

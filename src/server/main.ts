@@ -22,7 +22,7 @@ import { childCommand, planChild, probeCapabilities, resolveUser } from '../isol
 import { readFileCapped } from '../fsutil/read.js';
 import { Failure, debug, relayChildOutput, reportError, setProgram, setVerbosity, warn } from '../log.js';
 import { VERSION } from '../version.js';
-import { ConfigProblems, Listener, ServerConfig, parseServerConfig } from './config.js';
+import { ConfigProblems, Listener, ServerConfig, parseServerConfigs } from './config.js';
 import { admittingBlock } from './auth.js';
 import { Answer, Orders, type OrderSettings } from './orders.js';
 import { register } from './register.js';
@@ -30,7 +30,7 @@ import { type Logging, startLogging, verbosityFor } from './logging.js';
 
 const PROGRAM = 'acme-client-server';
 setProgram(PROGRAM);
-const USAGE = `usage: ${PROGRAM} [-tv] -f config\n       ${PROGRAM} --register --agree-tos [-v] [--eab-kid kid --eab-hmac-key-file file] -f config\n`
+const USAGE = `usage: ${PROGRAM} [-tv] -f config ...\n       ${PROGRAM} --register --agree-tos [-v] [--eab-kid kid --eab-hmac-key-file file] -f config ...\n`
   + `       ${PROGRAM} --version`;
 /** How long SIGTERM waits for orders in flight (an order's own deadline is longer). */
 const SHUTDOWN_GRACE_MS = 120_000;
@@ -39,7 +39,8 @@ const MAX_CONFIG_FILE = 1 << 20;
 class UsageError extends Error {}
 
 interface ServerOptions {
-  configFile: string;
+  /** -f FILE...: read in order as one, as the Management Server's `acmems CONFIG...`. */
+  configFiles: string[];
   verbose: number;
   register: boolean;
   agreeTos: boolean;
@@ -56,25 +57,28 @@ function parseOptions(argv: string[]): ServerOptions {
     .version(false)
     .parserConfiguration({ 'camel-case-expansion': false, 'dot-notation': false, 'parse-numbers': false, 'boolean-negation': false,
       'duplicate-arguments-array': false, 'strip-dashed': true })
+    .array(['f'])
     .string(['f', 'eab-kid', 'eab-hmac-key-file'])
     .requiresArg(['f', 'eab-kid', 'eab-hmac-key-file'])
     .count('v')
     .boolean(['register', 'agree-tos', 'version', 't'])
-    .strict()
+    .strictOptions()
     .exitProcess(false)
     .fail((message, error) => {
       throw new UsageError(message ?? error?.message ?? 'bad command line');
     })
     .parseSync(argv);
-  if (parsed._.length > 0) throw new UsageError(`unexpected argument ${String(parsed._[0])}`);
+  // -f takes the files after it, as `acmems CONFIG...` does; a second -f would replace the first.
+  if (argv.filter((arg) => arg === '-f').length > 1) throw new UsageError('-f is given once, followed by every configuration file');
+  const files = [...(Array.isArray(parsed.f) ? parsed.f.map(String) : []), ...parsed._.map(String)];
   const kid = parsed['eab-kid'];
   const keyFile = parsed['eab-hmac-key-file'];
   if ((typeof kid === 'string') !== (typeof keyFile === 'string')) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
-  const options: ServerOptions = { configFile: typeof parsed.f === 'string' ? parsed.f : '', verbose: Number(parsed.v ?? 0), register: parsed.register === true,
+  const options: ServerOptions = { configFiles: files, verbose: Number(parsed.v ?? 0), register: parsed.register === true,
     agreeTos: parsed['agree-tos'] === true, eab: typeof kid === 'string' && typeof keyFile === 'string' ? { kid, keyFile } : null,
     version: parsed.version === true, test: parsed.t === true };
   if (options.version) return options;
-  if (options.configFile === '') throw new UsageError('-f config is required');
+  if (!Array.isArray(parsed.f)) throw new UsageError(files.length > 0 ? `unexpected argument ${files[0]}: configuration files follow -f` : '-f config is required');
   if (options.test && options.register) throw new UsageError('-t checks the configuration alone: not with --register');
   if (options.register && !options.agreeTos) throw new UsageError('--register needs --agree-tos: creating an account agrees to the CA\'s terms of service');
   if (options.agreeTos && !options.register) throw new UsageError('--agree-tos goes with --register');
@@ -82,10 +86,12 @@ function parseOptions(argv: string[]): ServerOptions {
   return options;
 }
 
-async function loadConfig(file: string): Promise<ServerConfig> {
-  const text = readFileCapped(file, MAX_CONFIG_FILE);
-  if (text === null) throw new Failure(file, 'no such file');
-  return parseServerConfig(file, text);
+async function loadConfig(files: string[]): Promise<ServerConfig> {
+  return parseServerConfigs(files.map((file) => {
+    const text = readFileCapped(file, MAX_CONFIG_FILE);
+    if (text === null) throw new Failure(file, 'no such file');
+    return { file, text };
+  }));
 }
 
 function sayWarnings(config: ServerConfig): void {
@@ -140,11 +146,11 @@ function reportProblems(err: unknown): void {
 }
 
 /** -t: the configuration and the places it names, checked as at start-up, without binding or the CA. */
-async function testConfig(file: string, verbose: number): Promise<number> {
-  const config = await loadConfig(file);
+async function testConfig(files: string[], verbose: number): Promise<number> {
+  const config = await loadConfig(files);
   startLog(config, verbose);
   checkPlaces(config);
-  warn(file, 'configuration ok');
+  warn(config.file, 'configuration ok');
   return 0;
 }
 
@@ -202,7 +208,7 @@ async function startFront(config: ServerConfig, verbose: number, childStderr: Lo
 }
 
 async function serve(options: ServerOptions): Promise<number> {
-  let config = await loadConfig(options.configFile);
+  let config = await loadConfig(options.configFiles);
   const { childStderr } = startLog(config, options.verbose);
   checkPlaces(config);
   const settings = (c: ServerConfig): OrderSettings => ({ acmeServer: c.acmeServer, accountKey: join(c.accountDir, 'account.pem'), verbose: options.verbose,
@@ -245,7 +251,7 @@ async function serve(options: ServerOptions): Promise<number> {
   };
 
   const reload = (): void => {
-    void loadConfig(options.configFile).then((next) => {
+    void loadConfig(options.configFiles).then((next) => {
       sayWarnings(next);
       checkPlaces(next);
       if (JSON.stringify(next.logging) !== JSON.stringify(config.logging)) warn(next.file, '[logging] changed: it takes effect at the next start');
@@ -323,10 +329,10 @@ async function main(): Promise<number> {
     return 0;
   }
   setVerbosity(options.verbose);
-  if (options.test) return testConfig(options.configFile, options.verbose);
+  if (options.test) return testConfig(options.configFiles, options.verbose);
   if (process.getuid?.() !== 0) throw new Failure(PROGRAM, 'must be run as root');
   if (options.register) {
-    const config = await loadConfig(options.configFile);
+    const config = await loadConfig(options.configFiles);
     sayWarnings(config);
     return register(config, options.eab, options.verbose);
   }
