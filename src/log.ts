@@ -42,25 +42,56 @@ export function setProgram(name: string): void {
   program = name;
 }
 
+/** What a line is, as syslog(3) has it: a failure, a warning, a step (-v), a trace (-vv). */
+export type Severity = 'error' | 'warning' | 'info' | 'debug';
+
+/** Where lines go: stderr, unless acme-client-server's [logging] says otherwise. */
+export interface LogOutput {
+  /** One message, `<subject>: <problem>`, without the program's name. */
+  line(severity: Severity, message: string): void;
+  /** A child's own lines, already prefixed with its name. */
+  relay(text: string, severity: Severity): void;
+}
+
+export const STDERR_OUTPUT: LogOutput = {
+  line: (_severity, message) => void process.stderr.write(`${program}: ${message}\n`),
+  relay: (text) => void process.stderr.write(text),
+};
+
+let output: LogOutput = STDERR_OUTPUT;
+
+export function setLogOutput(to: LogOutput): void {
+  output = to;
+}
+
+/** A child's output, passed on where this process's lines go. */
+export function relayChildOutput(text: string, severity: Severity): void {
+  output.relay(text, severity);
+}
+
+function say(severity: Severity, subject: string, problem: string): void {
+  output.line(severity, `${sanitize(subject)}: ${sanitize(problem)}`);
+}
+
 export function warn(subject: string, problem: string): void {
-  process.stderr.write(`${program}: ${sanitize(subject)}: ${sanitize(problem)}\n`);
+  say('warning', subject, problem);
 }
 
 /** -v: each step. */
 export function debug(subject: string, what: string): void {
-  if (verbosity >= 1) warn(subject, what);
+  if (verbosity >= 1) say('info', subject, what);
 }
 
 /** -vv: traces, HTTP exchanges. */
 export function trace(subject: string, what: string): void {
-  if (verbosity >= 2) warn(subject, what);
+  if (verbosity >= 2) say('debug', subject, what);
 }
 
 /** Prints any thrown value as one line; a Failure keeps its subject. */
 export function reportError(role: string, err: unknown): void {
-  if (err instanceof Failure) warn(err.subject, err.problem);
+  if (err instanceof Failure) say('error', err.subject, err.problem);
   else if (err instanceof Error && typeof (err as { subject?: unknown }).subject === 'string') {
     const e = err as Error & { subject: string; problem?: string };
-    warn(e.subject, e.problem ?? e.message);
-  } else warn(role, err instanceof Error ? err.message : String(err));
+    say('error', e.subject, e.problem ?? e.message);
+  } else say('error', role, err instanceof Error ? err.message : String(err));
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Lab, freePorts, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { FakeCa, problem } from './fakeca.js';
 import { BindLab, bindUnavailable, startBind } from './bind-lab.js';
+import { acmemsLayout } from '../src/server/orders.js';
 import { ROOT, childrenOf, eventually, needsRootAndLab, openssl, workDir } from './helpers.js';
 
 const SERVER = join(ROOT, 'dist', 'acme-client-server.js');
@@ -286,6 +287,21 @@ describe('acme-client-server behind two nginx web servers, against Pebble', { sk
     }
   });
 
+  // Fails if the answer is fullchain.pem as it is (no empty line: one part) or keeps the type
+  // application/pem-certificate-chain; the cached answer is checked too.
+  test('a client written for the ACME Management Server: text/plain, split at the empty line into the certificate and its chain', () => {
+    const csr = seedClient(w.dir, ['split.plain.example.test']);
+    for (const answer of [curl(['--data-binary', `@${csr}`, servers[0]!.sign]), curl(['--data-binary', `@${csr}`, servers[0]!.sign])]) {
+      assert.equal(answer.status, 200, answer.body);
+      assert.match(answer.headers, /^content-type: text\/plain\r?$/im);
+      const [leaf, chain, ...more] = answer.body.split('\n\n');
+      assert.deepEqual(more, []);
+      const certificate = new X509Certificate(leaf as string);
+      assert.equal(certificate.subjectAltName, 'DNS:split.plain.example.test');
+      assert.ok(certificate.checkIssued(new X509Certificate(chain as string)), 'the chain starts with the issuer');
+    }
+  });
+
   test('an identical CSR again: the same certificate from the cache, no request to the CA; together: one order', async () => {
     const names = ['cached.plain.example.test'];
     const csr = seedClient(w.dir, names);
@@ -431,7 +447,7 @@ describe('acme-client-server: stopping and starting', { skip }, () => {
     assert.equal(status, 200, body);
     assert.deepEqual(await server.exited, { code: 0, signal: null });
     const entries = readdirSync(cache);
-    assert.ok(entries.some((e) => existsSync(join(cache, e, 'fullchain.pem')) && readFileSync(join(cache, e, 'fullchain.pem'), 'utf8') === body), 'cached');
+    assert.ok(entries.some((e) => existsSync(join(cache, e, 'fullchain.pem')) && acmemsLayout(readFileSync(join(cache, e, 'fullchain.pem'), 'utf8')) === body), 'cached');
   });
 
   // Would fail if a certificate file of an entry were written other than atomically and all
@@ -470,10 +486,13 @@ describe('acme-client-server: stopping and starting', { skip }, () => {
     }
   });
 
+  // An unknown key in [mgmt] is only a warning, as in the Management Server (test/acmems.test.ts); in [auth] it fails.
   test('a configuration it does not understand: one line naming file, line and key, nothing listens, exit 1', async () => {
     const bad = join(w.dir, 'bad.ini');
-    writeFileSync(bad, readFileSync(configFile, 'utf8').replace('max-size = 4k', 'max-size = 4k\nmax_size = 4k'));
-    assert.deepEqual(await runServer(['-f', bad]), { code: 1, output: `acme-client-server: ${bad}:9: max_size: unknown key in [mgmt]\n` });
+    const text = readFileSync(configFile, 'utf8').replace('domain=*.signed.example.test', 'domain=*.signed.example.test\nhmac-key = typo');
+    writeFileSync(bad, text);
+    const line = text.split('\n').indexOf('hmac-key = typo') + 1;
+    assert.deepEqual(await runServer(['-f', bad]), { code: 1, output: `acme-client-server: ${bad}:${line}: hmac-key: unknown key in [auth "signed"]\n` });
   });
 
   test('the account key must be there: said in one line, with the command that makes it', async () => {

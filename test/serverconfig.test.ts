@@ -97,14 +97,13 @@ test('defaults as the Management Server has them', () => {
   assert.equal(one.auth[0]?.verification.name, 'v');
 });
 
+// What the Management Server only warns about is a warning (test/acmems.test.ts); the rest fails.
 test('anything not understood is one line naming file, line and key', () => {
   const base = '[account]\ndir=/var/lib/acme\n';
   const cases: [string, string][] = [
-    ['[listeners]\nhttp=127.0.0.1:1380\n', 'f.ini:3: [listeners]: unknown section'],
-    ['[mgmt]\nmgmt=192.0.2.13:1313\n', 'f.ini:4: mgmt: unknown key in [mgmt]'],
-    ['[verification "boulder"]\ntype=dns01-boulder\n', 'f.ini:4: type: unknown verification type dns01-boulder (http01 or dns01-dnsUpdate)'],
+    ['[verification "v"]\ntype=tls-alpn01\n', 'f.ini:4: type: unknown verification type tls-alpn01 (http01 or dns01-dnsUpdate)'],
+    ['[auth "a"]\ndomain=*\nhmac-key=k\n', 'f.ini:5: hmac-key: unknown key in [auth "a"]'],
     ['[storage "s"]\ntype=file\n', 'f.ini:3: directory: required in [storage "s"]'],
-    ['[storage "s"]\ntype=none\ndirectory=/x\n', 'f.ini:5: directory: unknown key in [storage "s"]'],
     ['[auth "a"]\ndomain=a.example\nhmac_type=md5\nhmac_key=k\n', 'f.ini:5: hmac_type: unknown HMAC type md5 (sha256, sha384, sha512)'],
     ['[auth "a"]\nhmac_key=k\n', 'f.ini:4: hmac_key: hmac_type and hmac_key go together'],
     ['[auth "a"]\nip=10.0.0.0/33\n', 'f.ini:4: ip: prefix length out of range: 10.0.0.0/33'],
@@ -114,7 +113,7 @@ test('anything not understood is one line naming file, line and key', () => {
     ['[mgmt]\nlistener=127.0.0.1\n', 'f.ini:4: listener: not ADDRESS:PORT or [ADDRESS]:PORT: 127.0.0.1'],
     ['[mgmt]\nmax-size=4g\n', 'f.ini:4: max-size: not a size of at most 1m (such as 4096, 4k): 4g'],
     ['[mgmt]\ndefault-storage=file\n', 'f.ini:4: default-storage: no such block: file'],
-    ['[account]\n', 'f.ini:3: [account]: section given twice'],
+    ['[account]\n', 'f.ini:3: [account]: section given twice (first at f.ini:1)'],
     ['acme-server=https://a.example/dir\n', 'f.ini:3: acme-server: given twice in [account] (first on line 2)'],
     ['[mgmt]\nthis line has no equals sign\n', 'f.ini:4: this line has no equals sign: not a key = value line'],
   ];
@@ -126,7 +125,6 @@ test('anything not understood is one line naming file, line and key', () => {
       return true;
     }, extra);
   }
-  assert.throws(() => parseServerConfig('f.ini', 'dir=/x\n'), /f\.ini:1: dir: outside any section/);
   assert.throws(() => parseServerConfig('f.ini', '[mgmt]\n'), /f\.ini:1: dir: required in \[account\]/);
 });
 

@@ -36,7 +36,9 @@ type Answer = Extract<ServerToFront, { op: 'answer' }>;
  * close does not reset the connection, and with it the answer, before the client has read it.
  */
 function reply(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  const type = status === 200 ? 'application/pem-certificate-chain' : 'text/plain; charset=utf-8';
+  // A certificate goes as the Management Server sends it: text/plain, the certificate, an empty
+  // line, the chain (not application/pem-certificate-chain, which has no empty line to split at).
+  const type = status === 200 ? 'text/plain' : 'text/plain; charset=utf-8';
   const text = status === 200 ? body : `${body}\n`;
   const { headers: asked, complete, socket } = res.req;
   const unread = !complete && (asked['transfer-encoding'] !== undefined || Number(asked['content-length'] ?? 0) > 0);

@@ -1,8 +1,10 @@
 // acme-client-server's configuration: the ACME Management Server's INI files, read as they are,
 // so that its users move over unchanged. Sections [account], [mgmt], [verification "NAME"],
 // [storage "NAME"] and [auth "NAME"]; a key may be repeated where it is a list (listener, ip,
-// domain, dns-server). Anything not understood is one line naming file, line and key, and the
-// service does not start: a typo in an auth block must not quietly open or close it.
+// domain, dns-server). What the Management Server only warns about (an unknown section, an unknown
+// key outside [auth], a key before the first section) is a warning naming file and line here too;
+// anything else not understood is one line naming file, line and key, and the service does not
+// start: a typo in an auth block must not quietly open or close it.
 //
 // The reader is ours, not the npm `ini` package's: that one has no line numbers to report, nests
 // a section name with a dot in it, cuts values at ';' and '#' (an hmac_key may hold either), and
@@ -10,8 +12,10 @@
 // (# or ;), [section] lines, and key = value split at the first '='.
 
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import { LETSENCRYPT } from '../defaults.js';
 import { Failure } from '../log.js';
+import type { LogDestination, LogLevel, LogSettings } from './logging.js';
 
 export interface Listener {
   host: string;
@@ -48,8 +52,23 @@ export interface AuthBlock {
   storage: Storage;
 }
 
+/** Something read past, as the Management Server reads past it: said, then carried on. */
+export interface ConfigWarning {
+  subject: string;
+  problem: string;
+}
+
+/** Every problem found in a configuration, each its own Failure (FILE:LINE); the first is this one's. */
+export class ConfigProblems extends Failure {
+  constructor(readonly problems: Failure[]) {
+    super((problems[0] as Failure).subject, (problems[0] as Failure).problem);
+  }
+}
+
 export interface ServerConfig {
   file: string;
+  warnings: ConfigWarning[];
+  logging: LogSettings;
   accountDir: string;
   acmeServer: string;
   mgmtListeners: Listener[];
@@ -88,18 +107,22 @@ interface Entry {
 }
 
 interface Section {
-  kind: 'account' | 'mgmt' | 'verification' | 'storage' | 'auth';
+  /** The file it is in, of those read as one. */
+  file: string;
+  kind: 'account' | 'mgmt' | 'logging' | 'verification' | 'storage' | 'auth' | 'unknown';
   name: string;
   line: number;
   entries: Entry[];
 }
 
-const SECTION = /^(account|mgmt)$|^(verification|storage|auth)\s+("?)([^"]+)\3$/;
+const SECTION = /^(account|mgmt|logging)$|^(verification|storage|auth)\s+("?)([^"]+)\3$/;
 
-/** The file's sections in order, every line accounted for. */
-function readSections(file: string, text: string): Section[] {
+/**
+ * A file's sections in order, every line accounted for; an unknown section is kept, to be read
+ * past. `seen` spans the files read as one: a section is given once in all of them.
+ */
+function readSections(file: string, text: string, warnings: ConfigWarning[], seen: Map<string, string>): Section[] {
   const sections: Section[] = [];
-  const seen = new Set<string>();
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = index + 1;
     const trimmed = raw.trim();
@@ -107,37 +130,56 @@ function readSections(file: string, text: string): Section[] {
     if (trimmed.startsWith('[') && trimmed.endsWith(']')) {
       const header = trimmed.slice(1, -1).trim();
       const match = SECTION.exec(header);
-      if (match === null) throw new Failure(`${file}:${line}`, `[${header}]: unknown section`);
+      if (match === null) {
+        warnings.push({ subject: `${file}:${line}`, problem: `[${header}]: unknown section, ignored` });
+        sections.push({ file, kind: 'unknown', name: header, line, entries: [] });
+        return;
+      }
       const kind = (match[1] ?? match[2]) as Section['kind'];
       const name = match[4] ?? kind;
       const id = `${kind} ${name}`;
-      if (seen.has(id)) throw new Failure(`${file}:${line}`, `[${header}]: section given twice`);
-      seen.add(id);
-      sections.push({ kind, name, line, entries: [] });
+      const first = seen.get(id);
+      if (first !== undefined) throw new Failure(`${file}:${line}`, `[${header}]: section given twice (first at ${first})`);
+      seen.set(id, `${file}:${line}`);
+      sections.push({ file, kind, name, line, entries: [] });
       return;
     }
     const equals = trimmed.indexOf('=');
     if (equals <= 0) throw new Failure(`${file}:${line}`, `${trimmed.slice(0, 40)}: not a key = value line`);
     const current = sections[sections.length - 1];
     const key = trimmed.slice(0, equals).trim();
-    if (current === undefined) throw new Failure(`${file}:${line}`, `${key}: outside any section`);
-    current.entries.push({ key, value: trimmed.slice(equals + 1).trim(), line });
+    if (current === undefined) warnings.push({ subject: `${file}:${line}`, problem: `${key}: before the first section, ignored` });
+    else current.entries.push({ key, value: trimmed.slice(equals + 1).trim(), line });
   });
   return sections;
 }
 
-/** Reads one section's entries against the keys it may have; each key is read once. */
+/**
+ * Reads one section's entries against the keys it may have; each key is read once. An unknown
+ * key is a warning (once, however often the section is read), except in [auth], where it fails.
+ */
 class Keys {
   private readonly used = new Set<string>();
 
-  constructor(private readonly file: string, private readonly section: Section, allowed: readonly string[]) {
+  private readonly file: string;
+
+  constructor(private readonly section: Section, allowed: readonly string[], warnings: ConfigWarning[] | null) {
+    this.file = section.file;
     for (const entry of section.entries) {
-      if (!allowed.includes(entry.key)) this.fail(entry, `unknown key in ${this.where}`);
+      if (allowed.includes(entry.key)) continue;
+      if (warnings === null) this.fail(entry, `unknown key in ${this.where}`);
+      const warning = { subject: `${this.file}:${entry.line}`, problem: `${entry.key}: unknown key in ${this.where}, ignored` };
+      if (!warnings.some((w) => w.subject === warning.subject && w.problem === warning.problem)) warnings.push(warning);
     }
   }
 
   get where(): string {
     return this.section.kind === this.section.name ? `[${this.section.kind}]` : `[${this.section.kind} "${this.section.name}"]`;
+  }
+
+  /** FILE:LINE of an entry. */
+  at(entry: Entry): string {
+    return `${this.file}:${entry.line}`;
   }
 
   fail(entry: Entry, problem: string): never {
@@ -170,6 +212,17 @@ class Keys {
   missing(key: string): never {
     throw new Failure(`${this.file}:${this.section.line}`, `${key}: required in ${this.where}`);
   }
+}
+
+/**
+ * A directory as the Management Server takes it: a relative path against the working directory,
+ * which is said, with the path it comes to (a service's working directory is often /).
+ */
+function directoryPath(keys: Keys, entry: Entry, warnings: ConfigWarning[]): string {
+  if (entry.value.startsWith('/')) return entry.value;
+  const absolute = resolve(entry.value);
+  warnings.push({ subject: keys.at(entry), problem: `${entry.key}: relative path ${entry.value}, taken as ${absolute} (against the working directory)` });
+  return absolute;
 }
 
 /** ADDR:PORT, [IPv6]:PORT; an empty value (a listener switched off) gives null. */
@@ -229,16 +282,20 @@ function parseSize(keys: Keys): number {
   return size;
 }
 
-function parseVerification(file: string, section: Section): Verification {
-  const type = new Keys(file, section, ['type', 'listener', 'dns-server', 'ttl', 'timeout', 'tsig-key-file']).one('type');
-  if (type === null) return new Keys(file, section, []).missing('type');
+/** The Management Server's verification types for the test CAs it is tested against. */
+const TEST_ONLY_VERIFICATIONS = ['dns01-boulder', 'dns01-server'];
+
+function parseVerification(section: Section, warnings: ConfigWarning[]): Verification {
+  // The type first, quietly: which other keys are unknown depends on it.
+  const type = new Keys(section, ['type', 'listener', 'dns-server', 'ttl', 'timeout', 'tsig-key-file'], []).one('type');
+  if (type === null) return new Keys(section, [], []).missing('type');
   switch (type.value) {
     case 'http01': {
-      const keys = new Keys(file, section, ['type', 'listener']);
+      const keys = new Keys(section, ['type', 'listener'], warnings);
       return { name: section.name, type: 'http01', listeners: listeners(keys, 'listener', DEFAULT_HTTP01_LISTENERS) };
     }
     case 'dns01-dnsUpdate': {
-      const keys = new Keys(file, section, ['type', 'dns-server', 'ttl', 'timeout', 'tsig-key-file']);
+      const keys = new Keys(section, ['type', 'dns-server', 'ttl', 'timeout', 'tsig-key-file'], warnings);
       const servers = keys.list('dns-server');
       for (const entry of servers) if (isIP(entry.value) === 0) keys.fail(entry, `not an IP address: ${entry.value}`);
       const keyFile = keys.one('tsig-key-file');
@@ -249,83 +306,165 @@ function parseVerification(file: string, section: Section): Verification {
         tsigKeyFile: keyFile?.value ?? null,
       };
     }
-    default:
-      return new Keys(file, section, ['type']).fail(type, `unknown verification type ${type.value} (http01 or dns01-dnsUpdate)`);
+    default: {
+      const keys = new Keys(section, ['type'], []);
+      if (TEST_ONLY_VERIFICATIONS.includes(type.value)) {
+        keys.fail(type, `${type.value} is documented by the ACME Management Server as for its tests only: use dns01-dnsUpdate (a DNS server taking RFC 2136 updates) or http01`);
+      }
+      return keys.fail(type, `unknown verification type ${type.value} (http01 or dns01-dnsUpdate)`);
+    }
   }
 }
 
-function parseStorage(file: string, section: Section): Storage {
-  const type = new Keys(file, section, ['type', 'directory', 'renew-within']).one('type');
-  if (type === null) return new Keys(file, section, []).missing('type');
+function parseStorage(section: Section, warnings: ConfigWarning[]): Storage {
+  const type = new Keys(section, ['type', 'directory', 'renew-within'], []).one('type');
+  if (type === null) return new Keys(section, [], []).missing('type');
   switch (type.value) {
     case 'none':
-      new Keys(file, section, ['type']);
+      new Keys(section, ['type'], warnings);
       return { name: section.name, type: 'none' };
     case 'file': {
-      const keys = new Keys(file, section, ['type', 'directory', 'renew-within']);
+      const keys = new Keys(section, ['type', 'directory', 'renew-within'], warnings);
       const directory = keys.one('directory');
       if (directory === null || directory.value === '') return keys.missing('directory');
-      if (!directory.value.startsWith('/')) keys.fail(directory, `not an absolute path: ${directory.value}`);
-      return { name: section.name, type: 'file', directory: directory.value, renewWithinDays: keys.number('renew-within', 1, 3650) };
+      return { name: section.name, type: 'file', directory: directoryPath(keys, directory, warnings), renewWithinDays: keys.number('renew-within', 1, 3650) };
     }
     default:
-      return new Keys(file, section, ['type']).fail(type, `unknown storage type ${type.value} (none or file)`);
+      return new Keys(section, ['type'], []).fail(type, `unknown storage type ${type.value} (none or file)`);
   }
 }
 
-/** Reads and checks a whole configuration; throws a Failure whose subject is FILE:LINE. */
+const LOG_DESTINATIONS: readonly LogDestination[] = ['stderr', 'stdout', 'syslog'];
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warning', 'error'];
+
+/** [logging]: destination and level as the Management Server has them; its Python logging file is not ours to read. */
+function parseLogging(keys: Keys): LogSettings {
+  const config = keys.one('config');
+  if (config !== null) keys.fail(config, 'a Python logging configuration file cannot be read here: use destination = stderr|stdout|syslog and level = debug|info|warning|error');
+  const destination = keys.one('destination');
+  if (destination !== null && !(LOG_DESTINATIONS as readonly string[]).includes(destination.value)) keys.fail(destination, `not ${LOG_DESTINATIONS.join(', ')}: ${destination.value}`);
+  const level = keys.one('level');
+  if (level !== null && !(LOG_LEVELS as readonly string[]).includes(level.value.toLowerCase())) keys.fail(level, `not ${LOG_LEVELS.join(', ')}: ${level.value}`);
+  return { destination: (destination?.value ?? 'stderr') as LogDestination, level: (level?.value.toLowerCase() ?? 'warning') as LogLevel };
+}
+
+/** A block names another that failed: that failure is said already. */
+class FollowsFromEarlier extends Error {}
+
+/** One file's configuration: see parseServerConfigs. */
 export function parseServerConfig(file: string, text: string): ServerConfig {
-  const sections = readSections(file, text);
-  const single = (kind: 'account' | 'mgmt'): Section => sections.find((s) => s.kind === kind) ?? { kind, name: kind, line: 1, entries: [] };
+  return parseServerConfigs([{ file, text }]);
+}
 
-  const account: Keys = new Keys(file, single('account'), ['dir', 'acme-server']);
-  const dir = account.one('dir');
-  if (dir === null || dir.value === '') account.missing('dir');
-  if (!dir.value.startsWith('/')) account.fail(dir, `not an absolute path: ${dir.value}`);
-  const acmeServerEntry = account.one('acme-server');
-  const acmeServer = acmeServerEntry?.value ?? LETSENCRYPT;
-  if (acmeServerEntry !== null && !/^https:\/\/[^\s]+$/.test(acmeServer)) account.fail(acmeServerEntry, `not an https URL: ${acmeServer}`);
+/**
+ * Reads and checks a whole configuration, of files read in order as one, as the Management
+ * Server's `acmems CONFIG...` reads them. Throws ConfigProblems with every problem found (each
+ * section read to its first); what the Management Server reads past is in `warnings`.
+ */
+export function parseServerConfigs(sources: { file: string; text: string }[]): ServerConfig {
+  const file = sources.map((s) => s.file).join(' ');
+  const firstFile = sources[0]?.file ?? '';
+  const warnings: ConfigWarning[] = [];
+  const problems: Failure[] = [];
+  const attempt = <T>(read: () => T): T | null => {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof FollowsFromEarlier) return null;
+      if (!(err instanceof Failure)) throw err;
+      problems.push(err);
+      return null;
+    }
+  };
+  const seen = new Map<string, string>();
+  const sections: Section[] = [];
+  for (const source of sources) {
+    const read = attempt(() => readSections(source.file, source.text, warnings, seen));
+    if (read !== null) sections.push(...read);
+  }
+  if (problems.length > 0) throw new ConfigProblems(problems);
+  const single = (kind: 'account' | 'mgmt' | 'logging'): Section => sections.find((s) => s.kind === kind) ?? { file: firstFile, kind, name: kind, line: 1, entries: [] };
 
-  const mgmt = new Keys(file, single('mgmt'), ['listener', 'max-size', 'default-verification', 'default-storage',
-    'concurrent-orders', 'queue-length', 'header-timeout', 'max-connections']);
-  const mgmtListeners = listeners(mgmt, 'listener', DEFAULT_MGMT_LISTENERS);
-  const maxSize = parseSize(mgmt);
-  const limits: ServiceLimits = {
+  const account = attempt(() => {
+    const keys = new Keys(single('account'), ['dir', 'acme-server'], warnings);
+    const dir = keys.one('dir');
+    if (dir === null || dir.value === '') return keys.missing('dir');
+    const accountDir = directoryPath(keys, dir, warnings);
+    const acmeServerEntry = keys.one('acme-server');
+    const acmeServer = acmeServerEntry?.value ?? LETSENCRYPT;
+    if (acmeServerEntry !== null && !/^https:\/\/[^\s]+$/.test(acmeServer)) keys.fail(acmeServerEntry, `not an https URL: ${acmeServer}`);
+    return { dir: accountDir, acmeServer };
+  });
+
+  const logging = attempt(() => parseLogging(new Keys(single('logging'), ['destination', 'level', 'config'], warnings)));
+
+  const mgmt = new Keys(single('mgmt'), ['listener', 'max-size', 'default-verification', 'default-storage',
+    'concurrent-orders', 'queue-length', 'header-timeout', 'max-connections'], warnings);
+  const mgmtListeners = attempt(() => listeners(mgmt, 'listener', DEFAULT_MGMT_LISTENERS));
+  const maxSize = attempt(() => parseSize(mgmt));
+  const limits = attempt((): ServiceLimits => ({
     concurrentOrders: mgmt.number('concurrent-orders', 1, 64) ?? DEFAULT_LIMITS.concurrentOrders,
     queueLength: mgmt.number('queue-length', 0, 10_000) ?? DEFAULT_LIMITS.queueLength,
     headerTimeout: mgmt.number('header-timeout', 1, 300) ?? DEFAULT_LIMITS.headerTimeout,
     maxConnections: mgmt.number('max-connections', 1, 100_000) ?? DEFAULT_LIMITS.maxConnections,
-  };
+  }));
 
-  const verifications = sections.filter((s) => s.kind === 'verification').map((s) => parseVerification(file, s));
-  const storages = sections.filter((s) => s.kind === 'storage').map((s) => parseStorage(file, s));
+  /** The blocks read, and the names of those that failed. */
+  const blocksOf = <T>(kind: 'verification' | 'storage', parse: (section: Section) => T): { blocks: T[]; broken: Set<string> } => {
+    const broken = new Set<string>();
+    const blocks: T[] = [];
+    for (const section of sections.filter((s) => s.kind === kind)) {
+      const block = attempt(() => parse(section));
+      if (block === null) broken.add(section.name);
+      else blocks.push(block);
+    }
+    return { blocks, broken };
+  };
+  const verifications = blocksOf('verification', (s) => parseVerification(s, warnings));
+  const storages = blocksOf('storage', (s) => parseStorage(s, warnings));
   // As the Management Server does: a default named, else the only block of its kind, else a
-  // built-in one (http01 on port 1380; no storage). An empty value means no default.
-  const defaultOf = <T extends { name: string }>(key: string, blocks: T[], builtIn: () => T): T | null => {
-    const entry = mgmt.one(key);
-    if (entry !== null && entry.value === '') return null;
-    if (entry !== null) return blocks.find((b) => b.name === entry.value) ?? mgmt.fail(entry, `no such block: ${entry.value}`);
-    if (blocks.length === 1) return blocks[0] as T;
-    const made = builtIn();
-    blocks.push(made);
-    return made;
+  // built-in one (http01 on port 1380; no storage). An empty value means no default; undefined,
+  // a default that could not be read.
+  const defaultOf = <T extends { name: string }>(key: string, of: { blocks: T[]; broken: Set<string> }, builtIn: () => T): T | null | undefined => {
+    const found = attempt(() => {
+      const entry = mgmt.one(key);
+      if (entry !== null && entry.value === '') return { block: null };
+      if (entry !== null) {
+        if (of.broken.has(entry.value)) throw new FollowsFromEarlier();
+        return { block: of.blocks.find((b) => b.name === entry.value) ?? mgmt.fail(entry, `no such block: ${entry.value}`) };
+      }
+      if (of.blocks.length + of.broken.size === 1) {
+        if (of.broken.size === 1) throw new FollowsFromEarlier();
+        return { block: of.blocks[0] as T };
+      }
+      const made = builtIn();
+      of.blocks.push(made);
+      return { block: made };
+    });
+    return found === null ? undefined : found.block;
   };
   const defaultVerification = defaultOf<Verification>('default-verification', verifications,
     () => ({ name: 'http', type: 'http01', listeners: DEFAULT_HTTP01_LISTENERS }));
   const defaultStorage = defaultOf<Storage>('default-storage', storages, () => ({ name: 'none', type: 'none' }));
 
-  const auth = sections.filter((s) => s.kind === 'auth').map((section): AuthBlock => {
-    const keys = new Keys(file, section, ['ip', 'domain', 'hmac_type', 'hmac_key', 'verification', 'storage']);
-    const named = <T extends { name: string }>(key: string, blocks: T[], fallback: T | null): T => {
+  const auth = sections.filter((s) => s.kind === 'auth').map((section) => attempt((): AuthBlock => {
+    // Strict: a misspelt key here would leave the block more open than written.
+    const keys = new Keys(section, ['ip', 'domain', 'hmac_type', 'hmac_key', 'all', 'verification', 'storage'], null);
+    const named = <T extends { name: string }>(key: string, of: { blocks: T[]; broken: Set<string> }, fallback: T | null | undefined): T => {
       const entry = keys.one(key);
+      if (entry === null && fallback === undefined) throw new FollowsFromEarlier();
       if (entry === null) return fallback ?? keys.missing(key);
-      return blocks.find((b) => b.name === entry.value) ?? keys.fail(entry, `no such ${key} block: ${entry.value}`);
+      if (of.broken.has(entry.value)) throw new FollowsFromEarlier();
+      return of.blocks.find((b) => b.name === entry.value) ?? keys.fail(entry, `no such ${key} block: ${entry.value}`);
     };
     const type = keys.one('hmac_type');
     const key = keys.one('hmac_key');
     if ((type === null) !== (key === null)) keys.fail((type ?? key) as Entry, 'hmac_type and hmac_key go together');
     if (type !== null && !(HMAC_ALGORITHMS as readonly string[]).includes(type.value)) keys.fail(type, `unknown HMAC type ${type.value} (${HMAC_ALGORITHMS.join(', ')})`);
     if (key !== null && key.value === '') keys.fail(key, 'empty key');
+    // `all = yes` admits any client, as a block without ip and hmac keys does; beside them, they still apply.
+    const all = keys.one('all');
+    if (all !== null && all.value !== 'yes') keys.fail(all, `not "yes": ${all.value} (all = yes admits every client)`);
     const domains = keys.list('domain');
     for (const entry of domains) if (!/^[a-zA-Z0-9*?[\]!._-]+$/.test(entry.value)) keys.fail(entry, `not a domain name pattern: ${entry.value}`);
     return {
@@ -336,6 +475,8 @@ export function parseServerConfig(file: string, text: string): ServerConfig {
       verification: named('verification', verifications, defaultVerification),
       storage: named('storage', storages, defaultStorage),
     };
-  });
-  return { file, accountDir: dir.value, acmeServer, mgmtListeners, maxSize, limits, verifications, auth };
+  }));
+  if (problems.length > 0 || account === null || logging === null || mgmtListeners === null || maxSize === null || limits === null) throw new ConfigProblems(problems);
+  return { file, warnings, logging, accountDir: account.dir, acmeServer: account.acmeServer, mgmtListeners, maxSize, limits,
+    verifications: verifications.blocks, auth: auth.filter((block): block is AuthBlock => block !== null) };
 }

@@ -20,16 +20,17 @@ import { FD, type FrontConfig } from '../ipc/roles.js';
 import { BUSY_RETRY_AFTER_S, FrontToServer, ServerToFront, parseFrontToServer } from '../ipc/messages.js';
 import { childCommand, planChild, probeCapabilities, resolveUser } from '../isolation.js';
 import { readFileCapped } from '../fsutil/read.js';
-import { Failure, debug, reportError, setProgram, setVerbosity, warn } from '../log.js';
+import { Failure, debug, relayChildOutput, reportError, setProgram, setVerbosity, warn } from '../log.js';
 import { VERSION } from '../version.js';
-import { Listener, ServerConfig, parseServerConfig } from './config.js';
+import { ConfigProblems, Listener, ServerConfig, parseServerConfigs } from './config.js';
 import { admittingBlock } from './auth.js';
 import { Answer, Orders, type OrderSettings } from './orders.js';
 import { register } from './register.js';
+import { type Logging, startLogging, verbosityFor } from './logging.js';
 
 const PROGRAM = 'acme-client-server';
 setProgram(PROGRAM);
-const USAGE = `usage: ${PROGRAM} [-v] -f config\n       ${PROGRAM} --register --agree-tos [-v] [--eab-kid kid --eab-hmac-key-file file] -f config\n`
+const USAGE = `usage: ${PROGRAM} [-tv] -f config ...\n       ${PROGRAM} --register --agree-tos [-v] [--eab-kid kid --eab-hmac-key-file file] -f config ...\n`
   + `       ${PROGRAM} --version`;
 /** How long SIGTERM waits for orders in flight (an order's own deadline is longer). */
 const SHUTDOWN_GRACE_MS = 120_000;
@@ -38,13 +39,16 @@ const MAX_CONFIG_FILE = 1 << 20;
 class UsageError extends Error {}
 
 interface ServerOptions {
-  configFile: string;
+  /** -f FILE...: read in order as one, as the Management Server's `acmems CONFIG...`. */
+  configFiles: string[];
   verbose: number;
   register: boolean;
   agreeTos: boolean;
   /** --eab-kid and --eab-hmac-key-file, for --register at a CA that wants an external account binding. */
   eab: { kid: string; keyFile: string } | null;
   version: boolean;
+  /** -t: check the configuration and exit. */
+  test: boolean;
 }
 
 function parseOptions(argv: string[]): ServerOptions {
@@ -53,48 +57,76 @@ function parseOptions(argv: string[]): ServerOptions {
     .version(false)
     .parserConfiguration({ 'camel-case-expansion': false, 'dot-notation': false, 'parse-numbers': false, 'boolean-negation': false,
       'duplicate-arguments-array': false, 'strip-dashed': true })
+    .array(['f'])
     .string(['f', 'eab-kid', 'eab-hmac-key-file'])
     .requiresArg(['f', 'eab-kid', 'eab-hmac-key-file'])
     .count('v')
-    .boolean(['register', 'agree-tos', 'version'])
-    .strict()
+    .boolean(['register', 'agree-tos', 'version', 't'])
+    .strictOptions()
     .exitProcess(false)
     .fail((message, error) => {
       throw new UsageError(message ?? error?.message ?? 'bad command line');
     })
     .parseSync(argv);
-  if (parsed._.length > 0) throw new UsageError(`unexpected argument ${String(parsed._[0])}`);
+  // -f takes the files after it, as `acmems CONFIG...` does; a second -f would replace the first.
+  if (argv.filter((arg) => arg === '-f').length > 1) throw new UsageError('-f is given once, followed by every configuration file');
+  const files = [...(Array.isArray(parsed.f) ? parsed.f.map(String) : []), ...parsed._.map(String)];
   const kid = parsed['eab-kid'];
   const keyFile = parsed['eab-hmac-key-file'];
   if ((typeof kid === 'string') !== (typeof keyFile === 'string')) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
-  const options: ServerOptions = { configFile: typeof parsed.f === 'string' ? parsed.f : '', verbose: Number(parsed.v ?? 0), register: parsed.register === true,
+  const options: ServerOptions = { configFiles: files, verbose: Number(parsed.v ?? 0), register: parsed.register === true,
     agreeTos: parsed['agree-tos'] === true, eab: typeof kid === 'string' && typeof keyFile === 'string' ? { kid, keyFile } : null,
-    version: parsed.version === true };
+    version: parsed.version === true, test: parsed.t === true };
   if (options.version) return options;
-  if (options.configFile === '') throw new UsageError('-f config is required');
+  if (!Array.isArray(parsed.f)) throw new UsageError(files.length > 0 ? `unexpected argument ${files[0]}: configuration files follow -f` : '-f config is required');
+  if (options.test && options.register) throw new UsageError('-t checks the configuration alone: not with --register');
   if (options.register && !options.agreeTos) throw new UsageError('--register needs --agree-tos: creating an account agrees to the CA\'s terms of service');
   if (options.agreeTos && !options.register) throw new UsageError('--agree-tos goes with --register');
   if (options.eab !== null && !options.register) throw new UsageError('--eab-kid and --eab-hmac-key-file go with --register');
   return options;
 }
 
-async function loadConfig(file: string): Promise<ServerConfig> {
-  const text = readFileCapped(file, MAX_CONFIG_FILE);
-  if (text === null) throw new Failure(file, 'no such file');
-  return parseServerConfig(file, text);
+async function loadConfig(files: string[]): Promise<ServerConfig> {
+  return parseServerConfigs(files.map((file) => {
+    const text = readFileCapped(file, MAX_CONFIG_FILE);
+    if (text === null) throw new Failure(file, 'no such file');
+    return { file, text };
+  }));
+}
+
+function sayWarnings(config: ServerConfig): void {
+  for (const warning of config.warnings) warn(warning.subject, warning.problem);
+}
+
+/** Where lines go from here on: [logging] (a configuration that does not read is said on stderr). */
+let logging: Logging | null = null;
+
+function startLog(config: ServerConfig, verbose: number): Logging {
+  logging = startLogging(config.logging, PROGRAM);
+  setVerbosity(verbosityFor(config.logging.level, verbose));
+  sayWarnings(config);
+  return logging;
 }
 
 /** What must be there before the service starts: the account key, each cache directory. */
 function checkPlaces(config: ServerConfig): void {
+  const problems = placeProblems(config);
+  if (problems.length > 0) throw new ConfigProblems(problems);
+}
+
+function placeProblems(config: ServerConfig): Failure[] {
+  const problems: Failure[] = [];
   const accountKey = join(config.accountDir, 'account.pem');
   try {
     accessSync(accountKey, constants.R_OK);
   } catch {
-    throw new Failure(accountKey, `no account key: make one with ${PROGRAM} --register --agree-tos -f ${config.file}`);
+    problems.push(new Failure(accountKey, `no account key: make one with ${PROGRAM} --register --agree-tos -f ${config.file}`));
   }
+  const checked = new Set<string>();
   for (const block of config.auth) {
-    if (block.storage.type !== 'file') continue;
+    if (block.storage.type !== 'file' || checked.has(block.storage.directory)) continue;
     const dir = block.storage.directory;
+    checked.add(dir);
     let directory = false;
     try {
       accessSync(dir, constants.W_OK);
@@ -102,8 +134,24 @@ function checkPlaces(config: ServerConfig): void {
     } catch {
       // said below
     }
-    if (!directory) throw new Failure(dir, `storage "${block.storage.name}": directory must exist and be writable`);
+    if (!directory) problems.push(new Failure(dir, `storage "${block.storage.name}": directory must exist and be writable`));
   }
+  return problems;
+}
+
+/** Every problem of a thrown value, one line each. */
+function reportProblems(err: unknown): void {
+  if (err instanceof ConfigProblems) for (const problem of err.problems) reportError(PROGRAM, problem);
+  else reportError(PROGRAM, err);
+}
+
+/** -t: the configuration and the places it names, checked as at start-up, without binding or the CA. */
+async function testConfig(files: string[], verbose: number): Promise<number> {
+  const config = await loadConfig(files);
+  startLog(config, verbose);
+  checkPlaces(config);
+  warn(config.file, 'configuration ok');
+  return 0;
 }
 
 /**
@@ -130,7 +178,7 @@ function wantedListeners(config: ServerConfig): { kind: FrontConfig['listeners']
 }
 
 /** frontproc, confined as acme-client confines a child that needs neither root nor the network. */
-async function startFront(config: ServerConfig, verbose: number): Promise<{ child: ChildProcess; channel: Channel<FrontToServer, ServerToFront> }> {
+async function startFront(config: ServerConfig, verbose: number, childStderr: Logging['childStderr']): Promise<{ child: ChildProcess; channel: Channel<FrontToServer, ServerToFront> }> {
   const wanted = wantedListeners(config);
   const early: { listener: number; socket: Socket }[] = [];
   const sockets = await Promise.all(wanted.map(({ listener }, index) => listenOn(listener, (socket) => early.push({ listener: index, socket }))));
@@ -141,7 +189,8 @@ async function startFront(config: ServerConfig, verbose: number): Promise<{ chil
     maxConnections: config.limits.maxConnections, verbose };
   const script = fileURLToPath(new URL('./procs/frontproc.js', import.meta.url));
   const command = childCommand(plan, ['--v8-pool-size=1'], script, [JSON.stringify(frontConfig), JSON.stringify({ drop: plan.drop, report: false })], caps, null);
-  const child = spawn(command.file, command.args, { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'ipc'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  const child = spawn(command.file, command.args, { stdio: ['ignore', 'ignore', childStderr, 'pipe', 'pipe', 'ipc'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => relayChildOutput(text, 'warning'));
   // The Node 'ipc' channel carries the sockets and nothing else: the listening sockets, then, once
   // ours are closed, the connections they accepted meanwhile; then 'done', and frontproc closes it.
   const handOver = (message: { listener: number } | { connection: number } | { done: true }, handle?: Server | Socket): Promise<void> =>
@@ -159,7 +208,8 @@ async function startFront(config: ServerConfig, verbose: number): Promise<{ chil
 }
 
 async function serve(options: ServerOptions): Promise<number> {
-  let config = await loadConfig(options.configFile);
+  let config = await loadConfig(options.configFiles);
+  const { childStderr } = startLog(config, options.verbose);
   checkPlaces(config);
   const settings = (c: ServerConfig): OrderSettings => ({ acmeServer: c.acmeServer, accountKey: join(c.accountDir, 'account.pem'), verbose: options.verbose,
     concurrentOrders: c.limits.concurrentOrders, queueLength: c.limits.queueLength });
@@ -174,7 +224,7 @@ async function serve(options: ServerOptions): Promise<number> {
     reloadAsked = true;
   };
   process.on('SIGHUP', askReload);
-  const { child, channel } = await startFront(config, options.verbose);
+  const { child, channel } = await startFront(config, options.verbose, childStderr);
   const published = new Map<string, () => void>();
   const orders = new Orders(settings(config), {
     publish: async (token, keyAuthorization) => {
@@ -201,8 +251,10 @@ async function serve(options: ServerOptions): Promise<number> {
   };
 
   const reload = (): void => {
-    void loadConfig(options.configFile).then((next) => {
+    void loadConfig(options.configFiles).then((next) => {
+      sayWarnings(next);
       checkPlaces(next);
+      if (JSON.stringify(next.logging) !== JSON.stringify(config.logging)) warn(next.file, '[logging] changed: it takes effect at the next start');
       if (listenerKey(wantedListeners(next).map((w) => w.listener)) !== listenerKey(wantedListeners(config).map((w) => w.listener))) {
         warn(next.file, 'listeners changed: they take effect at the next start');
       }
@@ -210,7 +262,7 @@ async function serve(options: ServerOptions): Promise<number> {
       orders.reconfigure(settings(next));
       void channel.send({ op: 'settings', maxSize: next.maxSize, headerTimeout: next.limits.headerTimeout, maxConnections: next.limits.maxConnections });
       warn(next.file, 'configuration read again');
-    }, (err: unknown) => reportError(PROGRAM, err)).catch((err: unknown) => reportError(PROGRAM, err));
+    }, reportProblems).catch(reportProblems);
   };
   process.off('SIGHUP', askReload);
   process.on('SIGHUP', reload);
@@ -277,19 +329,26 @@ async function main(): Promise<number> {
     return 0;
   }
   setVerbosity(options.verbose);
+  if (options.test) return testConfig(options.configFiles, options.verbose);
   if (process.getuid?.() !== 0) throw new Failure(PROGRAM, 'must be run as root');
-  if (options.register) return register(await loadConfig(options.configFile), options.eab, options.verbose);
+  if (options.register) {
+    const config = await loadConfig(options.configFiles);
+    sayWarnings(config);
+    return register(config, options.eab, options.verbose);
+  }
   return serve(options);
 }
 
 main().then(
-  (status) => {
+  async (status) => {
     process.exitCode = status;
-    // Listening sockets and the lifeline are gone by now; nothing else is waited for.
+    // Listening sockets and the lifeline are gone by now; nothing else is waited for but the log.
+    await logging?.close();
     process.exit();
   },
-  (err: unknown) => {
-    reportError(PROGRAM, err);
+  async (err: unknown) => {
+    reportProblems(err);
+    await logging?.close();
     process.exit(1);
   },
 );

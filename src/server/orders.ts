@@ -26,7 +26,7 @@ import { ACME_CLIENT, ACME_CLIENT_DNS01, acmeClientEnv } from './coprocess.js';
 import type { Storage, Verification } from './config.js';
 import { readFileCapped } from '../fsutil/read.js';
 import { BUSY_RETRY_AFTER_S } from '../ipc/messages.js';
-import { debug, warn } from '../log.js';
+import { debug, relayChildOutput, warn } from '../log.js';
 
 /** What goes back to the client: status, one line (or the chain), and for 429 when to retry. */
 export interface Answer {
@@ -57,6 +57,18 @@ const DAY_MS = 86_400_000;
 /** A CA that rate-limits without saying until when is asked again after an hour at the earliest. */
 const DEFAULT_RETRY_AFTER_S = 3600;
 const CHALLENGE_LINE = /^http-01 (\S+) (([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+)$/;
+
+/**
+ * The 200 answer as the ACME Management Server lays it out: the certificate, an empty line, then
+ * its chain. The clients written for it split the body at that empty line.
+ */
+export function acmemsLayout(fullchain: string): string {
+  const end = /-----END CERTIFICATE-----\r?\n/.exec(fullchain);
+  if (end === null) return fullchain;
+  const cut = end.index + end[0].length;
+  const chain = fullchain.slice(cut).replace(/^\s+/, '');
+  return chain === '' ? fullchain : `${fullchain.slice(0, cut)}\n${chain}`;
+}
 
 /** Whether a cached chain is still handed out: until a third of its lifetime (or renew-within days) is left. */
 export function cacheIsFresh(pem: string, renewWithinDays: number | null, now: number): boolean {
@@ -162,7 +174,7 @@ export class Orders {
       let cached: string | null = null;
       if (storage.type === 'file') {
         cached = readFileCapped(join(certDir, 'fullchain.pem'), MAX_CHAIN_FILE);
-        if (cached !== null && cacheIsFresh(cached, storage.renewWithinDays, Date.now())) return { status: 200, body: cached, retryAfter: null, note: 'from the cache' };
+        if (cached !== null && cacheIsFresh(cached, storage.renewWithinDays, Date.now())) return { status: 200, body: acmemsLayout(cached), retryAfter: null, note: 'from the cache' };
       }
       if (this.turns.full(this.settings.queueLength)) {
         return { status: 503, body: 'busy: every order slot is taken and the queue is full; try again later', retryAfter: BUSY_RETRY_AFTER_S, note: 'queue full' };
@@ -178,7 +190,7 @@ export class Orders {
         if (status !== 0 && status !== 2) return failureAnswer(stderr);
         const chain = readFileCapped(join(certDir, 'fullchain.pem'), MAX_CHAIN_FILE);
         if (chain === null) return failureAnswer(`acme-client: ${certDir}: exit status ${status} without a certificate`);
-        return { status: 200, body: chain, retryAfter: null, note: 'issued' };
+        return { status: 200, body: acmemsLayout(chain), retryAfter: null, note: 'issued' };
       } finally {
         done();
       }
@@ -209,7 +221,7 @@ export class Orders {
     child.stdin.on('error', () => undefined);
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       stderr += text;
-      if (verbose > 1) process.stderr.write(text);
+      if (verbose > 1) relayChildOutput(text, 'debug');
     });
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
       pending += text;
