@@ -8,6 +8,8 @@
 //     certificate it does not know, 403 unauthorized for one another account requested, 409
 //     alreadyReplaced for one replaced already;
 //   - keeps no contacts: account objects lose their "contact" member;
+//   - refuses a keyChange to a key that already has an account (409, with that account's URL as
+//     Location), which Pebble 2.10 accepts;
 //   - puts a fresh Replay-Nonce on every error it makes up, as Boulder does on every error;
 // and, when the test asks, once each: a 500 with Retry-After (Boulder's answer when a backend
 // fails), a connection reset while a request is in flight, and an order that stays "processing".
@@ -72,7 +74,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 interface Jws {
-  protected: { kid?: string; url?: string };
+  protected: { kid?: string; url?: string; jwk?: Record<string, string> };
   payload: Record<string, unknown> | null;
 }
 
@@ -110,12 +112,17 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
     });
 
   // Pebble's directory names its newNonce and newAccount paths.
-  const directory = JSON.parse((await forward('GET', upstream.pathname, { host: upstream.host }, Buffer.alloc(0))).body.toString('utf8')) as Record<string, string>;
+  // Pebble 2.10 refuses a request without a User-Agent.
+  const ownHeaders = (host: string): IncomingMessage['headers'] => ({ host, 'user-agent': 'boulderproxy' });
+  const directory = JSON.parse((await forward('GET', upstream.pathname, ownHeaders(upstream.host), Buffer.alloc(0))).body.toString('utf8')) as Record<string, string>;
   const pathOf = (url: string | undefined): string => new URL(url ?? '/', lab.directoryUrl).pathname;
-  const paths = { newNonce: pathOf(directory.newNonce), newAccount: pathOf(directory.newAccount), newOrder: pathOf(directory.newOrder) };
+  const paths = { newNonce: pathOf(directory.newNonce), newAccount: pathOf(directory.newAccount), newOrder: pathOf(directory.newOrder), keyChange: pathOf(directory.keyChange) };
+  /** The public key of each account created or found through the proxy (its JWK members in order) -> the account URL. */
+  const accountsByKey = new Map<string, string>();
+  const keyOf = (jwk: Record<string, string>): string => JSON.stringify(Object.keys(jwk).sort().map((k) => [k, jwk[k]]));
 
   const freshNonce = async (host: string): Promise<string | undefined> => {
-    const res = await forward('HEAD', paths.newNonce, { host }, Buffer.alloc(0));
+    const res = await forward('HEAD', paths.newNonce, ownHeaders(host), Buffer.alloc(0));
     const nonce = res.headers['replay-nonce'];
     return typeof nonce === 'string' ? nonce : undefined;
   };
@@ -215,10 +222,21 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
       return;
     }
     if (jws !== null && jws.protected.kid !== undefined && pathOf(jws.protected.kid) === path && jws.payload !== null) proxy.accountUpdates.push(jws.payload);
+    if (jws !== null && path === paths.keyChange && jws.payload !== null) {
+      // The payload is the inner JWS, signed by the new key, which it carries as "jwk".
+      const inner = jwsOf(Buffer.from(JSON.stringify(jws.payload)));
+      const holder = inner?.protected.jwk === undefined ? undefined : accountsByKey.get(keyOf(inner.protected.jwk));
+      if (holder !== undefined) {
+        await sendProblem(req, res, { status: 409, type: 'malformed', detail: 'New key is already in use for a different account' }, { location: holder });
+        return;
+      }
+    }
 
     const answer = await forward(method, path, req.headers, body);
     if (jws !== null && path === paths.newOrder && answer.status < 300) proxy.newOrders.push(jws.payload ?? {});
     if (jws !== null && path === paths.newAccount && answer.status < 300 && jws.payload?.onlyReturnExisting !== true) proxy.newAccounts.push(jws.payload ?? {});
+    const location = answer.headers.location;
+    if (jws?.protected.jwk !== undefined && path === paths.newAccount && answer.status < 300 && typeof location === 'string') accountsByKey.set(keyOf(jws.protected.jwk), location);
     let out = answer.body;
     const headers: Record<string, string | string[] | undefined> = { ...answer.headers };
     const type = String(answer.headers['content-type'] ?? '');

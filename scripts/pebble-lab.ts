@@ -87,6 +87,8 @@ export interface Lab {
   issuerPems(): Promise<string>;
   /** The root of hierarchy `index` (0 is the default, 1.. the alternateRoots), PEM. */
   rootPem(index: number): Promise<string>;
+  /** POST /set-renewal-info/: what Pebble's renewalInfo answers for this certificate (PEM) from now on. */
+  setRenewalInfo(certPem: string, window: { start: Date; end: Date; explanationURL?: string }): Promise<void>;
   /** GET /cert-status-by-serial/<serial> (hex; colons and a 0x prefix are dropped): the parsed JSON. Rejects unless 200. */
   certStatus(serialHex: string): Promise<unknown>;
   /** Kills Pebble alone, at once (SIGKILL): a CA that vanishes in the middle of an order. */
@@ -592,6 +594,14 @@ ${upstreams.length === 0 ? '' : `  upstream signing_services {\n${upstreams.map(
         const r = await mgmtGet(`/roots/${index}`);
         if (r.status !== 200) throw new Error(`pebble-lab: GET ${managementUrl}/roots/${index}: HTTP ${r.status}: ${r.body}`);
         return r.body;
+      },
+      setRenewalInfo: async (certPem, window) => {
+        const ariResponse = JSON.stringify({
+          suggestedWindow: { start: window.start.toISOString(), end: window.end.toISOString() },
+          ...(window.explanationURL === undefined ? {} : { explanationURL: window.explanationURL }),
+        });
+        const r = await get(`${managementUrl}/set-renewal-info/`, ca, 10_000, JSON.stringify({ certificate: certPem, ariResponse }));
+        if (r.status !== 200) throw new Error(`pebble-lab: POST ${managementUrl}/set-renewal-info/: HTTP ${r.status}: ${r.body}`);
       },
       certStatus: async (serialHex: string) => {
         const serial = serialHex.trim().replace(/^0x/i, '').replace(/[:\s]/g, '');

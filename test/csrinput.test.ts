@@ -58,8 +58,9 @@ describe('acme-client --csr against Pebble', { skip }, () => {
       assert.equal(leaf.publicKey.asymmetricKeyType, type);
       assert.ok(leaf.publicKey.export({ type: 'spki', format: 'der' }).equals(spkiOf(key)), 'the certificate carries the request\'s key');
 
+      // --no-ari: the names are matched on this machine, with no renewal window to ask Pebble for.
       const requests = lab.requestCount();
-      const again = await runClient([...args, '--csr', csr, ...names.slice().reverse()], { env: env() });
+      const again = await runClient(['--no-ari', ...args, '--csr', csr, ...names.slice().reverse()], { env: env() });
       assert.equal(again.status, 2, again.stderr);
       assert.equal(again.stderr, '');
       assert.equal(lab.requestCount(), requests, 'nothing asked of the CA');
