@@ -43,7 +43,9 @@ const cache = join(root, '.cache', 'pebble');
 const systemPebble = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'pebble'], { encoding: 'utf8' });
 const systemRecent = systemPebble.status === 0 && existsSync('/usr/bin/pebble')
   && spawnSync('dpkg', ['--compare-versions', systemPebble.stdout, 'ge', PEBBLE_MIN]).status === 0;
-if (!systemRecent && !existsSync(join(cache, 'root', 'usr', 'bin', 'pebble'))) {
+if (!systemRecent && !existsSync(join(cache, 'root', 'usr', 'bin', 'pebble')) && process.getuid?.() !== 0) {
+  console.error(`setup: no Pebble >= ${PEBBLE_MIN}; run as root to fetch it into ${cache}`);
+} else if (!systemRecent && !existsSync(join(cache, 'root', 'usr', 'bin', 'pebble'))) {
   const apt = join(cache, 'apt');
   for (const d of ['etc', 'lists/partial', 'cache/archives/partial', 'debs']) mkdirSync(join(apt, d), { recursive: true });
   writeFileSync(join(apt, 'etc', 'forky.sources'), [
@@ -54,6 +56,8 @@ if (!systemRecent && !existsSync(join(cache, 'root', 'usr', 'bin', 'pebble'))) {
     '-o', 'Dir::Etc::SourceList=/dev/null', '-o', `Dir::Etc::SourceParts=${join(apt, 'etc')}`,
     '-o', `Dir::State::Lists=${join(apt, 'lists')}`, '-o', `Dir::Cache=${join(apt, 'cache')}`,
     '-o', 'Dir::State::status=/var/lib/dpkg/status', '-qq',
+    // The download goes to root's directory here, which apt's _apt user may not write to.
+    '-o', 'APT::Sandbox::User=root',
   ];
   execFileSync('apt-get', [...options, 'update'], { stdio: 'inherit' });
   const debs = join(apt, 'debs');
