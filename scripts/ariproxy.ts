@@ -1,8 +1,10 @@
-// ariproxy: what Debian's Pebble 2.4 lacks, put in front of a real one. An HTTPS reverse proxy on
-// 127.0.0.1 that passes every request to Pebble with its Host header unchanged (Pebble builds its
-// URLs, and checks each JWS "url", from that header, so every URL the client sees is the proxy's)
-// and adds what the test sets:
-//   - the directory gains "renewalInfo" (RFC 9773) and meta.profiles;
+// ariproxy: the renewal information and refusals Pebble cannot be made to give, put in front of a
+// real one (Pebble 2.10 has renewalInfo, /set-renewal-info/ and profiles of its own, but answers
+// every renewalInfo with a six-hour Retry-After, and never with an error, a broken or a slow
+// answer). An HTTPS reverse proxy on 127.0.0.1 that passes every request to Pebble with its Host
+// header unchanged (Pebble builds its URLs, and checks each JWS "url", from that header, so every
+// URL the client sees is the proxy's) and adds what the test sets:
+//   - the directory's "renewalInfo" (RFC 9773) becomes the proxy's, and meta.profiles may be replaced;
 //   - GET <renewalInfo>/<CertID> answers with the window, status or misbehaviour the test sets;
 //   - newOrder payloads are recorded (profile, replaces), and may be refused once;
 //   - finalize may be refused (Let's Encrypt's must-staple answer).

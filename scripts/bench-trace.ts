@@ -360,7 +360,7 @@ const KINDS: [RegExp, string][] = [
   [/\/dir$/, 'directory'], [/\/nonce-plz$/, 'newNonce'], [/\/sign-me-up$/, 'newAccount'], [/\/my-account\//, 'account'],
   [/\/order-plz$/, 'newOrder'], [/\/authZ\//, 'authorization'], [/\/chalZ\//, 'challenge (respond)'],
   [/\/my-order\//, 'order'], [/\/finalize-order\//, 'finalize'], [/\/certZ\//, 'certificate'], [/\/revoke-cert$/, 'revokeCert'],
-  // RFC 9773's unauthenticated GET: scripts/ariproxy.ts's path (Pebble 2.4 has none).
+  // RFC 9773's unauthenticated GET: scripts/ariproxy.ts's path, which the bench's ARI no-op goes through.
   [/\/renewal-info\//, 'renewalInfo'],
 ];
 export const KIND_ORDER = ['directory', 'renewalInfo', 'newNonce', 'newAccount', 'account', 'newOrder', 'authorization (fetch)', 'challenge (respond)',

@@ -1,13 +1,14 @@
-// boulderproxy: Let's Encrypt's Boulder where Debian's Pebble 2.4 behaves otherwise, put in front of
-// a real Pebble (issuance is still Pebble's). An HTTPS reverse proxy on 127.0.0.1 that passes every
+// boulderproxy: Let's Encrypt's Boulder where Pebble 2.10 behaves otherwise, put in front of a real
+// Pebble (issuance, renewal windows and the other checks of "replaces", 403 unauthorized and 409
+// alreadyReplaced, are still Pebble's). An HTTPS reverse proxy on 127.0.0.1 that passes every
 // request on with its Host header unchanged (Pebble builds its URLs, and checks each JWS "url",
 // from that header) and, as Boulder does (shared/notes/ca-world-2026.md, from Boulder's source):
-//   - offers renewalInfo; answers 404 for a certificate not issued through it, and for one that was
-//     a window at two thirds of its lifetime with Retry-After 21600;
-//   - checks a newOrder's "replaces" (wfe2/wfe.go validateReplacementOrder): 404 malformed for a
-//     certificate it does not know, 403 unauthorized for one another account requested, 409
-//     alreadyReplaced for one replaced already;
+//   - answers renewalInfo 404 for a certificate not issued through it (as another CA's);
+//   - refuses a newOrder whose "replaces" names such a certificate (wfe2/wfe.go
+//     validateReplacementOrder): 404 malformed;
 //   - keeps no contacts: account objects lose their "contact" member;
+//   - refuses a keyChange to a key that already has an account (409, with that account's URL as
+//     Location), which Pebble 2.10 accepts;
 //   - puts a fresh Replay-Nonce on every error it makes up, as Boulder does on every error;
 // and, when the test asks, once each: a 500 with Retry-After (Boulder's answer when a backend
 // fails), a connection reset while a request is in flight, and an order that stays "processing".
@@ -39,7 +40,7 @@ export interface BoulderProxy {
   directoryUrl: string;
   /** Method, path and status of every request, in order (status 0: the connection was reset). */
   readonly requests: { method: string; path: string; status: number }[];
-  /** The payload of every newOrder the proxy refused or Pebble accepted (not those refused for a bad nonce), in order. */
+  /** The payload of every newOrder the proxy or Pebble answered (not those refused for a bad nonce), in order. */
   readonly newOrders: Record<string, unknown>[];
   /** The payload of every newAccount Pebble accepted that was not onlyReturnExisting, in order. */
   readonly newAccounts: Record<string, unknown>[];
@@ -47,6 +48,8 @@ export interface BoulderProxy {
   readonly accountUpdates: Record<string, unknown>[];
   /** The CertIDs asked for with renewalInfo. */
   readonly renewalInfoAsked: string[];
+  /** The path of Pebble's renewalInfo (the CertID follows it after a slash). */
+  renewalInfoPath: string;
   /** Forgets which certificates were issued through it: as a CA that no longer keeps them. */
   forgetCertificates(): void;
   /** Answers the next matching request with this status and Retry-After (null: none); the problem is serverInternal unless given. */
@@ -60,8 +63,6 @@ export interface BoulderProxy {
   stop(): Promise<void>;
 }
 
-const RENEWAL_INFO_PATH = '/renewal-info';
-
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -72,7 +73,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 interface Jws {
-  protected: { kid?: string; url?: string };
+  protected: { kid?: string; url?: string; jwk?: Record<string, string> };
   payload: Record<string, unknown> | null;
 }
 
@@ -86,18 +87,11 @@ function jwsOf(body: Buffer): Jws | null {
   }
 }
 
-interface Issued {
-  account: string;
-  notBefore: number;
-  notAfter: number;
-  replaced: boolean;
-}
-
 export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFile' | 'dir'>): Promise<BoulderProxy> {
   const upstream = new URL(lab.directoryUrl);
   const agent = new https.Agent({ ca: readFileSync(lab.tlsCaFile), keepAlive: true });
-  /** CertID -> who requested it and when it runs out. */
-  const issued = new Map<string, Issued>();
+  /** The CertIDs of the certificates issued through the proxy. */
+  const issued = new Set<string>();
 
   const forward = (method: string, path: string, headers: IncomingMessage['headers'], body: Buffer):
     Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> =>
@@ -110,12 +104,20 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
     });
 
   // Pebble's directory names its newNonce and newAccount paths.
-  const directory = JSON.parse((await forward('GET', upstream.pathname, { host: upstream.host }, Buffer.alloc(0))).body.toString('utf8')) as Record<string, string>;
+  // Pebble 2.10 refuses a request without a User-Agent.
+  const ownHeaders = (host: string): IncomingMessage['headers'] => ({ host, 'user-agent': 'boulderproxy' });
+  const directory = JSON.parse((await forward('GET', upstream.pathname, ownHeaders(upstream.host), Buffer.alloc(0))).body.toString('utf8')) as Record<string, string>;
   const pathOf = (url: string | undefined): string => new URL(url ?? '/', lab.directoryUrl).pathname;
-  const paths = { newNonce: pathOf(directory.newNonce), newAccount: pathOf(directory.newAccount), newOrder: pathOf(directory.newOrder) };
+  const paths = {
+    newNonce: pathOf(directory.newNonce), newAccount: pathOf(directory.newAccount), newOrder: pathOf(directory.newOrder),
+    keyChange: pathOf(directory.keyChange), renewalInfo: pathOf(directory.renewalInfo),
+  };
+  /** The public key of each account created or found through the proxy (its JWK members in order) -> the account URL. */
+  const accountsByKey = new Map<string, string>();
+  const keyOf = (jwk: Record<string, string>): string => JSON.stringify(Object.keys(jwk).sort().map((k) => [k, jwk[k]]));
 
   const freshNonce = async (host: string): Promise<string | undefined> => {
-    const res = await forward('HEAD', paths.newNonce, { host }, Buffer.alloc(0));
+    const res = await forward('HEAD', paths.newNonce, ownHeaders(host), Buffer.alloc(0));
     const nonce = res.headers['replay-nonce'];
     return typeof nonce === 'string' ? nonce : undefined;
   };
@@ -128,18 +130,8 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
 
   const matches = (m: Mishap | null, method: string, path: string): boolean => m !== null && m.method === method && path.startsWith(m.pathPrefix);
 
-  /** wfe2/wfe.go validateReplacementOrder, in its order; null: the order may go on. */
-  const replacementRefusal = (replaces: string, account: string | undefined): Problem | null => {
-    const known = issued.get(replaces);
-    if (known === undefined) {
-      return { status: 404, type: 'malformed', detail: "Could not validate ARI 'replaces' field :: path contained an Authority Key Identifier that did not match a known issuer" };
-    }
-    if (known.account !== account) {
-      return { status: 403, type: 'unauthorized', detail: "Could not validate ARI 'replaces' field :: requester account did not request the certificate being replaced by this order" };
-    }
-    if (known.replaced) return { status: 409, type: 'alreadyReplaced', detail: 'cannot indicate an order replaces certificate which already has a replacement order' };
-    return null;
-  };
+  /** wfe2/wfe.go validateReplacementOrder's first check; Pebble makes the others. */
+  const unknownReplaced: Problem = { status: 404, type: 'malformed', detail: "Could not validate ARI 'replaces' field :: path contained an Authority Key Identifier that did not match a known issuer" };
 
   const requests: BoulderProxy['requests'] = [];
   const proxy: BoulderProxy = {
@@ -149,6 +141,7 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
     newAccounts: [],
     accountUpdates: [],
     renewalInfoAsked: [],
+    renewalInfoPath: paths.renewalInfo,
     forgetCertificates: () => issued.clear(),
     failOnce: null,
     resetOnce: null,
@@ -183,48 +176,47 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
       await sendProblem(req, res, { status, ...(problem ?? { type: 'serverInternal', detail: 'Error retrieving account' }) }, retryAfter === null ? {} : { 'retry-after': retryAfter });
       return;
     }
-    if (method === 'GET' && path.startsWith(`${RENEWAL_INFO_PATH}/`)) {
-      const certId = path.slice(RENEWAL_INFO_PATH.length + 1);
+    if (method === 'GET' && path.startsWith(`${paths.renewalInfo}/`)) {
+      const certId = path.slice(paths.renewalInfo.length + 1);
       proxy.renewalInfoAsked.push(certId);
-      const known = issued.get(certId);
-      if (known === undefined) {
+      if (!issued.has(certId)) {
         await sendProblem(req, res, { status: 404, type: 'malformed', detail: 'Certificate not found' });
         return;
       }
-      // Boulder's default window: around two thirds of the lifetime, a hundredth of it wide.
-      const lifetime = known.notAfter - known.notBefore;
-      const middle = known.notAfter - lifetime / 3;
-      res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '21600' });
-      res.end(JSON.stringify({ suggestedWindow: { start: new Date(middle - lifetime / 100).toISOString(), end: new Date(middle + lifetime / 100).toISOString() } }));
-      return;
     }
     const jws = method === 'POST' ? jwsOf(body) : null;
-    if (jws !== null && path === paths.newOrder) {
-      const replaces = jws.payload?.replaces;
-      if (typeof replaces === 'string') {
-        const refusal = replacementRefusal(replaces, jws.protected.kid);
-        if (refusal !== null) {
-          proxy.newOrders.push(jws.payload ?? {});
-          await sendProblem(req, res, refusal);
-          return;
-        }
-      }
+    const replaces = jws !== null && path === paths.newOrder ? jws.payload?.replaces : undefined;
+    if (typeof replaces === 'string' && !issued.has(replaces)) {
+      proxy.newOrders.push(jws?.payload ?? {});
+      await sendProblem(req, res, unknownReplaced);
+      return;
     }
     if (jws !== null && path === paths.newAccount && proxy.requireContact && jws.payload?.onlyReturnExisting !== true && jws.payload?.contact === undefined) {
       await sendProblem(req, res, { status: 400, type: 'invalidContact', detail: 'contact is required' });
       return;
     }
     if (jws !== null && jws.protected.kid !== undefined && pathOf(jws.protected.kid) === path && jws.payload !== null) proxy.accountUpdates.push(jws.payload);
+    if (jws !== null && path === paths.keyChange && jws.payload !== null) {
+      // The payload is the inner JWS, signed by the new key, which it carries as "jwk".
+      const inner = jwsOf(Buffer.from(JSON.stringify(jws.payload)));
+      const holder = inner?.protected.jwk === undefined ? undefined : accountsByKey.get(keyOf(inner.protected.jwk));
+      if (holder !== undefined) {
+        await sendProblem(req, res, { status: 409, type: 'malformed', detail: 'New key is already in use for a different account' }, { location: holder });
+        return;
+      }
+    }
 
     const answer = await forward(method, path, req.headers, body);
-    if (jws !== null && path === paths.newOrder && answer.status < 300) proxy.newOrders.push(jws.payload ?? {});
+    const badNonce = answer.status >= 400 && answer.body.toString('utf8').includes('urn:ietf:params:acme:error:badNonce');
+    if (jws !== null && path === paths.newOrder && !badNonce) proxy.newOrders.push(jws.payload ?? {});
     if (jws !== null && path === paths.newAccount && answer.status < 300 && jws.payload?.onlyReturnExisting !== true) proxy.newAccounts.push(jws.payload ?? {});
+    const location = answer.headers.location;
+    if (jws?.protected.jwk !== undefined && path === paths.newAccount && answer.status < 300 && typeof location === 'string') accountsByKey.set(keyOf(jws.protected.jwk), location);
     let out = answer.body;
     const headers: Record<string, string | string[] | undefined> = { ...answer.headers };
     const type = String(answer.headers['content-type'] ?? '');
     if (answer.status < 300 && type.startsWith('application/json')) {
       const object = JSON.parse(out.toString('utf8')) as Record<string, unknown>;
-      if (method === 'GET' && path === upstream.pathname) object.renewalInfo = `https://${req.headers.host ?? ''}${RENEWAL_INFO_PATH}`;
       // Boulder keeps no contacts since 2025: its account objects have no contact member.
       if (path === paths.newAccount || (jws?.protected.kid !== undefined && pathOf(jws.protected.kid) === path)) delete object.contact;
       if (proxy.holdProcessing && object.status === 'valid' && typeof object.finalize === 'string') {
@@ -237,15 +229,7 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
     if (answer.status === 200 && type.startsWith('application/pem-certificate-chain') && jws !== null) {
       const leaf = new X509Certificate(out.toString('utf8'));
       const certId = certificateCertId(certificateFields(leaf.raw));
-      if (certId !== null && !issued.has(certId)) {
-        issued.set(certId, { account: jws.protected.kid ?? '', notBefore: Date.parse(leaf.validFrom), notAfter: Date.parse(leaf.validTo), replaced: false });
-      }
-    }
-    // A newOrder that named the certificate it replaces, accepted: that one is replaced now.
-    const replaces = path === paths.newOrder && answer.status < 300 ? jws?.payload?.replaces : undefined;
-    if (typeof replaces === 'string') {
-      const known = issued.get(replaces);
-      if (known !== undefined) known.replaced = true;
+      if (certId !== null) issued.add(certId);
     }
     headers['content-length'] = String(out.length);
     delete headers['transfer-encoding'];

@@ -14,7 +14,7 @@
 // signalled first, the groups are killed and the directory removed anyway.
 //
 // Only node built-ins are used.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { request as httpRequest } from 'node:http';
@@ -22,6 +22,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 
 export interface LabOptions {
@@ -29,8 +30,10 @@ export interface LabOptions {
   nonceReject?: number;
   /** PEBBLE_AUTHZREUSE: percentage chance a still-valid authorization is reused in a new order (default 50). */
   authzReuse?: number;
-  /** Validity of issued certificates in seconds (Pebble config certificateValidityPeriod; Pebble's default is 5 years). */
+  /** Validity in seconds of certificates under Pebble's "default" profile (default 90 days, as Pebble's own). */
   certificateValidityPeriod?: number;
+  /** Profiles Pebble offers beside "default" (meta.profiles), name -> description and validity in seconds. */
+  profiles?: Record<string, { description: string; validityPeriod: number }>;
   /**
    * Web servers in front of signing services (acme-client-server): nginx on 127.0.0.1 ("web server
    * A", where every name resolves) and a second nginx on 127.0.0.2 ("web server B"), both on
@@ -84,6 +87,8 @@ export interface Lab {
   issuerPems(): Promise<string>;
   /** The root of hierarchy `index` (0 is the default, 1.. the alternateRoots), PEM. */
   rootPem(index: number): Promise<string>;
+  /** POST /set-renewal-info/: what Pebble's renewalInfo answers for this certificate (PEM) from now on. */
+  setRenewalInfo(certPem: string, window: { start: Date; end: Date; explanationURL?: string }): Promise<void>;
   /** GET /cert-status-by-serial/<serial> (hex; colons and a 0x prefix are dropped): the parsed JSON. Rejects unless 200. */
   certStatus(serialHex: string): Promise<unknown>;
   /** Kills Pebble alone, at once (SIGKILL): a CA that vanishes in the middle of an order. */
@@ -92,10 +97,20 @@ export interface Lab {
   stop(): Promise<void>;
 }
 
-const PEBBLE = '/usr/bin/pebble';
-const CHALLTESTSRV = '/usr/bin/pebble-challtestsrv';
+/**
+ * Where pebble and pebble-challtestsrv >= 2.10 are: the system's own when Debian's installed package
+ * is that recent, else the copy scripts/setup.mjs unpacks into the project's .cache/pebble/.
+ */
+const PEBBLE_BIN_DIR = ((): string => {
+  const installed = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'pebble'], { encoding: 'utf8' });
+  if (installed.status === 0 && spawnSync('dpkg', ['--compare-versions', installed.stdout, 'ge', '2.10']).status === 0) return '/usr/bin';
+  return join(fileURLToPath(new URL('../..', import.meta.url)), '.cache', 'pebble', 'root', 'usr', 'bin');
+})();
+const PEBBLE = join(PEBBLE_BIN_DIR, 'pebble');
+const CHALLTESTSRV = join(PEBBLE_BIN_DIR, 'pebble-challtestsrv');
 const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx'];
 const READY_TIMEOUT_MS = 20_000;
+const DEFAULT_VALIDITY_S = 90 * 86_400;
 const POLL_MS = 50;
 const STOP_GRACE_MS = 3_000;
 
@@ -109,7 +124,7 @@ export function labUnavailable(): string | undefined {
   if (!existsSync(CHALLTESTSRV)) missing.push(CHALLTESTSRV);
   if (findNginx() === undefined) missing.push('nginx');
   if (!onPath('openssl')) missing.push('openssl');
-  return missing.length > 0 ? `missing ${missing.join(', ')} (npm test's set-up installs them as root)` : undefined;
+  return missing.length > 0 ? `missing ${missing.join(', ')} (npm test's set-up installs or fetches them as root)` : undefined;
 }
 
 function findNginx(): string | undefined {
@@ -272,7 +287,8 @@ interface Response { status: number; body: string; }
 function get(url: string, ca?: Buffer, timeoutMs = 2_000, body?: string): Promise<Response> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const opts = { method: body === undefined ? 'GET' : 'POST', agent: false as const, timeout: timeoutMs, ...(ca ? { ca } : {}) };
+    // Pebble 2.10 refuses any request without a User-Agent (RFC 8555 section 6.1).
+    const opts = { method: body === undefined ? 'GET' : 'POST', agent: false as const, timeout: timeoutMs, headers: { 'user-agent': 'pebble-lab' }, ...(ca ? { ca } : {}) };
     const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, opts, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -409,7 +425,12 @@ async function startOnce(opts: LabOptions): Promise<Lab> {
         ocspResponderURL: '',
         externalAccountBindingRequired: opts.externalAccountMACKeys !== undefined,
         ...(opts.externalAccountMACKeys !== undefined ? { externalAccountMACKeys: opts.externalAccountMACKeys } : {}),
-        ...(validity !== undefined ? { certificateValidityPeriod: validity } : {}),
+        // The default profile keeps the subject's common name, as Let's Encrypt's "classic" does
+        // (Pebble's own default profile leaves it out).
+        profiles: {
+          default: { description: 'The default profile', validityPeriod: validity ?? DEFAULT_VALIDITY_S, promoteCommonName: true },
+          ...opts.profiles,
+        },
       },
     }, null, 2) + '\n');
     // One web server per address: the http-01 webroot, or proxies to signing services.
@@ -479,7 +500,7 @@ ${upstreams.length === 0 ? '' : `  upstream signing_services {\n${upstreams.map(
     };
     const challtestsrv = start('challtestsrv', CHALLTESTSRV, [
       '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
-      '-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '',
+      '-dnsserver', `127.0.0.1:${dnsPort}`, '-doh', '', '-http01', '', '-https01', '', '-tlsalpn01', '',
       '-management', `127.0.0.1:${challMgmtPort}`,
     ]);
     const nginxProc = start('nginx', nginx, ['-e', join(logDir, 'nginx-error.log'), '-p', nginxDir, '-c', nginxConf]);
@@ -573,6 +594,14 @@ ${upstreams.length === 0 ? '' : `  upstream signing_services {\n${upstreams.map(
         const r = await mgmtGet(`/roots/${index}`);
         if (r.status !== 200) throw new Error(`pebble-lab: GET ${managementUrl}/roots/${index}: HTTP ${r.status}: ${r.body}`);
         return r.body;
+      },
+      setRenewalInfo: async (certPem, window) => {
+        const ariResponse = JSON.stringify({
+          suggestedWindow: { start: window.start.toISOString(), end: window.end.toISOString() },
+          ...(window.explanationURL === undefined ? {} : { explanationURL: window.explanationURL }),
+        });
+        const r = await get(`${managementUrl}/set-renewal-info/`, ca, 10_000, JSON.stringify({ certificate: certPem, ariResponse }));
+        if (r.status !== 200) throw new Error(`pebble-lab: POST ${managementUrl}/set-renewal-info/: HTTP ${r.status}: ${r.body}`);
       },
       certStatus: async (serialHex: string) => {
         const serial = serialHex.trim().replace(/^0x/i, '').replace(/[:\s]/g, '');

@@ -1,9 +1,9 @@
-// Set-up for `npm test` and `npm run demo` on a fresh Debian machine: npm packages, and as root the
-// Debian packages the tests and the demo drive (pebble with pebble-challtestsrv, nginx, mandoc,
-// openssl, man-db, bind9 with its tools, iproute2). Each step runs only when something is missing,
-// so a prepared machine pays nothing.
+// Set-up for `npm test` and `npm run demo` on a fresh Debian machine: npm packages, as root the
+// Debian packages the tests and the demo drive (nginx, mandoc, openssl, man-db, bind9 with its
+// tools, iproute2), and Pebble >= 2.10 (see pebbleAtLeast210 below). Each step runs only when
+// something is missing, so a prepared machine pays nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,7 +17,7 @@ if (Object.keys(devDependencies).some((name) => !existsSync(join(root, 'node_mod
 }
 
 const wanted = {
-  pebble: 'pebble', 'pebble-challtestsrv': 'pebble', nginx: 'nginx', mandoc: 'mandoc', openssl: 'openssl', man: 'man-db',
+  nginx: 'nginx', mandoc: 'mandoc', openssl: 'openssl', man: 'man-db',
   // acme-client-dns01's tests: a real BIND as the zones' authoritative servers, nsupdate and dig beside it.
   named: 'bind9', 'tsig-keygen': 'bind9', nsupdate: 'bind9-dnsutils', dig: 'bind9-dnsutils', ip: 'iproute2',
   // The systemd units' check (systemd-analyze verify).
@@ -32,4 +32,43 @@ if (missing.length > 0) {
     execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
     execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
   }
+}
+
+// Pebble >= 2.10 (renewalInfo with /set-renewal-info/, profiles, Boulder's checks of "replaces"):
+// the system's own when it is that recent, else the one .deb from Debian's forky archive, fetched
+// with a private apt configuration (the system's sources, lists and installed packages are left
+// alone) into .cache/pebble/ and unpacked there. scripts/pebble-lab.ts picks the binaries the same way.
+const PEBBLE_MIN = '2.10';
+const cache = join(root, '.cache', 'pebble');
+const systemPebble = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'pebble'], { encoding: 'utf8' });
+const systemRecent = systemPebble.status === 0 && existsSync('/usr/bin/pebble')
+  && spawnSync('dpkg', ['--compare-versions', systemPebble.stdout, 'ge', PEBBLE_MIN]).status === 0;
+if (!systemRecent && !existsSync(join(cache, 'root', 'usr', 'bin', 'pebble')) && process.getuid?.() !== 0) {
+  console.error(`setup: no Pebble >= ${PEBBLE_MIN}; run as root to fetch it into ${cache}`);
+} else if (!systemRecent && !existsSync(join(cache, 'root', 'usr', 'bin', 'pebble'))) {
+  const apt = join(cache, 'apt');
+  for (const d of ['etc', 'lists/partial', 'cache/archives/partial', 'debs']) mkdirSync(join(apt, d), { recursive: true });
+  writeFileSync(join(apt, 'etc', 'forky.sources'), [
+    'Types: deb', 'URIs: http://deb.debian.org/debian', 'Suites: forky', 'Components: main',
+    'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg', '',
+  ].join('\n'));
+  const options = [
+    '-o', 'Dir::Etc::SourceList=/dev/null', '-o', `Dir::Etc::SourceParts=${join(apt, 'etc')}`,
+    '-o', `Dir::State::Lists=${join(apt, 'lists')}`, '-o', `Dir::Cache=${join(apt, 'cache')}`,
+    '-o', 'Dir::State::status=/var/lib/dpkg/status', '-qq',
+    // The download goes to root's directory here, which apt's _apt user may not write to.
+    '-o', 'APT::Sandbox::User=root',
+  ];
+  execFileSync('apt-get', [...options, 'update'], { stdio: 'inherit' });
+  const debs = join(apt, 'debs');
+  for (const f of readdirSync(debs)) rmSync(join(debs, f));
+  execFileSync('apt-get', [...options, 'download', 'pebble'], { cwd: debs, stdio: 'inherit' });
+  const [deb] = readdirSync(debs).filter((f) => f.endsWith('.deb'));
+  if (deb === undefined) throw new Error('setup: apt-get download pebble fetched no .deb');
+  const version = execFileSync('dpkg-deb', ['-f', join(debs, deb), 'Version'], { encoding: 'utf8' }).trim();
+  if (spawnSync('dpkg', ['--compare-versions', version, 'ge', PEBBLE_MIN]).status !== 0) {
+    throw new Error(`setup: Debian's forky archive offers pebble ${version}, older than ${PEBBLE_MIN}`);
+  }
+  rmSync(join(cache, 'root'), { recursive: true, force: true });
+  execFileSync('dpkg-deb', ['-x', join(debs, deb), join(cache, 'root')], { stdio: 'inherit' });
 }

@@ -1,6 +1,9 @@
-// Renewal for today's CAs, end to end: ARI (RFC 9773), profiles and the must-staple refusal,
-// through scripts/ariproxy.ts in front of a real Pebble (which has none of them). Each test issues a
-// certificate through the proxy, then sets what the CA says and runs the nightly command again.
+// Renewal for today's CAs, end to end, where Pebble 2.10 cannot play the CA: renewal information
+// it cannot give (a Retry-After other than six hours, errors, broken or slow answers), a profile
+// offered then refused, and the must-staple refusal, through scripts/ariproxy.ts in front of a real
+// Pebble. Each test issues a certificate through the proxy, then sets what the CA says and runs the
+// nightly command again. What Pebble does itself (a window set through /set-renewal-info/, its
+// profiles, its checks of "replaces") is in pebbleari.test.ts, with no proxy.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +22,7 @@ const skip = needsRootAndLab(labUnavailable);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-describe('ARI, profiles and must-staple through a proxy in front of Pebble', { skip }, () => {
+describe('ARI, a refused profile and must-staple through a proxy in front of Pebble', { skip }, () => {
   let lab: Lab;
   let proxy: AriProxy;
   before(async () => {
@@ -98,20 +101,6 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
     });
   }
 
-  test('a window in the past: renewed (exit 0) with "replaces"; the CA\'s early request is explained without -v', async () => {
-    const { args, certs, certId, env } = await issued('ari-past.example.test');
-    proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() - 2 * DAY), end: new Date(Date.now() - DAY), explanationURL: 'https://ca.example/incident' };
-    const orders = proxy.newOrders.length;
-    const run = await runClient(args, { env });
-    assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stderr, `acme-client: ${join(certs, 'cert.pem')}: the CA asks for early renewal: https://ca.example/incident\n`);
-    assert.deepEqual(proxy.newOrders.slice(orders).map((o) => o.replaces), [certId]);
-    const renewed = certificateCertId(certificateFields(new X509Certificate(readFileSync(join(certs, 'cert.pem'))).raw));
-    assert.notEqual(renewed, certId);
-    assert.equal(state(certs).certId, renewed, 'the state follows the new certificate');
-    assert.equal(state(certs).askAfter, null);
-  });
-
   test('certproc killed while the CA is asked: the run stops at once, exit 1 and one line naming it, nothing written, no child left', async () => {
     const { args, certs, env } = await issued('ari-certkill.example.test');
     // The CA holds its answer far past the test, and netproc's --timeout is as long: only certproc's
@@ -136,16 +125,6 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
     assert.equal(stderr, 'acme-client: certproc: killed by SIGKILL\n');
     assert.deepEqual(snapshot(certs), before, 'no file written or removed, the state file included');
     for (const pid of tree.values()) assert.throws(() => process.kill(pid, 0), /ESRCH/, `pid ${pid} still there`);
-  });
-
-  test('alreadyReplaced: one more order without "replaces"', async () => {
-    const { args, certId, env } = await issued('ari-replaced.example.test');
-    proxy.renewalInfo = { kind: 'window', start: new Date(Date.now() - DAY), end: new Date(Date.now() - HOUR) };
-    proxy.refuseNewOrder = { problem: { status: 409, type: 'alreadyReplaced', detail: 'certificate already replaced' }, onlyWithReplaces: true };
-    const orders = proxy.newOrders.length;
-    const run = await runClient(args, { env });
-    assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(proxy.newOrders.slice(orders).map((o) => o.replaces), [certId, undefined]);
   });
 
   const failures: [string, () => AriProxy['renewalInfo'], string[], RegExp][] = [
@@ -207,34 +186,13 @@ describe('ARI, profiles and must-staple through a proxy in front of Pebble', { s
     assert.deepEqual(proxy.newOrders.slice(orders).map((o) => 'replaces' in o), [false]);
   });
 
+  // Pebble's own profiles (its directory's meta.profiles); the proxy records what was sent.
   test('--profile: sent in newOrder when the CA offers it; without it no profile is sent', async () => {
-    proxy.profiles = { classic: 'the default', shortlived: 'six days' };
-    try {
-      const orders = proxy.newOrders.length;
-      await issued('profile.example.test', ['--profile', 'shortlived']);
-      await issued('noprofile.example.test');
-      assert.deepEqual(proxy.newOrders.slice(orders).map((o) => o.profile), ['shortlived', undefined]);
-      assert.ok(!('profile' in (proxy.newOrders.at(-1) as object)));
-    } finally {
-      proxy.profiles = null;
-    }
-  });
-
-  test('--profile the CA does not offer: one line, exit 1, before any order', async () => {
-    proxy.profiles = { classic: 'the default', tlsserver: '45 days' };
-    try {
-      const w = workDir();
-      const { acct, dom } = ecKeys(w);
-      const orders = proxy.newOrders.length;
-      const run = await runClient(['--profile', 'shortlived', '--server', proxy.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'badprofile.example.test'],
-        { env: { SSL_CERT_FILE: lab.tlsCaFile } });
-      assert.equal(run.status, 1);
-      assert.equal(run.stderr, 'acme-client: shortlived: profile not offered by the CA (offered: classic, tlsserver)\n');
-      assert.equal(proxy.newOrders.length, orders);
-      assert.deepEqual(readdirSync(w.certs), []);
-    } finally {
-      proxy.profiles = null;
-    }
+    const orders = proxy.newOrders.length;
+    await issued('profile.example.test', ['--profile', 'default']);
+    await issued('noprofile.example.test');
+    assert.deepEqual(proxy.newOrders.slice(orders).map((o) => o.profile), ['default', undefined]);
+    assert.ok(!('profile' in (proxy.newOrders.at(-1) as object)));
   });
 
   test('a CA refusing the profile (invalidProfile): its problem in one line, exit 1', async () => {

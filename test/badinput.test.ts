@@ -244,7 +244,7 @@ describe('bad input against Pebble', { skip }, () => {
     }
   });
 
-  // Pebble 2.4 sets no limit on the names in an order (101 and 1000 are issued too): the "over the
+  // Pebble (2.4 as 2.10) sets no limit on the names in an order (101 and 1000 are issued too): the "over the
   // CA's limit" refusal needs a CA that has one (test/fakeca.ts). Here: a long list just works.
   test('300 names: issued, every name in the certificate', async () => {
     const names = Array.from({ length: 300 }, (_, i) => `n${i}.many.bad.example.test`);

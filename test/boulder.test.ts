@@ -1,5 +1,6 @@
-// Renewal that survives Let's Encrypt's Boulder where Pebble 2.4 behaves otherwise, end to end
-// through scripts/boulderproxy.ts in front of a real Pebble: a refused "replaces", a CA that keeps
+// Renewal that survives Let's Encrypt's Boulder where Pebble 2.10 behaves otherwise, end to end
+// through scripts/boulderproxy.ts in front of a real Pebble: a refused "replaces" (403 and 409 are
+// Pebble's own, 404 for another CA's certificate the proxy's), a CA that keeps
 // no contacts, renewalInfo 404 for a certificate it does not know, transient server errors and a
 // reset connection. The nightly no-op is asserted silent (cron mails whatever it prints).
 
@@ -46,7 +47,7 @@ describe('Boulder\'s ways through a proxy in front of Pebble', { skip }, () => {
     assert.deepEqual(readdirSync(w.certs).sort(), ISSUED_SET);
     return { args, certs: w.certs, priv: w.priv, certId: certIdIn(w.certs) };
   };
-  const since = (mark: number): string[] => proxy.requests.slice(mark).map((r) => `${r.method} ${r.path.replace(/\/renewal-info\/.*/, '/renewal-info/<CertID>')}`);
+  const since = (mark: number): string[] => proxy.requests.slice(mark).map((r) => `${r.method} ${r.path.startsWith(`${proxy.renewalInfoPath}/`) ? '<renewalInfo>/<CertID>' : r.path}`);
   const state = (certs: string): Record<string, unknown> => JSON.parse(readFileSync(join(certs, STATE_FILE), 'utf8')) as Record<string, unknown>;
 
   test('the nightly no-op through Boulder: the window asked, exit 2, nothing on stderr', async () => {
@@ -55,7 +56,7 @@ describe('Boulder\'s ways through a proxy in front of Pebble', { skip }, () => {
     const run = await runClient(args, { env: env() });
     assert.equal(run.status, 2, run.stderr);
     assert.equal(run.stderr, '');
-    assert.deepEqual(since(mark), ['GET /dir', 'GET /renewal-info/<CertID>']);
+    assert.deepEqual(since(mark), ['GET /dir', 'GET <renewalInfo>/<CertID>']);
   });
 
   // Product change that fails it: createOrder falling back only on alreadyReplaced (as before).
@@ -85,7 +86,7 @@ describe('Boulder\'s ways through a proxy in front of Pebble', { skip }, () => {
     const first = await runClient(args, { env: env() });
     assert.equal(first.status, 2, first.stderr);
     assert.equal(first.stderr, '', 'a 404 is no warning: the lifetime rule decides');
-    assert.deepEqual(since(mark), ['GET /dir', 'GET /renewal-info/<CertID>']);
+    assert.deepEqual(since(mark), ['GET /dir', 'GET <renewalInfo>/<CertID>']);
     assert.equal(proxy.requests.at(-1)?.status, 404);
     assert.deepEqual({ certId: state(certs).certId, renewalInfo: state(certs).renewalInfo, directoryUrl: state(certs).directoryUrl },
       { certId, renewalInfo: false, directoryUrl: proxy.directoryUrl });
@@ -154,7 +155,7 @@ describe('Boulder\'s ways through a proxy in front of Pebble', { skip }, () => {
 
   test('a 503 without Retry-After on renewalInfo: retried after 2 s, and the nightly no-op stays silent', async () => {
     const { args } = await issued('boulder-503.example.test');
-    proxy.failOnce = { method: 'GET', pathPrefix: '/renewal-info/', status: 503, retryAfter: null };
+    proxy.failOnce = { method: 'GET', pathPrefix: `${proxy.renewalInfoPath}/`, status: 503, retryAfter: null };
     const mark = proxy.requests.length;
     const run = await runClient(args, { env: env() });
     assert.equal(run.status, 2, run.stderr);
@@ -197,7 +198,7 @@ describe('Boulder\'s ways through a proxy in front of Pebble', { skip }, () => {
 
   test('a connection reset under the renewalInfo GET: asked again once, the no-op silent', async () => {
     const { args } = await issued('boulder-reset-get.example.test');
-    proxy.resetOnce = { method: 'GET', pathPrefix: '/renewal-info/' };
+    proxy.resetOnce = { method: 'GET', pathPrefix: `${proxy.renewalInfoPath}/` };
     const mark = proxy.requests.length;
     const run = await runClient(args, { env: env() });
     assert.equal(run.status, 2, run.stderr);

@@ -58,8 +58,9 @@ describe('acme-client --csr against Pebble', { skip }, () => {
       assert.equal(leaf.publicKey.asymmetricKeyType, type);
       assert.ok(leaf.publicKey.export({ type: 'spki', format: 'der' }).equals(spkiOf(key)), 'the certificate carries the request\'s key');
 
+      // --no-ari: the names are matched on this machine, with no renewal window to ask Pebble for.
       const requests = lab.requestCount();
-      const again = await runClient([...args, '--csr', csr, ...names.slice().reverse()], { env: env() });
+      const again = await runClient(['--no-ari', ...args, '--csr', csr, ...names.slice().reverse()], { env: env() });
       assert.equal(again.status, 2, again.stderr);
       assert.equal(again.stderr, '');
       assert.equal(lab.requestCount(), requests, 'nothing asked of the CA');
@@ -76,7 +77,7 @@ describe('acme-client --csr against Pebble', { skip }, () => {
     const key = makeKey(join(w.priv, 'domain.pem'), 'rsa2048-pkcs1');
     const csr = makeCsr(join(w.dir, 'cn.csr'), key, ['cn-only.example.test'], true);
     const run = await runClient(['-v', ...common(w), '--csr', csr, 'cn-only.example.test'], { env: env() });
-    // Let's Encrypt takes the CN as a name; Pebble 2.4 counts subjectAltNames only, and says so.
+    // Let's Encrypt takes the CN as a name; Pebble (2.4 as 2.10) counts subjectAltNames only, and says so.
     assert.equal(run.status, 1);
     assert.match(run.stderr, /^acme-client: cn-only\.example\.test: authorization valid$/m);
     assert.match(run.stderr, /finalize-order\/.*: urn:ietf:params:acme:error:unauthorized: Order includes different number of DNSnames identifiers than CSR specifies$/m);

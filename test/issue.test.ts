@@ -25,7 +25,7 @@ describe('issuance against Pebble over http-01', { skip }, () => {
     ['--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom];
   const serial = (certs: string): string => new X509Certificate(readFileSync(join(certs, 'cert.pem'))).serialNumber;
 
-  test('first run issues (exit 0), second does nothing without asking the CA (exit 2), -F renews (exit 0)', async () => {
+  test('first run issues (exit 0), second asks only the renewal window (exit 2), third nothing before Retry-After, -F renews (exit 0)', async () => {
     const w = workDir();
     const acct = join(w.priv, 'account.pem');
     const dom = join(w.priv, 'domain.pem');
@@ -55,11 +55,21 @@ describe('issuance against Pebble over http-01', { skip }, () => {
     assert.match(verified, /cert\.pem: OK/);
     assert.deepEqual(readdirSync(lab.challengeDir), [], 'challenge files removed');
 
+    // Pebble publishes renewal information: the no-op night asks the window (two GETs, nothing
+    // signed), the next night, before the CA's Retry-After, asks nothing.
+    const asked = (from: number): string[] => lab.requestLog().split('\n')
+      .map((l) => /^Pebble \S+ \S+ (\S+ \S+) -> calling handler\(\)$/.exec(l)?.[1]).filter((r) => r !== undefined).slice(from);
     const requests = lab.requestCount();
     const second = await runClient([...common(w, acct, dom), ...names], { env: env() });
     assert.equal(second.status, 2, second.stderr);
     assert.equal(second.stderr, '');
-    assert.equal(lab.requestCount(), requests, 'the no-op run sent nothing to the CA');
+    const windowAsked = asked(requests);
+    assert.equal(windowAsked.length, 2, windowAsked.join(', '));
+    assert.equal(windowAsked[0], 'GET /dir');
+    assert.match(windowAsked[1]!, /^GET \/\S+\/renewalInfo\/$/); // Pebble logs the handler's pattern, not the CertID
+    const third = await runClient([...common(w, acct, dom), ...names], { env: env() });
+    assert.equal(third.status, 2, third.stderr);
+    assert.deepEqual(asked(requests + 2), [], 'the night before Retry-After sent nothing to the CA');
     assert.equal(readFileSync(join(w.certs, 'cert.pem'), 'utf8'), cert);
 
     const forced = await runClient(['-F', ...common(w, acct, dom), ...names], { env: env() });

@@ -20,7 +20,7 @@ const skip = prerequisite(process.getuid?.() !== 0 ? 'needs root (nginx runs as 
 function get(url: string, ca?: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { agent: false, ...(ca ? { ca } : {}) }, (res) => {
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { agent: false, headers: { 'user-agent': 'lab.test' }, ...(ca ? { ca } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -111,10 +111,11 @@ test('pebble lab: directory, http-01 webroot, request log, clean stop', { skip, 
 });
 
 test('pebble lab: options reach Pebble, labs one after another', { skip, timeout: 60_000 }, async (t) => {
-  const a = await startLab({ nonceReject: 7, authzReuse: 0, certificateValidityPeriod: 3600 });
+  const a = await startLab({ nonceReject: 7, authzReuse: 0, certificateValidityPeriod: 3600, profiles: { shortlived: { description: 'six days', validityPeriod: 6 * 86400 } } });
   t.after(() => a.stop());
   const log = a.requestLog();
-  assert.match(log, /Using certificate validity period of 3600 seconds/);
+  assert.match(log, /Loaded profile "default" with certificate validity period of 3600 seconds \(promote CN=true\)/);
+  assert.match(log, /Loaded profile "shortlived" with certificate validity period of 518400 seconds/);
   assert.match(log, /reject 7% of good nonces/);
   assert.match(log, /authz reuse for each identifier 0% of the time/);
   await a.stop();

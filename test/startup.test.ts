@@ -20,7 +20,7 @@ describe('start-up', { skip }, () => {
     await lab?.stop();
   });
 
-  test('the nightly no-op starts certproc alone and asks the CA nothing; -v shows the plan of each child that starts', async () => {
+  test('the nightly no-op starts certproc alone and asks the CA nothing (--no-ari), or certproc, netproc and fileproc to ask the window; -v shows the plan of each child that starts', async () => {
     const w = workDir();
     const { acct, dom } = ecKeys(w);
     const env = { SSL_CERT_FILE: lab.tlsCaFile };
@@ -29,10 +29,15 @@ describe('start-up', { skip }, () => {
     assert.equal(first.status, 0, first.stderr);
     assert.deepEqual(childrenStarted(first.stderr), ['acctproc', 'certproc', 'chngproc', 'fileproc', 'keyproc', 'netproc']);
     const requests = lab.requestCount();
-    const noop = await runClient(args, { env });
+    const noop = await runClient(['--no-ari', ...args], { env });
     assert.equal(noop.status, 2, noop.stderr);
     assert.deepEqual(childrenStarted(noop.stderr), ['certproc']);
     assert.equal(lab.requestCount(), requests, 'nothing sent to the CA');
+    // Pebble publishes renewal information: asking it reads no key.
+    const asking = await runClient(args, { env });
+    assert.equal(asking.status, 2, asking.stderr);
+    assert.deepEqual(childrenStarted(asking.stderr), ['certproc', 'fileproc', 'netproc']);
+    assert.equal(lab.requestCount(), requests + 2, 'the directory and the renewal information');
   });
 
   test('-r without a certificate: children started before certproc\'s verdict send nothing to the CA', async () => {
