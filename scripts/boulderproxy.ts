@@ -54,6 +54,8 @@ export interface BoulderProxy {
   forgetCertificates(): void;
   /** Answers the next matching request with this status and Retry-After (null: none); the problem is serverInternal unless given. */
   failOnce: (Mishap & { status: number; retryAfter: string | null; problem?: { type: string; detail: string } }) | null;
+  /** Answers every newOrder that carries "replaces" with 500 serverInternal, as Pebble 2.10 does for a serial beginning with a zero byte. */
+  failReplaces: boolean;
   /** Resets the connection of the next matching request once its body has arrived, unanswered. */
   resetOnce: Mishap | null;
   /** While true, a valid order is shown as "processing" (no certificate), with Retry-After: 1. */
@@ -145,6 +147,7 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
     forgetCertificates: () => issued.clear(),
     failOnce: null,
     resetOnce: null,
+    failReplaces: false,
     holdProcessing: false,
     requireContact: false,
     async stop() {
@@ -186,6 +189,11 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
     }
     const jws = method === 'POST' ? jwsOf(body) : null;
     const replaces = jws !== null && path === paths.newOrder ? jws.payload?.replaces : undefined;
+    if (typeof replaces === 'string' && proxy.failReplaces) {
+      proxy.newOrders.push(jws?.payload ?? {});
+      await sendProblem(req, res, { status: 500, type: 'serverInternal', detail: 'could not find order resulting in the given certificate serial number' });
+      return;
+    }
     if (typeof replaces === 'string' && !issued.has(replaces)) {
       proxy.newOrders.push(jws?.payload ?? {});
       await sendProblem(req, res, unknownReplaced);

@@ -153,6 +153,23 @@ describe('Boulder\'s ways through a proxy in front of Pebble', { skip }, () => {
     assert.equal(run.stderr.match(/order-plz: server error \(HTTP 500\), retrying in 1 s\n/g)?.length, 1, run.stderr);
   });
 
+  // Product change that fails it: a newOrder with "replaces" failing for good on server errors
+  // (Pebble 2.10's, for a serial whose DER form begins with a zero byte) failing the renewal.
+  test('a newOrder with "replaces" that keeps failing with 500: after the retries, ordered once more without it', async () => {
+    const { args, certs, certId } = await issued('boulder-replaces-500.example.test');
+    const orders = proxy.newOrders.length;
+    proxy.failReplaces = true;
+    try {
+      const run = await runClient(['-v', '-F', ...args], { env: env() });
+      assert.equal(run.status, 0, run.stderr);
+      assert.deepEqual(proxy.newOrders.slice(orders).map((o) => o.replaces), [certId, certId, certId, certId, undefined], 'three retries, then without');
+      assert.match(run.stderr, /order-plz: "replaces" \S+ refused \(the CA failed on it, HTTP 500: .*\); ordering without it\n/);
+      assert.notEqual(certIdIn(certs), certId, 'renewed');
+    } finally {
+      proxy.failReplaces = false;
+    }
+  });
+
   test('a 503 without Retry-After on renewalInfo: retried after 2 s, and the nightly no-op stays silent', async () => {
     const { args } = await issued('boulder-503.example.test');
     proxy.failOnce = { method: 'GET', pathPrefix: `${proxy.renewalInfoPath}/`, status: 503, retryAfter: null };

@@ -337,6 +337,10 @@ function replacesRefused(err: unknown): string | null {
   if (err.is('alreadyReplaced')) return 'it was already replaced';
   if (err.status === 403 && err.is('unauthorized')) return 'another account requested it';
   if (err.status === 404 && err.is('malformed')) return 'the CA does not know it';
+  // Still failing after the retries of a server error: Pebble 2.10 answers 500 for every order
+  // naming a certificate whose serial's DER form begins with a zero byte (the CertID is right, per
+  // RFC 9773 §4.1). An order without it is worth more than a renewal failing every night.
+  if (err.status >= 500) return `the CA failed on it, HTTP ${err.status}`;
   return null;
 }
 
