@@ -42,6 +42,9 @@ describe('acme-client -b against Pebble', { skip: needsRootAndLab(labUnavailable
     const { w, args } = setup();
     const issued = await runClient([...args, 'same.example.test'], { env: env() });
     assert.equal(issued.status, 0, issued.stderr);
+    // A first night asks the CA's window (Pebble offers renewal information) and keeps it with its
+    // Retry-After: the next night asks nothing and writes nothing.
+    assert.equal((await runClient([...args, 'same.example.test'], { env: env() })).status, 2);
     const before = snapshot(w.certs);
     const again = await runClient(['-b', ...args, 'same.example.test'], { env: env() });
     assert.equal(again.status, 2, again.stderr);
