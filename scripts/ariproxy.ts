@@ -11,23 +11,15 @@
 // Real issuance still comes from Pebble. Used by test/ari.test.ts, and by the bench for the no-op
 // that asks the CA its renewal window (in a process of its own: scripts/bench-ariproxy.ts).
 
-import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Lab } from './pebble-lab.js';
+import { Forward, Problem, Upstream, proxyInFrontOf, readBody } from './proxyutil.js';
+
+export type { Problem, Upstream };
 
 export type RenewalInfoReply =
   | { kind: 'window'; start: Date; end: Date; retryAfter?: string; explanationURL?: string; delayMs?: number }
   | { kind: 'status'; status: number }
   | { kind: 'body'; body: string };
-
-export interface Problem {
-  status: number;
-  type: string;
-  detail: string;
-}
 
 export interface AriProxy {
   directoryUrl: string;
@@ -50,15 +42,6 @@ export interface AriProxy {
 
 const RENEWAL_INFO_PATH = '/renewal-info';
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 function payloadOf(body: Buffer): Record<string, unknown> {
   const jws = JSON.parse(body.toString('utf8')) as { payload: string };
   return jws.payload === '' ? {} : (JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8')) as Record<string, unknown>);
@@ -69,23 +52,8 @@ function sendProblem(res: ServerResponse, p: Problem): void {
   res.end(JSON.stringify({ type: `urn:ietf:params:acme:error:${p.type}`, detail: p.detail }));
 }
 
-/** Only where Pebble is and how to trust it are needed: the bench's proxy process has no Lab object. */
-export type Upstream = Pick<Lab, 'directoryUrl' | 'tlsCaFile' | 'dir'>;
-
 export async function startAriProxy(lab: Upstream): Promise<AriProxy> {
   const upstream = new URL(lab.directoryUrl);
-  const ca = readFileSync(lab.tlsCaFile);
-  const agent = new https.Agent({ ca, keepAlive: true });
-
-  const forward = (req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> =>
-    new Promise((resolve, reject) => {
-      const up = https.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent }, (res) => {
-        void readBody(res).then((b) => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: b }), reject);
-      });
-      up.on('error', reject);
-      up.end(body);
-    });
-
   const answerRenewalInfo = async (res: ServerResponse, reply: RenewalInfoReply): Promise<void> => {
     if (reply.kind === 'status') {
       res.writeHead(reply.status, { 'content-type': 'text/plain' });
@@ -105,7 +73,7 @@ export async function startAriProxy(lab: Upstream): Promise<AriProxy> {
     }
   };
 
-  const proxy: AriProxy & { server?: https.Server } = {
+  const proxy: AriProxy = {
     directoryUrl: '',
     renewalInfo: null,
     profiles: null,
@@ -114,16 +82,10 @@ export async function startAriProxy(lab: Upstream): Promise<AriProxy> {
     requests: [],
     refuseNewOrder: null,
     refuseFinalize: null,
-    async stop() {
-      agent.destroy();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
+    stop: () => front.stop(),
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, forward: Forward): Promise<void> => {
     const path = req.url ?? '/';
     proxy.requests.push({ method: req.method ?? '', path });
     const body = await readBody(req);
@@ -146,7 +108,7 @@ export async function startAriProxy(lab: Upstream): Promise<AriProxy> {
       sendProblem(res, proxy.refuseFinalize);
       return;
     }
-    const answer = await forward(req, body);
+    const answer = await forward(req.method ?? 'GET', path, req.headers, body);
     if (newOrder !== null && answer.status < 300) proxy.newOrders.push(newOrder);
     let out = answer.body;
     if (req.method === 'GET' && path === upstream.pathname && answer.status === 200) {
@@ -161,14 +123,7 @@ export async function startAriProxy(lab: Upstream): Promise<AriProxy> {
     res.end(out);
   };
 
-  const server = https.createServer({ cert: readFileSync(join(lab.dir, 'tls', 'cert.pem')), key: readFileSync(join(lab.dir, 'tls', 'key.pem')) }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      res.writeHead(502, { 'content-type': 'text/plain' });
-      res.end(`ariproxy: ${String(err)}\n`);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  proxy.directoryUrl = `https://127.0.0.1:${port}${upstream.pathname}`;
+  const front = await proxyInFrontOf(lab, 'ariproxy', handle);
+  proxy.directoryUrl = front.directoryUrl;
   return proxy;
 }

@@ -14,21 +14,13 @@
 // fails), a connection reset while a request is in flight, and an order that stays "processing".
 // Used by test/boulder.test.ts.
 
-import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Lab } from './pebble-lab.js';
+import { Problem, Upstream, proxyInFrontOf, readBody } from './proxyutil.js';
+
+export type { Problem };
 import { certificateCertId } from '../src/x509/certid.js';
 import { certificateFields } from '../src/x509/names.js';
-
-export interface Problem {
-  status: number;
-  type: string;
-  detail: string;
-}
 
 /** A request the test wants to go wrong once: the first whose method and path (prefix) match. */
 export interface Mishap {
@@ -65,15 +57,6 @@ export interface BoulderProxy {
   stop(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 interface Jws {
   protected: { kid?: string; url?: string; jwk?: Record<string, string> };
   payload: Record<string, unknown> | null;
@@ -89,21 +72,13 @@ function jwsOf(body: Buffer): Jws | null {
   }
 }
 
-export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFile' | 'dir'>): Promise<BoulderProxy> {
+export async function startBoulderProxy(lab: Upstream): Promise<BoulderProxy> {
   const upstream = new URL(lab.directoryUrl);
-  const agent = new https.Agent({ ca: readFileSync(lab.tlsCaFile), keepAlive: true });
   /** The CertIDs of the certificates issued through the proxy. */
   const issued = new Set<string>();
-
-  const forward = (method: string, path: string, headers: IncomingMessage['headers'], body: Buffer):
-    Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> =>
-    new Promise((resolve, reject) => {
-      const up = https.request({ host: upstream.hostname, port: upstream.port, method, path, headers, agent }, (res) => {
-        void readBody(res).then((b) => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: b }), reject);
-      });
-      up.on('error', reject);
-      up.end(body);
-    });
+  // Requests reach `handle` only once the test has the proxy's URL, after the set-up below.
+  const front = await proxyInFrontOf(lab, 'boulderproxy', (req, res) => handle(req, res));
+  const { forward } = front;
 
   // Pebble's directory names its newNonce and newAccount paths.
   // Pebble 2.10 refuses a request without a User-Agent.
@@ -150,13 +125,7 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
     failReplaces: false,
     holdProcessing: false,
     requireContact: false,
-    async stop() {
-      agent.destroy();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
+    stop: () => front.stop(),
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -245,15 +214,6 @@ export async function startBoulderProxy(lab: Pick<Lab, 'directoryUrl' | 'tlsCaFi
     res.end(out);
   };
 
-  const server = https.createServer({ cert: readFileSync(join(lab.dir, 'tls', 'cert.pem')), key: readFileSync(join(lab.dir, 'tls', 'key.pem')) }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (res.headersSent || res.destroyed) return;
-      res.writeHead(502, { 'content-type': 'text/plain' });
-      res.end(`boulderproxy: ${String(err)}\n`);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  proxy.directoryUrl = `https://127.0.0.1:${port}${upstream.pathname}`;
+  proxy.directoryUrl = front.directoryUrl;
   return proxy;
 }

@@ -12,7 +12,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { X509Certificate, createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, get, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -21,8 +21,8 @@ import forge from 'node-forge';
 import { Lab, freePorts, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { acmemsLayout } from '../src/server/orders.js';
 import { ROOT, eventually, needsRootAndLab, openssl, workDir } from './helpers.js';
+import { SERVER, ServerProcess, spawnServer } from './serverproc.js';
 
-const SERVER = join(ROOT, 'dist', 'acme-client-server.js');
 const VIRTUAL_CLOCK = join(ROOT, 'build', 'test', 'virtual-clock.js');
 const GATE_ADDRESS = '127.0.0.7';
 const DAY_MS = 86_400_000;
@@ -37,42 +37,13 @@ function within<T>(promise: Promise<T>, what: string, ms = 60_000): Promise<T> {
   return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
 
-interface Instance {
-  proc: ChildProcess;
-  stderr: () => string;
-  logged: (pattern: RegExp, from?: number) => Promise<string>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Instance = ServerProcess;
 
+/** The server with the virtual clock preloaded; every wait on its log bounded. */
 function startServer(config: string, env: NodeJS.ProcessEnv, tmp: string): Promise<Instance> {
-  const proc = spawn(process.execPath, ['--import', VIRTUAL_CLOCK, SERVER, '-v', '-f', config],
-    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: tmp, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let text = '';
-  const waiters: { pattern: RegExp; from: number; resolve: (line: string) => void }[] = [];
-  const check = (): void => {
-    for (const waiter of [...waiters]) {
-      const line = text.slice(waiter.from).split('\n').find((l) => waiter.pattern.test(l));
-      if (line !== undefined) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    }
-  };
-  proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    text += d;
-    check();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  const logged = (pattern: RegExp, from = 0): Promise<string> => within(Promise.race([
-    new Promise<string>((resolve) => {
-      waiters.push({ pattern, from, resolve });
-      check();
-    }),
-    exited.then(({ code, signal }) => {
-      throw new Error(`server ended (${signal ?? code}) before logging ${pattern}:\n${text}`);
-    }),
-  ]), `the server logs ${pattern}\n${text}`);
-  const instance = { proc, stderr: () => text, logged, exited };
+  const server = spawnServer(['-v', '-f', config], env, tmp, ['--import', VIRTUAL_CLOCK]);
+  const logged = (pattern: RegExp, from = 0): Promise<string> => within(server.logged(pattern, from), `the server logs ${pattern}\n${server.stderr()}`);
+  const instance = { ...server, logged };
   return logged(/listening for POST \/sign/).then(() => instance);
 }
 

@@ -5,7 +5,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { X509Certificate, createPublicKey, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -14,54 +14,20 @@ import { Lab, freePorts, labUnavailable, startLab } from '../scripts/pebble-lab.
 import { FakeCa, problem } from './fakeca.js';
 import { BindLab, bindUnavailable, startBind } from './bind-lab.js';
 import { acmemsLayout } from '../src/server/orders.js';
-import { ROOT, childrenOf, eventually, needsRootAndLab, openssl, workDir } from './helpers.js';
+import { childrenOf, eventually, needsRootAndLab, openssl, workDir } from './helpers.js';
+import { SERVER, ServerProcess, spawnServer } from './serverproc.js';
 
-const SERVER = join(ROOT, 'dist', 'acme-client-server.js');
 const skip = needsRootAndLab(labUnavailable);
 const HMAC_KEY = 'n048aX0G2Gc8zAvUfcbz8fFIpRwi1D';
 
 
-interface Instance {
-  proc: ChildProcess;
+interface Instance extends ServerProcess {
   sign: string;
-  stderr: () => string;
-  /** Resolves once the server's log has a line matching `pattern` (after `from` characters). */
-  logged: (pattern: RegExp, from?: number) => Promise<string>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 function startServer(config: string, env: NodeJS.ProcessEnv, signPort: number): Promise<Instance> {
-  // Its runtime directory (and the jails of its acme-client runs) in a work area: a server the
-  // tests kill leaves nothing in /tmp.
-  const proc = spawn(process.execPath, [SERVER, '-v', '-f', config], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: workDir().dir, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'] });
-  let text = '';
-  const waiters: { pattern: RegExp; from: number; resolve: (line: string) => void }[] = [];
-  const check = (): void => {
-    for (const waiter of [...waiters]) {
-      const line = text.slice(waiter.from).split('\n').find((l) => waiter.pattern.test(l));
-      if (line !== undefined) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    }
-  };
-  proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    text += d;
-    check();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  const logged = (pattern: RegExp, from = 0): Promise<string> => Promise.race([
-    new Promise<string>((resolve) => {
-      waiters.push({ pattern, from, resolve });
-      check();
-    }),
-    exited.then(({ code, signal }) => {
-      throw new Error(`server ended (${signal ?? code}) before logging ${pattern}:\n${text}`);
-    }),
-  ]);
-  const instance = { proc, sign: `http://127.0.0.1:${signPort}/sign`, stderr: () => text, logged, exited };
-  return logged(/listening for POST \/sign/).then(() => instance);
+  const server = spawnServer(['-v', '-f', config], env, workDir().dir);
+  return server.logged(/listening for POST \/sign/).then(() => ({ ...server, sign: `http://127.0.0.1:${signPort}/sign` }));
 }
 
 /** The server run to its end (without blocking this process: a fake CA may answer from it). */

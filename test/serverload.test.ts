@@ -15,56 +15,23 @@ import { join } from 'node:path';
 import { parseServerConfig } from '../src/server/config.js';
 import { freePorts } from '../scripts/pebble-lab.js';
 import { FakeCa } from './fakeca.js';
-import { ROOT, isRoot, openssl, prerequisite, workDir } from './helpers.js';
+import { isRoot, openssl, prerequisite, workDir } from './helpers.js';
+import { SERVER, ServerProcess, spawnServer as spawnServerProcess } from './serverproc.js';
 
-const SERVER = join(ROOT, 'dist', 'acme-client-server.js');
 const skip = prerequisite(isRoot ? false : 'needs root (acme-client-server must be run as root)');
 const JUNK = 'POST /sign HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\njunk';
 const CHALLENGE_GET = 'GET /.well-known/acme-challenge/nosuchtoken HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
 
-interface Instance {
-  proc: ChildProcess;
-  stderr: () => string;
-  logged: (pattern: RegExp, from?: number) => Promise<string>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Instance = ServerProcess;
 
 /** Servers still running: a failed test's are killed at the end, for the file to end. */
 const running = new Set<ChildProcess>();
 
 function spawnServer(configFile: string, env: NodeJS.ProcessEnv = {}, verbose = true): Instance {
-  const proc = spawn(process.execPath, [SERVER, ...(verbose ? ['-v'] : []), '-f', configFile],
-    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: workDir().dir, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let text = '';
-  const waiters: { pattern: RegExp; from: number; resolve: (line: string) => void }[] = [];
-  const check = (): void => {
-    for (const waiter of [...waiters]) {
-      const line = text.slice(waiter.from).split('\n').find((l) => waiter.pattern.test(l));
-      if (line !== undefined) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    }
-  };
-  proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    text += d;
-    check();
-  });
-  running.add(proc);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => {
-    running.delete(proc);
-    resolve({ code, signal });
-  }));
-  const logged = (pattern: RegExp, from = 0): Promise<string> => Promise.race([
-    new Promise<string>((resolve) => {
-      waiters.push({ pattern, from, resolve });
-      check();
-    }),
-    exited.then(({ code, signal }) => {
-      throw new Error(`server ended (${signal ?? code}) before logging ${pattern}:\n${text}`);
-    }),
-  ]);
-  return { proc, stderr: () => text, logged, exited };
+  const server = spawnServerProcess([...(verbose ? ['-v'] : []), '-f', configFile], env, workDir().dir);
+  running.add(server.proc);
+  void server.exited.then(() => running.delete(server.proc));
+  return server;
 }
 
 async function startServer(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<Instance> {
