@@ -15,7 +15,8 @@ export const USAGE =
   '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] ' +
   '[--account-key-type type] [--user name] [--timeout seconds]\n' +
   '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-  '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]';
+  '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]\n' +
+  '       acme-client --version | --help';
 
 export class UsageError extends Error {
   constructor(readonly problem: string) {
@@ -58,6 +59,8 @@ export interface Options {
   isolationReport: boolean;
   /** --version: print the version and exit. */
   version: boolean;
+  /** --help: print the usage on standard output and exit 0. */
+  help: boolean;
   /** --no-ari: the lifetime rule alone decides when to renew; the CA's renewal window is not asked. */
   noAri: boolean;
   /** --profile: the CA's certificate profile to order under. */
@@ -99,7 +102,7 @@ const VALUE_LETTERS = {
 } as const;
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
-const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', 'no-ari': 'noAri', register: 'register', dated: 'dated' } as const;
+const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', help: 'help', 'no-ari': 'noAri', register: 'register', dated: 'dated' } as const;
 const LONG_VALUES = {
   server: 'server', user: 'user', profile: 'profile', 'ca-file': 'caFile', 'eab-kid': 'eabKid', 'eab-hmac-key-file': 'eabHmacKeyFile',
   'preferred-chain': 'preferredChain', 'rollover-account-key': 'rolloverAccountKey', csr: 'csrFile',
@@ -209,7 +212,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const verbose = parsed[VERBOSE_LETTER];
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false, register: false, isolationReport: false, version: false, noAri: false, dated: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, register: false, isolationReport: false, version: false, help: false, noAri: false, dated: false,
     verbose: typeof verbose === 'number' ? verbose : 0,
     // parse-positional-numbers is off, so every operand is still the string it was given as.
     names: parsed._.map((operand) => String(operand)),
@@ -259,7 +262,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
     // Options of a certificate run would be quietly ignored, or worse, change the rollover.
     const stray = givenOptions(options).find((option) => !ROLLOVER_OPTIONS.has(option));
     if (stray !== undefined) throw new UsageError(`--rollover-account-key does not take ${stray}`);
-  } else if (options.names.length === 0 && options.csrFile === undefined && !options.isolationReport && !options.version) {
+  } else if (options.names.length === 0 && options.csrFile === undefined && !options.isolationReport && !options.version && !options.help) {
     throw new UsageError('no domain given');
   }
   return options;

@@ -301,6 +301,10 @@ async function main(): Promise<number> {
     if (err instanceof UsageError) return usage(err);
     throw err;
   }
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\nSee acme-client(1).\n`);
+    return 0;
+  }
   if (opts.version) {
     process.stdout.write(`acme-client ${VERSION}\n`);
     return 0;

@@ -4,7 +4,7 @@ import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Option
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false, noAri: false, dated: false,
+  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false, help: false, noAri: false, dated: false,
 };
 
 function expected(fields: Partial<Options> & { names: string[] }): Options {
@@ -41,7 +41,8 @@ test('USAGE is the getopt synopsis plus the long extensions', () => {
     '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] [--account-key-type type] ' +
     '[--user name] [--timeout seconds]\n' +
     '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-    '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]');
+    '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]\n' +
+    '       acme-client --version | --help');
 });
 
 test('--dated, and --keep with it: a count from 1 to 1000', () => {
@@ -165,7 +166,7 @@ test('a value option without a value is refused', () => {
 });
 
 test('long options that are not ours are refused', () => {
-  rejectsWith(['--help', 'example.com'], 'unknown option -- help');
+  rejectsWith(['--hel', 'example.com'], 'unknown option -- hel');
   rejectsWith(['--no-v', 'example.com'], 'unknown option -- no-v');
   rejectsWith(['--v', 'example.com'], 'unknown option -- v');
   rejectsWith(['--c=/x', 'example.com'], 'unknown option -- c');
@@ -245,9 +246,11 @@ test('extensions: --timeout and --poll-timeout take whole seconds, 1 to 86400', 
   rejectsWith(['--poll-timeout'], 'option requires an argument -- poll-timeout');
 });
 
-test('--version needs no domain and takes no value', () => {
+test('--version and --help need no domain and take no value', () => {
   parsesTo(['--version'], { version: true, names: [] });
   rejectsWith(['--version=1'], 'option does not take an argument -- version');
+  parsesTo(['--help'], { help: true, names: [] });
+  rejectsWith(['--help=1'], 'option does not take an argument -- help');
 });
 
 test('checkNames takes IPv4 and IPv6 addresses in canonical form, and refuses one address written twice', () => {

@@ -4,7 +4,26 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { USAGE } from '../src/args.js';
-import { isRoot, prerequisite, runClient, workDir } from './helpers.js';
+import { ROOT, isRoot, prerequisite, runClient, workDir } from './helpers.js';
+
+// Would fail if --help were an unknown option again, printed on stderr, or exited otherwise than 0.
+test('--help of each command: its usage on stdout and where its manual is, nothing on stderr, exit 0', async () => {
+  const dist = join(ROOT, 'dist');
+  const client = await runClient(['--help']);
+  assert.equal(client.status, 0, client.stderr);
+  assert.equal(client.stderr, '');
+  assert.equal(client.stdout, `${USAGE}\nSee acme-client(1).\n`);
+  const expected: [string, RegExp][] = [
+    ['acme-client-dns01.js', /^usage: acme-client-dns01 --provider [^\n]+\n {7}acme-client-dns01 --version \| --help\nSee acme-client-dns01\(1\)\.\n$/],
+    ['acme-client-server.js', /^usage: acme-client-server \[-tv\] -f config \.\.\.\n[^]*acme-client-server --version \| --help\nSee acme-client-server\(8\) and acme-client-server\.conf\(5\)\.\n$/],
+  ];
+  for (const [command, usage] of expected) {
+    const run = await runClient(['--help'], { client: join(dist, command) });
+    assert.equal(run.status, 0, `${command}: ${run.stderr}`);
+    assert.equal(run.stderr, '', command);
+    assert.match(run.stdout, usage, command);
+  }
+});
 
 test('no domain: usage on stderr, exit 1', async () => {
   const run = await runClient([]);

@@ -28,7 +28,8 @@ const COMMAND = 'acme-client-dns01';
 const USAGE =
   `usage: ${COMMAND} --provider nsupdate|acme-dns|exec [--tsig-key-file file] [--nsupdate-server server[:port]] ` +
   '[--zone zone] [--acme-dns-url url] [--acme-dns-accounts file] [--acme-dns-register] [--hook command] ' +
-  '[--propagation-timeout seconds] [--dns-server address[:port]] [--version] -- [acme-client options] domain [altnames...]';
+  '[--propagation-timeout seconds] [--dns-server address[:port]] -- [acme-client options] domain [altnames...]\n' +
+  `       ${COMMAND} --version | --help`;
 
 /** acme-client beside this file, as the package installs them. */
 const ACME_CLIENT = fileURLToPath(new URL('./acme-client.js', import.meta.url));
@@ -37,6 +38,7 @@ type ProviderName = 'nsupdate' | 'acme-dns' | 'exec';
 
 interface Dns01Options {
   version: boolean;
+  help: boolean;
   provider: ProviderName;
   propagationTimeoutMs: number;
   dnsServer: ServerAddress | null;
@@ -50,7 +52,7 @@ interface Dns01Options {
 }
 
 const VALUE_OPTIONS = ['provider', 'propagation-timeout', 'dns-server', 'tsig-key-file', 'nsupdate-server', 'zone', 'acme-dns-url', 'acme-dns-accounts', 'hook'];
-const FLAG_OPTIONS = ['acme-dns-register', 'version'];
+const FLAG_OPTIONS = ['acme-dns-register', 'version', 'help'];
 /** Each provider's own options: the required ones first, then those it may take. */
 const PROVIDER_OPTIONS: Record<ProviderName, { required: string[]; optional: string[] }> = {
   // Without a key the updates go unsigned, for a server that allows updates by address.
@@ -85,9 +87,10 @@ function parseOptions(argv: string[]): Dns01Options {
   const text = (key: string): string | undefined => parsed[key] as string | undefined;
   const given = (key: string): boolean => parsed[key] !== undefined && parsed[key] !== false;
   const version = parsed.version === true;
+  const help = parsed.help === true;
   const provider = text('provider');
   if (provider === undefined) {
-    if (version) return { version } as Dns01Options;
+    if (version || help) return { version, help } as Dns01Options;
     throw new UsageError('--provider is required');
   }
   if (!Object.hasOwn(PROVIDER_OPTIONS, provider)) throw new UsageError(`unknown provider ${provider}: nsupdate, acme-dns or exec`);
@@ -127,6 +130,7 @@ function parseOptions(argv: string[]): Dns01Options {
   }
   return {
     version,
+    help,
     provider: provider as ProviderName,
     propagationTimeoutMs: timeout * 1000,
     dnsServer: server('dns-server', false),
@@ -260,6 +264,10 @@ async function main(): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) return usage(err.problem);
     throw err;
+  }
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\nSee acme-client-dns01(1).\n`);
+    return 0;
   }
   if (opts.version) {
     process.stdout.write(`${COMMAND} ${VERSION}\n`);

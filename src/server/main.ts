@@ -31,7 +31,7 @@ import { type Logging, startLogging, verbosityFor } from './logging.js';
 const PROGRAM = 'acme-client-server';
 setProgram(PROGRAM);
 const USAGE = `usage: ${PROGRAM} [-tv] -f config ...\n       ${PROGRAM} --register --agree-tos [-v] [--eab-kid kid --eab-hmac-key-file file] -f config ...\n`
-  + `       ${PROGRAM} --version`;
+  + `       ${PROGRAM} --version | --help`;
 /** How long SIGTERM waits for orders in flight (an order's own deadline is longer). */
 const SHUTDOWN_GRACE_MS = 120_000;
 const MAX_CONFIG_FILE = 1 << 20;
@@ -47,6 +47,8 @@ interface ServerOptions {
   /** --eab-kid and --eab-hmac-key-file, for --register at a CA that wants an external account binding. */
   eab: { kid: string; keyFile: string } | null;
   version: boolean;
+  /** --help: the usage on standard output, exit 0. */
+  help: boolean;
   /** -t: check the configuration and exit. */
   test: boolean;
 }
@@ -61,7 +63,7 @@ function parseOptions(argv: string[]): ServerOptions {
     .string(['f', 'eab-kid', 'eab-hmac-key-file'])
     .requiresArg(['f', 'eab-kid', 'eab-hmac-key-file'])
     .count('v')
-    .boolean(['register', 'agree-tos', 'version', 't'])
+    .boolean(['register', 'agree-tos', 'version', 'help', 't'])
     .strictOptions()
     .exitProcess(false)
     .fail((message, error) => {
@@ -76,8 +78,8 @@ function parseOptions(argv: string[]): ServerOptions {
   if ((typeof kid === 'string') !== (typeof keyFile === 'string')) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
   const options: ServerOptions = { configFiles: files, verbose: Number(parsed.v ?? 0), register: parsed.register === true,
     agreeTos: parsed['agree-tos'] === true, eab: typeof kid === 'string' && typeof keyFile === 'string' ? { kid, keyFile } : null,
-    version: parsed.version === true, test: parsed.t === true };
-  if (options.version) return options;
+    version: parsed.version === true, help: parsed.help === true, test: parsed.t === true };
+  if (options.version || options.help) return options;
   if (!Array.isArray(parsed.f)) throw new UsageError(files.length > 0 ? `unexpected argument ${files[0]}: configuration files follow -f` : '-f config is required');
   if (options.test && options.register) throw new UsageError('-t checks the configuration alone: not with --register');
   if (options.register && !options.agreeTos) throw new UsageError('--register needs --agree-tos: creating an account agrees to the CA\'s terms of service');
@@ -323,6 +325,10 @@ async function main(): Promise<number> {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`${PROGRAM}: ${err.message}\n${USAGE}\n`);
     return 1;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\nSee acme-client-server(8) and acme-client-server.conf(5).\n`);
+    return 0;
   }
   if (options.version) {
     process.stdout.write(`${PROGRAM} ${VERSION}\n`);
