@@ -247,15 +247,16 @@ async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: stri
 async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>, budget: Deadline): Promise<void> {
   await loadDirectory(acme, config);
   await findAccount(acme, signer, config);
-  // --poll-timeout, but never past the run's budget less one request: retried server errors may
-  // have used some of it, and an order still processing must be handed to certproc to keep
-  // before the parent's deadline stops the run.
-  const deadline = new Deadline(Math.min(config.pollTimeoutMs, budget.remainingMs() - config.requestTimeoutMs));
+  // --poll-timeout from the order on (its first authorization is fetched next), but never past the
+  // run's budget less one request: retried server errors may have used some of it, and an order
+  // still processing must be handed to certproc to keep before the parent's deadline stops the run.
+  const pollDeadline = (): Deadline => new Deadline(Math.min(config.pollTimeoutMs, budget.remainingMs() - config.requestTimeoutMs));
   let valid: Order | null = null;
   try {
-    if (verdict.pendingOrder !== undefined) valid = await resumeOrder(acme, verdict.pendingOrder, await request, config, deadline);
+    if (verdict.pendingOrder !== undefined) valid = await resumeOrder(acme, verdict.pendingOrder, await request, config, pollDeadline());
     if (valid === null) {
       const { url, order } = await createOrder(acme, config, verdict.replaces);
+      const deadline = pollDeadline();
       try {
         await authorize(acme, order, signer, peers.chng, config, deadline);
       } finally {
