@@ -106,29 +106,32 @@ function succeeds(file: string, args: string[]): Promise<boolean> {
  */
 export async function probeCapabilities(): Promise<Capabilities> {
   const missing: string[] = [];
-  // Started first, so that it runs beside the namespace probe.
-  const pdeathsigProbe = process.platform === 'linux' && existsSync(SETPRIV) ? succeeds(SETPRIV, ['--pdeathsig', 'TERM', '--', '/bin/true']) : Promise.resolve(false);
   const permissionFlag = permissionFlagOf(process.versions.node);
   if (permissionFlag === null) missing.push(`Node ${process.version} has no permission model: children's file access is not limited`);
-  let netns = false;
-  let jail = false;
   if (process.platform !== 'linux') {
     missing.push(`${process.platform} has no network or mount namespaces: children can reach the network and all files`);
-  } else if (!existsSync(UNSHARE)) {
+    return { permissionFlag, netns: false, jail: false, parentDeathSignal: false, missing };
+  }
+  const hasSetpriv = existsSync(SETPRIV);
+  const hasUnshare = existsSync(UNSHARE);
+  // One cheap probe answers all three on a current system, as a child is started: setpriv with
+  // --pdeathsig (util-linux 2.33, 2019; an older one refuses it, and a child started through it
+  // would not start at all), then a network and a mount namespace. Only a failure asks apart.
+  const all = hasSetpriv && hasUnshare && (await succeeds(SETPRIV, ['--pdeathsig', 'TERM', '--', UNSHARE, '--net', '--mount', '--', '/bin/true']));
+  const parentDeathSignal = all || (hasSetpriv && (await succeeds(SETPRIV, ['--pdeathsig', 'TERM', '--', '/bin/true'])));
+  let netns = false;
+  let jail = false;
+  if (!hasUnshare) {
     missing.push(`${UNSHARE} not found: children other than netproc can reach the network; chngproc and fileproc are not jailed`);
   } else {
-    // One cheap probe answers both: can this process make a network and a mount namespace?
-    const both = await succeeds(UNSHARE, ['--net', '--mount', '--', '/bin/true']);
+    const both = all || (await succeeds(UNSHARE, ['--net', '--mount', '--', '/bin/true']));
     netns = both || (await succeeds(UNSHARE, ['--net', '--', '/bin/true']));
     jail = both && existsSync(CHROOT);
     if (!netns) missing.push('cannot create network namespaces here: children other than netproc can reach the network');
     if (!jail) missing.push(`cannot create mount namespaces here${existsSync(CHROOT) ? '' : ` (or no ${CHROOT})`}: chngproc and fileproc are not jailed`);
   }
-  // setpriv has had --pdeathsig since util-linux 2.33 (2019): an older one refuses the option,
-  // and a child started through it would not start at all. So it is tried, as unshare is.
-  const parentDeathSignal = process.platform === 'linux' && existsSync(SETPRIV) && (await pdeathsigProbe);
-  if (process.platform === 'linux' && !parentDeathSignal) {
-    missing.push(`${existsSync(SETPRIV) ? `${SETPRIV} has no --pdeathsig` : `${SETPRIV} not found`}: a child outlives a killed parent until Node has started and sees its lifeline close`);
+  if (!parentDeathSignal) {
+    missing.push(`${hasSetpriv ? `${SETPRIV} has no --pdeathsig` : `${SETPRIV} not found`}: a child outlives a killed parent until Node has started and sees its lifeline close`);
   }
   return { permissionFlag, netns, jail, parentDeathSignal, missing };
 }

@@ -53,6 +53,11 @@ async function backUp(certDir: string): Promise<void> {
 /** cert-20261206T162100Z.pem: the UTC second a dated set was installed, sortable as text. */
 const DATED = /^cert-(\d{8}T\d{6}Z)\.pem$/;
 
+/** The times of the dated sets in the directory. */
+function datedStamps(certDir: string): string[] {
+  return readdirSync(certDir).map((name) => DATED.exec(name)?.[1]).filter((s): s is string => s !== undefined);
+}
+
 function stamp(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
 }
@@ -62,7 +67,7 @@ function stamp(ms: number): string {
  * second get two sets, never one overwritten.
  */
 async function writeDatedSet(certDir: string, files: readonly (readonly [string, string])[]): Promise<string> {
-  const taken = new Set(readdirSync(certDir).map((name) => DATED.exec(name)?.[1]).filter((s): s is string => s !== undefined));
+  const taken = new Set(datedStamps(certDir));
   let when = Date.now();
   while (taken.has(stamp(when))) when += 1000;
   const at = stamp(when);
@@ -74,7 +79,7 @@ async function writeDatedSet(certDir: string, files: readonly (readonly [string,
 
 /** Removes the dated sets past the `keep` newest (all three files of each). */
 async function pruneDatedSets(certDir: string, keep: number): Promise<void> {
-  const stamps = readdirSync(certDir).map((name) => DATED.exec(name)?.[1]).filter((s): s is string => s !== undefined).sort().reverse();
+  const stamps = datedStamps(certDir).sort().reverse();
   for (const old of stamps.slice(keep)) {
     for (const name of FILES) {
       const path = join(certDir, `${name}-${old}.pem`);

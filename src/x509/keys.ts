@@ -91,6 +91,11 @@ export function parsePrivateKey(pem: string, subject: string): KeyObject {
   } catch (err) {
     throw new KeyError(subject, `cannot parse private key: ${err instanceof Error ? err.message : String(err)}`);
   }
+  return usableKey(key, subject);
+}
+
+/** `key` if it is RSA of MIN_RSA_BITS or more, or EC P-256 or P-384; else a KeyError saying what is needed. */
+function usableKey(key: KeyObject, subject: string): KeyObject {
   if (domainKeyKind(key) === undefined) {
     const need = key.asymmetricKeyType === 'rsa' ? `RSA keys need at least ${MIN_RSA_BITS} bits` : 'use RSA or EC P-256/P-384';
     throw new KeyError(subject, `unsupported key type ${keyDescription(key)} (${need})`);
@@ -127,11 +132,7 @@ export function parseAccountKey(text: string, subject: string): KeyObject {
   } catch (err) {
     throw new KeyError(subject, `cannot parse JSON Web Key: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (domainKeyKind(key) === undefined) {
-    const need = key.asymmetricKeyType === 'rsa' ? `RSA keys need at least ${MIN_RSA_BITS} bits` : 'use RSA or EC P-256/P-384';
-    throw new KeyError(subject, `unsupported key type ${keyDescription(key)} (${need})`);
-  }
-  return key;
+  return usableKey(key, subject);
 }
 
 const KEY_TYPE_PARAMETERS: Record<KeyType, { description: string; type: 'rsa'; modulusLength: number } | { description: string; type: 'ec'; namedCurve: string }> = {
