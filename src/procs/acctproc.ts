@@ -7,7 +7,7 @@
 // With --rollover-account-key it holds the new key too (read, or with -n created): it signs the
 // inner JWS of the key change with it, and once netproc says the CA has accepted the change it
 // replaces the key file with the new key, keeping the old one as <file>.old, and exits with
-// EXIT_CHANGED. For that it stays root, jailed to the key's directory (src/main.ts plans it).
+// EXIT_CHANGED. For that it stays root, jailed to the key's directory (src/parent/plans.ts plans it).
 
 import type { KeyObject } from 'node:crypto';
 import { atTermination, runChild } from '../ipc/child.js';

@@ -544,7 +544,7 @@ async function rolloverAccountKey(acme: AcmeClient, signer: AccountSigner): Prom
 runChild('netproc', async (config: NetConfig, confine) => {
   // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
   // The parent stops a run after --poll-timeout plus five --timeout, an account-only run after five
-  // --timeout (main.ts): a retry's wait must leave at least one request's time before that.
+  // --timeout (src/parent/plans.ts): a retry's wait must leave at least one request's time before that.
   const accountOnly = config.rolloverAccountKey || config.registerOnly;
   const budget = new Deadline((accountOnly ? 0 : config.pollTimeoutMs) + 4 * config.requestTimeoutMs);
   const secureContext = loadTrust(config.caFile, process.env);
