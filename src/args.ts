@@ -5,17 +5,22 @@
 
 import yargs from 'yargs';
 import { canonicalIp } from './x509/ip.js';
+import { formatServer, parseServerAddress } from './dns01/propagation.js';
+import { PERSIST_CHALLENGE } from './acme/persist.js';
 import { KEY_TYPES, type KeyType } from './x509/keytypes.js';
 
 export const USAGE =
   'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] ' +
   '[-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
   '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-  '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--dated [--keep n]] [--version] domain [altnames...]\n' +
+  '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--dated [--keep n]] [--dns-server address[:port]] ' +
+  '[--version] domain [altnames...]\n' +
   '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] ' +
   '[--account-key-type type] [--user name] [--timeout seconds]\n' +
   '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
   '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]\n' +
+  '       acme-client --persist-records [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+  '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds] domain [altnames...]\n' +
   '       acme-client --version | --help';
 
 export class UsageError extends Error {
@@ -55,6 +60,10 @@ export interface Options {
   user?: string;
   /** --register: make the account (with -n its key too) and nothing else; no domain. */
   register: boolean;
+  /** --persist-records: print the dns-persist-01 records that authorize the account for the names, and nothing else. */
+  persistRecords: boolean;
+  /** --dns-server, with -t dns-persist-01: the resolver (ADDRESS:PORT, as Node's setServers takes it) asked for the records. */
+  dnsServer?: string;
   /** --isolation-report: describe each child's confinement and its cost, then exit. */
   isolationReport: boolean;
   /** --version: print the version and exit. */
@@ -102,10 +111,11 @@ const VALUE_LETTERS = {
 } as const;
 
 // Extensions are long options only; the classic letters keep their 2017 meaning.
-const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', help: 'help', 'no-ari': 'noAri', register: 'register', dated: 'dated' } as const;
+const LONG_FLAGS = { 'isolation-report': 'isolationReport', version: 'version', help: 'help', 'no-ari': 'noAri', register: 'register', dated: 'dated',
+  'persist-records': 'persistRecords' } as const;
 const LONG_VALUES = {
   server: 'server', user: 'user', profile: 'profile', 'ca-file': 'caFile', 'eab-kid': 'eabKid', 'eab-hmac-key-file': 'eabHmacKeyFile',
-  'preferred-chain': 'preferredChain', 'rollover-account-key': 'rolloverAccountKey', csr: 'csrFile',
+  'preferred-chain': 'preferredChain', 'rollover-account-key': 'rolloverAccountKey', csr: 'csrFile', 'dns-server': 'dnsServer',
 } as const;
 const LONG_SECONDS = { timeout: 'timeout', 'poll-timeout': 'pollTimeout' } as const;
 const LONG_KEY_TYPES = { 'account-key-type': 'accountKeyType', 'key-type': 'domainKeyType' } as const;
@@ -212,7 +222,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
   const verbose = parsed[VERBOSE_LETTER];
   const options: Options = {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false, register: false, isolationReport: false, version: false, help: false, noAri: false, dated: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, register: false, persistRecords: false, isolationReport: false, version: false, help: false, noAri: false, dated: false,
     verbose: typeof verbose === 'number' ? verbose : 0,
     // parse-positional-numbers is off, so every operand is still the string it was given as.
     names: parsed._.map((operand) => String(operand)),
@@ -241,6 +251,21 @@ export function parseCommandLine(argv: readonly string[]): Options {
   if (options.keep !== undefined && !options.dated) throw new UsageError('--keep goes with --dated');
   if ((options.eabKid === undefined) !== (options.eabHmacKeyFile === undefined)) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
   if (options.eabKid === '') throw new UsageError('--eab-kid: empty key identifier');
+  if (options.dnsServer !== undefined) {
+    // Only dns-persist-01 has acme-client ask the DNS itself.
+    if (options.challengeType !== PERSIST_CHALLENGE) throw new UsageError(`--dns-server goes with -t ${PERSIST_CHALLENGE}`);
+    try {
+      options.dnsServer = formatServer(parseServerAddress(options.dnsServer, '--dns-server', false));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  if (options.persistRecords) {
+    if (options.names.length === 0) throw new UsageError('--persist-records needs the domain names');
+    const stray = givenOptions(options).find((option) => !PERSIST_RECORDS_OPTIONS.has(option));
+    if (stray !== undefined) throw new UsageError(`--persist-records does not take ${stray}`);
+    return options;
+  }
   if (options.register) {
     if (options.names.length > 0) throw new UsageError('--register takes no domain');
     // As with --rollover-account-key: an option of a certificate run would be quietly ignored.
@@ -274,6 +299,9 @@ const ROLLOVER_OPTIONS = new Set(['--rollover-account-key', '-n', '-v', '-s', '-
 /** What --register takes besides itself, as the usage line gives them. */
 const REGISTER_OPTIONS = new Set(['--register', '-n', '-v', '-s', '-f', '--server', '--ca-file', '--eab-kid', '--eab-hmac-key-file', '--contact',
   '--account-key-type', '--user', '--timeout']);
+
+/** What --persist-records takes besides itself and the names: those of --register. */
+const PERSIST_RECORDS_OPTIONS = new Set([...REGISTER_OPTIONS, '--persist-records'].filter((option) => option !== '--register'));
 
 /** The options a parse set, spelled as on the command line. */
 function givenOptions(options: Options): string[] {

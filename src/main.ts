@@ -1,5 +1,6 @@
 // acme-client: the parent. It parses and checks the command line and hands the run to its mode
-// (src/modes/): issuing (the default), --register, --rollover-account-key or --isolation-report.
+// (src/modes/): issuing (the default), --register, --persist-records, --rollover-account-key or
+// --isolation-report.
 // Every mode spawns children, each confined, with a socketpair between each pair that talks (the C
 // original's star around netproc, plus certproc -> fileproc), closes its copies of the channels,
 // waits, and stops every child if the run outlives its deadline. The parent never reads a key, a
@@ -14,6 +15,7 @@ import { probeCapabilities, resolveUser } from './isolation.js';
 import { Invocation, roleConfigs } from './parent/plans.js';
 import { issue } from './modes/issue.js';
 import { register } from './modes/register.js';
+import { persistRecords } from './modes/persist-records.js';
 import { reportIsolation } from './modes/isolation-report.js';
 import { rolloverAccountKey } from './modes/rollover.js';
 
@@ -45,7 +47,8 @@ async function main(): Promise<number> {
   const external = opts.challengeType !== undefined;
   let names: string[];
   try {
-    names = checkNames(opts.names, external);
+    // --persist-records prints the records of wildcard names too.
+    names = checkNames(opts.names, external || opts.persistRecords);
   } catch (err) {
     if (!(err instanceof NameError)) throw err;
     warn(err.name, err.problem);
@@ -62,6 +65,7 @@ async function main(): Promise<number> {
   const invocation: Invocation = { opts, names, paths, csrFile, configs, user: resolveUser(opts.user), caps: await probe };
   if (opts.isolationReport) return await reportIsolation(invocation);
   if (opts.register) return await register(invocation);
+  if (opts.persistRecords) return await persistRecords(invocation);
   return await issue(invocation);
 }
 

@@ -4,7 +4,7 @@ import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Option
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false, help: false, noAri: false, dated: false,
+  newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, persistRecords: false, isolationReport: false, version: false, help: false, noAri: false, dated: false,
 };
 
 function expected(fields: Partial<Options> & { names: string[] }): Options {
@@ -37,12 +37,34 @@ test('USAGE is the getopt synopsis plus the long extensions', () => {
   assert.equal(USAGE, 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] ' +
     '[-f accountkey] [-k domainkey] [-t challenge] [--server url] [--user name] [--isolation-report] [--timeout seconds] ' +
     '[--poll-timeout seconds] [--profile name] [--no-ari] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-    '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--dated [--keep n]] [--version] domain [altnames...]\n' +
+    '[--contact uri] [--preferred-chain issuer] [--account-key-type type] [--key-type type] [--csr file] [--dated [--keep n]] [--dns-server address[:port]] ' +
+    '[--version] domain [altnames...]\n' +
     '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] [--account-key-type type] ' +
     '[--user name] [--timeout seconds]\n' +
     '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
     '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]\n' +
+    '       acme-client --persist-records [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
+    '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds] domain [altnames...]\n' +
     '       acme-client --version | --help');
+});
+
+// Would fail if --dns-server were taken without dns-persist-01 (where nothing asks the DNS) or
+// were passed on unchecked, or if --persist-records quietly ignored options of a certificate run.
+test('--dns-server goes with -t dns-persist-01, as ADDRESS[:PORT]', () => {
+  parsesTo(['-t', 'dns-persist-01', '--dns-server', '127.0.0.1:5353', 'example.org'], { challengeType: 'dns-persist-01', dnsServer: '127.0.0.1:5353', names: ['example.org'] });
+  parsesTo(['-t', 'dns-persist-01', '--dns-server=::1', 'example.org'], { challengeType: 'dns-persist-01', dnsServer: '[::1]:53', names: ['example.org'] });
+  rejectsWith(['--dns-server', '127.0.0.1', 'example.org'], '--dns-server goes with -t dns-persist-01');
+  rejectsWith(['-t', 'dns-01', '--dns-server', '127.0.0.1', 'example.org'], '--dns-server goes with -t dns-persist-01');
+  rejectsWith(['-t', 'dns-persist-01', '--dns-server', 'ns.example.org', 'example.org'], '--dns-server: not an IP address with an optional :port: ns.example.org');
+});
+
+test('--persist-records: the names, and the options of --register alone', () => {
+  parsesTo(['--persist-records', '-n', '-f', '/a.pem', 'example.org', '*.example.org'],
+    { persistRecords: true, newAccountKey: true, accountKey: '/a.pem', names: ['example.org', '*.example.org'] });
+  rejectsWith(['--persist-records'], '--persist-records needs the domain names');
+  rejectsWith(['--persist-records', '-k', '/k.pem', 'example.org'], '--persist-records does not take -k');
+  rejectsWith(['--persist-records', '-t', 'dns-persist-01', 'example.org'], '--persist-records does not take -t');
+  rejectsWith(['--persist-records', '--register', 'example.org'], '--persist-records does not take --register');
 });
 
 test('--dated, and --keep with it: a count from 1 to 1000', () => {

@@ -7,7 +7,7 @@ import { Failure } from '../src/log.js';
 function options(fields: Partial<Options> = {}): Options {
   return {
     backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
-    newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, isolationReport: false, version: false, help: false, noAri: false, dated: false,
+    newDomainKey: false, mustStaple: false, revoke: false, staging: false, verbose: 0, register: false, persistRecords: false, isolationReport: false, version: false, help: false, noAri: false, dated: false,
     names: ['example.org'], ...fields,
   };
 }

@@ -117,6 +117,8 @@ export interface Challenge {
   url: string;
   status: ChallengeStatus;
   token: string | null;
+  /** dns-persist-01: the names by which the record may name the CA (lower case, no trailing dot). */
+  issuerDomainNames: string[] | null;
   error: Problem | null;
 }
 export interface Authorization {
@@ -159,6 +161,19 @@ function token(o: Json, subject: string): string | null {
   return v;
 }
 
+/** The draft's limit on issuer-domain-names; each must be a domain name, as it goes into a record. */
+const MAX_ISSUER_DOMAIN_NAMES = 10;
+const DOMAIN = /^[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*$/;
+
+function issuerDomainNames(o: Json): string[] | null {
+  if (o['issuer-domain-names'] === undefined) return null;
+  const names = c.stringArray(o, 'issuer-domain-names', MAX_ISSUER_DOMAIN_NAMES).map((name) => name.toLowerCase().replace(/\.$/, ''));
+  if (names.length === 0 || !names.every((name) => name.length <= 253 && DOMAIN.test(name))) {
+    throw new c.ShapeError('issuer-domain-names is not a list of domain names');
+  }
+  return names;
+}
+
 export function parseChallenge(o: Json, subject: string): Challenge {
   return shaped(subject, () => {
     const challengeUrl = url(o, 'url', subject);
@@ -167,6 +182,7 @@ export function parseChallenge(o: Json, subject: string): Challenge {
       url: challengeUrl,
       status: status(o, ['pending', 'processing', 'valid', 'invalid'] as const),
       token: token(o, challengeUrl),
+      issuerDomainNames: issuerDomainNames(o),
       error: o.error === undefined ? null : parseProblem(o.error),
     };
   });

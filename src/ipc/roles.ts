@@ -42,6 +42,10 @@ export interface NetConfig {
   requestFromCertproc: boolean;
   /** --register: the account and nothing else; only acctproc is there. */
   registerOnly: boolean;
+  /** --persist-records: the account, an order to learn the CA's issuer domain name, the records printed; only acctproc is there. */
+  persistRecords: boolean;
+  /** -t dns-persist-01 --dns-server: the resolver asked for the records (ADDRESS:PORT); null, the system's. */
+  dnsServer: string | null;
   verbose: number;
   /** --ca-file: trusted for the CA's API besides the system store, read before netproc drops root. */
   caFile: string | null;
@@ -125,7 +129,8 @@ export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
       contact: c.stringArray(m, 'contact', 100),
       preferredChain: c.optionalString(m, 'preferredChain', 1024),
       rolloverAccountKey: c.boolean(m, 'rolloverAccountKey'),
-      requestFromCertproc: c.boolean(m, 'requestFromCertproc'), registerOnly: c.boolean(m, 'registerOnly') };
+      requestFromCertproc: c.boolean(m, 'requestFromCertproc'), registerOnly: c.boolean(m, 'registerOnly'),
+      persistRecords: c.boolean(m, 'persistRecords'), dnsServer: c.optionalString(m, 'dnsServer', 64) };
   },
   acctproc: (v) => {
     const m = c.object(v, 'config');

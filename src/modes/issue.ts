@@ -10,6 +10,7 @@ import { lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Options } from '../args.js';
+import { PERSIST_CHALLENGE } from '../acme/persist.js';
 import { EXIT_CHANGED, FD, Role } from '../ipc/roles.js';
 import { Failure, debug, warn } from '../log.js';
 import type { Paths } from '../defaults.js';
@@ -30,7 +31,8 @@ export async function issue({ opts, names, paths, csrFile, configs, user, caps }
   try {
     // Every request and the wait for the CA are bounded; this bounds the whole run, whatever hangs.
     const deadlineMs = configs.netproc.pollTimeoutMs + 5 * configs.netproc.requestTimeoutMs;
-    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths), csrFile === null);
+    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths), csrFile === null,
+      opts.challengeType !== PERSIST_CHALLENGE);
   } finally {
     spawner.cleanUp();
   }
@@ -141,7 +143,8 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
  * On "ask" (the CA's renewal window decides) netproc and fileproc follow, and the children that
  * hold the keys or publish challenges come only on "work".
  */
-async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean): Promise<number> {
+async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean,
+  withChngproc: boolean): Promise<number> {
   // Each child's end is listened for from its start: one may end while the parent awaits another.
   const run = new Run();
   const spawnOne = (role: Role, stdio: StdioOptions): ChildProcess => run.add(role, spawner.start(role, { stdio }));
@@ -165,7 +168,8 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
     spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(from, 3), 'pipe']);
     // With --csr there is no keyproc: certproc hands netproc the request, and netproc leaves fd 4 alone.
     const key = withKeyproc ? spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(from, 4), 'pipe']) : null;
-    spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(from, 5), 'pipe']);
+    // dns-persist-01 publishes nothing: there is no chngproc, and netproc leaves fd 5 alone.
+    if (withChngproc) spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(from, 5), 'pipe']);
     // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and
     // the writing come last. keyproc and fileproc start at a lower priority, so that on a machine
     // with fewer cores than children the conversation begins first.

@@ -6,7 +6,12 @@ import { Invocation, planAll } from '../parent/plans.js';
 import { Spawner, runAccountPair } from '../parent/spawn.js';
 
 /** --register: the account (with -n its key first), and nothing else; 0 once it exists. */
-export async function register({ opts, paths, configs, user, caps }: Invocation): Promise<number> {
+export function register(invocation: Invocation): Promise<number> {
+  return accountOnly(invocation, 'ignore');
+}
+
+/** The account (with -n its key first), then whatever netproc's config asks of it, printing on `netStdout`. */
+export async function accountOnly({ opts, paths, configs, user, caps }: Invocation, netStdout: 'ignore' | 'inherit'): Promise<number> {
   const accountKeyExists = readable(paths.accountKey, false);
   const problems: [string, string][] = [];
   if (!accountKeyExists && !opts.newAccountKey) problems.push([paths.accountKey, '-f file must exist']);
@@ -17,7 +22,7 @@ export async function register({ opts, paths, configs, user, caps }: Invocation)
   for (const missing of caps.missing) warn('isolation', missing);
   const spawner = new Spawner(configs, planAll(opts, paths, configs, user, caps), caps);
   try {
-    const { outcomes, overdue } = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
+    const { outcomes, overdue } = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs, netStdout);
     if (overdue) return 1;
     return outcomes.every((o) => o.code === 0 && o.signal === null) ? 0 : 1;
   } finally {

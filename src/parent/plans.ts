@@ -36,6 +36,8 @@ export function roleConfigs(opts: Options, names: string[], paths: Paths, server
       rolloverAccountKey: opts.rolloverAccountKey !== undefined,
       requestFromCertproc: csrFile !== null,
       registerOnly: opts.register,
+      persistRecords: opts.persistRecords,
+      dnsServer: opts.dnsServer ?? null,
     },
     acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE,
       eab: opts.eabKid === undefined || opts.eabHmacKeyFile === undefined ? null : { kid: opts.eabKid, keyFile: resolve(opts.eabHmacKeyFile) },

@@ -176,14 +176,15 @@ export class Run {
 }
 
 /**
- * netproc and acctproc alone (--rollover-account-key, --register): netproc's fds 4-6 (keyproc,
- * chngproc, certproc) stay closed, and it opens only acctproc's channel.
+ * netproc and acctproc alone (--rollover-account-key, --register, --persist-records): netproc's
+ * fds 4-6 (keyproc, chngproc, certproc) stay closed, and it opens only acctproc's channel. Its
+ * standard output is the run's only with --persist-records, which prints there.
  */
-export async function runAccountPair(spawner: Spawner, deadlineMs: number): Promise<{ outcomes: Outcome[]; overdue: boolean }> {
+export async function runAccountPair(spawner: Spawner, deadlineMs: number, netStdout: 'ignore' | 'inherit' = 'ignore'): Promise<{ outcomes: Outcome[]; overdue: boolean }> {
   const run = new Run();
   run.forwardSignals();
   const deadline = run.deadline(deadlineMs);
-  const net = run.add('netproc', spawner.start('netproc', { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] }));
+  const net = run.add('netproc', spawner.start('netproc', { stdio: ['ignore', netStdout, 'inherit', 'pipe', 'ignore', 'ignore', 'ignore', 'pipe'] }));
   const channel = net.stdio[FD.netproc.acct] as Readable;
   run.add('acctproc', spawner.start('acctproc', { stdio: ['ignore', 'ignore', 'inherit', channel, 'pipe'] }));
   channel.destroy();

@@ -14,7 +14,9 @@
 // acctproc, keyproc and chngproc may start only once certproc has decided: netproc writes to none
 // of them before it has heard from acctproc.
 // With --rollover-account-key acctproc is its only peer, and rolloverAccountKey its whole work;
-// with --register, findAccount. With --csr there is no keyproc: certproc hands over the request.
+// with --register, findAccount; with --persist-records, printPersistRecords. With --csr there is
+// no keyproc: certproc hands over the request. With -t dns-persist-01 there is no chngproc:
+// netproc reads each name's standing record itself (checkPersistRecord) before the CA looks.
 
 import { runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
@@ -29,7 +31,9 @@ import { HttpClient } from '../acme/http.js';
 import type { FlattenedJws } from '../acme/jws.js';
 import { Deadline, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
 import { checkTrustDirectories, loadTrust } from '../acme/trust.js';
-import { Authorization, Order, describeProblem } from '../acme/types.js';
+import { Authorization, Challenge, Order, describeProblem } from '../acme/types.js';
+import { PERSIST_CHALLENGE, persistProblem, persistRecordName, persistRecords, recordSafe } from '../acme/persist.js';
+import { Resolver } from 'node:dns/promises';
 import { Failure, debug, warn } from '../log.js';
 import { topIssuerCommonName } from '../x509/chain.js';
 
@@ -53,7 +57,8 @@ interface Peers {
   acct: Channel<AcctToNet, NetToAcct>;
   /** null with --csr: certproc hands over the request. */
   key: Channel<KeyToNet, NetToKey> | null;
-  chng: Channel<ChngToNet, NetToChng>;
+  /** null with -t dns-persist-01: nothing is published. */
+  chng: Channel<ChngToNet, NetToChng> | null;
   cert: Channel<CertToNet, NetToCert>;
 }
 
@@ -225,10 +230,11 @@ async function loadDirectory(acme: AcmeClient, config: NetConfig): Promise<void>
  * §7.3: the account of acctproc's key, with the contacts asked for; a key made in this run is known
  * to have none yet.
  */
-async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetConfig): Promise<void> {
+async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetConfig): Promise<string> {
   const { alg, created } = await signer.ready;
   const accountUrl = await acme.account(created, { contact: config.contact, externalAccountBinding: (url) => signer.externalAccountBinding(url) });
   debug(accountUrl, `using account (${alg})`);
+  return accountUrl;
 }
 
 /** A revocation, once certproc has named the certificate: keyproc and chngproc have no part in it. */
@@ -246,7 +252,7 @@ async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: stri
  */
 async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>, budget: Deadline): Promise<void> {
   await loadDirectory(acme, config);
-  await findAccount(acme, signer, config);
+  const accountUrl = await findAccount(acme, signer, config);
   // --poll-timeout from the order on (its first authorization is fetched next), but never past the
   // run's budget less one request: retried server errors may have used some of it, and an order
   // still processing must be handed to certproc to keep before the parent's deadline stops the run.
@@ -258,10 +264,10 @@ async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, conf
       const { url, order } = await createOrder(acme, config, verdict.replaces);
       const deadline = pollDeadline();
       try {
-        await authorize(acme, order, signer, peers.chng, config, deadline);
+        await authorize(acme, order, signer, peers.chng, config, deadline, accountUrl);
       } finally {
         // Validation is over, or failed: chngproc may now remove what it published.
-        peers.chng.close();
+        peers.chng?.close();
       }
       valid = await finalizeOrder(acme, url, order, (await request).csr, config, deadline);
     }
@@ -271,7 +277,7 @@ async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, conf
     throw new Failure(err.subject, `${err.problem}; the next run looks at this order first`);
   } finally {
     // A resumed order publishes nothing: chngproc may go (closed once already otherwise; harmless).
-    peers.chng.close();
+    peers.chng?.close();
   }
   const chain = await downloadCertificate(acme, valid, config);
   await send(peers.cert, { op: 'chain', pem: chain, publicKey: (await request).publicKey, renewalInfo: acme.directory.renewalInfo !== null });
@@ -373,10 +379,12 @@ async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string
  * valid. With -t the caller sees one challenge at a time, in command-line order, each confirmed
  * before the CA is told. chngproc may remove what it published once this returns or throws.
  */
-async function authorize(acme: AcmeClient, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline): Promise<void> {
+async function authorize(acme: AcmeClient, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline, accountUrl: string): Promise<void> {
   const fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => ({ url, ...(await acme.authorization(url)) }));
   const pending = fetched.filter((f) => f.authz.status === 'pending');
-  if (pending.length > 0) {
+  if (pending.length > 0 && chng === null) {
+    await answerFromRecords(acme, pending, config, accountUrl);
+  } else if (pending.length > 0 && chng !== null) {
     const publish = publisher(acme, chng, config, await signer.thumbprint());
     if (config.external) {
       const position = (a: Authorization): number => config.names.indexOf(displayName(a));
@@ -406,18 +414,105 @@ function displayName(authz: Authorization): string {
   return authz.wildcard ? `*.${authz.identifier}` : authz.identifier;
 }
 
+/**
+ * The challenge of config.challengeType that this authorization still waits on; null when it has
+ * one no longer pending (being validated, or valid).
+ */
+function pendingChallenge(url: string, authz: Authorization, config: NetConfig): Challenge | null {
+  const challenge = authz.challenges.find((c) => c.type === config.challengeType);
+  if (!challenge) throw new Failure(url, `no ${config.challengeType} challenge`);
+  if (challenge.status === 'invalid') throw new Failure(authz.identifier, `validation failed: ${challenge.error ? describeProblem(challenge.error) : 'no detail'}`);
+  return challenge.status === 'pending' ? challenge : null;
+}
+
+/** How long one DNS question may take, tries included: a resolver that does not answer is a failure, not a wait. */
+const DNS_OPTIONS = { timeout: 3000, tries: 2 };
+const NO_RECORD = new Set(['ENODATA', 'ENOTFOUND']);
+
+/**
+ * The TXT records at `recordName`, each its strings joined (RFC 7208 §3.3 style), through
+ * --dns-server or the system's resolver; none when the name has none or does not exist.
+ */
+async function txtRecords(resolver: Resolver, recordName: string, config: NetConfig): Promise<string[]> {
+  try {
+    return (await resolver.resolveTxt(recordName)).map((strings) => strings.join(''));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    if (NO_RECORD.has(code)) return [];
+    throw new Failure(recordName, `TXT lookup through ${config.dnsServer ?? 'the system resolver'} failed: ${code}`);
+  }
+}
+
+/**
+ * Reads the standing record of one pending dns-persist-01 authorization; null when it authorizes
+ * this account for the name (the CA will look at the same name), else what is wrong with it.
+ */
+async function checkPersistRecord(resolver: Resolver, url: string, authz: Authorization, config: NetConfig, accountUrl: string): Promise<string | null> {
+  const challenge = pendingChallenge(url, authz, config);
+  if (challenge === null) return null;
+  if (challenge.issuerDomainNames === null) throw new Failure(challenge.url, 'dns-persist-01 challenge without issuer-domain-names');
+  const recordName = persistRecordName(displayName(authz));
+  const records = await txtRecords(resolver, recordName, config);
+  const problem = persistProblem(records, recordName, { issuers: challenge.issuerDomainNames, accountUrl, wildcard: authz.wildcard, now: Date.now() });
+  if (problem === null) debug(displayName(authz), `${recordName} authorizes ${accountUrl}`);
+  return problem;
+}
+
+/**
+ * -t dns-persist-01: every name's standing record is read first, and every one that would fail is
+ * said, in command-line order, before the CA is asked to look at any (a failed validation counts
+ * against the account at Let's Encrypt); then each pending challenge is answered.
+ */
+async function answerFromRecords(acme: AcmeClient, pending: { url: string; authz: Authorization }[], config: NetConfig, accountUrl: string): Promise<void> {
+  const resolver = new Resolver(DNS_OPTIONS);
+  if (config.dnsServer !== null) resolver.setServers([config.dnsServer]);
+  const position = (a: Authorization): number => config.names.indexOf(displayName(a));
+  const ordered = [...pending].sort((a, b) => position(a.authz) - position(b.authz));
+  const problems = await mapLimited(ordered, CONCURRENT_AUTHORIZATIONS, (f) => checkPersistRecord(resolver, f.url, f.authz, config, accountUrl));
+  const failures = ordered.flatMap((f, i) => (problems[i] === null || problems[i] === undefined ? [] : [new Failure(displayName(f.authz), problems[i] as string)]));
+  // Said in order: the last is the run's failure, which netproc's end reports.
+  for (const failure of failures.slice(0, -1)) warn(failure.subject, failure.problem);
+  if (failures.length > 0) throw failures[failures.length - 1] as Failure;
+  await mapLimited(ordered, CONCURRENT_AUTHORIZATIONS, async ({ url, authz }) => {
+    const challenge = pendingChallenge(url, authz, config);
+    if (challenge === null) return;
+    await acme.respond(challenge.url);
+    debug(displayName(authz), 'dns-persist-01 challenge answered');
+  });
+}
+
+/**
+ * --persist-records: the account (created if need be, as --register does), then an order for the
+ * names, only to read the CA's issuer domain name from a dns-persist-01 challenge; nothing is
+ * answered, and the order is left to expire. The records go to standard output, one a line.
+ */
+async function printPersistRecords(acme: AcmeClient, signer: AccountSigner, config: NetConfig): Promise<void> {
+  const accountUrl = await findAccount(acme, signer, config);
+  if (!recordSafe(accountUrl)) throw new Failure(accountUrl, 'the account URL cannot stand in a TXT record (space, quote, ";" or "\\" in it)');
+  const { order } = await acme.newOrder(config.names, { profile: null, replaces: null });
+  const fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => (await acme.authorization(url)).authz);
+  for (const authz of fetched) {
+    if (!authz.challenges.some((c) => c.type === PERSIST_CHALLENGE)) throw new Failure(displayName(authz), 'the CA offers no dns-persist-01 challenge for this name');
+  }
+  const issuer = fetched.flatMap((authz) => authz.challenges).find((c) => c.type === PERSIST_CHALLENGE && c.issuerDomainNames !== null)?.issuerDomainNames?.[0];
+  if (issuer === undefined) throw new Failure(config.directoryUrl, 'no dns-persist-01 challenge names the issuer domain (issuer-domain-names)');
+  debug(issuer, 'issuer domain name, from the dns-persist-01 challenge');
+  const lines = persistRecords(config.names, issuer, accountUrl);
+  await new Promise<void>((resolve, reject) => {
+    process.stdout.write(`${lines.join('\n')}\n`, (err) => (err ? reject(new Failure('<stdout>', err.message)) : resolve()));
+  });
+}
+
 /** Publishes one authorization's challenge through chngproc, then tells the CA to look (§7.5.1). */
-function publisher(acme: AcmeClient, chng: Peers['chng'], config: NetConfig, thumbprint: string): (url: string, authz: Authorization) => Promise<void> {
+function publisher(acme: AcmeClient, chng: Channel<ChngToNet, NetToChng>, config: NetConfig, thumbprint: string): (url: string, authz: Authorization) => Promise<void> {
   // chngproc acks each published challenge by id.
   const acks = new Replies<ChngToNet>('chngproc');
   (async () => {
     for (;;) acks.deliver(await receive(chng));
   })().catch((err: Error) => acks.abandon(err));
   return async (url, authz) => {
-    const challenge = authz.challenges.find((c) => c.type === config.challengeType);
-    if (!challenge) throw new Failure(url, `no ${config.challengeType} challenge`);
-    if (challenge.status === 'invalid') throw new Failure(authz.identifier, `validation failed: ${challenge.error ? describeProblem(challenge.error) : 'no detail'}`);
-    if (challenge.status !== 'pending') return;
+    const challenge = pendingChallenge(url, authz, config);
+    if (challenge === null) return;
     if (challenge.token === null) throw new Failure(challenge.url, 'challenge has no token');
     const identifier = displayName(authz);
     const { id, reply } = acks.take();
@@ -545,7 +640,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
   // The trust store and --ca-file are all netproc needs of root's: a root-only file works.
   // The parent stops a run after --poll-timeout plus five --timeout, an account-only run after five
   // --timeout (src/parent/plans.ts): a retry's wait must leave at least one request's time before that.
-  const accountOnly = config.rolloverAccountKey || config.registerOnly;
+  const accountOnly = config.rolloverAccountKey || config.registerOnly || config.persistRecords;
   const budget = new Deadline((accountOnly ? 0 : config.pollTimeoutMs) + 4 * config.requestTimeoutMs);
   const secureContext = loadTrust(config.caFile, process.env);
   await confine();
@@ -557,7 +652,9 @@ runChild('netproc', async (config: NetConfig, confine) => {
   if (accountOnly) {
     try {
       // --register: the account of acctproc's key, created if there is none (findAccount), and nothing else.
-      return await withAccountOnly(config, http, budget, config.registerOnly ? (acme, signer) => findAccount(acme, signer, config) : rolloverAccountKey);
+      const step = config.persistRecords ? (acme: AcmeClient, signer: AccountSigner) => printPersistRecords(acme, signer, config)
+        : config.registerOnly ? async (acme: AcmeClient, signer: AccountSigner) => void (await findAccount(acme, signer, config)) : rolloverAccountKey;
+      return await withAccountOnly(config, http, budget, step);
     } finally {
       http.close();
     }
@@ -565,7 +662,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
   const peers: Peers = {
     acct: new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet),
     key: config.requestFromCertproc ? null : new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
-    chng: new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
+    chng: config.challengeType === PERSIST_CHALLENGE ? null : new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
     cert: new Channel(FD.netproc.cert, 'certproc', parseCertToNet),
   };
   try {
@@ -584,7 +681,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
     // chngproc is needed until the validation is over (issue() closes its channel then), and
     // keyproc until its request has come.
     const request = checked !== null ? Promise.resolve(checked) : (csr as Promise<KeyToNet>);
-    await unlessPeerGone(issue(acme, signer, peers, config, verdict, request, budget), [peers.acct, peers.chng, peers.cert],
+    await unlessPeerGone(issue(acme, signer, peers, config, verdict, request, budget), [peers.acct, ...(peers.chng === null ? [] : [peers.chng]), peers.cert],
       [request.then(() => NEVER)]);
   } catch (err) {
     // A peer that hung up has already said why; netproc's part ends quietly.

@@ -1,0 +1,139 @@
+// dns-persist-01: the record reader and judge (no network), then end to end against Pebble 2.10
+// with the records set through pebble-challtestsrv: --persist-records prints what to publish,
+// -t dns-persist-01 issues with no challenge published and no chngproc, and every wrong or
+// missing record is said, one line each, before the CA is asked to look at any.
+//
+// What would make each fail: a record judged without its accounturi, policy or persistUntil (the
+// error run issues, or Pebble's own refusal comes instead of ours); chngproc started, or a
+// challenge answered before every record is read (the POST /chalZ/ count); --persist-records
+// with another issuer or without policy=wildcard (the printed records differ).
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { childrenStarted, ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
+import { parsePersistRecord, persistProblem, persistRecords } from '../src/acme/persist.js';
+
+const ACCOUNT = 'https://ca.example/acct/1';
+const wanted = { issuers: ['ca.example'], accountUrl: ACCOUNT, wildcard: false, now: Date.UTC(2026, 11, 6) };
+const NAME = '_validation-persist.example.org';
+
+test('parsePersistRecord: read as Pebble reads it', () => {
+  assert.deepEqual(parsePersistRecord(' CA.Example. ; AccountURI = https://ca.example/acct/1 ;; Policy=WILDCARD; persistUntil=1735689600; other=x'),
+    { issuer: 'ca.example', accountUri: ACCOUNT, policy: 'wildcard', persistUntil: 1735689600 });
+  assert.deepEqual(parsePersistRecord('ca.example; accounturi=a; accounturi=b'), { problem: 'accounturi given twice' });
+  assert.deepEqual(parsePersistRecord('ca.example; policy=wildcard'), { problem: 'no accounturi' });
+  assert.deepEqual(parsePersistRecord('; accounturi=x'), { problem: 'no issuer domain name before the first ";"' });
+  assert.deepEqual(parsePersistRecord('ca.example; accounturi=x; persistUntil=soon'), { problem: 'persistUntil is not a Unix time: soon' });
+  assert.deepEqual(parsePersistRecord('ca.example; accounturi=x; wildcard'), { problem: 'parameter without "=": wildcard' });
+});
+
+test('persistProblem: the closest record says what is wrong', () => {
+  const good = `ca.example; accounturi=${ACCOUNT}`;
+  assert.equal(persistProblem([good], NAME, wanted), null);
+  assert.equal(persistProblem(['v=spf1 -all', good], NAME, wanted), null, 'any one record will do');
+  assert.match(persistProblem([], NAME, wanted) ?? '', /^no TXT record at _validation-persist\.example\.org: /);
+  assert.equal(persistProblem([`other.example; accounturi=${ACCOUNT}`], NAME, wanted),
+    `TXT record at ${NAME} is for another CA, other.example (this CA is ca.example)`);
+  // Another CA's record and ours for another account: ours is the one that is closer.
+  assert.equal(persistProblem([`other.example; accounturi=${ACCOUNT}`, 'ca.example; accounturi=https://ca.example/acct/2'], NAME, wanted),
+    `TXT record at ${NAME} names another account, https://ca.example/acct/2 (this account is ${ACCOUNT})`);
+  assert.equal(persistProblem([good], NAME, { ...wanted, wildcard: true }), `TXT record at ${NAME} has no policy=wildcard, which a wildcard name needs`);
+  assert.equal(persistProblem([`${good}; policy=wildcard`], NAME, { ...wanted, wildcard: true }), null);
+  assert.equal(persistProblem([`${good}; persistUntil=1000000000`], NAME, wanted),
+    `TXT record at ${NAME} expired at 2001-09-09T01:46:40Z (persistUntil=1000000000)`);
+  assert.equal(persistProblem([`${good}; persistUntil=${wanted.now / 1000 + 1}`], NAME, wanted), null);
+  assert.equal(persistProblem(['v=spf1 -all'], NAME, wanted), `TXT record at ${NAME} is not a dns-persist-01 record (no accounturi): "v=spf1 -all"`);
+});
+
+test('persistRecords: one record per name, policy=wildcard where a wildcard shares it, long values split', () => {
+  assert.deepEqual(persistRecords(['example.org', '*.example.org', 'www.example.org'], 'ca.example', ACCOUNT), [
+    `_validation-persist.example.org. IN TXT "ca.example; accounturi=${ACCOUNT}; policy=wildcard"`,
+    `_validation-persist.www.example.org. IN TXT "ca.example; accounturi=${ACCOUNT}"`,
+  ]);
+  const long = `https://ca.example/${'a'.repeat(300)}`;
+  const [line] = persistRecords(['example.org'], 'ca.example', long);
+  assert.equal(line, `_validation-persist.example.org. IN TXT "ca.example; accounturi=${long.slice(0, 255 - 23)}" "${long.slice(255 - 23)}"`);
+});
+
+const skip = needsRootAndLab(labUnavailable);
+
+describe('dns-persist-01 against Pebble 2.10', { skip }, () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await startLab();
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+  const env = (): NodeJS.ProcessEnv => ({ NODE_EXTRA_CA_CERTS: lab.tlsCaFile });
+  const setTxt = async (host: string, value: string): Promise<void> => {
+    const res = await fetch(`${lab.challtestsrvUrl}/set-txt`, { method: 'POST', body: JSON.stringify({ host, value }) });
+    assert.equal(res.status, 200);
+  };
+  /** Challenges answered at Pebble since `from` (its request log's length then). */
+  const answered = (from: number): number => lab.requestLog().slice(from).split('\n').filter((l) => / POST \/chalZ\/\S* -> calling handler\(\)$/.test(l)).length;
+  const setup = (): { w: ReturnType<typeof workDir>; acct: string; issueArgs: string[] } => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    return { w, acct, issueArgs: ['--server', lab.directoryUrl, '-c', w.certs, '-f', acct, '-k', dom, '-t', 'dns-persist-01', '--dns-server', `127.0.0.1:${lab.dnsPort}`] };
+  };
+  /** --persist-records for `names`: the account's URL and the lines printed. */
+  const records = async (acct: string, names: string[]): Promise<{ account: string; lines: string[] }> => {
+    const run = await runClient(['--persist-records', '--server', lab.directoryUrl, '-f', acct, ...names], { env: env() });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    const lines = run.stdout.split('\n').slice(0, -1);
+    const account = /accounturi=(https:\/\/\S+?)[;"]/.exec(lines[0] ?? '')?.[1];
+    assert.ok(account !== undefined, run.stdout);
+    return { account, lines };
+  };
+
+  test('--persist-records, then -t dns-persist-01 issues for an apex and a wildcard: no challenge published, no chngproc', async () => {
+    const { w, acct, issueArgs } = setup();
+    const { account, lines } = await records(acct, ['apex.persist.test', '*.wild.persist.test']);
+    // The issuer domain name is the challenge's issuer-domain-names: Pebble's is pebble.letsencrypt.org.
+    assert.deepEqual(lines, [
+      `_validation-persist.apex.persist.test. IN TXT "pebble.letsencrypt.org; accounturi=${account}"`,
+      `_validation-persist.wild.persist.test. IN TXT "pebble.letsencrypt.org; accounturi=${account}; policy=wildcard"`,
+    ]);
+    for (const line of lines) {
+      const [, host, value] = /^(\S+) IN TXT "(.*)"$/.exec(line) as unknown as [string, string, string];
+      await setTxt(host, value);
+    }
+    const from = lab.requestLog().length;
+    const run = await runClient(['-v', ...issueArgs, 'apex.persist.test', '*.wild.persist.test'], { env: env() });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, '', 'nothing for a caller to do');
+    assert.deepEqual(childrenStarted(run.stderr), ['acctproc', 'certproc', 'fileproc', 'keyproc', 'netproc']);
+    assert.equal(answered(from), 2);
+    assert.equal(new X509Certificate(readFileSync(join(w.certs, 'cert.pem'))).subjectAltName, 'DNS:apex.persist.test, DNS:*.wild.persist.test');
+  });
+
+  test('every missing or wrong record is said, in command-line order, and no challenge is answered', async () => {
+    const { w, acct, issueArgs } = setup();
+    const { account } = await records(acct, ['ok.persist.test']);
+    await setTxt('_validation-persist.ok.persist.test.', `pebble.letsencrypt.org; accounturi=${account}`);
+    await setTxt('_validation-persist.other-account.persist.test.', 'pebble.letsencrypt.org; accounturi=https://127.0.0.1:1/my-account/1');
+    await setTxt('_validation-persist.nopolicy.persist.test.', `pebble.letsencrypt.org; accounturi=${account}`);
+    await setTxt('_validation-persist.expired.persist.test.', `pebble.letsencrypt.org; accounturi=${account}; persistUntil=1000000000`);
+    await setTxt('_validation-persist.other-ca.persist.test.', `ca.example; accounturi=${account}`);
+    const from = lab.requestLog().length;
+    const run = await runClient([...issueArgs, 'ok.persist.test', 'none.persist.test', 'other-account.persist.test', '*.nopolicy.persist.test',
+      'expired.persist.test', 'other-ca.persist.test'], { env: env() });
+    assert.equal(run.status, 1);
+    const rn = (name: string): string => `_validation-persist.${name}.persist.test`;
+    assert.deepEqual(run.stderr.split('\n').slice(0, -1), [
+      `acme-client: none.persist.test: no TXT record at ${rn('none')}: publish the one acme-client --persist-records prints`,
+      `acme-client: other-account.persist.test: TXT record at ${rn('other-account')} names another account, https://127.0.0.1:1/my-account/1 (this account is ${account})`,
+      `acme-client: *.nopolicy.persist.test: TXT record at ${rn('nopolicy')} has no policy=wildcard, which a wildcard name needs`,
+      `acme-client: expired.persist.test: TXT record at ${rn('expired')} expired at 2001-09-09T01:46:40Z (persistUntil=1000000000)`,
+      `acme-client: other-ca.persist.test: TXT record at ${rn('other-ca')} is for another CA, ca.example (this CA is pebble.letsencrypt.org)`,
+    ]);
+    assert.equal(answered(from), 0, 'the CA is not asked to look while any record is wrong');
+    assert.deepEqual(readdirSync(w.certs), []);
+  });
+});
