@@ -11,10 +11,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { childrenStarted, ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
+import { Lab, freePorts, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { childrenStarted, ecKeys, needsRootAndLab, openssl, runClient, workDir } from './helpers.js';
+import { spawnServer } from './serverproc.js';
 import { parsePersistRecord, persistProblem, persistRecords } from '../src/acme/persist.js';
 
 const ACCOUNT = 'https://ca.example/acct/1';
@@ -135,5 +136,51 @@ describe('dns-persist-01 against Pebble 2.10', { skip }, () => {
     ]);
     assert.equal(answered(from), 0, 'the CA is not asked to look while any record is wrong');
     assert.deepEqual(readdirSync(w.certs), []);
+  });
+
+  // Would fail if the block ran acme-client without -t dns-persist-01 or its --dns-server (no
+  // certificate), or if a missing record came back as 500 rather than 421 with its reason.
+  test('acme-client-server: a dns-persist01 block issues through the records printed for the service\'s account; a name without one is 421', async () => {
+    const w = workDir();
+    const [sign] = (await freePorts(1)) as [number];
+    const configFile = join(w.dir, 'server.ini');
+    const accountDir = join(w.dir, 'account');
+    writeFileSync(configFile, `[account]
+dir = ${accountDir}
+acme-server = ${lab.directoryUrl}
+[mgmt]
+listener = 127.0.0.1:${sign}
+[verification "persist"]
+type = dns-persist01
+dns-server = 127.0.0.1:${lab.dnsPort}
+[auth "local"]
+ip = 127.0.0.1
+domain = *.srv.persist.test
+`);
+    const registered = spawnServer(['--register', '--agree-tos', '-f', configFile], env(), w.dir);
+    assert.deepEqual(await registered.exited, { code: 0, signal: null }, registered.stderr());
+    const { lines } = await records(join(accountDir, 'account.pem'), ['a.srv.persist.test']);
+    const [, host, value] = /^(\S+) IN TXT "(.*)"$/.exec(lines[0] ?? '') as unknown as [string, string, string];
+    await setTxt(host, value);
+    const server = spawnServer(['-v', '-f', configFile], env(), w.dir);
+    try {
+      await server.logged(/listening for POST \/sign/);
+      const post = async (name: string): Promise<{ status: number; body: string }> => {
+        const key = join(w.dir, `${name}.key`);
+        writeFileSync(key, openssl(['genrsa', '2048']));
+        const csr = openssl(['req', '-new', '-key', key, '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`]);
+        const res = await fetch(`http://127.0.0.1:${sign}/sign`, { method: 'POST', body: csr });
+        return { status: res.status, body: await res.text() };
+      };
+      const issued = await post('a.srv.persist.test');
+      assert.equal(issued.status, 200, issued.body);
+      assert.equal(new X509Certificate(issued.body).subjectAltName, 'DNS:a.srv.persist.test');
+      const refused = await post('b.srv.persist.test');
+      assert.equal(refused.status, 421);
+      assert.match(refused.body, /^validation failed: b\.srv\.persist\.test: no TXT record at _validation-persist\.b\.srv\.persist\.test: /);
+    } finally {
+      server.proc.kill('SIGTERM');
+      await server.exited;
+    }
   });
 });

@@ -84,6 +84,14 @@ test('the Management Server\'s example: every section and key, repeated keys as 
   assert.deepEqual(config.auth[0]?.storage, { name: 'file', type: 'file', directory: '/etc/acmems/storage', renewWithinDays: 14 });
 });
 
+// Would fail if the block lost its resolver, or took one acme-client's --dns-server refuses.
+test('a dns-persist01 block: the resolver as ADDRESS:PORT, or none for the system\'s', () => {
+  const config = parseServerConfig('p.ini', '[account]\ndir=/a\n[verification "persist"]\ntype=dns-persist01\ndns-server=::1\n'
+    + '[verification "system"]\ntype=dns-persist01\n[auth "x"]\ndomain=a\nverification=persist\n');
+  assert.deepEqual(config.verifications.slice(0, 2), [{ name: 'persist', type: 'dns-persist01', dnsServer: '[::1]:53' }, { name: 'system', type: 'dns-persist01', dnsServer: null }]);
+  assert.equal(config.auth[0]?.verification.name, 'persist');
+});
+
 test('defaults as the Management Server has them', () => {
   const config = parseServerConfig('a.ini', '[account]\ndir=/var/lib/acme\n[auth "all"]\ndomain=*\n');
   assert.equal(config.acmeServer, 'https://acme-v02.api.letsencrypt.org/directory');
@@ -101,7 +109,9 @@ test('defaults as the Management Server has them', () => {
 test('anything not understood is one line naming file, line and key', () => {
   const base = '[account]\ndir=/var/lib/acme\n';
   const cases: [string, string][] = [
-    ['[verification "v"]\ntype=tls-alpn01\n', 'f.ini:4: type: unknown verification type tls-alpn01 (http01 or dns01-dnsUpdate)'],
+    ['[verification "v"]\ntype=tls-alpn01\n', 'f.ini:4: type: unknown verification type tls-alpn01 (http01, dns01-dnsUpdate or dns-persist01)'],
+    ['[verification "v"]\ntype=dns-persist01\ndns-server=ns.example.org\n', 'f.ini:5: dns-server: not an IP address with an optional :port: ns.example.org'],
+    ['[verification "v"]\ntype=dns-persist01\ndns-server=127.0.0.1\ndns-server=::1\n', 'f.ini:6: dns-server: given twice in [verification "v"] (first on line 5)'],
     ['[auth "a"]\ndomain=*\nhmac-key=k\n', 'f.ini:5: hmac-key: unknown key in [auth "a"]'],
     ['[storage "s"]\ntype=file\n', 'f.ini:3: directory: required in [storage "s"]'],
     ['[auth "a"]\ndomain=a.example\nhmac_type=md5\nhmac_key=k\n', 'f.ini:5: hmac_type: unknown HMAC type md5 (sha256, sha384, sha512)'],

@@ -14,6 +14,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { LETSENCRYPT } from '../defaults.js';
+import { formatServer, parseServerAddress } from '../dns01/propagation.js';
 import { Failure } from '../log.js';
 import type { LogDestination, LogLevel, LogSettings } from './logging.js';
 
@@ -25,7 +26,12 @@ export interface Listener {
 export type Verification =
   | { name: string; type: 'http01'; listeners: Listener[] }
   /** tsigKeyFile: our one addition to the format, to sign the updates; without it they go unsigned, as the Management Server sends them. */
-  | { name: string; type: 'dns01-dnsUpdate'; dnsServers: string[]; ttl: number; timeoutSeconds: number; tsigKeyFile: string | null };
+  | { name: string; type: 'dns01-dnsUpdate'; dnsServers: string[]; ttl: number; timeoutSeconds: number; tsigKeyFile: string | null }
+  /**
+   * Ours: dns-persist-01, through the standing records published for the service's account; dnsServer
+   * (ADDRESS:PORT) is the resolver acme-client asks for them, null for the system's.
+   */
+  | { name: string; type: 'dns-persist01'; dnsServer: string | null };
 
 export type Storage =
   | { name: string; type: 'none' }
@@ -306,12 +312,25 @@ function parseVerification(section: Section, warnings: ConfigWarning[]): Verific
         tsigKeyFile: keyFile?.value ?? null,
       };
     }
+    case 'dns-persist01': {
+      const keys = new Keys(section, ['type', 'dns-server'], warnings);
+      const server = keys.one('dns-server');
+      let dnsServer: string | null = null;
+      if (server !== null) {
+        try {
+          dnsServer = formatServer(parseServerAddress(server.value, server.key, false));
+        } catch {
+          keys.fail(server, `not an IP address with an optional :port: ${server.value}`);
+        }
+      }
+      return { name: section.name, type: 'dns-persist01', dnsServer };
+    }
     default: {
       const keys = new Keys(section, ['type'], []);
       if (TEST_ONLY_VERIFICATIONS.includes(type.value)) {
         keys.fail(type, `${type.value} is documented by the ACME Management Server as for its tests only: use dns01-dnsUpdate (a DNS server taking RFC 2136 updates) or http01`);
       }
-      return keys.fail(type, `unknown verification type ${type.value} (http01 or dns01-dnsUpdate)`);
+      return keys.fail(type, `unknown verification type ${type.value} (http01, dns01-dnsUpdate or dns-persist01)`);
     }
   }
 }

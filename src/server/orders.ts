@@ -10,6 +10,11 @@
 //   acme-client-dns01 --provider nsupdate [--tsig-key-file <key>] --nsupdate-server <dns-server>
 //                     --dns-server <dns-server> -- <acme-client's arguments, without -t>
 //
+// or, for a dns-persist01 verification, acme-client alone, which reads the standing records
+// published for the service's account and publishes nothing:
+//
+//   acme-client <the same options> -t dns-persist-01 [--dns-server <dns-server>] name...
+//
 // Its children do the ACME work, each confined as in any run: acctproc alone reads the account
 // key, netproc alone talks to the CA, certproc reads and checks the CSR again (it must name
 // exactly the names given, so a lying front child gains nothing) and checks the chain, fileproc
@@ -94,7 +99,8 @@ export function failureAnswer(stderr: string): Answer {
     const seconds = until === undefined ? DEFAULT_RETRY_AFTER_S : Math.max(1, Math.ceil((Date.parse(until) - Date.now()) / 1000));
     return { status: 429, body: 'rate limited by the CA: try again later', retryAfter: seconds, note: rateLimited };
   }
-  const invalid = reason(/: validation failed: /);
+  // A dns-persist-01 record missing or wrong fails as the CA's validation would, before it is asked.
+  const invalid = reason(/: validation failed: |: (no )?TXT record at _validation-persist\./);
   if (invalid !== undefined) {
     return { status: 421, body: `validation failed: ${invalid.replace(/^acme-client: /, '')}`, retryAfter: null, note: invalid };
   }
@@ -199,9 +205,12 @@ export class Orders {
     }
   }
 
-  /** The command of one order: acme-client speaking http-01 to us, or acme-client-dns01 in front of it. */
+  /** The command of one order: acme-client speaking http-01 to us, or on its own (dns-persist-01), or acme-client-dns01 in front of it. */
   private command(verification: Verification, options: string[], names: string[]): string[] {
     if (verification.type === 'http01') return [ACME_CLIENT, ...options, '-t', 'http-01', ...names];
+    if (verification.type === 'dns-persist01') {
+      return [ACME_CLIENT, ...options, '-t', 'dns-persist-01', ...(verification.dnsServer === null ? [] : ['--dns-server', verification.dnsServer]), ...names];
+    }
     const server = verification.dnsServers[0] as string;
     // Without tsig-key-file (the Management Server's own setups) the updates go unsigned.
     const key = verification.tsigKeyFile === null ? [] : ['--tsig-key-file', verification.tsigKeyFile];
