@@ -65,7 +65,8 @@ const skip = needsRootAndLab(labUnavailable);
 describe('dns-persist-01 against Pebble 2.10', { skip }, () => {
   let lab: Lab;
   before(async () => {
-    lab = await startLab();
+    // Every valid authorization is reused: a second --persist-records finds the names authorized.
+    lab = await startLab({ authzReuse: 100 });
   });
   after(async () => {
     await lab?.stop();
@@ -112,6 +113,9 @@ describe('dns-persist-01 against Pebble 2.10', { skip }, () => {
     assert.deepEqual(childrenStarted(run.stderr), ['acctproc', 'certproc', 'fileproc', 'keyproc', 'netproc']);
     assert.equal(answered(from), 2);
     assert.equal(new X509Certificate(readFileSync(join(w.certs, 'cert.pem'))).subjectAltName, 'DNS:apex.persist.test, DNS:*.wild.persist.test');
+    // Authorized now, the names' authorizations show only the challenge that validated them (as
+    // Boulder's do): the issuer domain name comes from the directory's caaIdentities instead.
+    assert.deepEqual((await records(acct, ['apex.persist.test', '*.wild.persist.test'])).lines, lines);
   });
 
   test('every missing or wrong record is said, in command-line order, and no challenge is answered', async () => {
@@ -136,6 +140,11 @@ describe('dns-persist-01 against Pebble 2.10', { skip }, () => {
     ]);
     assert.equal(answered(from), 0, 'the CA is not asked to look while any record is wrong');
     assert.deepEqual(readdirSync(w.certs), []);
+
+    const [silent] = (await freePorts(1)) as [number];
+    const unasked = await runClient([...issueArgs, '--dns-server', `127.0.0.1:${silent}`, 'ok.persist.test'], { env: env() });
+    assert.equal(unasked.status, 1);
+    assert.equal(unasked.stderr, `acme-client: ok.persist.test: TXT lookup of ${rn('ok')} through 127.0.0.1:${silent} failed: ECONNREFUSED\n`);
   });
 
   // Would fail if the block ran acme-client without -t dns-persist-01 or its --dns-server (no

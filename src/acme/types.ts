@@ -49,6 +49,8 @@ export interface Directory {
   externalAccountRequired: boolean;
   /** §7.3.5, which some CAs (ZeroSSL, SSL.com) do not offer. */
   keyChange: string | null;
+  /** meta.caaIdentities: the names the CA goes by in CAA records, and in dns-persist-01 records. */
+  caaIdentities: string[] | null;
 }
 
 export function parseDirectory(o: Json, subject: string): Directory {
@@ -65,6 +67,7 @@ export function parseDirectory(o: Json, subject: string): Directory {
       profiles: meta.profiles === undefined ? null : Object.keys(c.object(meta.profiles, 'meta.profiles')),
       externalAccountRequired: meta.externalAccountRequired === true,
       keyChange: o.keyChange === undefined ? null : url(o, 'keyChange', subject),
+      caaIdentities: caaIdentities(meta),
     };
   });
 }
@@ -165,13 +168,24 @@ function token(o: Json, subject: string): string | null {
 const MAX_ISSUER_DOMAIN_NAMES = 10;
 const DOMAIN = /^[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*$/;
 
-function issuerDomainNames(o: Json): string[] | null {
-  if (o['issuer-domain-names'] === undefined) return null;
-  const names = c.stringArray(o, 'issuer-domain-names', MAX_ISSUER_DOMAIN_NAMES).map((name) => name.toLowerCase().replace(/\.$/, ''));
-  if (names.length === 0 || !names.every((name) => name.length <= 253 && DOMAIN.test(name))) {
-    throw new c.ShapeError('issuer-domain-names is not a list of domain names');
-  }
+/** A list of domain names, lower case, without the root's trailing dot. */
+function domainNames(o: Json, key: string, max: number): string[] {
+  const names = c.stringArray(o, key, max).map((name) => name.toLowerCase().replace(/\.$/, ''));
+  if (names.length === 0 || !names.every((name) => name.length <= 253 && DOMAIN.test(name))) throw new c.ShapeError(`${key} is not a list of domain names`);
   return names;
+}
+
+/** Read only for --persist-records: a CA's odd list there must not fail every run, so it is taken as none. */
+function caaIdentities(meta: Json): string[] | null {
+  try {
+    return meta.caaIdentities === undefined ? null : domainNames(meta, 'caaIdentities', 100);
+  } catch {
+    return null;
+  }
+}
+
+function issuerDomainNames(o: Json): string[] | null {
+  return o['issuer-domain-names'] === undefined ? null : domainNames(o, 'issuer-domain-names', MAX_ISSUER_DOMAIN_NAMES);
 }
 
 export function parseChallenge(o: Json, subject: string): Challenge {

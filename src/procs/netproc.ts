@@ -433,13 +433,13 @@ const NO_RECORD = new Set(['ENODATA', 'ENOTFOUND']);
  * The TXT records at `recordName`, each its strings joined (RFC 7208 §3.3 style), through
  * --dns-server or the system's resolver; none when the name has none or does not exist.
  */
-async function txtRecords(resolver: Resolver, recordName: string, config: NetConfig): Promise<string[]> {
+async function txtRecords(resolver: Resolver, name: string, recordName: string, config: NetConfig): Promise<string[]> {
   try {
     return (await resolver.resolveTxt(recordName)).map((strings) => strings.join(''));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     if (NO_RECORD.has(code)) return [];
-    throw new Failure(recordName, `TXT lookup through ${config.dnsServer ?? 'the system resolver'} failed: ${code}`);
+    throw new Failure(name, `TXT lookup of ${recordName} through ${config.dnsServer ?? 'the system resolver'} failed: ${code}`);
   }
 }
 
@@ -452,7 +452,7 @@ async function checkPersistRecord(resolver: Resolver, url: string, authz: Author
   if (challenge === null) return null;
   if (challenge.issuerDomainNames === null) throw new Failure(challenge.url, 'dns-persist-01 challenge without issuer-domain-names');
   const recordName = persistRecordName(displayName(authz));
-  const records = await txtRecords(resolver, recordName, config);
+  const records = await txtRecords(resolver, displayName(authz), recordName, config);
   const problem = persistProblem(records, recordName, { issuers: challenge.issuerDomainNames, accountUrl, wildcard: authz.wildcard, now: Date.now() });
   if (problem === null) debug(displayName(authz), `${recordName} authorizes ${accountUrl}`);
   return problem;
@@ -484,19 +484,26 @@ async function answerFromRecords(acme: AcmeClient, pending: { url: string; authz
 /**
  * --persist-records: the account (created if need be, as --register does), then an order for the
  * names, only to read the CA's issuer domain name from a dns-persist-01 challenge; nothing is
- * answered, and the order is left to expire. The records go to standard output, one a line.
+ * answered, and the order is left to expire. Names the account is authorized for already (by
+ * http-01, say) show no challenge but the one that validated them: when every name is such, the
+ * issuer domain name is the first of the directory's caaIdentities, which is what the CA lists in
+ * issuer-domain-names (Pebble, Let's Encrypt). The records go to standard output, one a line.
  */
 async function printPersistRecords(acme: AcmeClient, signer: AccountSigner, config: NetConfig): Promise<void> {
   const accountUrl = await findAccount(acme, signer, config);
   if (!recordSafe(accountUrl)) throw new Failure(accountUrl, 'the account URL cannot stand in a TXT record (space, quote, ";" or "\\" in it)');
   const { order } = await acme.newOrder(config.names, { profile: null, replaces: null });
-  const fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => (await acme.authorization(url)).authz);
-  for (const authz of fetched) {
+  const pending = (await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => (await acme.authorization(url)).authz))
+    .filter((authz) => authz.status === 'pending');
+  for (const authz of pending) {
     if (!authz.challenges.some((c) => c.type === PERSIST_CHALLENGE)) throw new Failure(displayName(authz), 'the CA offers no dns-persist-01 challenge for this name');
   }
-  const issuer = fetched.flatMap((authz) => authz.challenges).find((c) => c.type === PERSIST_CHALLENGE && c.issuerDomainNames !== null)?.issuerDomainNames?.[0];
-  if (issuer === undefined) throw new Failure(config.directoryUrl, 'no dns-persist-01 challenge names the issuer domain (issuer-domain-names)');
-  debug(issuer, 'issuer domain name, from the dns-persist-01 challenge');
+  const fromChallenge = pending.flatMap((authz) => authz.challenges).find((c) => c.type === PERSIST_CHALLENGE && c.issuerDomainNames !== null)?.issuerDomainNames?.[0];
+  const fromDirectory = pending.length === 0 ? acme.directory.caaIdentities?.[0] : undefined;
+  const issuer = fromChallenge ?? fromDirectory;
+  if (issuer === undefined) throw new Failure(config.directoryUrl, 'no dns-persist-01 challenge names the issuer domain (issuer-domain-names), nor does the directory (caaIdentities)');
+  debug(issuer, fromChallenge !== undefined ? 'issuer domain name, from the dns-persist-01 challenge'
+    : 'issuer domain name, from the directory\'s caaIdentities (every name is authorized already)');
   const lines = persistRecords(config.names, issuer, accountUrl);
   await new Promise<void>((resolve, reject) => {
     process.stdout.write(`${lines.join('\n')}\n`, (err) => (err ? reject(new Failure('<stdout>', err.message)) : resolve()));
