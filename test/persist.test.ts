@@ -17,6 +17,8 @@ import { Lab, freePorts, labUnavailable, startLab } from '../scripts/pebble-lab.
 import { childrenStarted, ecKeys, needsRootAndLab, openssl, runClient, workDir } from './helpers.js';
 import { spawnServer } from './serverproc.js';
 import { parsePersistRecord, persistProblem, persistRecords } from '../src/acme/persist.js';
+import { parseChallenge } from '../src/acme/types.js';
+import { Failure } from '../src/log.js';
 
 const ACCOUNT = 'https://ca.example/acct/1';
 const wanted = { issuers: ['ca.example'], accountUrl: ACCOUNT, wildcard: false, now: Date.UTC(2026, 11, 6) };
@@ -30,6 +32,18 @@ test('parsePersistRecord: read as Pebble reads it', () => {
   assert.deepEqual(parsePersistRecord('; accounturi=x'), { problem: 'no issuer domain name before the first ";"' });
   assert.deepEqual(parsePersistRecord('ca.example; accounturi=x; persistUntil=soon'), { problem: 'persistUntil is not a Unix time: soon' });
   assert.deepEqual(parsePersistRecord('ca.example; accounturi=x; wildcard'), { problem: 'parameter without "=": wildcard' });
+});
+
+// Would fail if a name that cannot stand in a record were taken from the CA, or if another
+// challenge's issuer-domain-names could fail a run that does not use it.
+test('issuer-domain-names: domain names, lower case, without the trailing dot; read on dns-persist-01 only', () => {
+  const challenge = (type: string, names: unknown): Record<string, unknown> => ({ type, url: 'https://ca.example/chal/1', status: 'pending', 'issuer-domain-names': names });
+  assert.deepEqual(parseChallenge(challenge('dns-persist-01', ['CA.Example.', 'ca2.example']), 'https://ca.example/authz/1').issuerDomainNames, ['ca.example', 'ca2.example']);
+  for (const bad of [[], ['ca.example; accounturi=x'], ['ca example'], 'ca.example']) {
+    assert.throws(() => parseChallenge(challenge('dns-persist-01', bad), 'https://ca.example/authz/1'),
+      (err: unknown) => err instanceof Failure && /issuer-domain-names is not a list/.test(err.problem), JSON.stringify(bad));
+  }
+  assert.equal(parseChallenge(challenge('http-01', ['ca example']), 'https://ca.example/authz/1').issuerDomainNames, null);
 });
 
 test('persistProblem: the closest record says what is wrong', () => {

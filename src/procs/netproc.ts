@@ -18,6 +18,7 @@
 // no keyproc: certproc hands over the request. With -t dns-persist-01 there is no chngproc:
 // netproc reads each name's standing record itself (checkPersistRecord) before the CA looks.
 
+import { Resolver } from 'node:dns/promises';
 import { runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
 import { Replies } from '../ipc/replies.js';
@@ -33,7 +34,6 @@ import { Deadline, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
 import { checkTrustDirectories, loadTrust } from '../acme/trust.js';
 import { Authorization, Challenge, Order, describeProblem } from '../acme/types.js';
 import { PERSIST_CHALLENGE, persistProblem, persistRecordName, persistRecords, recordSafe } from '../acme/persist.js';
-import { Resolver } from 'node:dns/promises';
 import { Failure, debug, warn } from '../log.js';
 import { topIssuerCommonName } from '../x509/chain.js';
 
@@ -469,7 +469,10 @@ async function answerFromRecords(acme: AcmeClient, pending: { url: string; authz
   const position = (a: Authorization): number => config.names.indexOf(displayName(a));
   const ordered = [...pending].sort((a, b) => position(a.authz) - position(b.authz));
   const problems = await mapLimited(ordered, CONCURRENT_AUTHORIZATIONS, (f) => checkPersistRecord(resolver, f.url, f.authz, config, accountUrl));
-  const failures = ordered.flatMap((f, i) => (problems[i] === null || problems[i] === undefined ? [] : [new Failure(displayName(f.authz), problems[i] as string)]));
+  const failures = ordered.flatMap((f, i) => {
+    const problem = problems[i];
+    return typeof problem === 'string' ? [new Failure(displayName(f.authz), problem)] : [];
+  });
   // Said in order: the last is the run's failure, which netproc's end reports.
   for (const failure of failures.slice(0, -1)) warn(failure.subject, failure.problem);
   if (failures.length > 0) throw failures[failures.length - 1] as Failure;
@@ -658,7 +661,8 @@ runChild('netproc', async (config: NetConfig, confine) => {
   });
   if (accountOnly) {
     try {
-      // --register: the account of acctproc's key, created if there is none (findAccount), and nothing else.
+      // --register: the account of acctproc's key, created if there is none (findAccount), and nothing
+      // else; --persist-records: the same, then its records printed.
       const step = config.persistRecords ? (acme: AcmeClient, signer: AccountSigner) => printPersistRecords(acme, signer, config)
         : config.registerOnly ? async (acme: AcmeClient, signer: AccountSigner) => void (await findAccount(acme, signer, config)) : rolloverAccountKey;
       return await withAccountOnly(config, http, budget, step);
