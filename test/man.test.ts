@@ -49,6 +49,17 @@ test('every long option of the usage line is in the manual and the README; each 
   }
 });
 
+// Would fail if the pages lost the trade-off of dns-persist-01, the server's block type, or the
+// note that dns-account-01 (which Pebble 2.10 offers: test/persist.test.ts) is not supported.
+test('dns-persist-01: the standing records, their trade-off, the server\'s block; dns-account-01 not supported yet', () => {
+  const text = readFileSync(page, 'utf8');
+  assert.match(text, /^\.Ss Standing DNS records$/m);
+  assert.match(text, /^until the record is removed\.$/m);
+  assert.match(text, /^\.Dq dns-account-01 ,\n(.*\n){0,2}.*is not supported yet/m);
+  const conf = readFileSync(join(MAN, 'acme-client-server.conf.5'), 'utf8');
+  assert.match(conf, /^\.It Cm type No = Cm http01 \| dns01-dnsUpdate \| dns-persist01$/m);
+});
+
 test('acme-client-dns01(1) documents every option and provider', () => {
   const text = readFileSync(join(MAN, 'acme-client-dns01.1'), 'utf8');
   for (const option of ['provider', 'propagation-timeout', 'dns-server', 'version', 'tsig-key-file', 'nsupdate-server', 'zone',

@@ -132,6 +132,20 @@ describe('dns-persist-01 against Pebble 2.10', { skip }, () => {
     assert.deepEqual((await records(acct, ['apex.persist.test', '*.wild.persist.test'])).lines, lines);
   });
 
+  // #27 point 4: the manual says dns-account-01 is not supported yet "where Pebble 2.10 offers it".
+  test('Pebble 2.10 offers dns-persist-01 with issuer-domain-names and no token, and dns-account-01, for a new name', async () => {
+    const { acct } = setup();
+    const traced = await runClient(['-vv', '--persist-records', '--server', lab.directoryUrl, '-f', acct, 'offered.persist.test'], { env: env() });
+    assert.equal(traced.status, 0, traced.stderr);
+    const authz = /authZ\/\S+: 200 (\{.*\})$/m.exec(traced.stderr)?.[1];
+    assert.ok(authz !== undefined, traced.stderr);
+    const challenges = (JSON.parse(authz) as { challenges: Record<string, unknown>[] }).challenges;
+    assert.deepEqual(challenges.map((c) => c.type).sort(), ['dns-01', 'dns-account-01', 'dns-persist-01', 'http-01', 'tls-alpn-01']);
+    const persist = challenges.find((c) => c.type === 'dns-persist-01');
+    assert.deepEqual(persist?.['issuer-domain-names'], ['pebble.letsencrypt.org']);
+    assert.equal(persist?.token, undefined);
+  });
+
   test('every missing or wrong record is said, in command-line order, and no challenge is answered', async () => {
     const { w, acct, issueArgs } = setup();
     const { account } = await records(acct, ['ok.persist.test']);
