@@ -11,14 +11,14 @@ import { Failure } from '../src/log.js';
 import { prerequisite } from './helpers.js';
 
 const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
-const full: Capabilities = { permissionFlag: '--experimental-permission', netns: true, jail: true, parentDeathSignal: true, missing: [] };
-const none: Capabilities = { permissionFlag: null, netns: false, jail: false, parentDeathSignal: false, missing: ['a', 'b'] };
+const full: Capabilities = { root: true, userns: false, permissionFlag: '--experimental-permission', netns: true, jail: true, parentDeathSignal: true, missing: [] };
+const none: Capabilities = { root: true, userns: false, permissionFlag: null, netns: false, jail: false, parentDeathSignal: false, missing: ['a', 'b'] };
 const keyNeeds = { reads: ['/etc/acme/privkey.pem'], writes: [], root: false, jailDir: null };
 const dirNeeds = { reads: ['/var/www/acme'], writes: ['/var/www/acme'], root: true, jailDir: '/var/www/acme' };
 
 test('with every layer: netproc keeps the network, others get a namespace, root roles a jail', () => {
   assert.deepEqual(planChild('netproc', { reads: [], writes: [], root: false, jailDir: null }, nobody, full),
-    { role: 'netproc', drop: nobody, network: 'host', jail: null, reads: [], writes: [], missing: [] });
+    { role: 'netproc', drop: nobody, invoker: null, network: 'host', jail: null, reads: [], writes: [], missing: [] });
   const acct = planChild('acctproc', keyNeeds, nobody, full);
   assert.equal(acct.network, 'none');
   assert.deepEqual(acct.drop, nobody);
