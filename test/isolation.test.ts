@@ -208,7 +208,8 @@ describe('namespaces and memory of the running children, run as a user who is no
 
   // Would fail if a child shared the parent's user namespace, or another child's (a sibling
   // could then open its memory, as the control shows a process of the same user outside one
-  // can), or if a child but netproc had the host's network.
+  // can), if a child kept the capabilities its namespace gave it, or if a child but netproc had
+  // the host's network.
   test('each child has a user namespace of its own, which keeps its siblings out of its memory; only netproc has the network', async () => {
     const w = workDir();
     const { acct, dom } = ecKeys(w);
@@ -219,6 +220,7 @@ describe('namespaces and memory of the running children, run as a user who is no
     const netns = new Map<string, boolean>();
     const fromSibling = new Map<string, string>();
     const fromOutside = new Map<string, string>();
+    const capabilities = new Map<string, string>();
     const hook = { accountKey: acct, domainKey: dom, certDir: w.certs, challengeDir: w.www, outside: join(w.dir, 'outside'), symlink: join(w.www, 'none'), port: 9, stop: 'keyproc' };
     const run = await runWithHook(['--server', lab.directoryUrl, '-t', 'dns-01', '-c', w.certs, '-f', acct, '-k', dom, 'tree.example.test'],
       { NODE_EXTRA_CA_CERTS: ca, ACME_CLIENT_BREAKOUT: JSON.stringify(hook) }, async (_line, pid) => {
@@ -232,6 +234,7 @@ describe('namespaces and memory of the running children, run as a user who is no
             netns.set(role, readlinkSync(`/proc/${child}/ns/net`) === readlinkSync('/proc/self/ns/net'));
             fromSibling.set(role, readMemAsChild(child, true));
             fromOutside.set(role, readMemAsChild(child, false));
+            capabilities.set(role, ['CapPrm', 'CapEff', 'CapBnd'].map((field) => status(child, field)).join(' '));
           }
           process.kill(keyproc, 'SIGCONT');
         } catch (err) {
@@ -247,6 +250,8 @@ describe('namespaces and memory of the running children, run as a user who is no
     const mine = readlinkSync('/proc/self/ns/user');
     assert.equal(new Set([mine, ...userns.values()]).size, roles.length + 1, 'six user namespaces, none the parent\'s, none shared');
     for (const role of roles) {
+      // Root of its user namespace, it must hold nothing there: else a jailed child could chroot out.
+      assert.equal(capabilities.get(role), '0000000000000000 0000000000000000 0000000000000000', `${role} holds no capability`);
       assert.equal(fromOutside.get(role), 'OPENED', `control: a process of the same user outside any user namespace opens ${role}'s memory`);
       assert.notEqual(fromSibling.get(role), 'OPENED', `${role}'s memory must not be readable from another child's position`);
     }
