@@ -88,12 +88,14 @@ async function round(roles: Role[], start: (role: Role) => ChildProcess): Promis
   return { reports, namespaces, failures, wallMs, pssKiB: pss };
 }
 
-/** What a run that is not root's leaves open, whatever the machine allows: said with every report. */
-const NOT_ROOT = [
-  `not root: every child runs as uid ${process.getuid?.()}, the invoking user, with that user's access to files;`,
-  'the kernel layers (user, network and mount namespaces) keep the children from each other and from',
-  'the network, but not from other processes of that user, which can read their memory and signal them.',
-];
+/** What a run that is not root's leaves open: said with every report. */
+function notRoot(caps: Capabilities): string[] {
+  const who = `not root: every child runs as uid ${process.getuid?.()}, the invoking user, with that user's access to files;`;
+  return caps.userns
+    ? [who, 'the kernel layers (user, network and mount namespaces) keep the children from each other and from',
+      'the network, but not from other processes of that user, which can read their memory and signal them.']
+    : [who, 'without user namespaces, the permission model alone confines them: each can read the others\' memory.'];
+}
 
 export async function isolationReport(plans: Record<Role, ChildPlan>, caps: Capabilities, start: (role: Role, unconfined: boolean) => ChildProcess): Promise<number> {
   const roles = Object.keys(plans) as Role[];
@@ -102,7 +104,7 @@ export async function isolationReport(plans: Record<Role, ChildPlan>, caps: Capa
   const lines: string[] = ['acme-client isolation report', ''];
   for (const missing of caps.missing) lines.push(`missing layer: ${missing}`);
   if (caps.missing.length > 0) lines.push('');
-  if (!caps.root) lines.push(...NOT_ROOT, '');
+  if (!caps.root) lines.push(...notRoot(caps), '');
   for (const role of roles) {
     const seen = confined.reports.get(role);
     const plan = plans[role];

@@ -185,6 +185,7 @@ describe('as a user who is not root, with and without user namespaces', { skip }
     const report = await runWithoutUserNamespaces(['--isolation-report', '-c', w.certs, '-C', w.www, '-f', join(w.priv, 'account.pem'), '-k', join(w.priv, 'domain.pem')], { env, user: NOBODY });
     assert.equal(report.status, 0, report.stderr);
     assert.match(report.stdout, /^missing layer: the kernel refuses this user a user namespace: /m);
+    assert.match(report.stdout, /^without user namespaces, the permission model alone confines them: each can read the others' memory\.$/m);
     assert.match(report.stdout, /^fileproc:\n {2}observed: .* user namespace: the parent's\n.*\n {2}not applied: user namespace, network namespace, mount namespace jail$/m);
     assert.match(report.stdout, /^netproc:\n(?:.*\n){2} {2}not applied: user namespace$/m);
   });
