@@ -46,7 +46,7 @@ function lookupPasswd(name: string): Account | null {
 }
 
 /**
- * Whom the children that need no root drop to: as root, resolveUser(--user); not root, nobody, as
+ * Whom the children that need no root drop to: as root, resolveUser(--user); not root, no one, as
  * there is no uid to change to (each child runs as the invoking user).
  */
 export function childUser(requested: string | undefined, caps: Capabilities): Account | null {
@@ -278,23 +278,22 @@ function nodePrefix(): string {
   return real.startsWith('/usr/') ? '/usr' : dirname(dirname(real));
 }
 
-// Runs as root (not root: as root of the child's own user namespace) inside fresh mount and
-// network namespaces: a tmpfs root holding /usr and Node's
-// prefix read-only, /dev/null and /dev/urandom, the child's code read-only and its one directory
-// read-write, each at its usual path; the tmpfs itself is then made read-only, so its one
-// writable place is that directory; then chroot into it. Nothing else exists there.
-// Once the tmpfs is mounted every path is relative to it (the shell's working directory): when a
-// signal ends this shell mid-way, the parent removes the jail directory on the host while the
-// command the shell ran may still be running; the tmpfs is then detached here, and that command
-// goes on inside it, never in the host's directory. A parent that died before setpriv asked for
-// its death signal sends none: the shell's parent is then no longer the acme-client that started
-// it, and it stops before mounting anything. A signal ends the shell once the helper it is running
-// has finished (the trap), not under it: a helper left running would go on after the parent has
-// removed the jail directory, and say so on stderr. Each command is a process to start, on the
-// critical path of the run: hence one ln for the three links, the shell's own redirection for the
-// two files, and bind mounts made read-only by mount itself (util-linux 2.27 and later) rather
-// than by a second remount. The tmpfs is made read-only as a mount (bind), not as a file system:
-// in a user namespace the kernel refuses the latter.
+// Runs as root (not root: as root of the child's own user namespace) inside fresh mount and network
+// namespaces: a tmpfs root holding /usr and Node's prefix read-only, /dev/null and /dev/urandom,
+// the child's code read-only and its one directory read-write, each at its usual path; the tmpfs
+// itself is then made read-only, so its one writable place is that directory; then chroot into it.
+// Nothing else exists there. Once the tmpfs is mounted every path is relative to it (the shell's
+// working directory): when a signal ends this shell mid-way, the parent removes the jail directory
+// on the host while the command the shell ran may still be running; the tmpfs is then detached
+// here, and that command goes on inside it, never in the host's directory. A parent that died
+// before setpriv asked for its death signal sends none: the shell's parent is then no longer the
+// acme-client that started it, and it stops before mounting anything. A signal ends the shell once
+// the helper it is running has finished (the trap), not under it: a helper left running would go on
+// after the parent has removed the jail directory, and say so on stderr. Each command is a process
+// to start, on the critical path of the run: hence one ln for the three links, the shell's own
+// redirection for the two files, and bind mounts made read-only by mount itself (util-linux 2.27
+// and later) rather than by a second remount. The tmpfs is made read-only as a mount (bind), not as
+// a file system: in a user namespace the kernel refuses the latter.
 const JAIL_SCRIPT = `trap 'exit 143' TERM INT HUP; [ "$PPID" = "$1" ] || exit 1; J=$2; W=$3; B=$4; N=$5; shift 5
 mount -t tmpfs -o size=1m,mode=0755 acme-client-jail "$J"
 cd "$J"

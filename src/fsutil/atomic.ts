@@ -32,11 +32,11 @@ export function removeTempsInFlight(): void {
 
 /**
  * A new temporary file, listed in inFlight before it exists, created exclusively without following
- * a symlink and with `mode` (and its owner's write) from the first byte, and opened for writing. It is created
- * synchronously: a signal is then handled either before it exists or after it is listed, never
- * while a worker thread is still creating it behind the handler's back; and opened again for the
- * writing (Node's permission model allows fsync only through a FileHandle). The caller removes it
- * from the list with forgetTemporary once it is renamed, linked or removed.
+ * a symlink and with `mode` (and its owner's write) from the first byte, and opened for writing. It
+ * is created synchronously: a signal is then handled either before it exists or after it is listed,
+ * never while a worker thread is still creating it behind the handler's back; and opened again for
+ * the writing (Node's permission model allows fsync only through a FileHandle). The caller removes
+ * it from the list with forgetTemporary once it is renamed, linked or removed.
  */
 export async function openTemporary(temp: string, mode: number): Promise<fs.FileHandle> {
   inFlight.add(temp);
