@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, lchownSync, lstatSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
@@ -274,4 +274,13 @@ export function runWithoutUserNamespaces(args: string[], options: { env: NodeJS.
     child.on('error', reject);
     child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
   });
+}
+
+/**
+ * The reason tests of children in user namespaces cannot run here, or false: whether nobody may
+ * make a user namespace (asked as nobody: root always may). Needs root, to become nobody.
+ */
+export function nobodyHasNoUserNamespaces(): string | false {
+  const run = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', '/usr/bin/unshare', '--user', '--map-root-user', '--', '/bin/true']);
+  return run.status === 0 ? false : 'the kernel refuses nobody a user namespace here';
 }

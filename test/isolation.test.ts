@@ -11,7 +11,7 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeF
 import type { Duplex } from 'node:stream';
 import { FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import { join } from 'node:path';
-import { NOBODY, ROOT, childrenOf, ecKeys, eventually, isRoot, ownedBy, prerequisite, makeKey, openssl, readableCopy, runWithHook, workDir } from './helpers.js';
+import { NOBODY, ROOT, childrenOf, nobodyHasNoUserNamespaces, ecKeys, eventually, isRoot, ownedBy, prerequisite, makeKey, openssl, readableCopy, runWithHook, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 const BREAKOUT_CLIENT = join(ROOT, 'build', 'breakout-dist', 'acme-client.js');
@@ -46,7 +46,7 @@ describe('breakout attempts from confined children', { skip: rootOnly }, () => {
 // Would fail if a child started as a user who is not root lost a layer that its role's breakouts
 // meet: the network namespace (acctproc's connect), the jail (chngproc's and fileproc's writes,
 // which that user's own files would otherwise allow), or the allow-list (netproc's key reads).
-describe('breakout attempts from confined children, run as a user who is not root', { skip: rootOnly }, () => {
+describe('breakout attempts from confined children, run as a user who is not root', { skip: rootOnly || prerequisite(nobodyHasNoUserNamespaces()) }, () => {
   let server: Server;
   let port = 0;
   const held: Socket[] = [];
@@ -197,7 +197,7 @@ function readMemAsChild(pid: number, ownUserNamespace: boolean): string {
   return probe.stdout.trim();
 }
 
-describe('namespaces and memory of the running children, run as a user who is not root', { skip: rootOnly || prerequisite(labUnavailable()) }, () => {
+describe('namespaces and memory of the running children, run as a user who is not root', { skip: rootOnly || prerequisite(labUnavailable()) || prerequisite(nobodyHasNoUserNamespaces()) }, () => {
   let lab: Lab;
   before(async () => {
     lab = await startLab();

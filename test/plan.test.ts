@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Capabilities, childCommand, permissionFlagOf, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
 import { Failure } from '../src/log.js';
-import { NOBODY, prerequisite } from './helpers.js';
+import { NOBODY, nobodyHasNoUserNamespaces, prerequisite } from './helpers.js';
 
 const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
 const full: Capabilities = { root: true, userns: false, permissionFlag: '--experimental-permission', netns: true, jail: true, parentDeathSignal: true, missing: [] };
@@ -60,7 +60,7 @@ test('the jail: the one directory is writable; /, /usr, /dev and the code direct
 // Would fail if the jail could not be built in the child's own user namespace (a mount the kernel
 // refuses there, as it refuses a read-only remount of the tmpfs itself), or left a way out.
 test('the jail, started by a user who is not root: the same, built in a user namespace of its own', {
-  skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (to run the jail as nobody)' : (await probeCapabilities(false)).jail ? false : 'no user namespaces here'),
+  skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (to run the jail as nobody)' : nobodyHasNoUserNamespaces()),
 }, () => tryTheJail({ ...full, root: false, userns: true, permissionFlag: null }, NOBODY));
 
 /** A stand-in child started under a fileproc's plan with `caps`, as root or as `user`. */
