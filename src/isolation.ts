@@ -1,20 +1,24 @@
 // How each child is confined, decided by the parent before it spawns anything. Four layers, each
 // applied where this machine allows it and reported loudly where it does not:
 //
-//   user      children that need no root drop to an unprivileged uid in-process, after taking
-//             what they need (the kernel then makes them non-dumpable: a same-uid sibling cannot
-//             read their memory through /proc/<pid>/mem);
+//   user      run as root, children that need no root drop to an unprivileged uid in-process,
+//             after taking what they need (the kernel then makes them non-dumpable: a same-uid
+//             sibling cannot read their memory through /proc/<pid>/mem). Run as another user, there
+//             is no uid to change to: each child gets a user namespace of its own instead (its
+//             root there is the invoking user outside, without any capability once it runs), and
+//             the kernel refuses a process in one user namespace the memory of a process in another;
 //   files     Node's permission model, with an allow-list of exactly what the role needs;
 //   network   a fresh network namespace (no usable interface) for every child but netproc;
-//   jail      the two children that must stay root to write root-owned directories (chngproc,
-//             fileproc) run chrooted in a private mount namespace that holds only /usr (read-only),
-//             their own code (read-only) and their one directory, so a planted symlink leads nowhere.
+//   jail      the two children that write a directory (chngproc, fileproc) run chrooted in a private
+//             mount namespace that holds only /usr (read-only), their own code (read-only) and
+//             their one directory, so a planted symlink leads nowhere. Not root, network namespace
+//             and jail both come with the child's user namespace, and not without it.
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AnyRole } from './ipc/roles.js';
-import { Failure } from './log.js';
+import { Failure, debug, warn } from './log.js';
 
 export interface Account {
   name: string;
@@ -41,6 +45,16 @@ function lookupPasswd(name: string): Account | null {
   return null;
 }
 
+/**
+ * Whom the children that need no root drop to: as root, resolveUser(--user); not root, no one, as
+ * there is no uid to change to (each child runs as the invoking user).
+ */
+export function childUser(requested: string | undefined, caps: Capabilities): Account | null {
+  if (caps.root) return resolveUser(requested);
+  if (requested !== undefined) throw new Failure(requested, '--user needs root: not root, the children run as the invoking user');
+  return null;
+}
+
 /** --user NAME (or a numeric uid[:gid]); without it, the first of DEFAULT_USERS that exists. */
 export function resolveUser(requested: string | undefined): Account {
   if (requested !== undefined) {
@@ -58,9 +72,13 @@ export function resolveUser(requested: string | undefined): Account {
 }
 
 export interface Capabilities {
+  /** The parent runs as root: children drop to an unprivileged user. Else they run as the invoking user. */
+  root: boolean;
+  /** Not root: unshare(1) can give each child a user namespace of its own here. */
+  userns: boolean;
   /** --permission (Node 22+) or --experimental-permission (Node 20), or null. */
   permissionFlag: string | null;
-  /** unshare(1) can make network namespaces here. */
+  /** unshare(1) can make network namespaces here (not root: in the child's user namespace). */
   netns: boolean;
   /** unshare(1) can make mount namespaces and chroot(8) exists: the jail works. */
   jail: boolean;
@@ -73,6 +91,12 @@ export interface Capabilities {
 const UNSHARE = '/usr/bin/unshare';
 const CHROOT = '/usr/sbin/chroot';
 const SETPRIV = '/usr/bin/setpriv';
+/**
+ * Not root, inside the child's user namespace: SIGTERM when the parent dies (set here, as the move
+ * into a user namespace clears it), no capability left in that namespace (its root could otherwise
+ * chroot out of the jail, or mount), and none to gain by executing a setuid program.
+ */
+const DROP_ALL = ['--pdeathsig', 'TERM', '--bounding-set', '-all', '--inh-caps', '-all', '--no-new-privs'];
 
 /**
  * The permission model's flag on this Node: --experimental-permission from 20.0, --permission once
@@ -104,14 +128,18 @@ function succeeds(file: string, args: string[]): Promise<boolean> {
  * What confinement this machine allows. The probe is a short child process: the parent starts it
  * before it parses the command line, and awaits it only before the first child is planned.
  */
-export async function probeCapabilities(): Promise<Capabilities> {
+export async function probeCapabilities(root = process.getuid?.() === 0): Promise<Capabilities> {
   const missing: string[] = [];
   const permissionFlag = permissionFlagOf(process.versions.node);
   if (permissionFlag === null) missing.push(`Node ${process.version} has no permission model: children's file access is not limited`);
   if (process.platform !== 'linux') {
     missing.push(`${process.platform} has no network or mount namespaces: children can reach the network and all files`);
-    return { permissionFlag, netns: false, jail: false, parentDeathSignal: false, missing };
+    return { root, userns: false, permissionFlag, netns: false, jail: false, parentDeathSignal: false, missing };
   }
+  return root ? probeAsRoot(permissionFlag, missing) : probeAsUser(permissionFlag, missing);
+}
+
+async function probeAsRoot(permissionFlag: string | null, missing: string[]): Promise<Capabilities> {
   const hasSetpriv = existsSync(SETPRIV);
   const hasUnshare = existsSync(UNSHARE);
   // One cheap probe answers all three on a current system, as a child is started: setpriv with
@@ -133,13 +161,46 @@ export async function probeCapabilities(): Promise<Capabilities> {
   if (!parentDeathSignal) {
     missing.push(`${hasSetpriv ? `${SETPRIV} has no --pdeathsig` : `${SETPRIV} not found`}: a child outlives a killed parent until Node has started and sees its lifeline close`);
   }
-  return { permissionFlag, netns, jail, parentDeathSignal, missing };
+  return { root: true, userns: false, permissionFlag, netns, jail, parentDeathSignal, missing };
+}
+
+/**
+ * Not root: one probe starts what a jailed child is started through (a user, network and mount
+ * namespace, then setpriv dropping every capability). Where the kernel refuses an unprivileged
+ * user namespace (user.max_user_namespaces=0, kernel.unprivileged_userns_clone=0, an LSM), there
+ * are no namespaces at all: the permission model is then the children's only confinement.
+ */
+async function probeAsUser(permissionFlag: string | null, missing: string[]): Promise<Capabilities> {
+  const hasSetpriv = existsSync(SETPRIV);
+  const hasUnshare = existsSync(UNSHARE);
+  const userns = hasSetpriv && hasUnshare && existsSync(CHROOT)
+    && (await succeeds(UNSHARE, ['--user', '--map-root-user', '--net', '--mount', '--', SETPRIV, ...DROP_ALL, '--', '/bin/true']));
+  const parentDeathSignal = userns || (hasSetpriv && (await succeeds(SETPRIV, ['--pdeathsig', 'TERM', '--no-new-privs', '--', '/bin/true'])));
+  if (!userns) {
+    const why = !hasUnshare ? `${UNSHARE} not found` : !hasSetpriv ? `${SETPRIV} not found` : !existsSync(CHROOT) ? `${CHROOT} not found` : 'the kernel refuses this user a user namespace';
+    missing.push(`${why}: children run in the invoking user's own namespaces, so each can read the others' memory, all but netproc can reach the network, and chngproc and fileproc are not jailed`);
+  }
+  if (!parentDeathSignal) {
+    missing.push(`${hasSetpriv ? `${SETPRIV} has no --pdeathsig` : `${SETPRIV} not found`}: a child outlives a killed parent until Node has started and sees its lifeline close`);
+  }
+  return { root: false, userns, permissionFlag, netns: userns, jail: userns, parentDeathSignal, missing };
+}
+
+/**
+ * What the probe found missing. As root, always said: root's confinement is the design. Not root,
+ * said with -v (and by --isolation-report): a kernel without user namespaces is how that machine
+ * is, and a crontab line must stay silent on a night with nothing to do.
+ */
+export function sayMissing(caps: Capabilities): void {
+  for (const missing of caps.missing) (caps.root ? warn : debug)('isolation', missing);
 }
 
 export interface ChildPlan {
   role: AnyRole;
-  /** Drop to this user in-process once the role holds what it needs; null: stays root. */
+  /** Drop to this user in-process once the role holds what it needs; null: stays as started. */
   drop: Account | null;
+  /** Not root: the invoking user's uid, and whether the child has a user namespace of its own. */
+  invoker: { uid: number; userns: boolean } | null;
   network: 'host' | 'none';
   /** Directory that is the child's whole view of the file system besides /usr and its code. */
   jail: string | null;
@@ -152,15 +213,17 @@ export interface ChildPlan {
 export interface RoleNeeds {
   reads: string[];
   writes: string[];
-  /** Must stay root: writes into directories that root owns. */
+  /** Must stay root (when run as root): writes into directories that root owns. */
   root: boolean;
-  /** The directory it is confined to when it stays root. */
+  /** The directory it is confined to when it writes one. */
   jailDir: string | null;
 }
 
-export function planChild(role: AnyRole, needs: RoleNeeds, user: Account, caps: Capabilities): ChildPlan {
+/** `user` is whom children that need no root drop to; null when the parent is not root. */
+export function planChild(role: AnyRole, needs: RoleNeeds, user: Account | null, caps: Capabilities): ChildPlan {
   const missing: string[] = [];
   if (caps.permissionFlag === null) missing.push('file allow-list');
+  if (!caps.root && !caps.userns) missing.push('user namespace');
   const network = role === 'netproc' || !caps.netns ? 'host' : 'none';
   if (role !== 'netproc' && !caps.netns) missing.push('network namespace');
   let jail: string | null = null;
@@ -168,7 +231,8 @@ export function planChild(role: AnyRole, needs: RoleNeeds, user: Account, caps: 
     if (caps.jail) jail = needs.jailDir;
     else missing.push('mount namespace jail');
   }
-  return { role, drop: needs.root ? null : user, network, jail, reads: needs.reads, writes: needs.writes, missing };
+  const invoker = caps.root ? null : { uid: process.getuid?.() ?? -1, userns: caps.userns };
+  return { role, drop: needs.root || !caps.root ? null : user, invoker, network, jail, reads: needs.reads, writes: needs.writes, missing };
 }
 
 /** A child's code: its loader, and the bundle and code cache beside it (scripts/build.mjs). */
@@ -194,12 +258,17 @@ export function childCommand(plan: ChildPlan, nodeFlags: string[], script: strin
     for (const path of plan.writes) node.push(`--allow-fs-write=${path}`);
   }
   let command = [process.execPath, ...node, script, ...args];
+  const userns = plan.invoker?.userns === true;
+  // Not root: setpriv comes last, inside the namespaces (in a jail, after chroot), where it drops
+  // the capabilities that the child's user namespace gave it.
+  if (plan.invoker !== null && caps.parentDeathSignal) command = [SETPRIV, ...(userns ? DROP_ALL : ['--pdeathsig', 'TERM', '--no-new-privs']), '--', ...command];
+  const newUser = userns ? ['--user', '--map-root-user'] : [];
   if (plan.jail !== null && jailRoot !== null) {
-    command = [UNSHARE, '--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', JAIL_SCRIPT, 'acme-client-jail', String(process.pid), jailRoot, plan.jail, dirname(script), nodePrefix(), ...command];
-  } else if (plan.network === 'none') {
-    command = [UNSHARE, '--net', '--', ...command];
+    command = [UNSHARE, ...newUser, '--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', JAIL_SCRIPT, 'acme-client-jail', String(process.pid), jailRoot, plan.jail, dirname(script), nodePrefix(), ...command];
+  } else if (plan.network === 'none' || userns) {
+    command = [UNSHARE, ...newUser, ...(plan.network === 'none' ? ['--net'] : []), '--', ...command];
   }
-  if (caps.parentDeathSignal) command = [SETPRIV, '--pdeathsig', 'TERM', '--', ...command];
+  if (plan.invoker === null && caps.parentDeathSignal) command = [SETPRIV, '--pdeathsig', 'TERM', '--', ...command];
   return { file: command[0] as string, args: command.slice(1) };
 }
 
@@ -209,20 +278,22 @@ function nodePrefix(): string {
   return real.startsWith('/usr/') ? '/usr' : dirname(dirname(real));
 }
 
-// Runs as root inside fresh mount and network namespaces: a tmpfs root holding /usr and Node's
-// prefix read-only, /dev/null and /dev/urandom, the child's code read-only and its one directory
-// read-write, each at its usual path; the tmpfs itself is then made read-only, so its one
-// writable place is that directory; then chroot into it. Nothing else exists there.
-// Once the tmpfs is mounted every path is relative to it (the shell's working directory): when a
-// signal ends this shell mid-way, the parent removes the jail directory on the host while the
-// command the shell ran may still be running; the tmpfs is then detached here, and that command
-// goes on inside it, never in the host's directory. A parent that died before setpriv asked for
-// its death signal sends none: the shell's parent is then no longer the acme-client that started
-// it, and it stops before mounting anything. A signal ends the shell once the helper it is running
-// has finished (the trap), not under it: a helper left running would go on after the parent has
-// removed the jail directory, and say so on stderr. Each command is a process to start, on the critical path of the run: hence one ln
-// for the three links, the shell's own redirection for the two files, and bind mounts made
-// read-only by mount itself (util-linux 2.27 and later) rather than by a second remount.
+// Runs as root (not root: as root of the child's own user namespace) inside fresh mount and network
+// namespaces: a tmpfs root holding /usr and Node's prefix read-only, /dev/null and /dev/urandom,
+// the child's code read-only and its one directory read-write, each at its usual path; the tmpfs
+// itself is then made read-only, so its one writable place is that directory; then chroot into it.
+// Nothing else exists there. Once the tmpfs is mounted every path is relative to it (the shell's
+// working directory): when a signal ends this shell mid-way, the parent removes the jail directory
+// on the host while the command the shell ran may still be running; the tmpfs is then detached
+// here, and that command goes on inside it, never in the host's directory. A parent that died
+// before setpriv asked for its death signal sends none: the shell's parent is then no longer the
+// acme-client that started it, and it stops before mounting anything. A signal ends the shell once
+// the helper it is running has finished (the trap), not under it: a helper left running would go on
+// after the parent has removed the jail directory, and say so on stderr. Each command is a process
+// to start, on the critical path of the run: hence one ln for the three links, the shell's own
+// redirection for the two files, and bind mounts made read-only by mount itself (util-linux 2.27
+// and later) rather than by a second remount. The tmpfs is made read-only as a mount (bind), not as
+// a file system: in a user namespace the kernel refuses the latter.
 const JAIL_SCRIPT = `trap 'exit 143' TERM INT HUP; [ "$PPID" = "$1" ] || exit 1; J=$2; W=$3; B=$4; N=$5; shift 5
 mount -t tmpfs -o size=1m,mode=0755 acme-client-jail "$J"
 cd "$J"
@@ -234,11 +305,13 @@ if [ "$N" != /usr ]; then mount --rbind -o ro "$N" ".$N"; fi
 mount --bind /dev/null dev/null; mount --bind /dev/urandom dev/urandom
 mount --bind -o ro "$B" ".$B"
 mount --bind "$W" ".$W"
-mount -o remount,ro .
+mount -o remount,bind,ro .
 exec ${CHROOT} . "$@"`;
 
 export function describePlan(plan: ChildPlan): string {
-  const user = plan.drop === null ? 'root (uid 0)' : `${plan.drop.name} (uid ${plan.drop.uid}, gid ${plan.drop.gid}, no groups)`;
+  const user = plan.invoker !== null
+    ? `the invoking user (uid ${plan.invoker.uid}), ${plan.invoker.userns ? 'own user namespace, no capabilities' : 'no user namespace'}`
+    : plan.drop === null ? 'root (uid 0)' : `${plan.drop.name} (uid ${plan.drop.uid}, gid ${plan.drop.gid}, no groups)`;
   const files = plan.reads.length + plan.writes.length === 0 ? 'its code only' : [...plan.reads.map((p) => `r ${p}`), ...plan.writes.map((p) => `w ${p}`)].join(', ');
   const parts = [`user ${user}`, `network ${plan.network === 'host' ? 'host' : 'none (own namespace)'}`, `files ${files}`];
   if (plan.jail !== null) parts.push(`jailed to ${plan.jail}`);

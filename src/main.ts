@@ -11,7 +11,7 @@ import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } f
 import { Failure, setVerbosity, warn } from './log.js';
 import { VERSION } from './version.js';
 import { directoryUrl, resolvePaths } from './defaults.js';
-import { probeCapabilities, resolveUser } from './isolation.js';
+import { childUser, probeCapabilities } from './isolation.js';
 import { Invocation, roleConfigs } from './parent/plans.js';
 import { issue } from './modes/issue.js';
 import { register } from './modes/register.js';
@@ -54,15 +54,12 @@ async function main(): Promise<number> {
     warn(err.name, err.problem);
     return 1;
   }
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('acme-client: must be run as root\n');
-    return 1;
-  }
   if (opts.rolloverAccountKey !== undefined) return await rolloverAccountKey(opts, resolve(opts.rolloverAccountKey), await probe);
   const paths = resolvePaths(opts, names[0] ?? 'example.org');
   const csrFile = opts.csrFile === undefined ? null : resolve(opts.csrFile);
   const configs = roleConfigs(opts, names, paths, directoryUrl(opts), { createAccountKey: opts.newAccountKey, createDomainKey: opts.newDomainKey }, csrFile);
-  const invocation: Invocation = { opts, names, paths, csrFile, configs, user: resolveUser(opts.user), caps: await probe };
+  const caps = await probe;
+  const invocation: Invocation = { opts, names, paths, csrFile, configs, user: childUser(opts.user, caps), caps };
   if (opts.isolationReport) return await reportIsolation(invocation);
   if (opts.register) return await register(invocation);
   if (opts.persistRecords) return await persistRecords(invocation);

@@ -4,7 +4,7 @@
 // proportional set size (PSS) of each summed while they are all alive.
 
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import type { Role } from './ipc/roles.js';
 import type { Capabilities, ChildPlan } from './isolation.js';
 import { describePlan } from './isolation.js';
@@ -21,6 +21,8 @@ interface SelfReport {
 
 interface Round {
   reports: Map<Role, SelfReport>;
+  /** Each child's user namespace as seen from here, while it is alive. */
+  namespaces: Map<Role, string>;
   failures: Map<Role, string>;
   wallMs: number;
   pssKiB: number;
@@ -33,6 +35,21 @@ function pssKiB(pid: number | undefined): number {
     return match ? Number(match[1]) : 0;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Which user namespace a child runs in, read by the parent: a child cannot see beyond its own, and
+ * its uid there (0, not root) says nothing without the map.
+ */
+function userNamespaceOf(pid: number | undefined): string {
+  if (pid === undefined) return 'unknown';
+  try {
+    if (readlinkSync(`/proc/${pid}/ns/user`) === readlinkSync('/proc/self/ns/user')) return "the parent's";
+    const [inside, outside] = readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/);
+    return `its own (uid ${inside} there is uid ${outside} here)`;
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -61,13 +78,23 @@ async function round(roles: Role[], start: (role: Role) => ChildProcess): Promis
     });
   })));
   const wallMs = Number(process.hrtime.bigint() - began) / 1e6;
+  const namespaces = new Map(children.map(({ role, child }) => [role, userNamespaceOf(child.pid)]));
   const pss = children.reduce((sum, { role, child }) => sum + (reports.has(role) ? pssKiB(child.pid) : 0), 0);
   await Promise.all(children.map(({ child }) => new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
     child.stdin?.end();
   })));
-  return { reports, failures, wallMs, pssKiB: pss };
+  return { reports, namespaces, failures, wallMs, pssKiB: pss };
+}
+
+/** What a run that is not root's leaves open: said with every report. */
+function notRoot(caps: Capabilities): string[] {
+  const who = `not root: every child runs as uid ${process.getuid?.()}, the invoking user, with that user's access to files;`;
+  return caps.userns
+    ? [who, 'the kernel layers (user, network and mount namespaces) keep the children from each other and from',
+      'the network, but not from other processes of that user, which can read their memory and signal them.']
+    : [who, 'without user namespaces, the permission model alone confines them: each can read the others\' memory.'];
 }
 
 export async function isolationReport(plans: Record<Role, ChildPlan>, caps: Capabilities, start: (role: Role, unconfined: boolean) => ChildProcess): Promise<number> {
@@ -77,6 +104,7 @@ export async function isolationReport(plans: Record<Role, ChildPlan>, caps: Capa
   const lines: string[] = ['acme-client isolation report', ''];
   for (const missing of caps.missing) lines.push(`missing layer: ${missing}`);
   if (caps.missing.length > 0) lines.push('');
+  if (!caps.root) lines.push(...notRoot(caps), '');
   for (const role of roles) {
     const seen = confined.reports.get(role);
     const plan = plans[role];
@@ -85,7 +113,7 @@ export async function isolationReport(plans: Record<Role, ChildPlan>, caps: Capa
     if (failure !== undefined) lines.push(`  FAILED to start confined: ${failure}`);
     else lines.push(`  observed: uid ${seen?.uid} gid ${seen?.gid} groups [${(seen?.groups ?? []).join(',')}]`
       + ` interfaces [${(seen?.interfaces ?? []).join(',')}] reads /etc/shadow: ${seen?.readsShadow ? 'yes' : 'no'}`
-      + ` spawns processes: ${seen?.spawns ? 'yes' : 'no'}`);
+      + ` spawns processes: ${seen?.spawns ? 'yes' : 'no'} user namespace: ${confined.namespaces.get(role)}`);
     lines.push(`  planned:  ${describePlan(plan)}`);
     lines.push(`  not applied: ${plan.missing.length > 0 ? plan.missing.join(', ') : 'nothing'}`);
   }

@@ -50,10 +50,16 @@ test('a wildcard is a bad name without -t', async () => {
   assert.equal(run.stderr, 'acme-client: *.example.com: bad domain syntax\n');
 });
 
-test('must be run as root', { skip: prerequisite(isRoot ? false : 'needs root to run the client as nobody') }, async () => {
-  const run = await runClient(['example.com'], { uid: 65534, gid: 65534 });
+// Would fail if a user who is not root were still refused ("must be run as root"), or if --user
+// were taken without root, who alone can give the children another uid.
+test('not root: the pre-flight speaks, not a refusal; --user needs root', { skip: prerequisite(isRoot ? false : 'needs root to run the client as nobody') }, async () => {
+  const run = await runClient(['-c', '/nonexistent', '-C', '/nonexistent', '-f', '/nonexistent/a', '-k', '/nonexistent/d', 'example.com'], { uid: 65534, gid: 65534 });
   assert.equal(run.status, 1);
-  assert.equal(run.stderr, 'acme-client: must be run as root\n');
+  assert.equal(run.stderr, ['/nonexistent: -c directory must exist', '/nonexistent/d: -k file must exist', '/nonexistent: -C directory must exist', '/nonexistent/a: -f file must exist']
+    .map((line) => `acme-client: ${line}\n`).join(''));
+  const user = await runClient(['--user', 'nobody', 'example.com'], { uid: 65534, gid: 65534 });
+  assert.equal(user.status, 1);
+  assert.equal(user.stderr, 'acme-client: nobody: --user needs root: not root, the children run as the invoking user\n');
 });
 
 test('pre-flight: every missing path is reported before exiting 1', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {

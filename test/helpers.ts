@@ -3,8 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,7 +69,7 @@ export function prerequisite(reason: string | false | undefined): string | false
 
 /** prerequisite() for what most end-to-end tests need: root, and Pebble, challtestsrv and nginx. */
 export function needsRootAndLab(labUnavailable: () => string | undefined): string | false {
-  return prerequisite(!isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable());
+  return prerequisite(!isRoot ? 'needs root (these tests run acme-client as root)' : labUnavailable());
 }
 
 /** Work areas made by this test file, removed when its process ends. */
@@ -125,9 +126,9 @@ export function openssl(args: string[], input?: string): string {
  * Runs the client with -t: every line it prints is handed to `answer`, whose result (a line, or
  * null to close stdin) is written back, as a dns-01 hook wrapper would.
  */
-export function runWithHook(args: string[], env: NodeJS.ProcessEnv, answer: (line: string, pid: number) => Promise<string | null>, client = CLIENT): Promise<RunResult & { lines: string[] }> {
+export function runWithHook(args: string[], env: NodeJS.ProcessEnv, answer: (line: string, pid: number) => Promise<string | null>, client = CLIENT, user?: { uid: number; gid: number }): Promise<RunResult & { lines: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [client, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [client, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'], ...user });
     let stdout = '';
     let stderr = '';
     let pending = '';
@@ -214,4 +215,72 @@ export function childrenOf(parent: number): Map<string, number> {
  */
 export function pebbleTakesReplaces(certId: string): boolean {
   return Buffer.from(certId.split('.')[1] ?? '', 'base64url')[0] !== 0;
+}
+
+/** The unprivileged user the tests that are not root's run as (Node's spawn drops every group). */
+export const NOBODY = { uid: 65534, gid: 65534 };
+
+/** A work area (workDir()) that `user` owns, all of it: a run as that user can use every file. */
+export function ownedBy(w: { dir: string }, user: { uid: number; gid: number }): void {
+  const walk = (path: string): void => {
+    lchownSync(path, user.uid, user.gid);
+    if (lstatSync(path).isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(w.dir);
+  // mkdtemp makes it 0700: the user must reach it (its private/ stays 0700).
+  chmodSync(w.dir, 0o755);
+}
+
+/** A CA file the user can read (the lab's TLS CA is root's, in a directory of root's). */
+export function readableCopy(file: string, w: { dir: string }, user: { uid: number; gid: number }): string {
+  const copy = join(w.dir, 'lab-ca.pem');
+  writeFileSync(copy, readFileSync(file), { mode: 0o644 });
+  chownSync(copy, user.uid, user.gid);
+  return copy;
+}
+
+/**
+ * Runs the client as `user` in a user namespace of its own (every id mapped to itself) in which
+ * the kernel refuses any further user namespace (user.max_user_namespaces=0 there), as a kernel
+ * that refuses them to unprivileged users does. The limit belongs to that namespace alone: no
+ * other process on the machine sees it, and it ends with the run. Needs root (it writes the maps).
+ */
+export function runWithoutUserNamespaces(args: string[], options: { env: NodeJS.ProcessEnv; user: { uid: number; gid: number }; client?: string }): Promise<RunResult> {
+  // The first shell waits for its ids to be mapped, then executes the second: only a program
+  // started after the mapping is the namespace's root to the kernel's sysctl checks.
+  const handshake = 'echo ready >&3; read go <&3; exec 3>&-; exec "$@"';
+  const limit = 'echo 0 > /proc/sys/user/max_user_namespaces; U=$1; G=$2; shift 2; exec /usr/bin/setpriv --reuid="$U" --regid="$G" --clear-groups -- "$@"';
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/unshare', ['--user', '--', '/bin/sh', '-ec', handshake, 'sh', '/bin/sh', '-ec', limit, 'sh',
+      String(options.user.uid), String(options.user.gid), process.execPath, options.client ?? CLIENT, ...args],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const ready = child.stdio[3] as Duplex;
+    ready.once('data', () => {
+      // The shell has entered its namespace and waits: its ids are mapped, then it goes on.
+      try {
+        writeFileSync(`/proc/${child.pid}/uid_map`, '0 0 4294967295\n');
+        writeFileSync(`/proc/${child.pid}/gid_map`, '0 0 4294967295\n');
+        ready.end('go\n');
+      } catch (err) {
+        child.kill('SIGKILL');
+        reject(err);
+      }
+    });
+    ready.on('error', () => undefined);
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+  });
+}
+
+/**
+ * The reason tests of children in user namespaces cannot run here, or false: whether nobody may
+ * make a user namespace (asked as nobody: root always may). Needs root, to become nobody.
+ */
+export function nobodyHasNoUserNamespaces(): string | false {
+  const run = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', '/usr/bin/unshare', '--user', '--map-root-user', '--', '/bin/true']);
+  return run.status === 0 ? false : 'the kernel refuses nobody a user namespace here';
 }

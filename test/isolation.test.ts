@@ -11,7 +11,7 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeF
 import type { Duplex } from 'node:stream';
 import { FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import { join } from 'node:path';
-import { ROOT, childrenOf, ecKeys, eventually, isRoot, prerequisite, makeKey, openssl, runWithHook, workDir } from './helpers.js';
+import { NOBODY, ROOT, childrenOf, nobodyHasNoUserNamespaces, ecKeys, eventually, isRoot, ownedBy, prerequisite, makeKey, openssl, readableCopy, runWithHook, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 const BREAKOUT_CLIENT = join(ROOT, 'build', 'breakout-dist', 'acme-client.js');
@@ -40,12 +40,38 @@ describe('breakout attempts from confined children', { skip: rootOnly }, () => {
     server?.close();
   });
 
-  test('every forbidden action fails, in every child', async () => {
+  test('every forbidden action fails, in every child', () => tryEveryBreakout(port));
+});
+
+// Would fail if a child started as a user who is not root lost a layer that its role's breakouts
+// meet: the network namespace (acctproc's connect), the jail (chngproc's and fileproc's writes,
+// which that user's own files would otherwise allow), or the allow-list (netproc's key reads).
+describe('breakout attempts from confined children, run as a user who is not root', { skip: rootOnly || prerequisite(nobodyHasNoUserNamespaces()) }, () => {
+  let server: Server;
+  let port = 0;
+  const held: Socket[] = [];
+  before(async () => {
+    server = createServer((s) => held.push(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  after(() => {
+    for (const s of held) s.destroy();
+    server?.close();
+  });
+
+  test('every forbidden action fails, in every child, though the user owns every file', () => tryEveryBreakout(port, NOBODY));
+});
+
+/** Runs the breakout build against a CA that never answers (on `port`), as root or as `user`. */
+async function tryEveryBreakout(port: number, user?: { uid: number; gid: number }): Promise<void> {
+  {
     const w = workDir();
     const { acct: accountKey, dom: domainKey } = ecKeys(w);
     const victim = join(w.dir, 'victim');
     writeFileSync(victim, 'original\n');
     symlinkSync(victim, join(w.www, 'planted'));
+    if (user !== undefined) ownedBy(w, user);
     const targets = { accountKey, domainKey, certDir: w.certs, challengeDir: w.www, outside: victim, symlink: join(w.www, 'planted'), port };
     const expected = [
       'netproc read account key', 'netproc read domain key', 'netproc read /etc/shadow', 'netproc write cert dir',
@@ -56,7 +82,7 @@ describe('breakout attempts from confined children', { skip: rootOnly }, () => {
     ];
     // Not spawnSync: the loopback server above lives in this process and must keep answering.
     const run = spawn(process.execPath, [BREAKOUT_CLIENT, '--server', `https://127.0.0.1:${port}/dir`, '-c', w.certs, '-C', w.www, '-f', accountKey, '-k', domainKey, 'breakout.example.test'],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ACME_CLIENT_BREAKOUT: JSON.stringify(targets) }, stdio: ['ignore', 'ignore', 'pipe'] });
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ACME_CLIENT_BREAKOUT: JSON.stringify(targets) }, stdio: ['ignore', 'ignore', 'pipe'], ...user });
     let stderr = '';
     const lines = (): string[] => stderr.split('\n').filter((l) => l.startsWith('breakout '));
     const reported = (): boolean => expected.every((what) => lines().some((l) => l.startsWith(`breakout ${what}:`)));
@@ -74,8 +100,8 @@ describe('breakout attempts from confined children', { skip: rootOnly }, () => {
     assert.equal(readFileSync(victim, 'utf8'), 'original\n');
     assert.deepEqual(readdirSync(w.certs), []);
     assert.equal(readlinkSync(join(w.www, 'planted')), victim);
-  });
-});
+  }
+}
 
 function status(pid: number, field: string): string {
   return new RegExp(`^${field}:[ \\t]*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
@@ -157,6 +183,80 @@ describe('users, namespaces and memory of the running children', { skip: rootOnl
     } finally {
       control.kill();
     }
+  });
+});
+
+/**
+ * Opens /proc/<pid>/mem as nobody, in a user namespace of its own (as every child started by a
+ * user who is not root is) or in nobody's own (as they are where the kernel refuses that).
+ */
+function readMemAsChild(pid: number, ownUserNamespace: boolean): string {
+  const read = [process.execPath, '-e', `try { require('fs').openSync('/proc/${pid}/mem', 'r'); console.log('OPENED') } catch (e) { console.log(e.code) }`];
+  const probe = spawnSync(ownUserNamespace ? '/usr/bin/unshare' : read[0] as string, ownUserNamespace ? ['--user', '--map-root-user', '--', ...read] : read.slice(1),
+    { uid: 65534, gid: 65534, encoding: 'utf8' });
+  return probe.stdout.trim();
+}
+
+describe('namespaces and memory of the running children, run as a user who is not root', { skip: rootOnly || prerequisite(labUnavailable()) || prerequisite(nobodyHasNoUserNamespaces()) }, () => {
+  let lab: Lab;
+  before(async () => {
+    lab = await startLab();
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  // Would fail if a child shared the parent's user namespace, or another child's (a sibling
+  // could then open its memory, as the control shows a process of the same user outside one
+  // can), if a child kept the capabilities its namespace gave it, or if a child but netproc had
+  // the host's network.
+  test('each child has a user namespace of its own, which keeps its siblings out of its memory; only netproc has the network', async () => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    const ca = readableCopy(lab.tlsCaFile, w, NOBODY);
+    ownedBy(w, NOBODY);
+    let tree = new Map<string, number>();
+    const userns = new Map<string, string>();
+    const netns = new Map<string, boolean>();
+    const fromSibling = new Map<string, string>();
+    const fromOutside = new Map<string, string>();
+    const capabilities = new Map<string, string>();
+    const hook = { accountKey: acct, domainKey: dom, certDir: w.certs, challengeDir: w.www, outside: join(w.dir, 'outside'), symlink: join(w.www, 'none'), port: 9, stop: 'keyproc' };
+    const run = await runWithHook(['--server', lab.directoryUrl, '-t', 'dns-01', '-c', w.certs, '-f', acct, '-k', dom, 'tree.example.test'],
+      { NODE_EXTRA_CA_CERTS: ca, ACME_CLIENT_BREAKOUT: JSON.stringify(hook) }, async (_line, pid) => {
+        tree = childrenOf(pid);
+        const keyproc = tree.get('keyproc');
+        assert.ok(keyproc !== undefined, 'keyproc is stopped, not gone');
+        try {
+          assert.equal(await stopped(keyproc), true, 'keyproc stopped itself once confined');
+          for (const [role, child] of tree) {
+            userns.set(role, readlinkSync(`/proc/${child}/ns/user`));
+            netns.set(role, readlinkSync(`/proc/${child}/ns/net`) === readlinkSync('/proc/self/ns/net'));
+            fromSibling.set(role, readMemAsChild(child, true));
+            fromOutside.set(role, readMemAsChild(child, false));
+            capabilities.set(role, ['CapPrm', 'CapEff', 'CapBnd'].map((field) => status(child, field)).join(' '));
+          }
+          process.kill(keyproc, 'SIGCONT');
+        } catch (err) {
+          process.kill(keyproc, 'SIGKILL');
+          throw err;
+        }
+        return null;
+      }, BREAKOUT_CLIENT, NOBODY);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /<stdin>: short read/);
+    const roles = ['acctproc', 'certproc', 'chngproc', 'fileproc', 'keyproc', 'netproc'];
+    assert.deepEqual([...tree.keys()].sort(), roles);
+    const mine = readlinkSync('/proc/self/ns/user');
+    assert.equal(new Set([mine, ...userns.values()]).size, roles.length + 1, 'six user namespaces, none the parent\'s, none shared');
+    for (const role of roles) {
+      // Root of its user namespace, it must hold nothing there: else a jailed child could chroot out.
+      assert.equal(capabilities.get(role), '0000000000000000 0000000000000000 0000000000000000', `${role} holds no capability`);
+      assert.equal(fromOutside.get(role), 'OPENED', `control: a process of the same user outside any user namespace opens ${role}'s memory`);
+      assert.notEqual(fromSibling.get(role), 'OPENED', `${role}'s memory must not be readable from another child's position`);
+    }
+    assert.equal(netns.get('netproc'), true, 'netproc has the host network');
+    for (const role of roles.filter((r) => r !== 'netproc')) assert.equal(netns.get(role), false, `${role} has its own network namespace`);
   });
 });
 

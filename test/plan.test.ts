@@ -3,22 +3,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Capabilities, childCommand, permissionFlagOf, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
 import { Failure } from '../src/log.js';
-import { prerequisite } from './helpers.js';
+import { NOBODY, nobodyHasNoUserNamespaces, prerequisite } from './helpers.js';
 
 const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
-const full: Capabilities = { permissionFlag: '--experimental-permission', netns: true, jail: true, parentDeathSignal: true, missing: [] };
-const none: Capabilities = { permissionFlag: null, netns: false, jail: false, parentDeathSignal: false, missing: ['a', 'b'] };
+const full: Capabilities = { root: true, userns: false, permissionFlag: '--experimental-permission', netns: true, jail: true, parentDeathSignal: true, missing: [] };
+const none: Capabilities = { root: true, userns: false, permissionFlag: null, netns: false, jail: false, parentDeathSignal: false, missing: ['a', 'b'] };
 const keyNeeds = { reads: ['/etc/acme/privkey.pem'], writes: [], root: false, jailDir: null };
 const dirNeeds = { reads: ['/var/www/acme'], writes: ['/var/www/acme'], root: true, jailDir: '/var/www/acme' };
 
 test('with every layer: netproc keeps the network, others get a namespace, root roles a jail', () => {
   assert.deepEqual(planChild('netproc', { reads: [], writes: [], root: false, jailDir: null }, nobody, full),
-    { role: 'netproc', drop: nobody, network: 'host', jail: null, reads: [], writes: [], missing: [] });
+    { role: 'netproc', drop: nobody, invoker: null, network: 'host', jail: null, reads: [], writes: [], missing: [] });
   const acct = planChild('acctproc', keyNeeds, nobody, full);
   assert.equal(acct.network, 'none');
   assert.deepEqual(acct.drop, nobody);
@@ -55,7 +55,16 @@ test('resolveUser: numeric ids, root refused, unknown refused', () => {
 
 test('the jail: the one directory is writable; /, /usr, /dev and the code directory are not', {
   skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (mount namespaces)' : (await probeCapabilities()).jail ? false : 'no mount namespaces here'),
-}, () => {
+}, () => tryTheJail({ ...full, permissionFlag: null }));
+
+// Would fail if the jail could not be built in the child's own user namespace (a mount the kernel
+// refuses there, as it refuses a read-only remount of the tmpfs itself), or left a way out.
+test('the jail, started by a user who is not root: the same, built in a user namespace of its own', {
+  skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (to run the jail as nobody)' : nobodyHasNoUserNamespaces()),
+}, () => tryTheJail({ ...full, root: false, userns: true, permissionFlag: null }, NOBODY));
+
+/** A stand-in child started under a fileproc's plan with `caps`, as root or as `user`. */
+function tryTheJail(caps: Capabilities, user?: { uid: number; gid: number }): void {
   const top = mkdtempSync(join(tmpdir(), 'acme-client-jailtest-'));
   try {
     const [code, work, root] = ['code', 'work', 'root'].map((d) => join(top, d)) as [string, string, string];
@@ -70,9 +79,13 @@ for (const p of made) if (p !== ${JSON.stringify(join(work, 'x'))}) fs.unlinkSyn
 process.stdout.write(JSON.stringify(made));
 `);
     writeFileSync(join(code, 'package.json'), '{ "type": "commonjs" }\n');
-    const plan = planChild('fileproc', { reads: [work], writes: [work], root: true, jailDir: work }, nobody, { ...full, permissionFlag: null });
-    const cmd = childCommand(plan, [], script, [], { ...full, permissionFlag: null }, root);
-    const run = spawnSync(cmd.file, cmd.args, { encoding: 'utf8' });
+    if (user !== undefined) {
+      chmodSync(top, 0o755);
+      for (const d of [code, work, root]) chownSync(d, user.uid, user.gid);
+    }
+    const plan = planChild('fileproc', { reads: [work], writes: [work], root: true, jailDir: work }, caps.root ? nobody : null, caps);
+    const cmd = childCommand(plan, [], script, [], caps, root);
+    const run = spawnSync(cmd.file, cmd.args, { encoding: 'utf8', ...user });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), [join(work, 'x')]);
     assert.deepEqual(readdirSync(work), ['x'], 'the one directory is the real one');
@@ -80,6 +93,32 @@ process.stdout.write(JSON.stringify(made));
   } finally {
     rmSync(top, { recursive: true, force: true });
   }
+}
+
+// Would fail if a child of a user who is not root were started outside a user namespace (unshare
+// would then refuse it the network namespace), or if setpriv came before unshare, where the move
+// into the namespace would clear its parent-death signal and give back the capabilities it dropped.
+test('not root: unshare --user first, then setpriv inside drops every capability; netproc keeps the network', () => {
+  const caps: Capabilities = { ...full, root: false, userns: true };
+  const acct = planChild('acctproc', keyNeeds, null, caps);
+  assert.equal(acct.drop, null);
+  assert.deepEqual(acct.invoker, { uid: process.getuid?.(), userns: true });
+  const node = [process.execPath, '--experimental-permission', '--allow-fs-read=/x/acctproc.js', '--allow-fs-read=/x/acctproc.bundle.js', '--allow-fs-read=/x/acctproc.bundle.cache',
+    '--disable-warning=ExperimentalWarning', '--allow-fs-read=/etc/acme/privkey.pem', '/x/acctproc.js', '{}'];
+  const setpriv = ['/usr/bin/setpriv', '--pdeathsig', 'TERM', '--bounding-set', '-all', '--inh-caps', '-all', '--no-new-privs', '--'];
+  assert.deepEqual(childCommand(acct, [], '/x/acctproc.js', ['{}'], caps, null), { file: '/usr/bin/unshare', args: ['--user', '--map-root-user', '--net', '--', ...setpriv, ...node] });
+  const net = childCommand(planChild('netproc', { reads: [], writes: [], root: false, jailDir: null }, null, caps), [], '/x/netproc.js', [], { ...caps, permissionFlag: null }, null);
+  assert.deepEqual(net, { file: '/usr/bin/unshare', args: ['--user', '--map-root-user', '--', ...setpriv, process.execPath, '/x/netproc.js'] });
+});
+
+// Would fail if, without user namespaces, a plan claimed the namespaces it cannot have, or a
+// child were started through an unshare that the kernel refuses it.
+test('not root, without user namespaces: the plan lacks them, and setpriv alone starts the child', () => {
+  const caps: Capabilities = { ...full, root: false, userns: false, netns: false, jail: false };
+  const chng = planChild('chngproc', dirNeeds, null, caps);
+  assert.deepEqual(chng.missing, ['user namespace', 'network namespace', 'mount namespace jail']);
+  assert.deepEqual(childCommand(chng, [], '/x/chngproc.js', [], { ...caps, permissionFlag: null }, null),
+    { file: '/usr/bin/setpriv', args: ['--pdeathsig', 'TERM', '--no-new-privs', '--', process.execPath, '/x/chngproc.js'] });
 });
 
 // Would fail if the probe's setpriv call were wrong (every child would then start without the

@@ -32,16 +32,18 @@ export function removeTempsInFlight(): void {
 
 /**
  * A new temporary file, listed in inFlight before it exists, created exclusively without following
- * a symlink and with `mode` from the first byte, and opened for writing. It is created
- * synchronously: a signal is then handled either before it exists or after it is listed, never
- * while a worker thread is still creating it behind the handler's back; and opened again for the
- * writing (Node's permission model allows fsync only through a FileHandle). The caller removes it
- * from the list with forgetTemporary once it is renamed, linked or removed.
+ * a symlink and with `mode` (and its owner's write) from the first byte, and opened for writing. It
+ * is created synchronously: a signal is then handled either before it exists or after it is listed,
+ * never while a worker thread is still creating it behind the handler's back; and opened again for
+ * the writing (Node's permission model allows fsync only through a FileHandle). The caller removes
+ * it from the list with forgetTemporary once it is renamed, linked or removed.
  */
 export async function openTemporary(temp: string, mode: number): Promise<fs.FileHandle> {
   inFlight.add(temp);
   try {
-    closeSync(openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode));
+    // Writable by its owner until the caller's chmod: a user who is not root could not open a
+    // 0444 file again for writing. No one else gains anything meanwhile.
+    closeSync(openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode | 0o200));
     return await fs.open(temp, constants.O_WRONLY | constants.O_NOFOLLOW);
   } catch (err) {
     inFlight.delete(temp);

@@ -17,6 +17,7 @@ import type { Paths } from '../defaults.js';
 import { readable, writable } from '../fsutil/access.js';
 import { Invocation, planAll } from '../parent/plans.js';
 import { Outcome, Run, Spawner, failed, startsInBackground } from '../parent/spawn.js';
+import { sayMissing } from '../isolation.js';
 
 export async function issue({ opts, names, paths, csrFile, configs, user, caps }: Invocation): Promise<number> {
   if (names.length === 0 && csrFile === null) throw new Failure('acme-client', 'no domain given');
@@ -26,7 +27,7 @@ export async function issue({ opts, names, paths, csrFile, configs, user, caps }
   configs.acctproc.create = keys.createAccountKey;
   configs.keyproc.create = keys.createDomainKey;
 
-  for (const missing of caps.missing) warn('isolation', missing);
+  sayMissing(caps);
   const spawner = new Spawner(configs, planAll(opts, paths, configs, user, caps), caps);
   try {
     // Every request and the wait for the CA are bounded; this bounds the whole run, whatever hangs.

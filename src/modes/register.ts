@@ -4,6 +4,7 @@ import { warn } from '../log.js';
 import { readable } from '../fsutil/access.js';
 import { Invocation, planAll } from '../parent/plans.js';
 import { Spawner, runAccountPair } from '../parent/spawn.js';
+import { sayMissing } from '../isolation.js';
 
 /** --register: the account (with -n its key first), and nothing else; 0 once it exists. */
 export function register(invocation: Invocation): Promise<number> {
@@ -19,7 +20,7 @@ export async function accountOnly({ opts, paths, configs, user, caps }: Invocati
   for (const [subject, problem] of problems) warn(subject, problem);
   if (problems.length > 0) return 1;
   configs.acctproc.create = opts.newAccountKey && !accountKeyExists;
-  for (const missing of caps.missing) warn('isolation', missing);
+  sayMissing(caps);
   const spawner = new Spawner(configs, planAll(opts, paths, configs, user, caps), caps);
   try {
     const { outcomes, overdue } = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs, netStdout);

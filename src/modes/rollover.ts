@@ -7,7 +7,7 @@ import type { Options } from '../args.js';
 import { EXIT_CHANGED } from '../ipc/roles.js';
 import { warn } from '../log.js';
 import { directoryUrl, resolvePaths } from '../defaults.js';
-import { Capabilities, resolveUser } from '../isolation.js';
+import { Capabilities, childUser, sayMissing } from '../isolation.js';
 import { readable } from '../fsutil/access.js';
 import { planAll, roleConfigs } from '../parent/plans.js';
 import { Spawner, runAccountPair } from '../parent/spawn.js';
@@ -20,8 +20,8 @@ export async function rolloverAccountKey(opts: Options, newKeyFile: string, caps
   configs.acctproc.rollover = { newKeyFile, create: checked.createNewKey };
   // The account exists already: no binding is made, and the jail holds the key directory alone.
   configs.acctproc.eab = null;
-  for (const missing of caps.missing) warn('isolation', missing);
-  const spawner = new Spawner(configs, planAll(opts, paths, configs, resolveUser(opts.user), caps), caps);
+  sayMissing(caps);
+  const spawner = new Spawner(configs, planAll(opts, paths, configs, childUser(opts.user, caps), caps), caps);
   try {
     const { outcomes, overdue } = await runAccountPair(spawner, 5 * configs.netproc.requestTimeoutMs);
     // The one line is said: the children's ends by SIGTERM are its consequence, not news.

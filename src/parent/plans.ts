@@ -17,7 +17,8 @@ export interface Invocation {
   paths: Paths;
   csrFile: string | null;
   configs: RoleConfig;
-  user: Account;
+  /** Whom the children that need no root drop to; null when not run as root. */
+  user: Account | null;
   caps: Capabilities;
 }
 
@@ -51,7 +52,7 @@ export function roleConfigs(opts: Options, names: string[], paths: Paths, server
 }
 
 /** What each role must be able to touch, and nothing more. */
-export function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account, caps: Capabilities): Record<Role, ChildPlan> {
+export function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: Account | null, caps: Capabilities): Record<Role, ChildPlan> {
   const external = opts.challengeType !== undefined;
   // A key made with -n/-N is written to its temporary file first (src/fsutil/keyfile.ts).
   const keyFile = (file: string, create: boolean): RoleNeeds => {
