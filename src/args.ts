@@ -251,6 +251,9 @@ export function parseCommandLine(argv: readonly string[]): Options {
   if (options.keep !== undefined && !options.dated) throw new UsageError('--keep goes with --dated');
   if ((options.eabKid === undefined) !== (options.eabHmacKeyFile === undefined)) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
   if (options.eabKid === '') throw new UsageError('--eab-kid: empty key identifier');
+  // Its TXT record's name is derived from the account URL, which the -t line does not carry: a
+  // caller could not tell where to publish it, and would only learn so from the CA's refusal.
+  if (options.challengeType === 'dns-account-01') throw new UsageError('-t dns-account-01: not supported yet (see acme-client(1), External challenges)');
   if (options.dnsServer !== undefined) {
     // Only dns-persist-01 has acme-client ask the DNS itself.
     if (options.challengeType !== PERSIST_CHALLENGE) throw new UsageError(`--dns-server goes with -t ${PERSIST_CHALLENGE}`);

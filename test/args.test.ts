@@ -58,6 +58,13 @@ test('--dns-server goes with -t dns-persist-01, as ADDRESS[:PORT]', () => {
   rejectsWith(['-t', 'dns-persist-01', '--dns-server', 'ns.example.org', 'example.org'], '--dns-server: not an IP address with an optional :port: ns.example.org');
 });
 
+// Would fail if -t dns-account-01 were taken: the run would reach the CA and end on its refusal, or
+// hand a -t caller a line that does not say where to publish the record.
+test('-t dns-account-01 is refused before anything starts', () => {
+  rejectsWith(['-t', 'dns-account-01', 'example.org'], '-t dns-account-01: not supported yet (see acme-client(1), External challenges)');
+  parsesTo(['-t', 'dns-01', 'example.org'], { challengeType: 'dns-01', names: ['example.org'] });
+});
+
 test('--persist-records: the names, and the options of --register alone', () => {
   parsesTo(['--persist-records', '-n', '-f', '/a.pem', 'example.org', '*.example.org'],
     { persistRecords: true, newAccountKey: true, accountKey: '/a.pem', names: ['example.org', '*.example.org'] });
