@@ -21,7 +21,7 @@ import { ROOT, ecKeys, eventually, isRoot, prerequisite, workDir } from './helpe
 
 const DNS01 = join(ROOT, 'dist', 'acme-client-dns01.js');
 const VIRTUAL_CLOCK = join(ROOT, 'build', 'test', 'virtual-clock.js');
-const skip = prerequisite(!isRoot ? 'needs root (acme-client must be run as root; BIND listens on port 53)' : labUnavailable() ?? bindUnavailable());
+const skip = prerequisite(!isRoot ? 'needs root (BIND listens on port 53)' : labUnavailable() ?? bindUnavailable());
 const TYPE_SOA = 6;
 
 /** A bounded wait for an event: the promise, or a failure saying what did not happen. */

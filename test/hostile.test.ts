@@ -14,7 +14,7 @@ import { Exchange, FakeCa, Reply, Script, editJson, problem } from './fakeca.js'
 import { RunResult, isRoot, makeKey, openssl, prerequisite, runClient, snapshot, workDir } from './helpers.js';
 
 const NAMES = ['hostile.example.test', 'www.hostile.example.test'];
-const skip = prerequisite(isRoot ? false : 'needs root (acme-client must be run as root)');
+const skip = prerequisite(isRoot ? false : 'needs root (these tests run acme-client as root)');
 
 interface Area {
   dir: string;

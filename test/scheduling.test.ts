@@ -103,7 +103,7 @@ describe('systemd units', { skip: !existsSync(SYSTEMD_ANALYZE) && !inCi ? `${SYS
   });
 });
 
-const skipLab = !isRoot ? 'needs root (acme-client must be run as root)' : labUnavailable();
+const skipLab = !isRoot ? 'needs root (these tests run acme-client as root)' : labUnavailable();
 
 describe('the documented nightly lines, run against the lab', { skip: skipLab !== undefined && !inCi ? skipLab : false }, () => {
   let lab: Lab;
