@@ -91,7 +91,7 @@ function processesMentioning(marker: string): number[] {
 
 async function main(): Promise<number> {
   const { rounds, nonceReject } = readArgs(process.argv.slice(2));
-  if (process.getuid?.() !== 0) usage('must be run as root (it compares root runs, and cleans up after killed ones)');
+  if (process.getuid?.() !== 0) usage('must be run as root (it soaks root runs, as a root crontab makes them)');
   const unavailable = labUnavailable();
   if (unavailable !== undefined) usage(`no Pebble lab: ${unavailable}`);
   const dist = join(root, 'dist');
