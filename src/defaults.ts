@@ -4,6 +4,7 @@
 
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Options } from './args.js';
+import type { CertFiles } from './ipc/roles.js';
 import { Failure } from './log.js';
 
 export const LETSENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -11,6 +12,9 @@ export const LETSENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org
 
 /** In the certificate directory: what the CA said of renewing the certificate (src/x509/renewal.ts). */
 export const STATE_FILE = 'acme-client-state.json';
+
+/** The command line's certificate files, in -c's directory. */
+export const DEFAULT_CERT_FILES: CertFiles = { cert: 'cert.pem', chain: 'chain.pem', fullchain: 'fullchain.pem', state: STATE_FILE };
 
 /** CAs --server knows by name, with the directory URLs they publish. */
 export const CA_DIRECTORIES: Readonly<Record<string, string>> = {
@@ -23,6 +27,7 @@ export const CA_DIRECTORIES: Readonly<Record<string, string>> = {
 
 export interface Paths {
   certDir: string;
+  certFiles: CertFiles;
   challengeDir: string;
   domainKey: string;
   accountKey: string;
@@ -35,6 +40,7 @@ export function resolvePaths(opts: Options, first: string): Paths {
   // would mean something else or nothing.
   return {
     certDir: resolve(opts.certDir ?? sub('/etc/ssl/acme')),
+    certFiles: DEFAULT_CERT_FILES,
     challengeDir: resolve(opts.challengeDir ?? '/var/www/acme'),
     domainKey: resolve(opts.domainKey ?? join(sub('/etc/ssl/acme/private'), 'privkey.pem')),
     accountKey: resolve(opts.accountKey ?? join(sub('/etc/acme'), 'privkey.pem')),

@@ -633,9 +633,9 @@ const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[
   keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1,
     keyType: 'rsa4096' }, optional: [] },
   chngproc: { good: { challengeDir: '/var/www/acme', challengeType: 'http-01', verbose: 0 }, optional: ['challengeDir'] },
-  certproc: { good: { certDir: '/etc/ssl/acme', names: ['example.org'], expand: true, force: false, revoke: false, ari: true,
+  certproc: { good: { certDir: '/etc/ssl/acme', files: { cert: 'cert.pem', chain: 'chain.pem', fullchain: 'fullchain.pem', state: 'acme-client-state.json' }, names: ['example.org'], expand: true, force: false, revoke: false, ari: true,
     directoryUrl: 'https://ca.example/dir', csrFile: '/etc/ssl/example.csr', verbose: 0 }, optional: ['csrFile'] },
-  fileproc: { good: { certDir: '/etc/ssl/acme', backup: true, dated: true, keep: 3, verbose: 3 }, optional: [] },
+  fileproc: { good: { certDir: '/etc/ssl/acme', files: { cert: 'www.crt', chain: null, fullchain: 'www.fullchain.pem', state: 'www.crt.acme-client-state.json' }, backup: true, dated: true, keep: 3, verbose: 3 }, optional: [] },
 };
 
 for (const role of Object.keys(CONFIGS) as Role[]) {
@@ -672,6 +672,19 @@ test('parseConfig.acctproc: an eab needs its kid and its key file, and nothing e
   assert.deepEqual(parseConfig.acctproc({ ...good, eab: { kid: 'k', keyFile: '/f', key: 'secret' } }), { ...good, eab: { kid: 'k', keyFile: '/f' } });
   for (const eab of [{ kid: 'k' }, { keyFile: '/f' }, { kid: 7, keyFile: '/f' }, { kid: 'k'.repeat(1025), keyFile: '/f' }, 'kid-1']) {
     assert.throws(() => parseConfig.acctproc({ ...good, eab }), /^Error: (kid|keyFile|eab) is/, JSON.stringify(eab));
+  }
+});
+
+test('parseConfig.certproc and fileproc: the certificate files are names in certDir, the certificate or the full chain at least', () => {
+  const good = CONFIGS.fileproc.good;
+  const files = good.files as Record<string, unknown>;
+  for (const parse of [parseConfig.certproc, parseConfig.fileproc]) {
+    const base = parse === parseConfig.certproc ? CONFIGS.certproc.good : good;
+    for (const [key, bad] of [['cert', '../x.pem'], ['chain', '/etc/x.pem'], ['fullchain', '..'], ['state', ''], ['cert', 'a\0b'], ['state', null]] as const) {
+      assert.throws(() => parse({ ...base, files: { ...files, [key]: bad } }), new RegExp(`^Error: ${key} is (not a file name|not a string)$`), `${key} = ${String(bad)}`);
+    }
+    assert.throws(() => parse({ ...base, files: { ...files, cert: null, fullchain: null } }), /^Error: files has neither cert nor fullchain$/);
+    assert.deepEqual((parse({ ...base, files: { ...files, chain: undefined } }) as { files: unknown }).files, { ...files, chain: null });
   }
 });
 

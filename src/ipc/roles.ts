@@ -71,8 +71,15 @@ export interface KeyConfig {
   keyType: KeyType;
 }
 export interface ChngConfig { challengeDir: string | null; challengeType: string; verbose: number }
+/**
+ * The names, in certDir, of the files a certificate is kept in: cert.pem, chain.pem and
+ * fullchain.pem on the command line; acme-client.conf(5) names its own, and may leave out the
+ * chain, or one of the certificate and the full chain. `state` is the renewal state's file.
+ */
+export interface CertFiles { cert: string | null; chain: string | null; fullchain: string | null; state: string }
+
 export interface CertConfig {
-  certDir: string; names: string[]; expand: boolean; force: boolean; revoke: boolean;
+  certDir: string; files: CertFiles; names: string[]; expand: boolean; force: boolean; revoke: boolean;
   /** ARI on (not --no-ari): the CA's renewal window decides when it offers one. */
   ari: boolean;
   /** Which CA the renewal state file's answers came from. */
@@ -82,7 +89,7 @@ export interface CertConfig {
   verbose: number;
 }
 /** dated: keep each new certificate as cert-<UTC time>.pem too; keep: how many such sets (0: all). */
-export interface FileConfig { certDir: string; backup: boolean; dated: boolean; keep: number; verbose: number }
+export interface FileConfig { certDir: string; files: CertFiles; backup: boolean; dated: boolean; keep: number; verbose: number }
 
 export interface FrontConfig {
   /** What each socket handed over serves, in the order they come. */
@@ -112,6 +119,21 @@ function verbose(m: c.Fields): number {
 
 function externalAccountBinding(m: c.Fields): { kid: string; keyFile: string } {
   return { kid: c.string(m, 'kid', 1024), keyFile: c.string(m, 'keyFile') };
+}
+
+/** A file name alone: the files are in certDir, and nowhere else. */
+function fileName(m: c.Fields, key: string, optional: boolean): string | null {
+  const name = optional ? c.optionalString(m, key, 255) : c.string(m, key, 255);
+  if (name !== null && (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0'))) throw new c.ShapeError(`${key} is not a file name`);
+  return name;
+}
+
+function certFiles(config: c.Fields): CertFiles {
+  if (config.files === undefined) throw new c.ShapeError('files is missing');
+  const m = c.object(config.files, 'files');
+  const files = { cert: fileName(m, 'cert', true), chain: fileName(m, 'chain', true), fullchain: fileName(m, 'fullchain', true), state: fileName(m, 'state', false) as string };
+  if (files.cert === null && files.fullchain === null) throw new c.ShapeError('files has neither cert nor fullchain');
+  return files;
 }
 
 function rollover(m: c.Fields): { newKeyFile: string; create: boolean } {
@@ -151,13 +173,13 @@ export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
   },
   certproc: (v) => {
     const m = c.object(v, 'config');
-    return { certDir: c.string(m, 'certDir'), names: c.stringArray(m, 'names'), expand: c.boolean(m, 'expand'),
+    return { certDir: c.string(m, 'certDir'), files: certFiles(m), names: c.stringArray(m, 'names'), expand: c.boolean(m, 'expand'),
       force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), ari: c.boolean(m, 'ari'), directoryUrl: c.string(m, 'directoryUrl'),
       csrFile: c.optionalString(m, 'csrFile'), verbose: verbose(m) };
   },
   fileproc: (v) => {
     const m = c.object(v, 'config');
-    return { certDir: c.string(m, 'certDir'), backup: c.boolean(m, 'backup'), dated: c.boolean(m, 'dated'), keep: c.integer(m, 'keep'), verbose: verbose(m) };
+    return { certDir: c.string(m, 'certDir'), files: certFiles(m), backup: c.boolean(m, 'backup'), dated: c.boolean(m, 'dated'), keep: c.integer(m, 'keep'), verbose: verbose(m) };
   },
   frontproc: (v) => {
     const m = c.object(v, 'config');

@@ -124,14 +124,14 @@ class Words {
 
 /**
  * Whether the run has work whatever certproc finds: -F and -r always do (or fail), and so does a
- * certificate directory without cert.pem. Then the other children start without waiting for
+ * certificate directory without the certificate (cert.pem, or acme-client.conf's file). Then the other children start without waiting for
  * certproc's word; they still send nothing to the CA before certproc has told netproc what to do.
  * Only the name is looked at, never the file.
  */
 function workIsCertain(opts: Options, paths: Paths): boolean {
   if (opts.force || opts.revoke) return true;
   try {
-    lstatSync(join(paths.certDir, 'cert.pem'));
+    lstatSync(join(paths.certDir, paths.certFiles.cert ?? (paths.certFiles.fullchain as string)));
     return false;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT';

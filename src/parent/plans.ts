@@ -3,9 +3,9 @@
 
 import { dirname, join, resolve } from 'node:path';
 import type { Options } from '../args.js';
-import type { Role, RoleConfig } from '../ipc/roles.js';
+import type { CertFiles, Role, RoleConfig } from '../ipc/roles.js';
 import { USER_AGENT } from '../version.js';
-import { Paths, STATE_FILE, keyTempPath, oldKeyPath, trustStore } from '../defaults.js';
+import { Paths, keyTempPath, oldKeyPath, trustStore } from '../defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, planChild } from '../isolation.js';
 import { DEFAULT_KEY_TYPE } from '../x509/keytypes.js';
 import { ROLES } from './spawn.js';
@@ -46,8 +46,8 @@ export function roleConfigs(opts: Options, names: string[], paths: Paths, server
     keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose,
       keyType: opts.domainKeyType ?? DEFAULT_KEY_TYPE },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
-    certproc: { certDir: paths.certDir, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, ari: !opts.noAri, directoryUrl: server, csrFile, verbose },
-    fileproc: { certDir: paths.certDir, backup: opts.backup, dated: opts.dated, keep: opts.keep ?? 0, verbose },
+    certproc: { certDir: paths.certDir, files: paths.certFiles, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, ari: !opts.noAri, directoryUrl: server, csrFile, verbose },
+    fileproc: { certDir: paths.certDir, files: paths.certFiles, backup: opts.backup, dated: opts.dated, keep: opts.keep ?? 0, verbose },
   };
 }
 
@@ -69,12 +69,17 @@ export function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: 
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
     certproc: {
-      reads: [...['cert.pem', 'chain.pem', 'fullchain.pem', STATE_FILE].map((f) => join(paths.certDir, f)), ...(configs.certproc.csrFile === null ? [] : [configs.certproc.csrFile])],
+      reads: [...certFileNames(paths.certFiles).map((f) => join(paths.certDir, f)), ...(configs.certproc.csrFile === null ? [] : [configs.certproc.csrFile])],
       writes: [], root: false, jailDir: null,
     },
     fileproc: dir(paths.certDir),
   };
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
+}
+
+/** The certificate files there are, and the state file. */
+export function certFileNames(files: CertFiles): string[] {
+  return [files.cert, files.chain, files.fullchain, files.state].filter((name): name is string => name !== null);
 }
 
 /**

@@ -17,7 +17,7 @@ import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { runChild, tellParent } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
-import { CertConfig, FD } from '../ipc/roles.js';
+import { CertConfig, CertFiles, FD } from '../ipc/roles.js';
 import { CertToFile, CertToNet, FileToCert, NetToCert, parseNetToCert, parseNever } from '../ipc/messages.js';
 import { base64url } from '../acme/jws.js';
 import { ChainError, splitPemCertificates } from '../x509/chain.js';
@@ -28,7 +28,6 @@ import {
 } from '../x509/renewal.js';
 import { RequestError, SigningRequest, readSigningRequest } from '../x509/request.js';
 import { readFileCapped } from '../fsutil/read.js';
-import { STATE_FILE } from '../defaults.js';
 import { Failure, debug, utcTime, warn } from '../log.js';
 
 const MAX_CERT_FILE = 1 << 20;
@@ -58,6 +57,7 @@ const DEFAULT_ASK_AFTER_MS = 6 * 3_600_000;
 const MIN_ASK_AFTER_MS = 60_000;
 const MAX_ASK_AFTER_MS = 86_400_000;
 
+/** The certificate files as read; null for one missing or not configured. */
 interface OnDisk {
   cert: string | null;
   chain: string | null;
@@ -118,11 +118,13 @@ function readInstalled(path: string, text: string, revoke: boolean): Installed |
  * the CA's renewal window (from the state of earlier runs, or to be asked); the lifetime rule.
  */
 function judgeExisting(config: CertConfig, path: string, disk: OnDisk, request: SigningRequest | null): Judgement {
-  if (disk.cert === null) {
+  // Without a certificate file (acme-client.conf may name only the full chain) the leaf is the full chain's first.
+  const leafText = config.files.cert !== null ? disk.cert : disk.fullchain;
+  if (leafText === null) {
     if (config.revoke) throw new Failure(path, 'no certificate found');
     return { op: 'renew', reason: 'no certificate yet', replaces: null };
   }
-  const installed = readInstalled(path, disk.cert, config.revoke);
+  const installed = readInstalled(path, leafText, config.revoke);
   if (installed === null) return { op: 'renew', reason: 'unreadable certificate', replaces: null };
   const unknown = installed.names.find((n) => !config.names.includes(n));
   if (unknown !== undefined) throw new Failure(path, `unknown SAN entry: ${unknown}`);
@@ -147,8 +149,9 @@ function judgeExisting(config: CertConfig, path: string, disk: OnDisk, request: 
   const byDate = judgeByDate(config, installed, disk.state, replaces, path);
   // A run killed between two renames leaves a new chain beside an old cert (or the reverse): a
   // set that does not hang together is renewed even when its dates say it is current.
-  if (byDate.op !== 'renew' && !consistentSet(disk.cert, disk.chain, disk.fullchain)) {
-    warn(config.certDir, 'cert.pem, chain.pem and fullchain.pem do not match, renewing');
+  if (byDate.op !== 'renew' && !consistentSet(config.files, disk)) {
+    const names = [config.files.cert, config.files.chain, config.files.fullchain].filter((name) => name !== null);
+    warn(config.certDir, `${names.join(', ')} do not match, renewing`);
     return { op: 'renew', reason: 'mismatched certificate files', replaces };
   }
   return byDate;
@@ -174,11 +177,24 @@ function verdictOf(path: string, verdict: Verdict, replaces: string | null): Cer
   return verdict.renew ? { op: 'renew', reason: verdict.why, replaces } : { op: 'current', reason: verdict.why };
 }
 
-function consistentSet(cert: string, chain: string | null, fullchain: string | null): boolean {
-  if (chain === null || fullchain === null || fullchain !== cert + chain) return false;
+/**
+ * Whether the files hang together: each configured one is there, the full chain is the
+ * certificate then the chain, and the chain's first certificate issued the leaf. A certificate
+ * kept alone (acme-client.conf without chain nor full chain) has nothing to match.
+ */
+function consistentSet(files: CertFiles, { cert, chain, fullchain }: OnDisk): boolean {
+  if ((files.cert !== null && cert === null) || (files.chain !== null && chain === null) || (files.fullchain !== null && fullchain === null)) return false;
+  if (fullchain !== null) {
+    if (cert !== null && !fullchain.startsWith(cert)) return false;
+    if (chain !== null && !fullchain.endsWith(chain)) return false;
+    if (cert !== null && chain !== null && fullchain.length !== cert.length + chain.length) return false;
+  }
   try {
-    const leaf = new X509Certificate(splitPemCertificates(cert)[0] as string);
-    const issuer = new X509Certificate(splitPemCertificates(chain)[0] as string);
+    const leaf = new X509Certificate(splitPemCertificates((cert ?? fullchain) as string)[0] as string);
+    const issuerPem = chain !== null ? splitPemCertificates(chain)[0] : fullchain !== null ? splitPemCertificates(fullchain)[1] : null;
+    if (issuerPem === null) return true;
+    if (issuerPem === undefined) return false;
+    const issuer = new X509Certificate(issuerPem);
     return leaf.checkIssued(issuer) && leaf.verify(issuer.publicKey);
   } catch {
     return false;
@@ -252,13 +268,14 @@ function newState(config: CertConfig, path: string, fields: CertificateFields, r
 runChild('certproc', async (given: CertConfig, confine) => {
   const net = new Channel<NetToCert, CertToNet>(FD.certproc.net, 'netproc', parseNetToCert);
   const file = new Channel<FileToCert, CertToFile>(FD.certproc.file, 'fileproc', parseNever);
-  const path = join(given.certDir, 'cert.pem');
-  const read = (name: string): string | null => readCertificateFile(join(given.certDir, name));
+  const { files } = given;
+  const path = join(given.certDir, files.cert ?? (files.fullchain as string));
+  const read = (name: string | null): string | null => (name === null ? null : readCertificateFile(join(given.certDir, name)));
   try {
     const requestPem = given.csrFile === null ? null : readFileCapped(given.csrFile, MAX_REQUEST_FILE);
     const disk: OnDisk = {
-      cert: read('cert.pem'), chain: read('chain.pem'), fullchain: read('fullchain.pem'),
-      state: readState(join(given.certDir, STATE_FILE)),
+      cert: read(files.cert), chain: read(files.chain), fullchain: read(files.fullchain),
+      state: readState(join(given.certDir, files.state)),
     };
     await confine();
     const request = given.csrFile === null ? null : checkRequest(given.csrFile, requestPem, given.names);

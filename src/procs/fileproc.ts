@@ -1,6 +1,6 @@
 // fileproc: the only writer of the certificate directory. On "install" it writes chain.pem,
-// cert.pem and fullchain.pem (= cert then chain), each replaced atomically and durably, mode 0444,
-// then the renewal state file; on "remove" (after -r) it deletes them all; on "state" it writes
+// cert.pem and fullchain.pem (= cert then chain), or the files acme-client.conf(5) names instead,
+// each replaced atomically and durably, mode 0444, then the renewal state file; on "remove" (after -r) it deletes them all; on "state" it writes
 // the state file alone (what the CA said of a certificate that stays). With -b it first hard-links
 // the current files to cert-<epoch>.pem and so on. With --dated it also writes each new
 // certificate as cert-<UTC time>.pem (chain- and fullchain- likewise) before the stable names,
@@ -11,14 +11,14 @@ import { promises as fs, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { atTermination, runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
-import { EXIT_CHANGED, FD, FileConfig } from '../ipc/roles.js';
+import { CertFiles, EXIT_CHANGED, FD, FileConfig } from '../ipc/roles.js';
 import { CertToFile, FileToCert, parseCertToFile } from '../ipc/messages.js';
 import { splitPemCertificates } from '../x509/chain.js';
 import { removeStaleTemps, removeTempsInFlight, syncDirectory, writeFileAtomic, writeFilesAtomic } from '../fsutil/atomic.js';
 import { parseRenewalState } from '../x509/renewal.js';
-import { STATE_FILE } from '../defaults.js';
 import { Failure, debug, warn } from '../log.js';
 
+/** -b and --dated are the command line's, whose files are always cert.pem, chain.pem and fullchain.pem. */
 const FILES = ['cert', 'chain', 'fullchain'] as const;
 
 /** Hard links of the current files under one epoch; the next free epoch when one is taken. */
@@ -95,18 +95,24 @@ async function pruneDatedSets(certDir: string, keep: number): Promise<void> {
  * question to the CA, so failing to write it is a warning: it never fails a run, nor hides that
  * the certificate changed.
  */
-async function writeState(certDir: string, text: string): Promise<void> {
-  const path = join(certDir, STATE_FILE);
+async function writeState(certDir: string, stateFile: string, text: string): Promise<void> {
+  const path = join(certDir, stateFile);
   if (parseRenewalState(text) === null) {
     warn('certproc', 'sent a malformed renewal state; not written');
     return;
   }
   try {
-    await writeFileAtomic(certDir, STATE_FILE, text, { mode: 0o644, durable: false });
+    await writeFileAtomic(certDir, stateFile, text, { mode: 0o644, durable: false });
     debug(path, 'written');
   } catch (err) {
     warn(path, `${err instanceof Failure ? err.problem : `cannot write: ${(err as Error).message}`}; the next run asks the CA again`);
   }
+}
+
+/** What to write under which name: the chain, the certificate, the full chain, those configured. */
+function certificateFiles(names: CertFiles, cert: string, chain: string): (readonly [string, string])[] {
+  const all = [[names.chain, chain], [names.cert, cert], [names.fullchain, cert + chain]] as const;
+  return all.filter((entry): entry is readonly [string, string] => entry[0] !== null);
 }
 
 /** fileproc does not trust certproc either: what it writes must be PEM certificates only. */
@@ -128,7 +134,7 @@ runChild('fileproc', async (config: FileConfig, confine) => {
     if (order === null) return 0;
     for (const name of await removeStaleTemps(config.certDir)) debug(join(config.certDir, name), 'removed a temporary file left by a killed run');
     if (order.op === 'state') {
-      await writeState(config.certDir, order.state);
+      await writeState(config.certDir, config.files.state, order.state);
       return 0;
     }
     if (config.backup) await backUp(config.certDir);
@@ -136,7 +142,7 @@ runChild('fileproc', async (config: FileConfig, confine) => {
       checkPem(order.cert, 'certificate');
       checkPem(order.chain, 'chain');
       // Renamed chain first, fullchain last, as the original: cert.pem is the file most tools watch.
-      const files = [['chain.pem', order.chain], ['cert.pem', order.cert], ['fullchain.pem', order.cert + order.chain]] as const;
+      const files = certificateFiles(config.files, order.cert, order.chain);
       // The dated set first: a crash in between leaves it beside the old stable files, and the
       // next run, seeing the old certificate still due, installs anew.
       if (config.dated) await writeDatedSet(config.certDir, files);
@@ -144,9 +150,9 @@ runChild('fileproc', async (config: FileConfig, confine) => {
       for (const [name] of files) debug(join(config.certDir, name), 'created');
       if (config.dated && config.keep > 0) await pruneDatedSets(config.certDir, config.keep);
       // After the certificate: a crash in between leaves no state, and the next run asks afresh.
-      if (order.state !== null) await writeState(config.certDir, order.state);
+      if (order.state !== null) await writeState(config.certDir, config.files.state, order.state);
     } else {
-      for (const name of [...FILES.map((f) => `${f}.pem`), STATE_FILE]) {
+      for (const name of [config.files.cert, config.files.chain, config.files.fullchain, config.files.state].filter((n): n is string => n !== null)) {
         const path = join(config.certDir, name);
         await fs.unlink(path).then(
           () => debug(path, 'removed'),
