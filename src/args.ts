@@ -21,6 +21,7 @@ export const USAGE =
   '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]\n' +
   '       acme-client --persist-records [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
   '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds] domain [altnames...]\n' +
+  '       acme-client --config file [-Fnrv] [-e keyid:key] [handle ...]\n' +
   '       acme-client --version | --help';
 
 export class UsageError extends Error {
@@ -350,6 +351,92 @@ function contactUri(value: string): string {
     throw new UsageError(`--contact: not one e-mail address: ${JSON.stringify(value)} (as in mailto:admin@example.org)`);
   }
   return value;
+}
+
+/**
+ * acme-client --config FILE [-Fnrv] [-e keyid:key] [handle ...]: acme-client.conf(5)'s mode, whose
+ * letters mean what OpenBSD's acme-client(1) makes them mean, not what they mean beside domain
+ * names: -n checks and prints the configuration, -e is the External Account Binding.
+ */
+export interface ConfigOptions {
+  configFile: string;
+  /** -F: renew whatever the certificate's dates. */
+  force: boolean;
+  /** -n: check the configuration, print it, and exit. */
+  check: boolean;
+  /** -r: revoke the certificate. */
+  revoke: boolean;
+  verbose: number;
+  /** -e keyid:key: the External Account Binding's key identifier and MAC key (base64url). */
+  eab: { kid: string; macKey: string } | null;
+  /** The domain blocks to run, by name; none: every one. */
+  handles: string[];
+}
+
+const CONFIG_FLAGS = { F: 'force', n: 'check', r: 'revoke' } as const;
+const MAC_KEY = /^[A-Za-z0-9_-]+$/;
+
+/** Whether the command line is acme-client.conf's mode: --config among its options. */
+export function usesConfigFile(argv: readonly string[]): boolean {
+  for (const word of argv) {
+    if (word === '--' || !word.startsWith('-')) return false;
+    if (word === '--config' || word.startsWith('--config=')) return true;
+  }
+  return false;
+}
+
+/** getopt(3) with optstring "Fnrve:", plus --config; the operands are the handles. */
+export function parseConfigCommandLine(argv: readonly string[]): ConfigOptions {
+  const options: ConfigOptions = { configFile: '', force: false, check: false, revoke: false, verbose: 0, eab: null, handles: [] };
+  let configFile: string | null = null;
+  let next = 0;
+  while (next < argv.length) {
+    const word = argv[next] as string;
+    if (word === '--') {
+      next++;
+      break;
+    }
+    if (!word.startsWith('-') || word === '-') break;
+    next++;
+    if (word.startsWith('--')) {
+      const equals = word.indexOf('=');
+      const name = equals === -1 ? word.slice(2) : word.slice(2, equals);
+      if (name !== 'config') throw new UsageError(`--config takes no --${name}: the configuration says it`);
+      if (configFile !== null) throw new UsageError('--config given twice');
+      if (equals !== -1) configFile = word.slice(equals + 1);
+      else if (next < argv.length) configFile = argv[next++] as string;
+      else throw new UsageError('option requires an argument -- config');
+      continue;
+    }
+    const letters = [...word.slice(1)];
+    for (const [index, letter] of letters.entries()) {
+      if (Object.hasOwn(CONFIG_FLAGS, letter)) {
+        options[CONFIG_FLAGS[letter as keyof typeof CONFIG_FLAGS]] = true;
+      } else if (letter === VERBOSE_LETTER) {
+        options.verbose++;
+      } else if (letter === 'e') {
+        const attached = letters.slice(index + 1).join('');
+        if (attached === '' && next >= argv.length) throw new UsageError('option requires an argument -- e');
+        options.eab = accountBinding(attached === '' ? (argv[next++] as string) : attached);
+        break;
+      } else {
+        throw new UsageError(`unknown option -- ${letter} (with --config: -F, -n, -r, -v, -e keyid:key)`);
+      }
+    }
+  }
+  if (configFile === null || configFile === '') throw new UsageError('--config needs a file');
+  return { ...options, configFile, handles: argv.slice(next) };
+}
+
+/** -e keyid:key, as the CA gives them: the MAC key base64url, as acctproc reads it. */
+function accountBinding(value: string): { kid: string; macKey: string } {
+  const colon = value.indexOf(':');
+  const kid = colon === -1 ? '' : value.slice(0, colon);
+  const macKey = colon === -1 ? '' : value.slice(colon + 1);
+  if (kid === '' || kid.length > 1024 || !MAC_KEY.test(macKey) || macKey.length % 4 === 1) {
+    throw new UsageError('-e needs keyid:key, the key identifier and the MAC key (base64url) the CA gave');
+  }
+  return { kid, macKey };
 }
 
 const MAX_NAME_LENGTH = 253;

@@ -1,22 +1,23 @@
 // acme-client: the parent. It parses and checks the command line and hands the run to its mode
-// (src/modes/): issuing (the default), --register, --persist-records, --rollover-account-key or
-// --isolation-report.
+// (src/modes/): issuing (the default), --register, --persist-records, --rollover-account-key,
+// --isolation-report, or --config (acme-client.conf(5), each domain block through the issuing mode).
 // Every mode spawns children, each confined, with a socketpair between each pair that talks (the C
 // original's star around netproc, plus certproc -> fileproc), closes its copies of the channels,
 // waits, and stops every child if the run outlives its deadline. The parent never reads a key, a
 // certificate or the network.
 
 import { resolve } from 'node:path';
-import { NameError, Options, USAGE, UsageError, checkNames, parseCommandLine } from './args.js';
+import { ConfigOptions, NameError, Options, USAGE, UsageError, checkNames, parseCommandLine, parseConfigCommandLine, usesConfigFile } from './args.js';
 import { Failure, setVerbosity, warn } from './log.js';
 import { VERSION } from './version.js';
 import { directoryUrl, resolvePaths } from './defaults.js';
-import { childUser, probeCapabilities } from './isolation.js';
+import { Capabilities, childUser, probeCapabilities } from './isolation.js';
 import { Invocation, roleConfigs } from './parent/plans.js';
 import { issue } from './modes/issue.js';
 import { register } from './modes/register.js';
 import { persistRecords } from './modes/persist-records.js';
 import { reportIsolation } from './modes/isolation-report.js';
+import { runConfig } from './modes/config.js';
 import { rolloverAccountKey } from './modes/rollover.js';
 
 function usage(err: UsageError): number {
@@ -28,6 +29,7 @@ async function main(): Promise<number> {
   // Started first, so that the probe's process runs while the command line is parsed.
   const probe = probeCapabilities();
   const argv = process.argv.slice(2);
+  if (usesConfigFile(argv)) return await configMode(argv, probe);
   let opts: Options;
   try {
     opts = parseCommandLine(argv);
@@ -36,7 +38,7 @@ async function main(): Promise<number> {
     throw err;
   }
   if (opts.help) {
-    process.stdout.write(`${USAGE}\nSee acme-client(1).\n`);
+    process.stdout.write(`${USAGE}\nSee acme-client(1) and acme-client.conf(5).\n`);
     return 0;
   }
   if (opts.version) {
@@ -64,6 +66,19 @@ async function main(): Promise<number> {
   if (opts.register) return await register(invocation);
   if (opts.persistRecords) return await persistRecords(invocation);
   return await issue(invocation);
+}
+
+/** --config: acme-client.conf(5)'s mode, with OpenBSD's letters. */
+async function configMode(argv: string[], probe: Promise<Capabilities>): Promise<number> {
+  let conf: ConfigOptions;
+  try {
+    conf = parseConfigCommandLine(argv);
+  } catch (err) {
+    if (err instanceof UsageError) return usage(err);
+    throw err;
+  }
+  setVerbosity(conf.verbose);
+  return await runConfig(conf, probe);
 }
 
 main().then(

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { USAGE, UsageError, NameError, parseCommandLine, checkNames, type Options } from '../src/args.js';
+import { USAGE, UsageError, NameError, parseCommandLine, parseConfigCommandLine, usesConfigFile, checkNames, type Options } from '../src/args.js';
 
 const DEFAULTS = {
   backup: false, expand: false, force: false, multiDir: false, newAccountKey: false,
@@ -45,6 +45,7 @@ test('USAGE is the getopt synopsis plus the long extensions', () => {
     '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]\n' +
     '       acme-client --persist-records [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
     '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds] domain [altnames...]\n' +
+    '       acme-client --config file [-Fnrv] [-e keyid:key] [handle ...]\n' +
     '       acme-client --version | --help');
 });
 
@@ -342,4 +343,31 @@ test('--no-ari is a flag; --profile takes a name', () => {
   parsesTo(['--profile=tlsserver', 'example.com'], { profile: 'tlsserver', names: ['example.com'] });
   rejectsWith(['--no-ari=1', 'example.com'], 'option does not take an argument -- no-ari');
   rejectsWith(['--profile'], 'option requires an argument -- profile');
+});
+
+test('--config: OpenBSD\'s letters in OpenBSD\'s meaning (-n checks, -e binds the account), the operands are handles', () => {
+  const base = { configFile: '/etc/acme-client.conf', force: false, check: false, revoke: false, verbose: 0, eab: null, handles: [] };
+  assert.deepEqual(parseConfigCommandLine(['--config', '/etc/acme-client.conf']), base);
+  assert.deepEqual(parseConfigCommandLine(['-Fvv', '--config=/etc/acme-client.conf', '-e', 'kid-1:c2VjcmV0', 'www', 'mail']),
+    { ...base, force: true, verbose: 2, eab: { kid: 'kid-1', macKey: 'c2VjcmV0' }, handles: ['www', 'mail'] });
+  assert.deepEqual(parseConfigCommandLine(['-nr', '--config', 'x.conf', '-ekid:AAAA', '--', '-odd']),
+    { ...base, configFile: 'x.conf', check: true, revoke: true, eab: { kid: 'kid', macKey: 'AAAA' }, handles: ['-odd'] });
+  const refused = (argv: string[], problem: string): void => {
+    assert.throws(() => parseConfigCommandLine(argv), (err: unknown) => err instanceof UsageError && err.problem === problem, argv.join(' '));
+  };
+  refused(['--config', 'x.conf', '-ek:id:AAAA'], '-e needs keyid:key, the key identifier and the MAC key (base64url) the CA gave');
+  for (const bad of ['nokey', ':AAAA', 'kid:', 'kid:not base64', 'kid:A']) {
+    refused(['--config', 'x.conf', '-e', bad], '-e needs keyid:key, the key identifier and the MAC key (base64url) the CA gave');
+  }
+  refused(['--config', 'x.conf', '-e'], 'option requires an argument -- e');
+  refused(['--config', 'x.conf', '-N'], 'unknown option -- N (with --config: -F, -n, -r, -v, -e keyid:key)');
+  refused(['--config', 'x.conf', '--server', 'https://ca/dir'], '--config takes no --server: the configuration says it');
+  refused(['--config', 'a.conf', '--config', 'b.conf'], '--config given twice');
+  refused(['--config'], 'option requires an argument -- config');
+  refused(['--config='], '--config needs a file');
+
+  assert.equal(usesConfigFile(['-v', '--config', 'x.conf']), true);
+  assert.equal(usesConfigFile(['--config=x.conf']), true);
+  assert.equal(usesConfigFile(['-v', 'example.org', '--config']), false, 'after the first operand it is a name');
+  assert.equal(usesConfigFile(['-e', 'example.org']), false);
 });

@@ -12,7 +12,7 @@ test('--help of each command: its usage on stdout and where its manual is, nothi
   const client = await runClient(['--help']);
   assert.equal(client.status, 0, client.stderr);
   assert.equal(client.stderr, '');
-  assert.equal(client.stdout, `${USAGE}\nSee acme-client(1).\n`);
+  assert.equal(client.stdout, `${USAGE}\nSee acme-client(1) and acme-client.conf(5).\n`);
   const expected: [string, RegExp][] = [
     ['acme-client-dns01.js', /^usage: acme-client-dns01 --provider [^\n]+\n {7}acme-client-dns01 --version \| --help\nSee acme-client-dns01\(1\)\.\n$/],
     ['acme-client-server.js', /^usage: acme-client-server \[-tv\] -f config \.\.\.\n[^]*acme-client-server --version \| --help\nSee acme-client-server\(8\) and acme-client-server\.conf\(5\)\.\n$/],

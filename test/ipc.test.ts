@@ -633,7 +633,7 @@ const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[
   keyproc: { good: { keyFile: '/etc/ssl/acme/private/privkey.pem', create: false, names: ['example.org'], mustStaple: true, verbose: 1,
     keyType: 'rsa4096' }, optional: [] },
   chngproc: { good: { challengeDir: '/var/www/acme', challengeType: 'http-01', verbose: 0 }, optional: ['challengeDir'] },
-  certproc: { good: { certDir: '/etc/ssl/acme', files: { cert: 'cert.pem', chain: 'chain.pem', fullchain: 'fullchain.pem', state: 'acme-client-state.json' }, names: ['example.org'], expand: true, force: false, revoke: false, ari: true,
+  certproc: { good: { certDir: '/etc/ssl/acme', files: { cert: 'cert.pem', chain: 'chain.pem', fullchain: 'fullchain.pem', state: 'acme-client-state.json' }, names: ['example.org'], expand: true, renewOnDroppedNames: false, force: false, revoke: false, ari: true,
     directoryUrl: 'https://ca.example/dir', csrFile: '/etc/ssl/example.csr', verbose: 0 }, optional: ['csrFile'] },
   fileproc: { good: { certDir: '/etc/ssl/acme', files: { cert: 'www.crt', chain: null, fullchain: 'www.fullchain.pem', state: 'www.crt.acme-client-state.json' }, backup: true, dated: true, keep: 3, verbose: 3 }, optional: [] },
 };

@@ -16,7 +16,7 @@ const mandoc = spawnSync('mandoc', ['-V']).error ? 'mandoc is not installed' : f
 
 test('mandoc -Tlint reports nothing above style level, for every page in man/', { skip: prerequisite(mandoc) }, () => {
   const pages = readdirSync(MAN).filter((name) => /\.[1-9]$/.test(name));
-  assert.deepEqual(pages.sort(), ['acme-client-dns01.1', 'acme-client-server.8', 'acme-client-server.conf.5', 'acme-client.1']);
+  assert.deepEqual(pages.sort(), ['acme-client-dns01.1', 'acme-client-server.8', 'acme-client-server.conf.5', 'acme-client.1', 'acme-client.conf.5']);
   for (const name of pages) {
     const lint = spawnSync('mandoc', ['-Tlint', '-Wwarning', join(MAN, name)], { encoding: 'utf8' });
     const messages = (lint.stdout + lint.stderr).split('\n').filter((l) => /: (WARNING|ERROR|UNSUPP|BADARG):/.test(l));
@@ -58,6 +58,17 @@ test('dns-persist-01: the standing records, their trade-off, the server\'s block
   assert.match(text, /^\.Dq dns-account-01 ,\n(.*\n){0,2}.*is not supported yet/m);
   const conf = readFileSync(join(MAN, 'acme-client-server.conf.5'), 'utf8');
   assert.match(conf, /^\.It Cm type No = Cm http01 \| dns01-dnsUpdate \| dns-persist01$/m);
+});
+
+test('acme-client.conf(5) documents every keyword of the grammar, and the letters of --config', () => {
+  const text = readFileSync(join(MAN, 'acme-client.conf.5'), 'utf8');
+  for (const option of ['api url', 'account key', 'contact', 'insecure', 'domain name', 'alternative names', 'domain key', 'domain certificate',
+    'domain chain certificate', 'domain full chain certificate', 'sign with', 'challengedir', 'profile']) {
+    assert.match(text, new RegExp(`^\\.It Ic ${option}\\b`, 'm'), option);
+  }
+  for (const block of ['authority', 'domain']) assert.match(text, new RegExp(`^\\.It Ic ${block} Ar (name|handle) Brq \\.\\.\\.$`, 'm'), block);
+  for (const letter of ['F', 'n', 'r', 'v', 'e']) assert.match(text, new RegExp(`^\\.It Fl ${letter}\\b`, 'm'), `-${letter}`);
+  for (const section of ['MACROS', 'AUTHORITIES', 'DOMAINS', 'RUNNING', 'EXAMPLES']) assert.match(text, new RegExp(`^\\.Sh ${section}$`, 'm'));
 });
 
 test('acme-client-dns01(1) documents every option and provider', () => {

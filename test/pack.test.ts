@@ -72,7 +72,7 @@ describe('npm pack, and npm i -g of the tarball', () => {
 });
 
 function packAndInstall(dir: string, prefix: string, files: string[]): void {
-  assert.deepEqual(files.filter((f) => !f.startsWith('dist/')), ['README.md', 'man/acme-client-dns01.1', 'man/acme-client-server.8', 'man/acme-client-server.conf.5', 'man/acme-client.1', 'package.json']);
+  assert.deepEqual(files.filter((f) => !f.startsWith('dist/')), ['README.md', 'man/acme-client-dns01.1', 'man/acme-client-server.8', 'man/acme-client-server.conf.5', 'man/acme-client.1', 'man/acme-client.conf.5', 'package.json']);
   assert.ok(files.includes('dist/acme-client.js') && files.includes('dist/acme-client-dns01.js'));
   for (const role of ['netproc', 'acctproc', 'keyproc', 'chngproc', 'certproc', 'fileproc']) {
     // Each child is its loader, its bundle and the bundle's code cache (scripts/build.mjs).

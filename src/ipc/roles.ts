@@ -80,6 +80,8 @@ export interface CertFiles { cert: string | null; chain: string | null; fullchai
 
 export interface CertConfig {
   certDir: string; files: CertFiles; names: string[]; expand: boolean; force: boolean; revoke: boolean;
+  /** acme-client.conf: a certificate with names the block no longer lists is renewed too (OpenBSD's "domain list changed"), not refused. */
+  renewOnDroppedNames: boolean;
   /** ARI on (not --no-ari): the CA's renewal window decides when it offers one. */
   ari: boolean;
   /** Which CA the renewal state file's answers came from. */
@@ -174,7 +176,7 @@ export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
   certproc: (v) => {
     const m = c.object(v, 'config');
     return { certDir: c.string(m, 'certDir'), files: certFiles(m), names: c.stringArray(m, 'names'), expand: c.boolean(m, 'expand'),
-      force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), ari: c.boolean(m, 'ari'), directoryUrl: c.string(m, 'directoryUrl'),
+      renewOnDroppedNames: c.boolean(m, 'renewOnDroppedNames'), force: c.boolean(m, 'force'), revoke: c.boolean(m, 'revoke'), ari: c.boolean(m, 'ari'), directoryUrl: c.string(m, 'directoryUrl'),
       csrFile: c.optionalString(m, 'csrFile'), verbose: verbose(m) };
   },
   fileproc: (v) => {

@@ -22,7 +22,8 @@ export interface Invocation {
   caps: Capabilities;
 }
 
-export function roleConfigs(opts: Options, names: string[], paths: Paths, server: string, keys: { createAccountKey: boolean; createDomainKey: boolean }, csrFile: string | null = null): RoleConfig {
+export function roleConfigs(opts: Options, names: string[], paths: Paths, server: string, keys: { createAccountKey: boolean; createDomainKey: boolean }, csrFile: string | null = null,
+  renewOnDroppedNames = false): RoleConfig {
   const verbose = opts.verbose;
   const external = opts.challengeType !== undefined;
   const challengeType = opts.challengeType ?? 'http-01';
@@ -46,7 +47,7 @@ export function roleConfigs(opts: Options, names: string[], paths: Paths, server
     keyproc: { keyFile: paths.domainKey, create: keys.createDomainKey, names, mustStaple: opts.mustStaple, verbose,
       keyType: opts.domainKeyType ?? DEFAULT_KEY_TYPE },
     chngproc: { challengeDir: external ? null : paths.challengeDir, challengeType, verbose },
-    certproc: { certDir: paths.certDir, files: paths.certFiles, names, expand: opts.expand, force: opts.force, revoke: opts.revoke, ari: !opts.noAri, directoryUrl: server, csrFile, verbose },
+    certproc: { certDir: paths.certDir, files: paths.certFiles, names, expand: opts.expand, renewOnDroppedNames, force: opts.force, revoke: opts.revoke, ari: !opts.noAri, directoryUrl: server, csrFile, verbose },
     fileproc: { certDir: paths.certDir, files: paths.certFiles, backup: opts.backup, dated: opts.dated, keep: opts.keep ?? 0, verbose },
   };
 }

@@ -115,6 +115,10 @@ export function failed({ role, code, signal }: Outcome): boolean {
  */
 const WAIT_ON_THE_WORLD: readonly Role[] = ['netproc', 'chngproc'];
 
+/** The run a signal to the parent stops, once a run has begun. */
+let signalledRun: Run | null = null;
+let forwarding = false;
+
 /**
  * The children of one run. A child that fails has said why, or is reported here as killed by a
  * signal that the parent did not send; netproc and chngproc are then stopped at once with SIGTERM,
@@ -153,12 +157,20 @@ export class Run {
     }
   }
 
-  /** A signal to the parent ends the children too, and is said once: cron mails why a run ended. */
+  /**
+   * A signal to the parent ends the children too, and is said once: cron mails why a run ended.
+   * The handlers are installed once and reach the latest run: acme-client.conf's domains run one
+   * after another, and each run's own handlers would pile up.
+   */
   forwardSignals(): void {
+    signalledRun = this;
+    if (forwarding) return;
+    forwarding = true;
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.on(sig, () => {
-        if (!this.stopped) warn('acme-client', `stopped by ${sig}`);
-        this.stop(sig);
+        const run = signalledRun as Run;
+        if (!run.stopped) warn('acme-client', `stopped by ${sig}`);
+        run.stop(sig);
       });
     }
   }

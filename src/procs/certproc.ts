@@ -127,7 +127,7 @@ function judgeExisting(config: CertConfig, path: string, disk: OnDisk, request: 
   const installed = readInstalled(path, leafText, config.revoke);
   if (installed === null) return { op: 'renew', reason: 'unreadable certificate', replaces: null };
   const unknown = installed.names.find((n) => !config.names.includes(n));
-  if (unknown !== undefined) throw new Failure(path, `unknown SAN entry: ${unknown}`);
+  if (unknown !== undefined && (config.revoke || !config.renewOnDroppedNames)) throw new Failure(path, `unknown SAN entry: ${unknown}`);
   const missing = config.names.filter((n) => !installed.names.includes(n));
   if (missing.length > 0 && (config.revoke || !config.expand)) throw new Failure(path, `domain not listed: ${missing[0]}`);
 
@@ -136,6 +136,10 @@ function judgeExisting(config: CertConfig, path: string, disk: OnDisk, request: 
   if (missing.length > 0) {
     for (const name of missing) debug(path, `expanding with domain: ${name}`);
     return { op: 'renew', reason: 'new domain names', replaces };
+  }
+  if (unknown !== undefined) {
+    warn(path, `domain list changed (${unknown} dropped), forcing renewal`);
+    return { op: 'renew', reason: 'domain names dropped', replaces };
   }
   if (config.force) {
     warn(path, 'forcing renewal');
