@@ -5,10 +5,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { AddressInfo, Socket, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { needsRootAndLab, openssl, runClient, workDir } from './helpers.js';
+import { CLIENT, needsRootAndLab, openssl, runClient, workDir } from './helpers.js';
 
 const skip = needsRootAndLab(labUnavailable);
 
@@ -170,6 +173,48 @@ domain broken.example.test {
     assert.equal(revoked.status, 0, revoked.stderr);
     assert.deepEqual(readdirSync(w.certs), []);
     assert.equal((await lab.certStatus(leaf) as { Status?: string }).Status, 'Revoked');
+  });
+
+  test('SIGTERM during one domain stops it and every one after it: exit 1, each named', async () => {
+    const w = workDir();
+    const conf = join(w.dir, 'acme-client.conf');
+    // A CA that takes the connection and never answers holds the first domain's run in flight.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const connected = once(silent, 'connection');
+    const port = (silent.address() as AddressInfo).port;
+    writeFileSync(conf, openbsdStyle(lab, w, `
+authority silent {
+\tapi url "https://127.0.0.1:${port}/dir"
+\taccount key $priv/silent.pem
+}
+
+domain first.example.test {
+\tdomain key $priv/first.key
+\tdomain full chain certificate $ssl/first.pem
+\tsign with silent
+\tchallengedir $acme
+}
+`));
+    try {
+      const child = spawn(process.execPath, [CLIENT, '--config', conf], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const closed = once(child, 'close');
+      await connected;
+      child.kill('SIGTERM');
+      const [status] = await closed as [number | null];
+      assert.equal(status, 1, stderr);
+      assert.match(stderr, /^acme-client: acme-client: stopped by SIGTERM$/m);
+      assert.match(stderr, /^acme-client: first\.example\.test: failed$/m);
+      assert.match(stderr, /^acme-client: one\.example\.test: not run: stopped by SIGTERM$/m);
+      assert.match(stderr, /^acme-client: two: not run: stopped by SIGTERM$/m);
+      assert.deepEqual(readdirSync(w.certs), []);
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
   });
 
   test('-n checks and prints the configuration, asks the CA nothing, makes no key; an unknown handle and a bad file are refused with their place', async () => {

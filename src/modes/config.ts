@@ -49,7 +49,8 @@ export async function runConfig(conf: ConfigOptions, probe: Promise<Capabilities
     warn(conf.configFile, 'no domain block');
     return 1;
   }
-  const chosen = conf.handles.length === 0 ? config.domains : conf.handles.map((handle) => config.domains.find((d) => d.handle === handle) as Domain);
+  // A handle given twice runs once.
+  const chosen = conf.handles.length === 0 ? config.domains : [...new Set(conf.handles)].map((handle) => config.domains.find((d) => d.handle === handle) as Domain);
 
   // A signal stops the domain being run (its children are told) and every one after it.
   let stoppedBy: NodeJS.Signals | null = null;
