@@ -254,7 +254,7 @@ class Lexer {
 }
 
 /** A statement that cannot go on: the parser skips to the end of its line. */
-class SyntaxError_ extends Error {
+class StatementError extends Error {
   constructor(readonly place: Place, readonly problem: string) {
     super(problem);
   }
@@ -357,7 +357,7 @@ class Parser {
   /** A syntax error at `token`; a newline stays to be read, so that recovery skips this line alone. */
   private unexpected(token: Token): never {
     if (token.kind === 'eof' || this.is(token, 'punct', '\n')) this.ahead = token;
-    throw new SyntaxError_(token.place, 'syntax error');
+    throw new StatementError(token.place, 'syntax error');
   }
 
   private keyword(text: string): void {
@@ -398,7 +398,7 @@ class Parser {
         else if (token.kind === 'string') this.macro();
         else this.unexpected(this.take());
       } catch (err) {
-        if (!(err instanceof SyntaxError_)) throw err;
+        if (!(err instanceof StatementError)) throw err;
         this.error(err.place, err.problem);
         this.recover();
       }
@@ -437,11 +437,11 @@ class Parser {
         this.newline();
         this.optionalNewlines();
       } catch (err) {
-        if (!(err instanceof SyntaxError_)) throw err;
+        if (!(err instanceof StatementError)) throw err;
         this.error(err.place, err.problem);
         this.recover();
         this.optionalNewlines();
-        if (this.peek().kind === 'eof') throw new SyntaxError_(this.peek().place, 'syntax error: block not closed');
+        if (this.peek().kind === 'eof') throw new StatementError(this.peek().place, 'syntax error: block not closed');
       }
       first = false;
     }
