@@ -124,6 +124,13 @@ describe('acme-client --config against Pebble', { skip }, () => {
     assert.match(forced.stderr, /two\.example\.test\.fullchain\.pem: forcing renewal/);
     assert.equal(serial(join(w.certs, 'one.example.test.crt')), oneSerial);
     assert.notEqual(serial(join(w.certs, 'two.example.test.fullchain.pem')), twoSerial);
+
+    // A chain file that no longer goes with its full chain (a run killed between two renames) is renewed.
+    writeFileSync(join(w.certs, 'two.example.test.chain.pem'), one);
+    const mended = await runClient(['--config', conf, 'two'], { env: env() });
+    assert.equal(mended.status, 0, mended.stderr);
+    assert.match(mended.stderr, /two\.example\.test\.chain\.pem, two\.example\.test\.fullchain\.pem do not match, renewing/);
+    assert.ok(readFileSync(join(w.certs, 'two.example.test.fullchain.pem'), 'utf8').endsWith(readFileSync(join(w.certs, 'two.example.test.chain.pem'), 'utf8')));
   });
 
   test('a failing domain: the others still run, its line names it, exit 1; exit 1 even when others changed', async () => {
