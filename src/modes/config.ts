@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ConfigOptions, NameError, Options, checkNames } from '../args.js';
-import { Failure, warn } from '../log.js';
+import { Failure, debug, warn } from '../log.js';
 import { Paths, directoryUrl, resolvePaths } from '../defaults.js';
 import { readable, writable } from '../fsutil/access.js';
 import { Account, Capabilities, childUser } from '../isolation.js';
@@ -116,6 +116,7 @@ async function runDomain(conf: ConfigOptions, config: Config, domain: Domain, ea
     ...(domain.profile === null ? {} : { profile: domain.profile }),
     ...(eab === null ? {} : { eabKid: eab.kid, eabHmacKeyFile: eab.keyFile }),
   };
+  debug(domain.handle, `${names.join(', ')}, signed by ${authority.name} (${authority.apiUrl})`);
   const certificate = domain.certificate ?? (domain.fullChainCertificate as string);
   const paths: Paths = {
     ...resolvePaths(opts, domain.name),
