@@ -261,7 +261,7 @@ describe('acme-client --config -e keyid:key, against a Pebble that requires Exte
     await lab?.stop();
   });
 
-  test('the binding makes the account, the domain is issued; without it the CA refuses and the domain is named', async () => {
+  test('the binding makes the account, the domain is issued; without it the CA refuses and the domain is named; once made, no -e is needed', async () => {
     const w = workDir();
     const conf = join(w.dir, 'acme-client.conf');
     writeFileSync(conf, `authority eab {\n\tapi url "${lab.directoryUrl}"\n\taccount key "${w.priv}/eab.pem" ecdsa\n}\n` +
@@ -274,5 +274,8 @@ describe('acme-client --config -e keyid:key, against a Pebble that requires Exte
     const run = await runClient(['--config', conf, '-e', `${kid}:${macKey}`], { env });
     assert.equal(run.status, 0, run.stderr);
     assert.equal(new X509Certificate(readFileSync(join(w.certs, 'eab.pem'))).subjectAltName, 'DNS:eab.example.test');
+    // The account made, later runs need no -e: the man page tells to give it to the first run alone.
+    const later = await runClient(['--config', conf, '-F'], { env });
+    assert.equal(later.status, 0, later.stderr);
   });
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Options } from '../src/args.js';
-import { LETSENCRYPT, LETSENCRYPT_STAGING, directoryUrl, resolvePaths, trustStore } from '../src/defaults.js';
+import { DEFAULT_CERT_FILES, LETSENCRYPT, LETSENCRYPT_STAGING, directoryUrl, resolvePaths, trustStore } from '../src/defaults.js';
 import { Failure } from '../src/log.js';
 
 function options(fields: Partial<Options> = {}): Options {
@@ -15,6 +15,7 @@ function options(fields: Partial<Options> = {}): Options {
 test('resolvePaths: the man page defaults', () => {
   assert.deepEqual(resolvePaths(options(), 'example.org'), {
     certDir: '/etc/ssl/acme',
+    certFiles: { cert: 'cert.pem', chain: 'chain.pem', fullchain: 'fullchain.pem', state: 'acme-client-state.json' },
     challengeDir: '/var/www/acme',
     domainKey: '/etc/ssl/acme/private/privkey.pem',
     accountKey: '/etc/acme/privkey.pem',
@@ -24,6 +25,7 @@ test('resolvePaths: the man page defaults', () => {
 test('resolvePaths: -m puts each default under the first name, but not the challenge dir', () => {
   assert.deepEqual(resolvePaths(options({ multiDir: true, names: ['example.org', 'www.example.org'] }), 'example.org'), {
     certDir: '/etc/ssl/acme/example.org',
+    certFiles: DEFAULT_CERT_FILES,
     challengeDir: '/var/www/acme',
     domainKey: '/etc/ssl/acme/private/example.org/privkey.pem',
     accountKey: '/etc/acme/example.org/privkey.pem',
@@ -39,19 +41,21 @@ test('resolvePaths: -m uses the name it is given', () => {
 test('resolvePaths: given paths are used as given, with or without -m', () => {
   const given = { certDir: '/srv/certs', challengeDir: '/srv/www', domainKey: '/srv/keys/domain.pem', accountKey: '/srv/keys/account.pem' };
   for (const multiDir of [false, true]) {
-    assert.deepEqual(resolvePaths(options({ multiDir, ...given }), 'example.org'), given, `multiDir=${multiDir}`);
+    assert.deepEqual(resolvePaths(options({ multiDir, ...given }), 'example.org'), { ...given, certFiles: DEFAULT_CERT_FILES }, `multiDir=${multiDir}`);
   }
 });
 
 test('resolvePaths: each given path is independent of the others under -m', () => {
   assert.deepEqual(resolvePaths(options({ multiDir: true, certDir: '/srv/certs' }), 'example.org'), {
     certDir: '/srv/certs',
+    certFiles: DEFAULT_CERT_FILES,
     challengeDir: '/var/www/acme',
     domainKey: '/etc/ssl/acme/private/example.org/privkey.pem',
     accountKey: '/etc/acme/example.org/privkey.pem',
   });
   assert.deepEqual(resolvePaths(options({ multiDir: true, accountKey: '/srv/account.pem' }), 'example.org'), {
     certDir: '/etc/ssl/acme/example.org',
+    certFiles: DEFAULT_CERT_FILES,
     challengeDir: '/var/www/acme',
     domainKey: '/etc/ssl/acme/private/example.org/privkey.pem',
     accountKey: '/srv/account.pem',

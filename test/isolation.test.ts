@@ -13,6 +13,7 @@ import { FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import { join } from 'node:path';
 import { NOBODY, ROOT, childrenOf, nobodyHasNoUserNamespaces, ecKeys, eventually, isRoot, ownedBy, prerequisite, makeKey, openssl, readableCopy, runWithHook, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { DEFAULT_CERT_FILES } from '../src/defaults.js';
 
 const BREAKOUT_CLIENT = join(ROOT, 'build', 'breakout-dist', 'acme-client.js');
 const rootOnly = prerequisite(isRoot ? false : 'needs root: children drop from root to an unprivileged user');
@@ -308,7 +309,7 @@ describe('planted symlinks are replaced, never followed', () => {
     makeKey(key, 'ec-p256-sec1');
     const pem = (cn: string): string => openssl(['req', '-x509', '-new', '-key', key, '-subj', `/CN=${cn}`, '-days', '1']);
     const [cert, chain] = [pem('leaf.example.test'), pem('issuer')];
-    const { child, peer } = startChild('fileproc', { certDir: w.certs, backup: false, dated: false, keep: 0, verbose: 0 });
+    const { child, peer } = startChild('fileproc', { certDir: w.certs, files: DEFAULT_CERT_FILES, backup: false, dated: false, keep: 0, verbose: 0 });
     peer.write(encodeFrame({ op: 'install', cert, chain }));
     assert.equal(await exited(child), 2, 'changed');
     for (const name of ['cert.pem', 'chain.pem', 'fullchain.pem']) {
