@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, parseConfig, printConfig } from '../src/conf/parse.js';
@@ -221,6 +221,21 @@ test('every problem is named by file and line, all of them in one reading', () =
     `${file}:22: no domain key file specified for domain three.example.test`,
     `${file}:25: reached end of file while parsing quoted string`,
   ]);
+});
+
+// Would fail if key files were checked with lstat (a link's own mode is 0777: OpenBSD's stat() looks
+// at the key), or if the same certificate file under two spellings were taken.
+test('a key reached through a symlink is judged by the key; a file named twice, however spelt, is refused', () => {
+  const d = dir();
+  const key = write(d, 'private.key', 'x');
+  chmodSync(key, 0o600);
+  symlinkSync(key, join(d, 'link.key'));
+  const ok = write(d, 'ok.conf', `authority ca {\n\tapi url "https://ca.example.test/dir"\n\taccount key "${d}/account.pem"\n}\n`
+    + `domain a.example.test {\n\tdomain key "${d}/link.key"\n\tdomain full chain certificate "${d}/a.pem"\n}\n`);
+  assert.equal(parseConfig(ok).domains[0]?.domainKey, join(d, 'link.key'));
+  const twice = write(d, 'twice.conf', `authority ca {\n\tapi url "https://ca.example.test/dir"\n\taccount key "${d}/account.pem"\n}\n`
+    + `domain a.example.test {\n\tdomain key "${d}/link.key"\n\tdomain certificate "${d}/a.pem"\n\tdomain chain certificate "a.pem"\n}\n`);
+  assert.deepEqual(problemsOf(twice), [`${twice}:5: domain a.example.test: ${d}/a.pem named twice`]);
 });
 
 test('-n prints the configuration as OpenBSD does, which reads back to the same', () => {

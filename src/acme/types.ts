@@ -184,8 +184,16 @@ function caaIdentities(meta: Json): string[] | null {
   }
 }
 
+/**
+ * Taken as none when odd: every authorization carries this challenge, whatever -t the run uses, and
+ * an http-01 run must not fail on it. A dns-persist-01 run refuses a challenge without it.
+ */
 function issuerDomainNames(o: Json): string[] | null {
-  return o['issuer-domain-names'] === undefined ? null : domainNames(o, 'issuer-domain-names', MAX_ISSUER_DOMAIN_NAMES);
+  try {
+    return o['issuer-domain-names'] === undefined ? null : domainNames(o, 'issuer-domain-names', MAX_ISSUER_DOMAIN_NAMES);
+  } catch {
+    return null;
+  }
 }
 
 export function parseChallenge(o: Json, subject: string): Challenge {
@@ -197,7 +205,6 @@ export function parseChallenge(o: Json, subject: string): Challenge {
       url: challengeUrl,
       status: status(o, ['pending', 'processing', 'valid', 'invalid'] as const),
       token: token(o, challengeUrl),
-      // Read where it is used: another challenge's odd field must not fail a run that ignores it.
       issuerDomainNames: type === 'dns-persist-01' ? issuerDomainNames(o) : null,
       error: o.error === undefined ? null : parseProblem(o.error),
     };

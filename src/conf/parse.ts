@@ -4,7 +4,7 @@
 // their text, a block closed on the line of its last option) are OpenBSD's, which no general
 // parser has. Every problem is reported as FILE:LINE, all of them before giving up, as yacc does.
 
-import { lstatSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { errnoText } from '../log.js';
 
@@ -294,6 +294,8 @@ class Parser {
   private readonly domains: Domain[] = [];
   /** Key, certificate and chain files: one file serves one purpose of one domain, as in OpenBSD. */
   private readonly usedFiles = new Set<string>();
+  /** Every certificate file a block writes, resolved. */
+  private readonly writtenFiles = new Set<string>();
   private lexer!: Lexer;
   private ahead: Token | null = null;
 
@@ -603,7 +605,7 @@ class Parser {
     const problem = ((): string | null => {
       if (!isAbsolute(file)) return `${file}: not an absolute path`;
       try {
-        return (lstatSync(file).mode & 0o077) === 0 ? null : `${file}: group read/writable or world read/writable`;
+        return (statSync(file).mode & 0o077) === 0 ? null : `${file}: group read/writable or world read/writable`;
       } catch (err) {
         return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : `cannot stat ${file}: ${errnoText(err)}`;
       }
@@ -639,6 +641,13 @@ class Parser {
     const signWith = d.signWith ?? this.declared[0];
     if (signWith === undefined) return this.complain(d.place, `domain ${d.handle}: no authority to sign with`);
     if (!placed) return null;
+    // The same file under two spellings (absolute, and relative to the certificate's directory)
+    // would have one written over the other, and the set judged wrong, and renewed, every night.
+    const written = [d.certificate === null ? null : resolve(d.certificate.file), chain, fullChain].filter((f): f is string => f !== null);
+    for (const [i, file] of written.entries()) {
+      if (written.indexOf(file) !== i || this.writtenFiles.has(file)) return this.complain(d.place, `domain ${name}: ${file} named twice`);
+    }
+    for (const file of written) this.writtenFiles.add(file);
     return {
       handle: d.handle, name, altNames: d.altNames, domainKey: d.key.file, domainKeyType: d.key.type,
       certificate: d.certificate === null ? null : resolve(d.certificate.file), chainCertificate: chain, fullChainCertificate: fullChain,

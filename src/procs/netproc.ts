@@ -450,7 +450,7 @@ async function txtRecords(resolver: Resolver, name: string, recordName: string, 
 async function checkPersistRecord(resolver: Resolver, url: string, authz: Authorization, config: NetConfig, accountUrl: string): Promise<string | null> {
   const challenge = pendingChallenge(url, authz, config);
   if (challenge === null) return null;
-  if (challenge.issuerDomainNames === null) throw new Failure(challenge.url, 'dns-persist-01 challenge without issuer-domain-names');
+  if (challenge.issuerDomainNames === null) throw new Failure(challenge.url, 'dns-persist-01 challenge without issuer-domain-names, or with an odd one (1 to 10 domain names)');
   const recordName = persistRecordName(displayName(authz));
   const records = await txtRecords(resolver, displayName(authz), recordName, config);
   const problem = persistProblem(records, recordName, { issuers: challenge.issuerDomainNames, accountUrl, wildcard: authz.wildcard, now: Date.now() });
