@@ -425,6 +425,9 @@ export function parseConfigCommandLine(argv: readonly string[]): ConfigOptions {
     }
   }
   if (configFile === null || configFile === '') throw new UsageError('--config needs a file');
+  // OpenBSD's -r reaches one domain; here no handle means every block, and one slip of a crontab
+  // line must not revoke them all.
+  if (options.revoke && next >= argv.length) throw new UsageError('-r needs the handles of the domains to revoke');
   return { ...options, configFile, handles: argv.slice(next) };
 }
 

@@ -1,5 +1,6 @@
 // How each child is confined, decided by the parent before it spawns anything. Four layers, each
-// applied where this machine allows it and reported loudly where it does not:
+// applied where this machine allows it; what is missing is said on every run as root, and with -v
+// (and by --isolation-report) otherwise, where a kernel without user namespaces is how it is:
 //
 //   user      run as root, children that need no root drop to an unprivileged uid in-process,
 //             after taking what they need (the kernel then makes them non-dumpable: a same-uid
@@ -261,7 +262,9 @@ export function childCommand(plan: ChildPlan, nodeFlags: string[], script: strin
   const userns = plan.invoker?.userns === true;
   // Not root: setpriv comes last, inside the namespaces (in a jail, after chroot), where it drops
   // the capabilities that the child's user namespace gave it.
-  if (plan.invoker !== null && caps.parentDeathSignal) command = [SETPRIV, ...(userns ? DROP_ALL : ['--pdeathsig', 'TERM', '--no-new-privs']), '--', ...command];
+  // With a user namespace the drop is unconditional (the probe ran setpriv with DROP_ALL to grant it).
+  if (userns) command = [SETPRIV, ...DROP_ALL, '--', ...command];
+  else if (plan.invoker !== null && caps.parentDeathSignal) command = [SETPRIV, '--pdeathsig', 'TERM', '--no-new-privs', '--', ...command];
   const newUser = userns ? ['--user', '--map-root-user'] : [];
   if (plan.jail !== null && jailRoot !== null) {
     command = [UNSHARE, ...newUser, '--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', JAIL_SCRIPT, 'acme-client-jail', String(process.pid), jailRoot, plan.jail, dirname(script), nodePrefix(), ...command];

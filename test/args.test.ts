@@ -360,6 +360,9 @@ test('--config: OpenBSD\'s letters in OpenBSD\'s meaning (-n checks, -e binds th
     refused(['--config', 'x.conf', '-e', bad], '-e needs keyid:key, the key identifier and the MAC key (base64url) the CA gave');
   }
   refused(['--config', 'x.conf', '-e'], 'option requires an argument -- e');
+  // Would fail if -r without a handle revoked every block.
+  refused(['--config', 'x.conf', '-r'], '-r needs the handles of the domains to revoke');
+  refused(['-rv', '--config', 'x.conf', '--'], '-r needs the handles of the domains to revoke');
   refused(['--config', 'x.conf', '-N'], 'unknown option -- N (with --config: -F, -n, -r, -v, -e keyid:key)');
   refused(['--config', 'x.conf', '--server', 'https://ca/dir'], '--config takes no --server: the configuration says it');
   refused(['--config', 'a.conf', '--config', 'b.conf'], '--config given twice');

@@ -3,7 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
@@ -40,6 +40,11 @@ describe('--dated and --keep against Pebble', { skip }, () => {
     const { acct, dom } = ecKeys(w);
     const args = ['--dated', '--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'dated.example.test'];
     const env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
+    // What a killed run of this certificate left, and what another certificate's run in the same
+    // directory is writing right now. Would fail if fileproc removed every temporary file it found.
+    const stale = ['.cert.pem.0123456789ab.tmp', '.fullchain-20260101T000000Z.pem.0123456789ab.tmp'];
+    const others = '.other.pem.0123456789ab.tmp';
+    for (const name of [...stale, others]) writeFileSync(join(w.certs, name), 'x');
     const installs: string[] = [];
     for (const extra of [[], ['-F'], ['-F'], ['-F', '--keep', '2']]) {
       const started = Date.now();
@@ -54,6 +59,7 @@ describe('--dated and --keep against Pebble', { skip }, () => {
         assert.equal(readFileSync(join(w.certs, `${name}-${newest}.pem`), 'utf8'), readFileSync(join(w.certs, `${name}.pem`), 'utf8'), `${name}.pem is the newest`);
       }
     }
+    assert.deepEqual(readdirSync(w.certs).filter((name) => name.endsWith('.tmp')), [others], 'its own stale temporaries removed, another\'s kept');
     const sets = datedSets(w.certs);
     assert.deepEqual([...sets.keys()].sort(), installs.slice(-2).sort(), 'the two newest sets, and only those');
     for (const parts of sets.values()) assert.deepEqual(parts, ['cert', 'chain', 'fullchain']);

@@ -14,11 +14,18 @@ export interface AtomicWriteOptions {
   durable: boolean;
 }
 
-const TEMP_NAME = /^\.[A-Za-z0-9_.-]+\.[0-9a-f]{12}\.tmp$/;
+/** .<target>.<12 hex digits>.tmp, as writeFileAtomic names them. */
+const TEMP_NAME = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
 
-/** Temporary files a killed writer left behind (only names writeFileAtomic makes). */
-export async function removeStaleTemps(dir: string): Promise<string[]> {
-  const stale = (await fs.readdir(dir)).filter((name) => TEMP_NAME.test(name));
+/**
+ * Temporary files a killed writer left behind for the targets `isTarget` owns: another run may be
+ * writing other files in the same directory right now, and its temporaries are not stale.
+ */
+export async function removeStaleTemps(dir: string, isTarget: (target: string) => boolean): Promise<string[]> {
+  const stale = (await fs.readdir(dir)).filter((name) => {
+    const target = TEMP_NAME.exec(name)?.[1];
+    return target !== undefined && isTarget(target);
+  });
   for (const name of stale) await fs.rm(join(dir, name), { force: true });
   return stale;
 }

@@ -92,7 +92,9 @@ runChild('chngproc', async (config: ChngConfig, confine) => {
   });
   const stdin = config.challengeDir === null ? new StdinLines() : null;
   try {
-    if (config.challengeDir !== null) await removeStaleTemps(config.challengeDir);
+    // Any token's: tokens are the CA's and unknown in advance. A run beside this one on the same
+    // directory could lose a file in the instant between writing and renaming it, and fail.
+    if (config.challengeDir !== null) await removeStaleTemps(config.challengeDir, () => true);
     for (;;) {
       const request = await net.recv();
       if (request === null) return;

@@ -58,6 +58,12 @@ function datedStamps(certDir: string): string[] {
   return readdirSync(certDir).map((name) => DATED.exec(name)?.[1]).filter((s): s is string => s !== undefined);
 }
 
+/** Whether `name` is one of this certificate's files (a dated one included), which fileproc writes. */
+function writesHere(files: CertFiles, name: string): boolean {
+  const own = [files.cert, files.chain, files.fullchain, files.state].filter((n): n is string => n !== null);
+  return own.includes(name) || own.includes(name.replace(/-\d{8}T\d{6}Z\.pem$/, '.pem'));
+}
+
 function stamp(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
 }
@@ -132,7 +138,7 @@ runChild('fileproc', async (config: FileConfig, confine) => {
   try {
     const order = await cert.recv();
     if (order === null) return 0;
-    for (const name of await removeStaleTemps(config.certDir)) debug(join(config.certDir, name), 'removed a temporary file left by a killed run');
+    for (const name of await removeStaleTemps(config.certDir, (target) => writesHere(config.files, target))) debug(join(config.certDir, name), 'removed a temporary file left by a killed run');
     if (order.op === 'state') {
       await writeState(config.certDir, config.files.state, order.state);
       return 0;
