@@ -13,6 +13,9 @@ export const LETSENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org
 /** In the certificate directory: what the CA said of renewing the certificate (src/x509/renewal.ts). */
 export const STATE_FILE = 'acme-client-state.json';
 
+/** Where http-01 challenge files go when no -C (or challengedir) says otherwise. */
+export const DEFAULT_CHALLENGE_DIR = '/var/www/acme';
+
 /** The command line's certificate files, in -c's directory. */
 export const DEFAULT_CERT_FILES: CertFiles = { cert: 'cert.pem', chain: 'chain.pem', fullchain: 'fullchain.pem', state: STATE_FILE };
 
@@ -41,7 +44,7 @@ export function resolvePaths(opts: Options, first: string): Paths {
   return {
     certDir: resolve(opts.certDir ?? sub('/etc/ssl/acme')),
     certFiles: DEFAULT_CERT_FILES,
-    challengeDir: resolve(opts.challengeDir ?? '/var/www/acme'),
+    challengeDir: resolve(opts.challengeDir ?? DEFAULT_CHALLENGE_DIR),
     domainKey: resolve(opts.domainKey ?? join(sub('/etc/ssl/acme/private'), 'privkey.pem')),
     accountKey: resolve(opts.accountKey ?? join(sub('/etc/acme'), 'privkey.pem')),
   };

@@ -89,7 +89,7 @@ async function round(roles: Role[], start: (role: Role) => ChildProcess): Promis
 }
 
 /** What a run that is not root's leaves open: said with every report. */
-function notRoot(caps: Capabilities): string[] {
+function openToInvokingUser(caps: Capabilities): string[] {
   const who = `not root: every child runs as uid ${process.getuid?.()}, the invoking user, with that user's access to files;`;
   return caps.userns
     ? [who, 'the kernel layers (user, network and mount namespaces) keep the children from each other and from',
@@ -104,7 +104,7 @@ export async function isolationReport(plans: Record<Role, ChildPlan>, caps: Capa
   const lines: string[] = ['acme-client isolation report', ''];
   for (const missing of caps.missing) lines.push(`missing layer: ${missing}`);
   if (caps.missing.length > 0) lines.push('');
-  if (!caps.root) lines.push(...notRoot(caps), '');
+  if (!caps.root) lines.push(...openToInvokingUser(caps), '');
   for (const role of roles) {
     const seen = confined.reports.get(role);
     const plan = plans[role];

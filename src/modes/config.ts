@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ConfigOptions, NameError, Options, checkNames } from '../args.js';
 import { Failure, debug, warn } from '../log.js';
-import { Paths, directoryUrl, resolvePaths } from '../defaults.js';
+import { DEFAULT_CHALLENGE_DIR, Paths, directoryUrl, resolvePaths } from '../defaults.js';
 import { readable, writable } from '../fsutil/access.js';
 import { Account, Capabilities, childUser } from '../isolation.js';
 import { Authority, Config, ConfigError, ConfKeyType, Domain, certDirOf, parseConfig, printConfig } from '../conf/parse.js';
@@ -18,10 +18,7 @@ import { Invocation, roleConfigs } from '../parent/plans.js';
 import { issue } from './issue.js';
 
 /** What OpenBSD makes for a missing key of each type: RSA of 4096 bits, ECDSA on P-384. */
-const KEY_TYPES: Record<ConfKeyType, KeyType> = { rsa: 'rsa4096', ecdsa: 'ec384' };
-
-/** Where the challenge files go when a domain block does not say. */
-const DEFAULT_CHALLENGE_DIR = '/var/www/acme';
+const KEY_TYPE_MADE: Record<ConfKeyType, KeyType> = { rsa: 'rsa4096', ecdsa: 'ec384' };
 
 /** Beside the certificate, the renewal state of that certificate: one directory may hold many. */
 export function stateFileOf(certificateFile: string): string {
@@ -108,8 +105,8 @@ async function runDomain(conf: ConfigOptions, config: Config, domain: Domain, ea
     verbose: conf.verbose, register: false, persistRecords: false, isolationReport: false, version: false, help: false, noAri: false, dated: false,
     // OpenBSD makes the keys that are missing.
     newAccountKey: true, newDomainKey: true,
-    server: authority.apiUrl, accountKey: authority.accountKey, accountKeyType: KEY_TYPES[authority.accountKeyType],
-    domainKey: domain.domainKey, domainKeyType: KEY_TYPES[domain.domainKeyType],
+    server: authority.apiUrl, accountKey: authority.accountKey, accountKeyType: KEY_TYPE_MADE[authority.accountKeyType],
+    domainKey: domain.domainKey, domainKeyType: KEY_TYPE_MADE[domain.domainKeyType],
     certDir: certDirOf(domain), challengeDir: domain.challengeDir ?? DEFAULT_CHALLENGE_DIR,
     names,
     ...(authority.contact === null ? {} : { contact: [authority.contact] }),
