@@ -18,7 +18,7 @@ export const USAGE =
   '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] ' +
   '[--account-key-type type] [--user name] [--timeout seconds]\n' +
   '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-  '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]\n' +
+  '[--contact uri] [--accept-terms url] [--account-key-type type] [--user name] [--timeout seconds]\n' +
   '       acme-client --persist-records [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
   '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds] domain [altnames...]\n' +
   '       acme-client --config file [-Fnrv] [-e keyid:key] [handle ...]\n' +
@@ -91,6 +91,8 @@ export interface Options {
   rolloverAccountKey?: string;
   /** --contact, repeatable: the account's contact URIs. */
   contact?: string[];
+  /** --accept-terms, repeatable, with --register: the terms of service agreed to; the CA's must be one of them. */
+  acceptTerms?: string[];
   /** --dated: each new certificate also kept as cert-<UTC time>.pem, with its chain and full chain. */
   dated: boolean;
   /** --keep: with --dated, how many dated sets to keep (the newest); all when absent. */
@@ -124,7 +126,7 @@ const LONG_COUNTS = { keep: 'keep' } as const;
 /** More dated sets than anyone rolls back through; a typo such as 10000 is caught. */
 const MAX_KEEP = 1000;
 /** Options that may be given more than once, each time adding a value, and how each value is checked. */
-const LONG_LISTS = { contact: { field: 'contact', check: contactUri } } as const;
+const LONG_LISTS = { contact: { field: 'contact', check: contactUri }, 'accept-terms': { field: 'acceptTerms', check: termsUrl } } as const;
 /** A day: more than any CA needs, and a typo such as 3000000 is caught. */
 const MAX_SECONDS = 86_400;
 
@@ -252,6 +254,7 @@ export function parseCommandLine(argv: readonly string[]): Options {
   if (options.keep !== undefined && !options.dated) throw new UsageError('--keep goes with --dated');
   if ((options.eabKid === undefined) !== (options.eabHmacKeyFile === undefined)) throw new UsageError('--eab-kid and --eab-hmac-key-file go together');
   if (options.eabKid === '') throw new UsageError('--eab-kid: empty key identifier');
+  if (options.acceptTerms !== undefined && !options.register) throw new UsageError('--accept-terms goes with --register');
   // Its TXT record's name is derived from the account URL, which the -t line does not carry: a
   // caller could not tell where to publish it, and would only learn so from the CA's refusal.
   if (options.challengeType === 'dns-account-01') throw new UsageError('-t dns-account-01: not supported yet (see acme-client(1), External challenges)');
@@ -302,7 +305,7 @@ const ROLLOVER_OPTIONS = new Set(['--rollover-account-key', '-n', '-v', '-s', '-
 
 /** What --register takes besides itself, as the usage line gives them. */
 const REGISTER_OPTIONS = new Set(['--register', '-n', '-v', '-s', '-f', '--server', '--ca-file', '--eab-kid', '--eab-hmac-key-file', '--contact',
-  '--account-key-type', '--user', '--timeout']);
+  '--accept-terms', '--account-key-type', '--user', '--timeout']);
 
 /** What --persist-records takes besides itself and the names: those of --register. */
 const PERSIST_RECORDS_OPTIONS = new Set([...REGISTER_OPTIONS, '--persist-records'].filter((option) => option !== '--register'));
@@ -440,6 +443,12 @@ function accountBinding(value: string): { kid: string; macKey: string } {
     throw new UsageError('-e needs keyid:key, the key identifier and the MAC key (base64url) the CA gave');
   }
   return { kid, macKey };
+}
+
+/** An --accept-terms URL, compared as it is with the directory's meta.termsOfService (Pebble's is a data: URL). */
+function termsUrl(value: string): string {
+  if (!URI_SCHEME.test(value) || /[\u0000-\u001f\u007f]/.test(value)) throw new UsageError(`--accept-terms: not a URL: ${JSON.stringify(value)}`);
+  return value;
 }
 
 const MAX_NAME_LENGTH = 253;

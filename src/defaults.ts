@@ -6,6 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Options } from './args.js';
 import type { CertFiles } from './ipc/roles.js';
 import { Failure } from './log.js';
+import { caUrlProblem } from './acme/caurl.js';
 
 export const LETSENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
 export const LETSENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
@@ -59,9 +60,11 @@ export function directoryUrl(opts: Options): string {
   } catch {
     // reported below
   }
-  if (parsed === null || parsed.protocol !== 'https:') {
+  if (parsed === null || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
     throw new Failure(url, `not an https URL nor the name of a CA (${Object.keys(CA_DIRECTORIES).join(', ')})`);
   }
+  const problem = caUrlProblem(parsed);
+  if (problem !== null) throw new Failure(url, problem);
   return url;
 }
 

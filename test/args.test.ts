@@ -42,7 +42,7 @@ test('USAGE is the getopt synopsis plus the long extensions', () => {
     '       acme-client --rollover-account-key newkey [-nsv] [-f accountkey] [--server url] [--ca-file file] [--account-key-type type] ' +
     '[--user name] [--timeout seconds]\n' +
     '       acme-client --register [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
-    '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds]\n' +
+    '[--contact uri] [--accept-terms url] [--account-key-type type] [--user name] [--timeout seconds]\n' +
     '       acme-client --persist-records [-nsv] [-f accountkey] [--server url] [--ca-file file] [--eab-kid kid --eab-hmac-key-file file] ' +
     '[--contact uri] [--account-key-type type] [--user name] [--timeout seconds] domain [altnames...]\n' +
     '       acme-client --config file [-Fnrv] [-e keyid:key] [handle ...]\n' +
@@ -98,6 +98,14 @@ test('--register makes the account only: no domain needed, none allowed', () => 
   rejectsWith(['--register', 'example.org'], '--register takes no domain');
   rejectsWith(['--register', '--csr', '/x.csr'], '--register does not take --csr');
   rejectsWith(['--register', '-c', '/etc/ssl/acme'], '--register does not take -c');
+});
+
+// Fails if --accept-terms kept only its last value, were taken outside --register, or took a word that is no URL.
+test('--accept-terms, with --register alone: each URL kept, in order', () => {
+  parsesTo(['--register', '--accept-terms', 'https://ca.example/terms-v2', '--accept-terms=data:text/plain,Do%20what%20thou%20wilt'],
+    { register: true, acceptTerms: ['https://ca.example/terms-v2', 'data:text/plain,Do%20what%20thou%20wilt'], names: [] });
+  rejectsWith(['--accept-terms', 'https://ca.example/terms', 'example.org'], '--accept-terms goes with --register');
+  rejectsWith(['--register', '--accept-terms', 'yes'], '--accept-terms: not a URL: "yes"');
 });
 
 test('a lone domain gives the defaults', () => {

@@ -83,11 +83,13 @@ test('pre-flight: -n, -N and -t lift the checks on what they create or replace',
   assert.equal(run.stderr, `acme-client: ${join(w.dir, 'nope')}: -c directory must exist\n`);
 });
 
-test('--server must be an https URL', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {
+test('--server must be an https URL, or http on the loopback', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {
   const w = workDir();
-  const run = await runClient(['--server', 'http://127.0.0.1:1/dir', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
+  const run = await runClient(['--server', 'http://192.0.2.1/dir', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
   assert.equal(run.status, 1);
-  assert.equal(run.stderr, 'acme-client: http://127.0.0.1:1/dir: not an https URL nor the name of a CA (letsencrypt, letsencrypt-staging, zerossl, google, google-staging)\n');
+  assert.equal(run.stderr, 'acme-client: http://192.0.2.1/dir: plain http is for a CA on this host\'s loopback only (127.0.0.0/8, ::1, localhost); use https\n');
+  const other = await runClient(['--server', 'ftp://127.0.0.1:1/dir', '-c', w.certs, '-C', w.www, '-n', '-N', '-f', join(w.priv, 'a'), '-k', join(w.priv, 'd'), 'example.com']);
+  assert.equal(other.stderr, 'acme-client: ftp://127.0.0.1:1/dir: not an https URL nor the name of a CA (letsencrypt, letsencrypt-staging, zerossl, google, google-staging)\n');
 });
 
 test('--user: an unknown user or root is refused before anything starts', { skip: prerequisite(isRoot ? false : 'needs root') }, async () => {

@@ -78,20 +78,28 @@ test('directoryUrl: --server wins over the default and over -s', () => {
   assert.equal(directoryUrl(options({ server, staging: true })), server);
 });
 
-function refuses(server: string): void {
+const NOT_A_CA = 'not an https URL nor the name of a CA (letsencrypt, letsencrypt-staging, zerossl, google, google-staging)';
+const PLAIN_HTTP = 'plain http is for a CA on this host\'s loopback only (127.0.0.0/8, ::1, localhost); use https';
+
+function refuses(server: string, problem = NOT_A_CA): void {
   for (const staging of [false, true]) {
     assert.throws(() => directoryUrl(options({ server, staging })), (error: unknown) => {
       assert.ok(error instanceof Failure, `${server}: ${String(error)}`);
       assert.equal(error.subject, server);
-      assert.equal(error.problem, 'not an https URL nor the name of a CA (letsencrypt, letsencrypt-staging, zerossl, google, google-staging)');
+      assert.equal(error.problem, problem);
       return true;
     }, server);
   }
 }
 
-test('directoryUrl: http:// is refused', () => {
-  refuses('http://acme-v02.api.letsencrypt.org/directory');
-  refuses('http://localhost:14000/dir');
+// Fails if plain http were taken for a CA across a network, or refused for a test CA on this host.
+test('directoryUrl: http:// is refused, but for a CA on the loopback', () => {
+  refuses('http://acme-v02.api.letsencrypt.org/directory', PLAIN_HTTP);
+  refuses('http://192.0.2.1:4001/directory', PLAIN_HTTP);
+  refuses('http://128.0.0.1:4001/directory', PLAIN_HTTP);
+  for (const server of ['http://localhost:14000/dir', 'http://127.0.0.1:4001/directory', 'http://127.3.2.1/dir', 'http://[::1]:4001/directory']) {
+    assert.equal(directoryUrl(options({ server })), server);
+  }
 });
 
 test('directoryUrl: garbage is refused', () => {

@@ -625,7 +625,7 @@ const CONFIGS: { [R in Role]: { good: Record<string, unknown>; optional: string[
   netproc: { good: { directoryUrl: 'https://ca.example/dir', names: ['example.org', 'www.example.org'], challengeType: 'http-01', external: false,
     agreement: 'https://ca.example/tos', revoke: false, userAgent: 'acme-client/0.1', profile: 'shortlived', ari: true, mustStaple: false,
     requestTimeoutMs: 60_000, pollTimeoutMs: 300_000, verbose: 2,
-    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'], preferredChain: 'ISRG Root X2', rolloverAccountKey: false,
+    caFile: '/etc/ssl/private-ca.pem', contact: ['mailto:admin@example.org'], acceptTerms: ['https://ca.example/tos'], preferredChain: 'ISRG Root X2', rolloverAccountKey: false,
     requestFromCertproc: false, registerOnly: false, persistRecords: false, dnsServer: '127.0.0.1:8053' },
     optional: ['agreement', 'profile', 'caFile', 'preferredChain', 'dnsServer'] },
   acctproc: { good: { keyFile: '/etc/acme/privkey.pem', create: true, verbose: 0, keyType: 'ec256', eab: { kid: 'kid-1', keyFile: '/etc/acme/eab.key' },

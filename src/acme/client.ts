@@ -7,6 +7,7 @@ import { TOKEN } from '../check.js';
 import { Failure, debug, utcTime, warn } from '../log.js';
 import type { FlattenedJws } from './jws.js';
 import { ConnectionLost, HttpClient, HttpResponse } from './http.js';
+import { caNamedUrlAllowed } from './caurl.js';
 import { Deadline } from './poll.js';
 import { canonicalIp } from '../x509/ip.js';
 import {
@@ -357,7 +358,7 @@ export class AcmeClient {
     }
   }
 
-  /** The Location of a created resource: required, and https like every other ACME URL. */
+  /** The Location of a created resource: required, and https (or http to the loopback) like every other ACME URL. */
   private location(res: HttpResponse, subject: string, what: string): string {
     const location = res.headers.location;
     if (typeof location !== 'string') throw new Failure(subject, `no ${what} URL (Location) in the answer`);
@@ -367,7 +368,7 @@ export class AcmeClient {
     } catch {
       throw new Failure(subject, `${what} URL (Location) is not a URL: ${location.slice(0, 200)}`);
     }
-    if (url.protocol !== 'https:') throw new Failure(subject, `${what} URL (Location) is not https: ${location.slice(0, 200)}`);
+    if (!caNamedUrlAllowed(url, subject)) throw new Failure(subject, `${what} URL (Location) is not https: ${location.slice(0, 200)}`);
     return url.toString();
   }
 

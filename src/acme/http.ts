@@ -1,11 +1,14 @@
-// The transport under the ACME conversation: HTTPS only, kept-alive connections, a connect and a
-// total timeout on every request, a cap on every response body, and redirects followed only on
-// unsigned GETs (a signed request is bound to its URL). Used by netproc alone.
+// The transport under the ACME conversation: HTTPS (plain HTTP only to a CA on this host's
+// loopback, as test CAs are run), kept-alive connections, a connect and a total timeout on every
+// request, a cap on every response body, and redirects followed only on unsigned GETs (a signed
+// request is bound to its URL). Used by netproc alone.
 
+import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SecureContext } from 'node:tls';
 import { Failure, trace } from '../log.js';
+import { caNamedUrlAllowed } from './caurl.js';
 
 export interface HttpResponse {
   url: string;
@@ -21,6 +24,8 @@ export interface HttpOptions {
   maxBodyBytes: number;
   /** The trust the CA's certificate is verified with (src/acme/trust.ts). */
   secureContext: SecureContext;
+  /** The CA's directory is plain http on the loopback: its other URLs may be too. An https CA's never are. */
+  plainHttp: boolean;
 }
 
 const MAX_REDIRECTS = 3;
@@ -35,7 +40,10 @@ export class ConnectionLost extends Failure {}
 /** Socket errors that mean the connection went away under the request (not a refused connection or a timeout). */
 const LOST = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
-/** Rejects anything but an absolute https URL: ACME over plain HTTP or another scheme is refused. */
+/**
+ * Rejects anything but an absolute https URL, or plain http on the loopback named by a CA reached
+ * so (subject, the URL that named it): ACME over a network is https.
+ */
 export function httpsUrl(value: string, subject: string): URL {
   let url: URL;
   try {
@@ -43,7 +51,7 @@ export function httpsUrl(value: string, subject: string): URL {
   } catch {
     throw new Failure(subject, `not a URL: ${value.slice(0, 200)}`);
   }
-  if (url.protocol !== 'https:') throw new Failure(subject, `not an https URL: ${value.slice(0, 200)}`);
+  if (!caNamedUrlAllowed(url, subject)) throw new Failure(subject, `not an https URL: ${value.slice(0, 200)}`);
   return url;
 }
 
@@ -51,6 +59,9 @@ export class HttpClient {
   private readonly agent: https.Agent;
   /** For a request sent again after a lost connection: a new connection, never a kept one that may be as dead. */
   private readonly freshAgent: https.Agent;
+  /** The same two for plain HTTP to the loopback. */
+  private readonly plainAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly freshPlainAgent = new http.Agent({ keepAlive: false });
 
   constructor(private readonly options: HttpOptions) {
     this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, secureContext: options.secureContext });
@@ -58,12 +69,11 @@ export class HttpClient {
   }
 
   close(): void {
-    this.agent.destroy();
-    this.freshAgent.destroy();
+    for (const agent of [this.agent, this.freshAgent, this.plainAgent, this.freshPlainAgent]) agent.destroy();
   }
 
   /**
-   * Unsigned GET, following up to three redirects, each to https only. maxBytes lowers the body cap.
+   * Unsigned GET, following up to three redirects, each to https only (http on the loopback only from a CA reached so). maxBytes lowers the body cap.
    * fresh: on a new connection (after a ConnectionLost).
    */
   async get(url: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
@@ -80,7 +90,7 @@ export class HttpClient {
         throw new Failure(url, `redirect to something that is not a URL: ${location.slice(0, 200)}`);
       }
       // Named after the URL asked for: a redirect to http: or file: is the server's doing.
-      if (next.protocol !== 'https:') throw new Failure(url, `redirect to a URL that is not https: ${location.slice(0, 200)}`);
+      if (!caNamedUrlAllowed(next, current)) throw new Failure(url, `redirect to a URL that is not https: ${location.slice(0, 200)}`);
       current = next.toString();
     }
   }
@@ -92,6 +102,7 @@ export class HttpClient {
 
   private request(method: string, url: string, body?: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
     const target = httpsUrl(url, url);
+    if (target.protocol === 'http:' && !this.options.plainHttp) return Promise.reject(new Failure(url, 'plain http URL from a CA reached over https'));
     const { connectTimeoutMs, requestTimeoutMs, userAgent } = this.options;
     const maxBodyBytes = Math.min(maxBytes ?? Infinity, this.options.maxBodyBytes);
     const headers: Record<string, string> = { 'user-agent': userAgent, accept: '*/*' };
@@ -111,7 +122,9 @@ export class HttpClient {
           reject(err);
         } else resolve(res as HttpResponse);
       };
-      const req = https.request(target, { method, headers, agent: fresh ? this.freshAgent : this.agent }, (res) => {
+      const plain = target.protocol === 'http:';
+      const agent = plain ? (fresh ? this.freshPlainAgent : this.plainAgent) : fresh ? this.freshAgent : this.agent;
+      const req = (plain ? http : https).request(target, { method, headers, agent }, (res) => {
         // A declared length over the cap is refused before a byte of it is read.
         const declared = Number(res.headers['content-length']);
         if (declared > maxBodyBytes) {

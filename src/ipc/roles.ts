@@ -51,6 +51,8 @@ export interface NetConfig {
   caFile: string | null;
   /** --contact: the account's contact URIs; empty leaves an existing account's as they are. */
   contact: string[];
+  /** --accept-terms (--register): the directory's meta.termsOfService must be one of these; empty: whatever it is. */
+  acceptTerms: string[];
   /** --preferred-chain: the issuer CN of the topmost certificate of the chain to keep. */
   preferredChain: string | null;
   /** --rollover-account-key: change the account's key, and nothing else; only acctproc is there. */
@@ -151,6 +153,7 @@ export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
       requestTimeoutMs: c.integer(m, 'requestTimeoutMs'), pollTimeoutMs: c.integer(m, 'pollTimeoutMs'), verbose: verbose(m),
       caFile: c.optionalString(m, 'caFile'),
       contact: c.stringArray(m, 'contact', 100),
+      acceptTerms: c.stringArray(m, 'acceptTerms', 100),
       preferredChain: c.optionalString(m, 'preferredChain', 1024),
       rolloverAccountKey: c.boolean(m, 'rolloverAccountKey'),
       requestFromCertproc: c.boolean(m, 'requestFromCertproc'), registerOnly: c.boolean(m, 'registerOnly'),

@@ -33,7 +33,7 @@ export function roleConfigs(opts: Options, names: string[], paths: Paths, server
       profile: opts.profile ?? null, ari: !opts.noAri, mustStaple: opts.mustStaple,
       requestTimeoutMs: (opts.timeout ?? 60) * 1000, pollTimeoutMs: (opts.pollTimeout ?? 300) * 1000, verbose,
       caFile: opts.caFile === undefined ? null : resolve(opts.caFile),
-      contact: opts.contact ?? [],
+      contact: opts.contact ?? [], acceptTerms: opts.acceptTerms ?? [],
       preferredChain: opts.preferredChain ?? null,
       rolloverAccountKey: opts.rolloverAccountKey !== undefined,
       requestFromCertproc: csrFile !== null,

@@ -220,6 +220,10 @@ async function loadDirectory(acme: AcmeClient, config: NetConfig): Promise<void>
   if (config.agreement !== null && termsOfService !== null && config.agreement !== termsOfService) {
     warn(config.agreement, `differs from the CA's terms of service ${termsOfService}; agreeing to the CA's`);
   }
+  // --accept-terms, unlike -a, refuses: nothing is sent to the CA under terms not accepted.
+  if (config.acceptTerms.length > 0 && termsOfService !== null && !config.acceptTerms.includes(termsOfService)) {
+    throw new Failure(termsOfService, `the CA's terms of service, not among those accepted (${config.acceptTerms.join(' ')})`);
+  }
   // Checked before any order: a profile the CA does not list would only fail later, after validation.
   if (config.profile !== null && !(profiles ?? []).includes(config.profile)) {
     throw new Failure(config.profile, `profile not offered by the CA (offered: ${profiles === null || profiles.length === 0 ? 'none' : profiles.join(', ')})`);
@@ -657,7 +661,7 @@ runChild('netproc', async (config: NetConfig, confine) => {
   checkTrustDirectories(process.env);
   const http = new HttpClient({
     userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
-    maxBodyBytes: 4 << 20, secureContext,
+    maxBodyBytes: 4 << 20, secureContext, plainHttp: new URL(config.directoryUrl).protocol === 'http:',
   });
   if (accountOnly) {
     try {
