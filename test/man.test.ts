@@ -89,7 +89,7 @@ test('acme-client-server(8) documents every option and status; acme-client-serve
   for (const section of ['\\[account\\]', '\\[mgmt\\]', '\\[verification Qq Ar name \\]', '\\[storage Qq Ar name \\]', '\\[auth Qq Ar name \\]']) {
     assert.match(conf, new RegExp(`^\\.Ss ${section}$`, 'm'), section);
   }
-  for (const key of ['dir', 'acme-server', 'listener', 'max-size', 'default-verification', 'default-storage', 'type', 'dns-server', 'ttl', 'timeout',
+  for (const key of ['dir', 'acme-server', 'accept-terms-of-service', 'eab-kid', 'eab-hmac-key-file', 'listener', 'max-size', 'default-verification', 'default-storage', 'type', 'dns-server', 'ttl', 'timeout',
     'tsig-key-file', 'directory', 'renew-within', 'ip', 'hmac_type', 'hmac_key', 'domain', 'verification', 'storage']) {
     assert.match(conf, new RegExp(`^\\.It Cm ${key} No =`, 'm'), key);
   }

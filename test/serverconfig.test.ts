@@ -92,9 +92,10 @@ test('a dns-persist01 block: the resolver as ADDRESS:PORT, or none for the syste
   assert.equal(config.auth[0]?.verification.name, 'persist');
 });
 
+// Fails if an unnamed CA were Let's Encrypt's production service, as it was before #26.
 test('defaults as the Management Server has them', () => {
   const config = parseServerConfig('a.ini', '[account]\ndir=/var/lib/acme\n[auth "all"]\ndomain=*\n');
-  assert.equal(config.acmeServer, 'https://acme-v02.api.letsencrypt.org/directory');
+  assert.equal(config.acmeServer, 'https://acme-staging-v02.api.letsencrypt.org/directory');
   assert.deepEqual(config.mgmtListeners, [{ host: '127.0.0.1', port: 1313 }, { host: '::1', port: 1313 }]);
   assert.equal(config.maxSize, 4096);
   assert.deepEqual(config.auth[0]?.verification, { name: 'http', type: 'http01', listeners: [{ host: '0.0.0.0', port: 1380 }, { host: '::', port: 1380 }] });

@@ -13,7 +13,8 @@
 
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { LETSENCRYPT } from '../defaults.js';
+import { caUrlProblem } from '../acme/caurl.js';
+import { LETSENCRYPT_STAGING } from '../defaults.js';
 import { formatServer, parseServerAddress } from '../dns01/propagation.js';
 import { Failure } from '../log.js';
 import type { LogDestination, LogLevel, LogSettings } from './logging.js';
@@ -71,12 +72,22 @@ export class ConfigProblems extends Failure {
   }
 }
 
+/**
+ * [account] accept-terms-of-service: with it, a missing account is made at start-up. `any`: yes or
+ * true, whatever the CA's terms; else the CA's terms (its directory's meta.termsOfService) must be one of `urls`.
+ */
+export type AcceptedTerms = { any: true } | { any: false; urls: string[] };
+
 export interface ServerConfig {
   file: string;
   warnings: ConfigWarning[];
   logging: LogSettings;
   accountDir: string;
   acmeServer: string;
+  /** null: the account must be there (made by --register). */
+  acceptTerms: AcceptedTerms | null;
+  /** Our addition to [account]: the external account binding the account is made with at start-up. */
+  eab: { kid: string; keyFile: string } | null;
   mgmtListeners: Listener[];
   maxSize: number;
   /** Our additions to [mgmt]: how much load the service takes on (see acme-client-server.conf(5)). */
@@ -367,6 +378,37 @@ function parseLogging(keys: Keys): LogSettings {
   return { destination: (destination?.value ?? 'stderr') as LogDestination, level: (level?.value.toLowerCase() ?? 'warning') as LogLevel };
 }
 
+const YES = ['yes', 'true'];
+const NO = ['no', 'false'];
+
+/**
+ * accept-terms-of-service = yes|true, or the terms URLs accepted (several on one line, or the key
+ * repeated); no|false is as if absent.
+ */
+function parseAcceptTerms(keys: Keys): AcceptedTerms | null {
+  const entries = keys.list('accept-terms-of-service');
+  const words = entries.flatMap((entry) => entry.value.split(/\s+/).filter((word) => word !== '').map((word) => ({ entry, word })));
+  if (entries.length > 0 && words.length === 0) keys.fail(entries[0] as Entry, 'empty: yes, true, or the terms URLs accepted');
+  const flags = words.filter(({ word }) => YES.includes(word.toLowerCase()) || NO.includes(word.toLowerCase()));
+  if (flags.length > 0 && words.length > 1) keys.fail((flags[0] as { entry: Entry }).entry, 'yes, true, no or false stands alone: not with terms URLs, nor given twice');
+  if (flags.length === 1) return YES.includes((flags[0] as { word: string }).word.toLowerCase()) ? { any: true } : null;
+  for (const { entry, word } of words) {
+    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(word)) keys.fail(entry, `not yes, true, no, false or a URL: ${word}`);
+  }
+  return words.length === 0 ? null : { any: false, urls: words.map(({ word }) => word) };
+}
+
+/** eab-kid and eab-hmac-key-file (ours): the binding of an account made at start-up. */
+function parseEab(keys: Keys): { kid: string; keyFile: string } | null {
+  const kid = keys.one('eab-kid');
+  const keyFile = keys.one('eab-hmac-key-file');
+  if ((kid === null) !== (keyFile === null)) keys.fail((kid ?? keyFile) as Entry, 'eab-kid and eab-hmac-key-file go together');
+  if (kid === null || keyFile === null) return null;
+  if (kid.value === '') keys.fail(kid, 'empty key identifier');
+  if (!keyFile.value.startsWith('/')) keys.fail(keyFile, `not an absolute path: ${keyFile.value}`);
+  return { kid: kid.value, keyFile: keyFile.value };
+}
+
 /** A block names another that failed: that failure is said already. */
 class FollowsFromEarlier extends Error {}
 
@@ -405,14 +447,24 @@ export function parseServerConfigs(sources: { file: string; text: string }[]): S
   const single = (kind: 'account' | 'mgmt' | 'logging'): Section => sections.find((s) => s.kind === kind) ?? { file: firstFile, kind, name: kind, line: 1, entries: [] };
 
   const account = attempt(() => {
-    const keys = new Keys(single('account'), ['dir', 'acme-server'], warnings);
+    const keys = new Keys(single('account'), ['dir', 'acme-server', 'accept-terms-of-service', 'eab-kid', 'eab-hmac-key-file'], warnings);
     const dir = keys.one('dir');
     if (dir === null || dir.value === '') return keys.missing('dir');
     const accountDir = directoryPath(keys, dir, warnings);
     const acmeServerEntry = keys.one('acme-server');
-    const acmeServer = acmeServerEntry?.value ?? LETSENCRYPT;
-    if (acmeServerEntry !== null && !/^https:\/\/[^\s]+$/.test(acmeServer)) keys.fail(acmeServerEntry, `not an https URL: ${acmeServer}`);
-    return { dir: accountDir, acmeServer };
+    // As the Management Server: without a CA named, Let's Encrypt's staging service.
+    const acmeServer = acmeServerEntry?.value ?? LETSENCRYPT_STAGING;
+    if (acmeServerEntry !== null) {
+      let url: URL | null = null;
+      try {
+        url = /^\S+$/.test(acmeServer) ? new URL(acmeServer) : null;
+      } catch {
+        // said below
+      }
+      const problem = url === null ? 'not an https URL' : caUrlProblem(url);
+      if (problem !== null) keys.fail(acmeServerEntry, `${problem}: ${acmeServer}`);
+    }
+    return { dir: accountDir, acmeServer, acceptTerms: parseAcceptTerms(keys), eab: parseEab(keys) };
   });
 
   const logging = attempt(() => parseLogging(new Keys(single('logging'), ['destination', 'level', 'config'], warnings)));
@@ -496,6 +548,7 @@ export function parseServerConfigs(sources: { file: string; text: string }[]): S
     };
   }));
   if (problems.length > 0 || account === null || logging === null || mgmtListeners === null || maxSize === null || limits === null) throw new ConfigProblems(problems);
-  return { file, warnings, logging, accountDir: account.dir, acmeServer: account.acmeServer, mgmtListeners, maxSize, limits,
+  return { file, warnings, logging, accountDir: account.dir, acmeServer: account.acmeServer, acceptTerms: account.acceptTerms, eab: account.eab,
+    mgmtListeners, maxSize, limits,
     verifications: verifications.blocks, auth: auth.filter((block): block is AuthBlock => block !== null) };
 }

@@ -25,7 +25,7 @@ import { VERSION } from '../version.js';
 import { ConfigProblems, Listener, ServerConfig, parseServerConfigs } from './config.js';
 import { admittingBlock } from './auth.js';
 import { Answer, Orders, type OrderSettings } from './orders.js';
-import { register } from './register.js';
+import { register, registerAtStartUp } from './register.js';
 import { type Logging, startLogging, verbosityFor } from './logging.js';
 
 const PROGRAM = 'acme-client-server';
@@ -110,6 +110,30 @@ function startLog(config: ServerConfig, verbose: number): Logging {
   return logging;
 }
 
+/** account.pem is missing, and accept-terms-of-service says to make it at start-up. */
+function accountToMake(config: ServerConfig): boolean {
+  if (config.acceptTerms === null) return false;
+  try {
+    accessSync(join(config.accountDir, 'account.pem'), constants.F_OK);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * accept-terms-of-service: a missing account made, as the Management Server makes it at start-up,
+ * by acme-client --register (whose netproc refuses terms not accepted), before anything is bound.
+ */
+async function makeAccount(config: ServerConfig, verbose: number): Promise<void> {
+  const terms = config.acceptTerms;
+  if (terms === null || !accountToMake(config)) return;
+  debug(join(config.accountDir, 'account.pem'), `no account key: making the account at ${config.acmeServer} (accept-terms-of-service)`);
+  if (await registerAtStartUp(config, terms.any ? [] : terms.urls, verbose) !== 0) {
+    throw new Failure(config.acmeServer, 'the account could not be made: not started');
+  }
+}
+
 /** What must be there before the service starts: the account key, each cache directory. */
 function checkPlaces(config: ServerConfig): void {
   const problems = placeProblems(config);
@@ -120,7 +144,7 @@ function placeProblems(config: ServerConfig): Failure[] {
   const problems: Failure[] = [];
   const accountKey = join(config.accountDir, 'account.pem');
   try {
-    accessSync(accountKey, constants.R_OK);
+    if (!accountToMake(config)) accessSync(accountKey, constants.R_OK);
   } catch {
     problems.push(new Failure(accountKey, `no account key: make one with ${PROGRAM} --register --agree-tos -f ${config.file}`));
   }
@@ -152,6 +176,8 @@ async function testConfig(files: string[], verbose: number): Promise<number> {
   const config = await loadConfig(files);
   startLog(config, verbose);
   checkPlaces(config);
+  debug(config.acmeServer, 'the CA (acme-server)');
+  if (accountToMake(config)) debug(join(config.accountDir, 'account.pem'), 'no account key yet: made at start-up (accept-terms-of-service)');
   warn(config.file, 'configuration ok');
   return 0;
 }
@@ -213,6 +239,7 @@ async function serve(options: ServerOptions): Promise<number> {
   let config = await loadConfig(options.configFiles);
   const { childStderr } = startLog(config, options.verbose);
   checkPlaces(config);
+  await makeAccount(config, options.verbose);
   const settings = (c: ServerConfig): OrderSettings => ({ acmeServer: c.acmeServer, accountKey: join(c.accountDir, 'account.pem'), verbose: options.verbose,
     concurrentOrders: c.limits.concurrentOrders, queueLength: c.limits.queueLength });
   // Signals are ours from the first moment: a SIGTERM or SIGHUP while the front starts (a restart
@@ -256,6 +283,7 @@ async function serve(options: ServerOptions): Promise<number> {
     void loadConfig(options.configFiles).then((next) => {
       sayWarnings(next);
       checkPlaces(next);
+      if (accountToMake(next)) throw new Failure(join(next.accountDir, 'account.pem'), 'no account key: one is made at start-up, not on SIGHUP');
       if (JSON.stringify(next.logging) !== JSON.stringify(config.logging)) warn(next.file, '[logging] changed: it takes effect at the next start');
       if (listenerKey(wantedListeners(next).map((w) => w.listener)) !== listenerKey(wantedListeners(config).map((w) => w.listener))) {
         warn(next.file, 'listeners changed: they take effect at the next start');
@@ -340,7 +368,7 @@ async function main(): Promise<number> {
   if (options.register) {
     const config = await loadConfig(options.configFiles);
     sayWarnings(config);
-    return register(config, options.eab, options.verbose);
+    return register(config, options.eab ?? config.eab, [], options.verbose);
   }
   return serve(options);
 }
