@@ -204,7 +204,7 @@ test('every problem is named by file and line, all of them in one reading', () =
     '"unterminated',                                     // 25
   ].join('\n'));
   assert.deepEqual(problemsOf(file), [
-    `${file}:2: api url: not an https URL: http://ca.example.test/dir`,
+    `${file}:2: api url: plain http is for a CA on this host's loopback only (127.0.0.0/8, ::1, localhost); use https: http://ca.example.test/dir`,
     `${file}:3: syntax error`,
     `${file}:1: authority ca: no api URL specified`,
     `${file}:5: authority ca2: no api URL specified`,
@@ -225,12 +225,13 @@ test('every problem is named by file and line, all of them in one reading', () =
 
 // Would fail if key files were checked with lstat (a link's own mode is 0777: OpenBSD's stat() looks
 // at the key), or if the same certificate file under two spellings were taken.
-test('a key reached through a symlink is judged by the key; a file named twice, however spelt, is refused', () => {
+test('a key reached through a symlink is judged by the key; a file named twice, however spelt, is refused; http for a loopback CA', () => {
   const d = dir();
   const key = write(d, 'private.key', 'x');
   chmodSync(key, 0o600);
   symlinkSync(key, join(d, 'link.key'));
-  const ok = write(d, 'ok.conf', `authority ca {\n\tapi url "https://ca.example.test/dir"\n\taccount key "${d}/account.pem"\n}\n`
+  // A test CA on the loopback may be plain http, as for --server (Boulder's http://127.0.0.1:4001).
+  const ok = write(d, 'ok.conf', `authority ca {\n\tapi url "http://127.0.0.1:4001/directory"\n\taccount key "${d}/account.pem"\n}\n`
     + `domain a.example.test {\n\tdomain key "${d}/link.key"\n\tdomain full chain certificate "${d}/a.pem"\n}\n`);
   assert.equal(parseConfig(ok).domains[0]?.domainKey, join(d, 'link.key'));
   const twice = write(d, 'twice.conf', `authority ca {\n\tapi url "https://ca.example.test/dir"\n\taccount key "${d}/account.pem"\n}\n`

@@ -7,6 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { errnoText } from '../log.js';
+import { caUrlProblem } from '../acme/caurl.js';
 
 /** OpenBSD's two key types, and what it makes for each when the file is missing: RSA 4096 bits, ECDSA P-384. */
 export type ConfKeyType = 'rsa' | 'ecdsa';
@@ -475,13 +476,14 @@ class Parser {
         this.keyword('url');
         const url = this.string();
         if (apiUrl !== null) return this.complain(url.place, 'duplicate api');
-        let parsed: URL | null = null;
+        let problem: string | null;
         try {
-          parsed = new URL(url.text);
+          problem = caUrlProblem(new URL(url.text));
         } catch {
-          // said below
+          problem = 'not a URL';
         }
-        if (parsed?.protocol !== 'https:') return this.complain(url.place, `api url: not an https URL: ${url.text}`);
+        // As for --server: https, or plain http to a test CA on the loopback.
+        if (problem !== null) return this.complain(url.place, `api url: ${problem}: ${url.text}`);
         apiUrl = url.text;
       } else if (this.is(token, 'keyword', 'account')) {
         this.keyword('key');

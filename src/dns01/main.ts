@@ -18,6 +18,7 @@ import yargs from 'yargs';
 import { UsageError, parseCommandLine, wholeSeconds } from '../args.js';
 import { Failure, reportError, setProgram, warn } from '../log.js';
 import { VERSION } from '../version.js';
+import { onLoopback } from '../acme/caurl.js';
 import { AcmeDnsProvider, readAccounts, registerAccount, writeAccounts } from './acmedns.js';
 import { ExecProvider } from './exec.js';
 import { NsupdateProvider } from './nsupdate.js';
@@ -121,8 +122,7 @@ function parseOptions(argv: string[]): Dns01Options {
       throw new UsageError(`--acme-dns-url is not a URL: ${text('acme-dns-url')}`);
     }
     // Its API key travels in a header: plain http only to this machine (an acme-dns beside it).
-    const loopback = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/.test(acmeDnsUrl.hostname);
-    if (acmeDnsUrl.protocol !== 'https:' && !(acmeDnsUrl.protocol === 'http:' && loopback)) {
+    if (acmeDnsUrl.protocol !== 'https:' && !(acmeDnsUrl.protocol === 'http:' && onLoopback(acmeDnsUrl))) {
       throw new UsageError(`--acme-dns-url must be https (http only to this machine's loopback): ${acmeDnsUrl.href}`);
     }
     // The API's calls are relative to it: https://auth.example.org/acme-dns -> .../acme-dns/update.
