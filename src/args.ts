@@ -132,9 +132,46 @@ const MAX_SECONDS = 86_400;
 
 const takesValue = (name: string): boolean => [LONG_VALUES, LONG_SECONDS, LONG_KEY_TYPES, LONG_COUNTS].some((table) => Object.hasOwn(table, name));
 
+/** What one getopt(3) scan hands its caller, option by option. */
+interface OptionVisitor {
+  /** --name or --name=value (`attached`); nextWord() takes the word after as the value. */
+  long(name: string, attached: string | null, nextWord: () => string): void;
+  /** One letter of a group; true when it took a value (the rest of the word, else the next word). */
+  letter(letter: string, rest: string, nextWord: () => string): boolean;
+}
+
 /**
- * The getopt(3) scan that yargs cannot do alone: grouped flags, a value attached or in the next
- * word whatever it looks like, no long options but our extensions, and a stop at the first operand.
+ * getopt(3)'s scan: grouped flags, a value attached or in the next word whatever it looks like,
+ * long options, and a stop at "--" or the first operand, whose index it returns.
+ */
+function scanOptions(argv: readonly string[], visit: OptionVisitor): number {
+  let next = 0;
+  const nextWord = (option: string) => (): string => {
+    if (next >= argv.length) throw new UsageError(`option requires an argument -- ${option}`);
+    return argv[next++] as string;
+  };
+  while (next < argv.length) {
+    const word = argv[next] as string;
+    if (word === '--') return next + 1;
+    if (!word.startsWith('-') || word === '-') return next;
+    next++;
+    if (word.startsWith('--')) {
+      const equals = word.indexOf('=');
+      const name = equals === -1 ? word.slice(2) : word.slice(2, equals);
+      visit.long(name, equals === -1 ? null : word.slice(equals + 1), nextWord(name));
+      continue;
+    }
+    // By code point, so that a stray non-ASCII letter is reported whole.
+    const letters = [...word.slice(1)];
+    for (const [index, letter] of letters.entries()) {
+      if (visit.letter(letter, letters.slice(index + 1).join(''), nextWord(letter))) break;
+    }
+  }
+  return next;
+}
+
+/**
+ * The getopt(3) scan that yargs cannot do alone, with no long options but our extensions.
  * Returns one option per word, each value in the word after its option, then "--" and the operands.
  * A repeatable option comes once, followed by all its values in order (yargs keeps only the last
  * of a repeated option, as getopt does), with how many there are in `repeated`.
@@ -142,52 +179,33 @@ const takesValue = (name: string): boolean => [LONG_VALUES, LONG_SECONDS, LONG_K
 function normalise(argv: readonly string[]): { words: string[]; repeated: Record<string, number> } {
   const vector: string[] = [];
   const lists = new Map<string, string[]>();
-  let next = 0;
-  const takeValue = (option: string): string => {
-    if (next >= argv.length) throw new UsageError(`option requires an argument -- ${option}`);
-    return argv[next++] as string;
-  };
-  while (next < argv.length) {
-    const word = argv[next] as string;
-    if (word === '--') {
-      next++;
-      break;
-    }
-    if (!word.startsWith('-') || word === '-') break;
-    next++;
-    if (word.startsWith('--')) {
-      const equals = word.indexOf('=');
-      const name = equals === -1 ? word.slice(2) : word.slice(2, equals);
+  const operands = scanOptions(argv, {
+    long(name, attached, nextWord) {
       if (takesValue(name)) {
-        vector.push(`--${name}`, equals === -1 ? takeValue(name) : word.slice(equals + 1));
+        vector.push(`--${name}`, attached ?? nextWord());
       } else if (Object.hasOwn(LONG_LISTS, name)) {
         // Checked here: yargs would take a value that starts with a dash for another option.
-        const value = LONG_LISTS[name as keyof typeof LONG_LISTS].check(equals === -1 ? takeValue(name) : word.slice(equals + 1));
+        const value = LONG_LISTS[name as keyof typeof LONG_LISTS].check(attached ?? nextWord());
         lists.set(name, [...(lists.get(name) ?? []), value]);
       } else if (Object.hasOwn(LONG_FLAGS, name)) {
-        if (equals !== -1) throw new UsageError(`option does not take an argument -- ${name}`);
+        if (attached !== null) throw new UsageError(`option does not take an argument -- ${name}`);
         vector.push(`--${name}`);
       } else {
         throw new UsageError(`unknown option -- ${name}`);
       }
-      continue;
-    }
-    // By code point, so that a stray non-ASCII letter is reported whole.
-    const letters = [...word.slice(1)];
-    for (const [index, letter] of letters.entries()) {
+    },
+    letter(letter, rest, nextWord) {
       if (Object.hasOwn(FLAG_LETTERS, letter) || letter === VERBOSE_LETTER) {
         vector.push(`-${letter}`);
-      } else if (Object.hasOwn(VALUE_LETTERS, letter)) {
-        const attached = letters.slice(index + 1).join('');
-        vector.push(`-${letter}`, attached === '' ? takeValue(letter) : attached);
-        break;
-      } else {
-        throw new UsageError(`unknown option -- ${letter}`);
+        return false;
       }
-    }
-  }
+      if (!Object.hasOwn(VALUE_LETTERS, letter)) throw new UsageError(`unknown option -- ${letter}`);
+      vector.push(`-${letter}`, rest === '' ? nextWord() : rest);
+      return true;
+    },
+  });
   for (const [name, values] of lists) vector.push(`--${name}`, ...values);
-  return { words: [...vector, '--', ...argv.slice(next)], repeated: Object.fromEntries([...lists].map(([name, values]) => [name, values.length])) };
+  return { words: [...vector, '--', ...argv.slice(operands)], repeated: Object.fromEntries([...lists].map(([name, values]) => [name, values.length])) };
 }
 
 export function parseCommandLine(argv: readonly string[]): Options {
@@ -392,46 +410,31 @@ export function usesConfigFile(argv: readonly string[]): boolean {
 export function parseConfigCommandLine(argv: readonly string[]): ConfigOptions {
   const options: ConfigOptions = { configFile: '', force: false, check: false, revoke: false, verbose: 0, eab: null, handles: [] };
   let configFile: string | null = null;
-  let next = 0;
-  while (next < argv.length) {
-    const word = argv[next] as string;
-    if (word === '--') {
-      next++;
-      break;
-    }
-    if (!word.startsWith('-') || word === '-') break;
-    next++;
-    if (word.startsWith('--')) {
-      const equals = word.indexOf('=');
-      const name = equals === -1 ? word.slice(2) : word.slice(2, equals);
+  const operands = scanOptions(argv, {
+    long(name, attached, nextWord) {
       if (name !== 'config') throw new UsageError(`--config takes no --${name}: the configuration says it`);
       if (configFile !== null) throw new UsageError('--config given twice');
-      if (equals !== -1) configFile = word.slice(equals + 1);
-      else if (next < argv.length) configFile = argv[next++] as string;
-      else throw new UsageError('option requires an argument -- config');
-      continue;
-    }
-    const letters = [...word.slice(1)];
-    for (const [index, letter] of letters.entries()) {
+      configFile = attached ?? nextWord();
+    },
+    letter(letter, rest, nextWord) {
       if (Object.hasOwn(CONFIG_FLAGS, letter)) {
         options[CONFIG_FLAGS[letter as keyof typeof CONFIG_FLAGS]] = true;
-      } else if (letter === VERBOSE_LETTER) {
-        options.verbose++;
-      } else if (letter === 'e') {
-        const attached = letters.slice(index + 1).join('');
-        if (attached === '' && next >= argv.length) throw new UsageError('option requires an argument -- e');
-        options.eab = accountBinding(attached === '' ? (argv[next++] as string) : attached);
-        break;
-      } else {
-        throw new UsageError(`unknown option -- ${letter} (with --config: -F, -n, -r, -v, -e keyid:key)`);
+        return false;
       }
-    }
-  }
+      if (letter === VERBOSE_LETTER) {
+        options.verbose++;
+        return false;
+      }
+      if (letter !== 'e') throw new UsageError(`unknown option -- ${letter} (with --config: -F, -n, -r, -v, -e keyid:key)`);
+      options.eab = accountBinding(rest === '' ? nextWord() : rest);
+      return true;
+    },
+  });
   if (configFile === null || configFile === '') throw new UsageError('--config needs a file');
   // OpenBSD's -r reaches one domain; here no handle means every block, and one slip of a crontab
   // line must not revoke them all.
-  if (options.revoke && next >= argv.length) throw new UsageError('-r needs the handles of the domains to revoke');
-  return { ...options, configFile, handles: argv.slice(next) };
+  if (options.revoke && operands >= argv.length) throw new UsageError('-r needs the handles of the domains to revoke');
+  return { ...options, configFile, handles: argv.slice(operands) };
 }
 
 /** -e keyid:key, as the CA gives them: the MAC key base64url, as acctproc reads it. */
