@@ -126,7 +126,11 @@ describe('dns-persist-01 against Pebble 2.10', { skip }, () => {
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout, '', 'nothing for a caller to do');
     assert.deepEqual(childrenStarted(run.stderr), ['acctproc', 'certproc', 'fileproc', 'keyproc', 'netproc']);
-    assert.equal(answered(from), 2);
+    // One answer a name, as netproc says; Pebble's log counts a POST again when its nonce was
+    // rejected (ACME_TEST_NONCE_REJECT), so there it is at least one a name.
+    assert.deepEqual(run.stderr.split('\n').filter((l) => / dns-persist-01 challenge answered$/.test(l)).map((l) => /(apex|\*\.wild)\.persist\.test/.exec(l)?.[0]).sort(),
+      ['*.wild.persist.test', 'apex.persist.test']);
+    assert.ok(answered(from) >= 2, 'the CA was asked to look');
     assert.equal(new X509Certificate(readFileSync(join(w.certs, 'cert.pem'))).subjectAltName, 'DNS:apex.persist.test, DNS:*.wild.persist.test');
     // Authorized now, the names' authorizations show only the challenge that validated them (as
     // Boulder's do): the issuer domain name comes from the directory's caaIdentities instead.
