@@ -87,4 +87,7 @@ if (node24Has !== `v${NODE24_VERSION}`) {
   rmSync(node24, { recursive: true, force: true });
   mkdirSync(node24, { recursive: true });
   execFileSync('npm', ['install', '--prefix', node24, '--no-save', '--no-audit', '--no-fund', `node@${NODE24_VERSION}`], { stdio: 'inherit' });
+  // The binary comes from the package's install script: an npm that skipped it leaves no Node.
+  const installed = spawnSync(node24Binary, ['--version'], { encoding: 'utf8' }).stdout?.trim();
+  if (installed !== `v${NODE24_VERSION}`) throw new Error(`setup: node@${NODE24_VERSION} installed no Node ${NODE24_VERSION} at ${node24Binary}`);
 }
