@@ -102,7 +102,7 @@ function gzip(data) {
   return execFileSync('gzip', ['-9n', '-c'], { input: data, maxBuffer: 64 << 20 });
 }
 
-/** The last commit's date, so that a package built twice from one commit is the same; else now. */
+/** The changelog's date: the last commit's (when this version's code was written), else now. */
 function changelogDate() {
   try {
     return execFileSync('git', ['log', '-1', '--format=%aD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
