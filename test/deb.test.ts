@@ -145,6 +145,10 @@ describe('npm run deb: the Debian package', () => {
         assert.equal(execFileSync(`/usr/bin/${command}`, ['--version'], { encoding: 'utf8' }), `${command} ${version}\n`);
       }
       assert.equal(execFileSync('man', ['-w', 'acme-client'], { encoding: 'utf8' }).trim(), '/usr/share/man/man1/acme-client.1.gz');
+      // The defaults work as installed: every default directory is there, the children have their user.
+      const report = await runInstalled(['--isolation-report'], {});
+      assert.equal(report.status, 0, report.stderr);
+      assert.equal([...report.stdout.matchAll(/^ {2}planned: {2}user _acme-client /gm)].length, 4, report.stdout);
 
       const w = workDir();
       const { acct, dom } = ecKeys(w);
