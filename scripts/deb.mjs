@@ -8,20 +8,20 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = process.argv[2] ?? root;
-const { version, description } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+// The manuals are those npm installs (package.json's "man").
+const { version, description, man: manuals } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const dist = join(root, 'dist');
 if (!existsSync(join(dist, 'acme-client.js'))) throw new Error('deb: no dist/acme-client.js: run node scripts/build.mjs first');
 
 const PACKAGE = 'acme-client';
 const MAINTAINER = 'acme-client for Node.js maintainers <maintainers@users.noreply.h-seed-f6bf8a7d.example>';
 const COMMANDS = ['acme-client', 'acme-client-dns01', 'acme-client-server'];
-const MANUALS = ['acme-client.1', 'acme-client-dns01.1', 'acme-client-server.8', 'acme-client-server.conf.5'];
-const UNITS = ['acme-client@.service', 'acme-client@.timer', 'acme-client-server.service'];
+const UNITS = readdirSync(join(root, 'contrib/systemd'));
 // The libraries the bundles hold (node-forge, yargs and what yargs needs): their licences go into
 // the copyright file, as Debian asks of code shipped inside another package.
 const BUNDLED_ROOTS = ['node-forge', 'yargs'];
@@ -36,11 +36,10 @@ function main() {
     // find their bundles and the children beside themselves.
     for (const command of COMMANDS) symlinkSync(`../lib/${PACKAGE}/${command}.js`, join(stage, 'usr/bin', command));
 
-    for (const page of MANUALS) {
-      const section = page.slice(page.lastIndexOf('.') + 1);
-      const dir = join(stage, 'usr/share/man', `man${section}`);
+    for (const page of manuals) {
+      const dir = join(stage, 'usr/share/man', `man${page.slice(page.lastIndexOf('.') + 1)}`);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${page}.gz`), gzip(readFileSync(join(root, 'man', page))));
+      writeFileSync(join(dir, `${basename(page)}.gz`), gzip(readFileSync(join(root, page))));
     }
 
     const units = join(stage, 'lib/systemd/system');

@@ -101,9 +101,9 @@ describe('npm run deb: the Debian package', () => {
       assert.deepEqual(files.get(`/usr/bin/${command}`), { mode: 'lrwxrwxrwx', owner: 'root/root', target: `../lib/acme-client/${command}.js` });
       assert.equal(files.get(`/usr/lib/acme-client/${command}.js`)?.mode, '-rwxr-xr-x');
     }
-    for (const page of ['man1/acme-client.1.gz', 'man1/acme-client-dns01.1.gz', 'man8/acme-client-server.8.gz', 'man5/acme-client-server.conf.5.gz']) {
-      assert.ok(files.has(`/usr/share/man/${page}`), page);
-    }
+    const manuals = readdirSync(join(ROOT, 'man'));
+    assert.ok(manuals.length >= 5);
+    for (const page of manuals) assert.ok(files.has(`/usr/share/man/man${page.slice(-1)}/${page}.gz`), page);
     for (const unit of readdirSync(join(ROOT, 'contrib', 'systemd'))) assert.ok(files.has(`/lib/systemd/system/${unit}`), unit);
   });
 
