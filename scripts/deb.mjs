@@ -80,6 +80,8 @@ function main() {
       ' into processes that each hold one thing: the account key, the domain key, the',
       ' network, the challenge files, the certificate files. The unprivileged ones',
       ' run as the _acme-client system user in their own namespaces and chroot.',
+      ' With --config it reads OpenBSD\'s acme-client.conf and renews every',
+      ' certificate listed there in one run.',
       ' .',
       ' The package also holds acme-client-dns01, for wildcard certificates through',
       ' DNS, and acme-client-server, a signing service for many web servers, with',
