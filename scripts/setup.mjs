@@ -1,6 +1,7 @@
 // Set-up for `npm test` and `npm run demo` on a fresh Debian machine: npm packages, as root the
 // Debian packages the tests and the demo drive (nginx, mandoc, openssl, man-db, bind9 with its
-// tools, iproute2), and Pebble >= 2.10 (see pebbleAtLeast210 below). Each step runs only when
+// tools, iproute2, lintian), Pebble >= 2.10 (see pebbleAtLeast210 below), and Node 24 for the
+// tests that run on it as well (NODE24 below). Each step runs only when
 // something is missing, so a prepared machine pays nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,8 @@ const wanted = {
   named: 'bind9', 'tsig-keygen': 'bind9', nsupdate: 'bind9-dnsutils', dig: 'bind9-dnsutils', ip: 'iproute2',
   // The systemd units' check (systemd-analyze verify).
   'systemd-analyze': 'systemd',
+  // Debian's checker of the package `npm run deb` builds.
+  lintian: 'lintian',
 };
 const missing = [...new Set(Object.entries(wanted).filter(([cmd]) => !have(cmd) && !existsSync(`/usr/sbin/${cmd}`)).map(([, pkg]) => pkg))];
 if (missing.length > 0) {
@@ -71,4 +74,20 @@ if (!systemRecent && !existsSync(join(cache, 'root', 'usr', 'bin', 'pebble')) &&
   }
   rmSync(join(cache, 'root'), { recursive: true, force: true });
   execFileSync('dpkg-deb', ['-x', join(debs, deb), join(cache, 'root')], { stdio: 'inherit' });
+}
+
+// Node 24, the other Node the tests run on (`npm test` runs the end-to-end tests on it too): the
+// npm registry's `node` package, whose install fetches the Node binary for this machine as a
+// package of its own, into .cache/node24/. The Node that builds and runs the rest stays the system's.
+const NODE24_VERSION = '24.21.0';
+const node24 = join(root, '.cache', 'node24');
+const node24Binary = join(node24, 'node_modules', '.bin', 'node');
+const node24Has = spawnSync(node24Binary, ['--version'], { encoding: 'utf8' }).stdout?.trim();
+if (node24Has !== `v${NODE24_VERSION}`) {
+  rmSync(node24, { recursive: true, force: true });
+  mkdirSync(node24, { recursive: true });
+  execFileSync('npm', ['install', '--prefix', node24, '--no-save', '--no-audit', '--no-fund', `node@${NODE24_VERSION}`], { stdio: 'inherit' });
+  // The binary comes from the package's install script: an npm that skipped it leaves no Node.
+  const installed = spawnSync(node24Binary, ['--version'], { encoding: 'utf8' }).stdout?.trim();
+  if (installed !== `v${NODE24_VERSION}`) throw new Error(`setup: node@${NODE24_VERSION} installed no Node ${NODE24_VERSION} at ${node24Binary}`);
 }

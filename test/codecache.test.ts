@@ -1,15 +1,17 @@
 // The code caches the build puts beside every bundle (scripts/build.mjs, scripts/bundle-loader.cjs):
-// this Node takes each one; the loader gives V8 only a cache made of the bundle as it is; and a run
-// whose caches are missing or cut short still does all it should, as an ordinary compile.
+// this Node takes each one; the loader gives V8 only a cache made of the bundle as it is; a run
+// whose caches are missing or cut short still does all it should, as an ordinary compile; and so
+// does a run on a Node other than the one that built them (Node 24 for a build on Node 20, as when
+// Debian's nodejs is upgraded under the installed package), whose V8 refuses them.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { ROOT, ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
+import { NODE24, ROOT, ecKeys, needsRootAndLab, prerequisite, runClient, workDir } from './helpers.js';
 
 const DIST = join(ROOT, 'dist');
 
@@ -45,6 +47,29 @@ test('every command and child has a loader, its bundle and a code cache this Nod
     const lines = execFileSync(process.execPath, [...flags, '-e', CHECK, files], { encoding: 'utf8' }).trim().split('\n');
     assert.equal(lines.length, found.length);
     for (const line of lines) assert.match(line, / matches taken$/, `node ${flags.join(' ')}: ${line}`);
+  }
+});
+
+/** Why the tests of another Node cannot run: no Node 24, or it is the Node that built dist/. */
+function otherNodeMissing(): string | undefined {
+  const version = spawnSync(NODE24, ['--version'], { encoding: 'utf8' }).stdout?.trim();
+  if (version === undefined || version === '') return `no Node 24 at ${NODE24} (node scripts/setup.mjs installs it)`;
+  return version === process.version ? `${NODE24} is the Node that built dist/` : undefined;
+}
+const otherNode = otherNodeMissing();
+
+// Would fail if the loader stopped at a cache V8 refuses (a throw on cachedDataRejected), or if
+// V8 took a cache of another version's.
+test('on another Node than the build\'s (24): V8 refuses every cache, and the commands run as usual', { skip: prerequisite(otherNode) }, () => {
+  const found = bundles(DIST);
+  const lines = execFileSync(NODE24, ['--v8-pool-size=1', '-e', CHECK, JSON.stringify(found.map((f) => join(DIST, f)))], { encoding: 'utf8' }).trim().split('\n');
+  assert.equal(lines.length, found.length);
+  for (const line of lines) assert.match(line, / matches rejected$/, line);
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const command of ['acme-client', 'acme-client-dns01', 'acme-client-server']) {
+    const run = spawnSync(NODE24, [join(DIST, `${command}.js`), '--version'], { encoding: 'utf8' });
+    assert.equal(run.stdout, `${command} ${version}\n`, run.stderr);
+    assert.equal(run.status, 0);
   }
 });
 
@@ -109,4 +134,17 @@ describe('runs without their caches, against Pebble', { skip: needsRootAndLab(la
       assert.equal(second.status, 2, second.stderr);
     });
   }
+
+  test('caches of another Node (run on 24, built on 20): a certificate is issued, and the next run has nothing to do', { skip: prerequisite(otherNode) }, async () => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    const args = ['--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'othernode.example.test'];
+    const env = { NODE_EXTRA_CA_CERTS: lab.tlsCaFile };
+    const first = await runClient(args, { env, node: NODE24 });
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.stderr, '');
+    assert.match(readFileSync(join(w.certs, 'cert.pem'), 'utf8'), /^-----BEGIN CERTIFICATE-----/);
+    const second = await runClient(args, { env, node: NODE24 });
+    assert.equal(second.status, 2, second.stderr);
+  });
 });

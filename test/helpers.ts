@@ -20,9 +20,13 @@ export interface RunResult {
   stderr: string;
 }
 
-export function runClient(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; uid?: number; gid?: number; client?: string; cwd?: string } = {}): Promise<RunResult> {
+/** The other Node the tests run on, installed by scripts/setup.mjs from the npm registry. */
+export const NODE24 = join(ROOT, '.cache', 'node24', 'node_modules', '.bin', 'node');
+
+/** options.node: the Node that runs the client (default: the one running the tests). */
+export function runClient(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; uid?: number; gid?: number; client?: string; cwd?: string; node?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.client ?? CLIENT, ...args], {
+    const child = spawn(options.node ?? process.execPath, [options.client ?? CLIENT, ...args], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),

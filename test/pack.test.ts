@@ -39,7 +39,7 @@ describe('npm pack, and npm i -g of the tarball', () => {
   test('the installed acme-client issues from Pebble, every child started from the installed tree', { skip: needsRootAndLab(labUnavailable) }, async () => {
     const lab = await startLab();
     try {
-      const installed = join(prefix, 'lib', 'node_modules', 'acme-client');
+      const installed = join(prefix, 'lib', 'node_modules', 'acme-client-privsep');
       const w = workDir();
       const { acct, dom } = ecKeys(w);
       const seen = new Map<string, number>();
@@ -82,7 +82,7 @@ function packAndInstall(dir: string, prefix: string, files: string[]): void {
   // The bundles are CommonJS by dist/package.json.
   assert.ok(files.includes('dist/package.json'));
 
-  const installed = join(prefix, 'lib', 'node_modules', 'acme-client');
+  const installed = join(prefix, 'lib', 'node_modules', 'acme-client-privsep');
   assert.deepEqual(readdirSync(installed).sort(), ['README.md', 'dist', 'man', 'package.json'], 'no node_modules beside the bundles');
   const bin = join(prefix, 'bin', 'acme-client');
   assert.ok(existsSync(bin));

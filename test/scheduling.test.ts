@@ -134,13 +134,13 @@ exec '${process.execPath}' '${CLIENT}' --server '${lab.directoryUrl}' -C '${lab.
   // -v, or exited 0 (a reload every night); a failure exited 0; a new certificate exited non-zero.
   test('the crontab line, run by sh as cron does: a new certificate reloads; a night with nothing to do prints nothing and does not reload; a failure does not', () => {
     const text = readme();
-    const cronLine = /^ {4}(?:\S+ ){5}(\/usr\/local\/bin\/acme-client \S.* && systemctl reload nginx)$/m.exec(text);
+    const cronLine = /^ {4}(?:\S+ ){5}(\/usr\/bin\/acme-client \S.* && systemctl reload nginx)$/m.exec(text);
     assert.ok(cronLine !== null, 'the crontab line is in the README');
     const documented = cronLine[1] as string;
     // The manual's EXAMPLES give the same command (at another time of night).
     const manual = readFileSync(join(ROOT, 'man', 'acme-client.1'), 'utf8');
     assert.match(manual, new RegExp(`^(?:\\S+ ){5}${documented.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'), 'the manual\'s crontab line is the README\'s');
-    const command = documented.replace('/usr/local/bin/acme-client', 'acme-client');
+    const command = documented.replace('/usr/bin/acme-client', 'acme-client');
     const { bin, log, absent } = installed();
     const cron = (env: NodeJS.ProcessEnv = {}) =>
       spawnSync('/bin/sh', ['-c', command], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, NODE_EXTRA_CA_CERTS: lab.tlsCaFile, ...env } });
