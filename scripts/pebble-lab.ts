@@ -83,6 +83,8 @@ export interface Lab {
   requestLog(): string;
   /** Number of ACME requests Pebble's WFE has logged so far (lines "<METHOD> <path> -> calling handler()"). */
   requestCount(): number;
+  /** Those requests, in the order Pebble logged them: method and path. */
+  requests(): { method: string; path: string }[];
   /** Root(s) + intermediate(s) from the management API (/roots/0, /intermediates/0), PEM, for `openssl verify`. */
   issuerPems(): Promise<string>;
   /** The root of hierarchy `index` (0 is the default, 1.. the alternateRoots), PEM. */
@@ -581,6 +583,10 @@ ${upstreams.length === 0 ? '' : `  upstream signing_services {\n${upstreams.map(
       },
       requestLog,
       requestCount: () => requestLog().split('\n').filter((l) => REQUEST_LINE.test(l)).length,
+      requests: () => requestLog().split('\n').flatMap((l) => {
+        const m = REQUEST_LINE.exec(l);
+        return m === null ? [] : [{ method: m[1] as string, path: m[2] as string }];
+      }),
       issuerPems: async () => {
         const parts: string[] = [];
         for (const path of ['/roots/0', '/intermediates/0']) {

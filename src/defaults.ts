@@ -79,6 +79,11 @@ export function oldKeyPath(path: string): string {
   return `${path}.old`;
 }
 
+/** Where acctproc keeps the URL of the account of the key at `path`, and the CA it is at. */
+export function accountFilePath(path: string): string {
+  return `${path}.account.json`;
+}
+
 /** The temporary file a new key is written to first: the parent allows its child exactly this path. */
 export function keyTempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp`);

@@ -25,6 +25,8 @@ export interface AccountFields {
   contact: string[];
   /** §7.3.4: the External Account Binding of an account created at `newAccountUrl`, or null for none. */
   externalAccountBinding(newAccountUrl: string): Promise<FlattenedJws | null>;
+  /** The account's URL as the CA has just named it (found or created), to be kept for the next runs. */
+  keep(accountUrl: string): Promise<void>;
 }
 
 const EAB_REQUIRED = 'give --eab-kid and --eab-hmac-key-file';
@@ -117,7 +119,12 @@ export function busyWait(res: HttpResponse): number | null {
 export class AcmeClient {
   private readonly nonces: string[] = [];
   private dir: Directory | null = null;
+  private directoryLoad: Promise<Directory> | null = null;
+  /** A newNonce fetched ahead (prefetchNonce), taken by the first request that finds no nonce kept. */
+  private nonceAhead: Promise<string> | null = null;
   private kid: string | null = null;
+  /** Set while the account URL is a kept one the CA has not yet accepted: how to find it instead. */
+  private unconfirmed: AccountFields | null = null;
   /** The names newOrder asked for: an authorization for anything else is refused. */
   private requested: Set<string> | null = null;
 
@@ -159,9 +166,13 @@ export class AcmeClient {
     }
   }
 
-  /** The directory, fetched once per run. */
-  async loadDirectory(): Promise<Directory> {
-    if (this.dir !== null) return this.dir;
+  /** The directory, fetched once per run (a second call while it is on its way waits for the first). */
+  loadDirectory(): Promise<Directory> {
+    this.directoryLoad ??= this.fetchDirectory();
+    return this.directoryLoad;
+  }
+
+  private async fetchDirectory(): Promise<Directory> {
     const res = await this.unsigned(this.directoryUrl);
     if (res.status !== 200) throw this.failure(res);
     this.dir = parseDirectory(parseJson(res.body, this.directoryUrl), this.directoryUrl);
@@ -174,9 +185,25 @@ export class AcmeClient {
     if (typeof nonce === 'string' && TOKEN.test(nonce) && this.nonces.length < 64) this.nonces.push(nonce);
   }
 
+  /**
+   * Fetches a nonce now, for the first signed request, whose signature acctproc may still be
+   * unable to make: the round trip is then off the conversation's path. Not when one is kept.
+   */
+  prefetchNonce(): void {
+    if (this.nonces.length > 0 || this.nonceAhead !== null) return;
+    this.nonceAhead = this.loadDirectory().then(() => this.freshNonce());
+    this.nonceAhead.catch(() => undefined);
+  }
+
   private async nonce(): Promise<string> {
     const kept = this.nonces.pop();
     if (kept !== undefined) return kept;
+    const ahead = this.nonceAhead;
+    this.nonceAhead = null;
+    return ahead ?? this.freshNonce();
+  }
+
+  private async freshNonce(): Promise<string> {
     const { newNonce } = this.directory;
     // GET (204), not HEAD (200): a HEAD answer has no length, after which some servers (Pebble, and
     // Go's HTTP server under it) close the connection, and the next request pays a TLS handshake.
@@ -230,6 +257,7 @@ export class AcmeClient {
         continue;
       }
       this.keepNonce(res);
+      if (!useJwk && res.status < 300) this.unconfirmed = null;
       if (res.status >= 300 && res.status < 400) {
         const location = res.headers.location;
         const to = typeof location === 'string' ? ` to ${location.slice(0, 200)}` : '';
@@ -242,6 +270,14 @@ export class AcmeClient {
           throw new Failure(url, `${err.problem} (nonce rejected ${badNonces} times in a row, giving up)`);
         }
         debug(url, 'nonce rejected, retrying');
+        continue;
+      }
+      const fields = this.unconfirmed;
+      if (fields !== null && !useJwk && err instanceof AcmeProblem && err.is('accountDoesNotExist')) {
+        // The kept URL is stale (another CA's, a database reset): the key's account, found or made, instead.
+        debug(this.kid ?? url, `the CA knows no account at this URL: looking up the key's (${err.problem})`);
+        this.unconfirmed = null;
+        await this.account(false, fields);
         continue;
       }
       const wait = this.retrying(url, res, waits++);
@@ -260,14 +296,22 @@ export class AcmeClient {
 
   /**
    * §7.3.1 then §7.3: find the account for this key, create it when there is none. A key made in
-   * this run (newKey) cannot have an account yet: it is created without asking.
+   * this run (newKey) cannot have an account yet: it is created without asking. `known`: the URL
+   * an earlier run kept, used without asking unless contacts are to be compared; should the CA
+   * answer a request signed with it accountDoesNotExist, the account is looked up then (post).
    */
-  async account(newKey: boolean, fields: AccountFields): Promise<string> {
+  async account(newKey: boolean, fields: AccountFields, known: string | null = null): Promise<string> {
+    if (known !== null && !newKey && fields.contact.length === 0) {
+      this.kid = known;
+      this.unconfirmed = fields;
+      return known;
+    }
     const { newAccount } = this.directory;
     const found = newKey ? null : await this.findAccount();
     const res = found ?? (await this.createAccount(fields));
     if (found === null) debug(newAccount, 'account created');
     this.kid = this.location(res, newAccount, 'account');
+    if (this.kid !== known) await fields.keep(this.kid);
     if (found !== null && fields.contact.length > 0) await this.updateContacts(found, fields.contact);
     return this.kid;
   }

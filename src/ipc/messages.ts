@@ -15,18 +15,32 @@ import { ACCOUNT_ALGS, type AccountAlg, type FlattenedJws } from '../acme/jws.js
 // --rollover-account-key: 'keyChange' asks for the inner JWS of §7.3.5 (signed with the new key,
 // for `account` at `url`); 'keyChanged' says the CA has accepted it, and gets no answer: acctproc
 // replaces the key file and its exit status says so.
+// The account's URL is kept beside its key (src/fsutil/accountfile.ts), as lego and certbot keep
+// it, so that a known account needs no lookup: ready carries what the file holds (null: nothing
+// usable), and 'account' gives acctproc the URL the CA has just named, for it to write; no answer.
 export type NetToAcct =
   | { op: 'sign'; id: number; url: string; nonce: string; payload: string; kid: string | null }
   | { op: 'thumbprint'; id: number }
   | { op: 'eab'; id: number; url: string }
   | { op: 'keyChange'; id: number; url: string; account: string }
-  | { op: 'keyChanged' };
+  | { op: 'keyChanged' }
+  | { op: 'account'; server: string; url: string };
 export type AcctToNet =
-  | { op: 'ready'; alg: AccountAlg; created: boolean }
+  | { op: 'ready'; alg: AccountAlg; created: boolean; account: KnownAccount | null }
   | { op: 'signature'; id: number; jws: FlattenedJws }
   | { op: 'thumbprint'; id: number; thumbprint: string }
   | { op: 'eab'; id: number; jws: FlattenedJws | null }
   | { op: 'keyChange'; id: number; jws: FlattenedJws };
+
+/** An account's URL at a CA (`server`: its directory URL), as kept beside the account key. */
+export interface KnownAccount {
+  server: string;
+  url: string;
+}
+
+export function knownAccount(m: c.Fields): KnownAccount {
+  return { server: c.string(m, 'server', 4096), url: c.string(m, 'url', 4096) };
+}
 
 export function parseNetToAcct(v: unknown): NetToAcct {
   const m = c.object(v);
@@ -42,6 +56,8 @@ export function parseNetToAcct(v: unknown): NetToAcct {
       return { op: 'keyChange', id: c.integer(m, 'id'), url: c.string(m, 'url', 4096), account: c.string(m, 'account', 4096) };
     case 'keyChanged':
       return { op: 'keyChanged' };
+    case 'account':
+      return { op: 'account', ...knownAccount(m) };
     default:
       return c.unknownOp(m.op);
   }
@@ -51,7 +67,8 @@ export function parseAcctToNet(v: unknown): AcctToNet {
   const m = c.object(v);
   switch (m.op) {
     case 'ready':
-      return { op: 'ready', alg: c.oneOf(m, 'alg', ACCOUNT_ALGS), created: c.boolean(m, 'created') };
+      return { op: 'ready', alg: c.oneOf(m, 'alg', ACCOUNT_ALGS), created: c.boolean(m, 'created'),
+        account: m.account === null ? null : knownAccount(c.object(m.account, 'account')) };
     case 'signature':
       return { op: 'signature', id: c.integer(m, 'id'), jws: flattenedJws(m.jws) };
     case 'thumbprint':

@@ -1,6 +1,6 @@
 // The issuing mode (acme-client [flags] domain [altnames...]): renews, issues or revokes the
-// certificate. certproc starts first: unless work is certain (-F, -r, no cert.pem), the parent waits
-// for its word: "current" (nobody else starts), "work" (everybody does), or "ask" (netproc and
+// certificate. Unless work is certain (-F, -r, no cert.pem; then netproc starts first, and the others
+// at once), certproc starts first and the parent waits for its word: "current" (nobody else starts), "work" (everybody does), or "ask" (netproc and
 // fileproc start to fetch and keep the CA's renewal window; the children holding keys or publishing
 // challenges follow on a later "work"). Exit 0 when fileproc changed the certificate files, 2 when
 // there was nothing to do, 1 when any child failed.
@@ -16,7 +16,7 @@ import { Failure, debug, warn } from '../log.js';
 import type { Paths } from '../defaults.js';
 import { readable, writable } from '../fsutil/access.js';
 import { Invocation, planAll } from '../parent/plans.js';
-import { Outcome, Run, Spawner, failed, startsInBackground } from '../parent/spawn.js';
+import { Run, Spawner, failed, startsInBackground } from '../parent/spawn.js';
 import { sayMissing } from '../isolation.js';
 
 export async function issue({ opts, names, paths, csrFile, configs, user, caps }: Invocation): Promise<number> {
@@ -142,7 +142,8 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
  * Starts the children as certproc's words ask for them, and waits for all. certproc comes first
  * and alone unless work is certain: the nightly "nothing to do" costs one child and no request.
  * On "ask" (the CA's renewal window decides) netproc and fileproc follow, and the children that
- * hold the keys or publish challenges come only on "work".
+ * hold the keys or publish challenges come only on "work". Sure of work, netproc comes first, so
+ * that the first request leaves while the others start.
  */
 async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean,
   withChngproc: boolean): Promise<number> {
@@ -157,38 +158,53 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
   // never start are dropped at the end. The last 'pipe' of each is its lifeline (FD.*.lifeline),
   // which the parent keeps until it exits.
   const end = (child: ChildProcess, fd: number): Readable => child.stdio[fd] as Readable;
-  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe']);
+  /** The parent's copy of a channel end, when it has one: not for an end passed on to the child. */
+  const drop = (child: ChildProcess | null, fd: number): void => {
+    (child?.stdio[fd] as Readable | null | undefined)?.destroy();
+  };
+  const netStdio = (toCert: Readable | 'pipe'): StdioOptions => ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', toCert, 'pipe'];
+  // Sure of work, netproc comes first: it connects to the CA and fetches the directory while the
+  // others start; it signs nothing before certproc's verdict.
+  let early: ChildProcess | null = certain ? spawnOne('netproc', netStdio('pipe')) : null;
+  const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', early === null ? 'pipe' : end(early, FD.netproc.cert), 'pipe', 'pipe']);
+  // Until netproc's first request has left, the others only compete with it for the CPU.
+  if (early !== null) startsInBackground(cert);
+  drop(early, FD.netproc.cert);
   const startNetAndFile = (): ChildProcess => {
-    const net = spawnOne('netproc', ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', end(cert, 3), 'pipe']);
+    const net = early ?? spawnOne('netproc', netStdio(end(cert, 3)));
+    early = null;
     const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
     startsInBackground(file);
-    for (const fd of [3, 4]) end(cert, fd).destroy();
+    for (const fd of [3, 4]) drop(cert, fd);
     return net;
   };
   const startKeyHolders = (from: ChildProcess): void => {
-    spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(from, 3), 'pipe']);
+    const acct = spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(from, 3), 'pipe']);
     // With --csr there is no keyproc: certproc hands netproc the request, and netproc leaves fd 4 alone.
     const key = withKeyproc ? spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(from, 4), 'pipe']) : null;
     // dns-persist-01 publishes nothing: there is no chngproc, and netproc leaves fd 5 alone.
-    if (withChngproc) spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(from, 5), 'pipe']);
+    const chng = withChngproc ? spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(from, 5), 'pipe']) : null;
     // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and
     // the writing come last. keyproc and fileproc start at a lower priority, so that on a machine
     // with fewer cores than children the conversation begins first.
     if (key !== null) startsInBackground(key);
+    if (certain) for (const child of [acct, chng]) if (child !== null) startsInBackground(child);
   };
 
   const words = new Words(end(cert, FD.certproc.lifeline));
   let word: Word | null = certain ? 'work' : await words.next();
   // A run stopped meanwhile (a signal, the deadline) starts nobody more, whatever certproc said.
   if (word === 'current' || word === null || run.isStopped) {
+    // netproc, when it came first, stops once its peers hang up.
+    for (const fd of [3, 4, 5]) drop(early, fd);
     deadline.cancel();
-    const [outcome] = (await Promise.all(run.ends)) as [Outcome];
-    return word === 'current' && outcome.code === 0 ? 2 : 1;
+    const outcomes = await Promise.all(run.ends);
+    return word === 'current' && outcomes.every((o) => o.code === 0 && o.signal === null) ? 2 : 1;
   }
   const net = startNetAndFile();
   if (word === 'ask') word = await words.next();
   if (word === 'work' && !run.isStopped) startKeyHolders(net);
-  for (const fd of [3, 4, 5]) end(net, fd).destroy();
+  for (const fd of [3, 4, 5]) drop(net, fd);
 
   const outcomes = await Promise.all(run.ends);
   deadline.cancel();

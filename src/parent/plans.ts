@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Options } from '../args.js';
 import type { CertFiles, Role, RoleConfig } from '../ipc/roles.js';
 import { USER_AGENT } from '../version.js';
-import { Paths, keyTempPath, oldKeyPath, trustStore } from '../defaults.js';
+import { Paths, accountFilePath, keyTempPath, oldKeyPath, trustStore } from '../defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, planChild } from '../isolation.js';
 import { DEFAULT_KEY_TYPE } from '../x509/keytypes.js';
 import { ROLES } from './spawn.js';
@@ -62,10 +62,12 @@ export function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: 
   };
   const dir = (d: string): RoleNeeds => ({ reads: [d], writes: [d], root: true, jailDir: d });
   const withReads = (role: RoleNeeds, more: string[]): RoleNeeds => ({ ...role, reads: [...role.reads, ...more] });
+  // The account's URL, kept beside its key (src/fsutil/accountfile.ts).
+  const withAccountFile = (role: RoleNeeds, key: string): RoleNeeds => ({ ...role, reads: [...role.reads, accountFilePath(key)], writes: [...role.writes, accountFilePath(key)] });
   const needs: Record<Role, RoleNeeds> = {
     netproc: { reads: trustFiles(configs.netproc.caFile), writes: [], root: false, jailDir: null },
     acctproc: configs.acctproc.rollover === null
-      ? withReads(keyFile(paths.accountKey, configs.acctproc.create), configs.acctproc.eab === null ? [] : [configs.acctproc.eab.keyFile])
+      ? withAccountFile(withReads(keyFile(paths.accountKey, configs.acctproc.create), configs.acctproc.eab === null ? [] : [configs.acctproc.eab.keyFile]), paths.accountKey)
       : rolloverNeeds(paths.accountKey, configs.acctproc.rollover),
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),

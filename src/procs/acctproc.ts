@@ -3,6 +3,7 @@
 // Account Binding key of --eab-hmac-key-file when given, then answers netproc's requests to sign
 // JWS, for the key's thumbprint and for the binding of a new account. The keys never leave this
 // process: only signatures, MACs and the thumbprint do. It talks to netproc only and needs no network.
+// It also keeps the account's URL beside the key (src/fsutil/accountfile.ts) when netproc names it.
 //
 // With --rollover-account-key it holds the new key too (read, or with -n created): it signs the
 // inner JWS of the key change with it, and once netproc says the CA has accepted the change it
@@ -19,7 +20,8 @@ import { isJsonWebKey, keyDescription, parseAccountKey, parsePrivateKey } from '
 import { loadOrCreateKey, replaceKeyFile } from '../fsutil/keyfile.js';
 import { removeTempsInFlight } from '../fsutil/atomic.js';
 import { readFileCapped } from '../fsutil/read.js';
-import { oldKeyPath } from '../defaults.js';
+import { AccountFile } from '../fsutil/accountfile.js';
+import { accountFilePath, oldKeyPath } from '../defaults.js';
 import { Failure, debug } from '../log.js';
 
 /** An HMAC key of a few dozen bytes, in base64url; anything bigger is not one. */
@@ -56,6 +58,7 @@ function parseNewKey(path: string, pem: string, currentJwk: Record<string, strin
 
 runChild('acctproc', async (config: AcctConfig, confine) => {
   const net = new Channel<NetToAcct, AcctToNet>(FD.acctproc.net, 'netproc', parseNetToAcct);
+  let accountFile: AccountFile | null = null;
   try {
     atTermination(removeTempsInFlight);
     // The MAC key first: a bad one must fail the run before -n has written a new account key.
@@ -63,6 +66,8 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
     const pem = await loadOrCreateKey(config.keyFile, config.create, 'account', config.keyType);
     const next = config.rollover === null ? null
       : { file: config.rollover.newKeyFile, pem: await loadOrCreateKey(config.rollover.newKeyFile, config.rollover.create, 'account', config.keyType) };
+    // Opened as root; a key change keeps the account's URL, and certbot's directory is left as it is.
+    accountFile = next === null && !isJsonWebKey(pem) ? AccountFile.open(accountFilePath(config.keyFile)) : null;
     await confine();
     const key = parseAccountKey(pem, config.keyFile);
     // Another program's file (certbot's private_key.json) is read, never rewritten.
@@ -73,7 +78,9 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
     const jwk = publicJwk(key);
     debug(config.keyFile, `loaded ${keyDescription(key)} account key`);
     const newKey = next === null ? null : parseNewKey(next.file, next.pem, jwk);
-    if (!(await net.send({ op: 'ready', alg, created: config.create }))) return;
+    // A key made in this run has no account yet, whatever an older file says.
+    const account = config.create ? null : (accountFile?.known ?? null);
+    if (!(await net.send({ op: 'ready', alg, created: config.create, account }))) return;
 
     for (;;) {
       const request = await net.recv();
@@ -99,6 +106,9 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
           await net.send({ op: 'keyChange', id: request.id, jws: signJws(newKey, { url: request.url }, payload) });
           break;
         }
+        case 'account':
+          accountFile?.keep({ server: request.server, url: request.url });
+          break;
         case 'keyChanged': {
           if (next === null) throw new Failure('netproc', 'reported a key change that was not asked for');
           try {
@@ -114,5 +124,6 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
     }
   } finally {
     net.close();
+    accountFile?.close();
   }
 });

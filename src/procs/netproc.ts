@@ -3,9 +3,10 @@
 // certproc judges the certificate on disk and the one the CA returns. The only files it reads are
 // the trust it is given (--ca-file, SSL_CERT_FILE), and those before it drops root.
 //
-// Life: open the four channels; ask certproc whether there is work (nothing goes to the CA before
-// its answer, but the two unauthenticated GETs of fetchRenewalInfo when certproc asks for the CA's
-// renewal window); then the steps below, in this order, each a function of its own:
+// Life: open the four channels; fetch the directory at once, while the other children start; ask
+// certproc whether there is work (nothing signed goes to the CA before its answer, only the
+// directory and, when certproc asks for the CA's renewal window, fetchRenewalInfo's GET); then fetch
+// a nonce while acctproc readies its key, and the steps below, in this order, each a function of its own:
 //   loadDirectory, findAccount, then either revokeCertificate (revoke), or
 //   createOrder, authorize, finalizeOrder, downloadCertificate -> certproc (issue); an order an
 //   earlier run left processing (certproc names it) is looked at first (resumeOrder), and one
@@ -91,7 +92,7 @@ function unlessPeerGone<T>(work: Promise<T>, needed: { gone: Promise<Failure | n
  * be loading or making its key); after that requests overlap and replies are matched by id.
  */
 class AccountSigner implements Signer {
-  readonly ready: Promise<{ alg: string; created: boolean }>;
+  readonly ready: Promise<Extract<AcctToNet, { op: 'ready' }>>;
   private readonly signatures = new Replies<Extract<AcctToNet, { op: 'signature' }>>('acctproc');
   private readonly thumbprints = new Replies<Extract<AcctToNet, { op: 'thumbprint' }>>('acctproc');
   private readonly bindings = new Replies<Extract<AcctToNet, { op: 'eab' }>>('acctproc');
@@ -107,7 +108,7 @@ class AccountSigner implements Signer {
     });
   }
 
-  private async readReady(): Promise<{ alg: string; created: boolean }> {
+  private async readReady(): Promise<Extract<AcctToNet, { op: 'ready' }>> {
     const ready = await receive(this.acct);
     if (ready.op !== 'ready') throw new Failure('acctproc', `unexpected message "${ready.op}" before ready`);
     return ready;
@@ -144,6 +145,11 @@ class AccountSigner implements Signer {
     const { id, reply } = this.keyChanges.take();
     await send(this.acct, { op: 'keyChange', id, url, account });
     return (await reply).jws;
+  }
+
+  /** The account's URL at `server`, for acctproc to keep beside the key. */
+  async keepAccount(server: string, url: string): Promise<void> {
+    await send(this.acct, { op: 'account', server, url });
   }
 
   /** The CA has the new key: acctproc may replace the key file. */
@@ -232,11 +238,18 @@ async function loadDirectory(acme: AcmeClient, config: NetConfig): Promise<void>
 
 /**
  * §7.3: the account of acctproc's key, with the contacts asked for; a key made in this run is known
- * to have none yet.
+ * to have none yet. `useKept`: the URL kept beside the key for this CA, when there is one, is used
+ * without asking the CA (not for --register, whose point is to ask).
  */
-async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetConfig): Promise<string> {
-  const { alg, created } = await signer.ready;
-  const accountUrl = await acme.account(created, { contact: config.contact, externalAccountBinding: (url) => signer.externalAccountBinding(url) });
+async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetConfig, useKept: boolean): Promise<string> {
+  const { alg, created, account } = await signer.ready;
+  const kept = useKept && account !== null && account.server === config.directoryUrl ? account.url : null;
+  const accountUrl = await acme.account(created, {
+    contact: config.contact,
+    externalAccountBinding: (url) => signer.externalAccountBinding(url),
+    keep: (url) => signer.keepAccount(config.directoryUrl, url),
+  }, kept);
+  if (accountUrl === kept) debug(accountUrl, 'account URL as kept beside its key: not looked up');
   debug(accountUrl, `using account (${alg})`);
   return accountUrl;
 }
@@ -244,7 +257,7 @@ async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetC
 /** A revocation, once certproc has named the certificate: keyproc and chngproc have no part in it. */
 async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: string, cert: Peers['cert'], config: NetConfig): Promise<void> {
   await loadDirectory(acme, config);
-  await findAccount(acme, signer, config);
+  await findAccount(acme, signer, config, true);
   await revokeCertificate(acme, certificate, cert, config);
 }
 
@@ -256,7 +269,7 @@ async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: stri
  */
 async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>, budget: Deadline): Promise<void> {
   await loadDirectory(acme, config);
-  const accountUrl = await findAccount(acme, signer, config);
+  const accountUrl = await findAccount(acme, signer, config, true);
   // --poll-timeout from the order on (its first authorization is fetched next), but never past the
   // run's budget less one request: retried server errors may have used some of it, and an order
   // still processing must be handed to certproc to keep before the parent's deadline stops the run.
@@ -497,7 +510,7 @@ async function answerFromRecords(acme: AcmeClient, pending: { url: string; authz
  * issuer-domain-names (Pebble, Let's Encrypt). The records go to standard output, one a line.
  */
 async function printPersistRecords(acme: AcmeClient, signer: AccountSigner, config: NetConfig): Promise<void> {
-  const accountUrl = await findAccount(acme, signer, config);
+  const accountUrl = await findAccount(acme, signer, config, false);
   if (!recordSafe(accountUrl)) throw new Failure(accountUrl, 'the account URL cannot stand in a TXT record (space, quote, ";" or "\\" in it)');
   const { order } = await acme.newOrder(config.names, { profile: null, replaces: null });
   const pending = (await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => (await acme.authorization(url)).authz))
@@ -551,9 +564,10 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
     last = next.order.status;
     return { value: next.order, retryAfter: next.retryAfter };
   };
-  // The order as newOrder returned it predates the authorizations just done: unless it was ready
-  // already, it is looked at again at once rather than after a poll's first wait.
-  let current = order.status === 'pending' ? await lookAtOrder() : { value: order, retryAfter: null as number | null };
+  // The order as newOrder returned it predates the authorizations just done, all valid now: by
+  // §7.1.6 it is ready, and finalize goes without reading it first. A CA that has not caught up
+  // answers orderNotReady, and the order is then read and waited for (below).
+  let current = { value: order.status === 'pending' ? { ...order, status: 'ready' as const } : order, retryAfter: null as number | null };
   for (let attempt = 1; ; attempt++) {
     const ready = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'pending', (o) => `order still ${o.status}`);
     if (ready.status === 'processing') {
@@ -666,9 +680,9 @@ runChild('netproc', async (config: NetConfig, confine) => {
   if (accountOnly) {
     try {
       // --register: the account of acctproc's key, created if there is none (findAccount), and nothing
-      // else; --persist-records: the same, then its records printed.
+      // else; --persist-records: the same, then its records printed. Both ask the CA, whatever is kept.
       const step = config.persistRecords ? (acme: AcmeClient, signer: AccountSigner) => printPersistRecords(acme, signer, config)
-        : config.registerOnly ? async (acme: AcmeClient, signer: AccountSigner) => void (await findAccount(acme, signer, config)) : rolloverAccountKey;
+        : config.registerOnly ? async (acme: AcmeClient, signer: AccountSigner) => void (await findAccount(acme, signer, config, false)) : rolloverAccountKey;
       return await withAccountOnly(config, http, budget, step);
     } finally {
       http.close();
@@ -686,8 +700,12 @@ runChild('netproc', async (config: NetConfig, confine) => {
     csr?.catch(() => undefined);
     const signer = new AccountSigner(peers.acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl, budget);
+    // Every run that starts netproc asks the CA something: the connection is opened and the
+    // directory fetched (unsigned, anonymous) while the other children start and certproc decides.
+    acme.loadDirectory().catch(() => undefined);
     const { verdict, request: checked } = await unlessPeerGone(askCertproc(peers.cert, acme, config), [peers.cert]);
     if (verdict.op === 'current') return; // certproc has said why
+    acme.prefetchNonce();
     // With --csr the names are the request's, as certproc read them.
     if (checked !== null) config = { ...config, names: checked.names };
     if (verdict.op === 'revoke') {
