@@ -5,7 +5,7 @@
 // row every ratio divides) and with an RSA-4096 one (acme-client-rsa: each signature costs more).
 //
 //   npm run bench [-- --rounds N] [--only CLIENT | --clients a,b] [--cases issue1,noop,...]
-//                    [--timeout S] [--slow] [--out FILE] [--keep] [--no-setup] [--no-isolate]
+//                    [--timeout S] [--slow] [--out FILE] [--keep] [--no-setup] [--no-isolate] [--rtt MS]
 //
 // Cases: issue1 (a new certificate for b1.example.test, forced), issue100 (one certificate for
 // n1..n100.bench.example.test, forced), noop (the nightly run: the certificate is valid, nothing to
@@ -57,6 +57,12 @@
 //     before each timed run the state file's askAfter is put in the past, as on the first night
 //     after the CA's Retry-After, so that certproc says "ask". A run counts only if it exits 2
 //     after exactly GET /dir and GET /renewal-info/<CertID>, and fileproc kept the answer.
+//  8. --rtt MS: a CA across the internet. scripts/latency-relay.ts, in a node process of its own at
+//     nice 0, relays TCP to Pebble holding each chunk MS/2 each way (and a new connection's first
+//     bytes one round trip more, for its handshake); every client is given its directory URL, and
+//     Pebble names every other URL after the Host header, so each client stays on it. The relay
+//     notes when it accepts each connection: a run's first is when its first request left, timed
+//     from the wrapper's start of the client (both CLOCK_MONOTONIC).
 //
 // The tables go to stdout and, for a run of every client and case, to bench/RESULTS.md (--out to
 // choose; a subset run writes only where --out says). A summary comes first: each job, our two
@@ -103,6 +109,7 @@ const FLOOR = join(ROOT, 'build', 'floor', 'noop-floor.js');
 /** Our no-op when the CA's renewal window decides (ARI, the default): a row beside the no-op decided locally. */
 const NOOP_ARI = 'noop-ari';
 const ARI_PROXY = join(ROOT, 'build', 'scripts', 'bench-ariproxy.js');
+const RELAY = join(ROOT, 'build', 'scripts', 'latency-relay.js');
 /** Where our client keeps the CA's renewal answer, beside the certificate (src/defaults.ts). */
 const STATE_FILE = 'acme-client-state.json';
 const ALL_CASES: readonly string[] = [...CASES, ...EXTRAS];
@@ -171,21 +178,25 @@ interface Args {
   notesFile: string | null;
   traceFile: string | null;
   full: boolean;
+  /** --rtt: the round trip of the delaying relay in front of Pebble, ms; null: no relay. */
+  rttMs: number | null;
 }
 
 const USAGE = `usage: npm run bench -- [--rounds N] [--only CLIENT | --clients a,b] [--cases ${ALL_CASES.join(',')}]
-                        [--timeout S] [--slow] [--out FILE] [--keep] [--no-setup] [--no-isolate] [--sample-ms MS]
+                        [--timeout S] [--slow] [--out FILE] [--keep] [--no-setup] [--no-isolate] [--sample-ms MS] [--rtt MS]
 clients: ${CLIENT_IDS.join(', ')}
 --slow     also run the 100-name case, once, for the peers that take minutes on it (${Object.keys(SLOW100).join(', ')})
 --out      where the Markdown goes (default bench/RESULTS.md, but only when every client and case ran)
 --keep     keep the work directory (client dirs, logs of every run)
---sample-ms  PSS sampling interval (default 10; 0: no sampling, to see what sampling costs the timings)`;
+--sample-ms  PSS sampling interval (default 10; 0: no sampling, to see what sampling costs the timings)
+--rtt      every client talks to Pebble through a relay that makes each round trip MS long
+           (scripts/latency-relay.ts; 0: the relay without delay), and each run's first request is timed`;
 
 /** The options, as node:util's parseArgs takes them; the internal ones are passed by the outer process to the inner. */
 const OPTIONS = {
   rounds: { type: 'string' }, only: { type: 'string' }, clients: { type: 'string' }, cases: { type: 'string' },
   timeout: { type: 'string' }, slow: { type: 'boolean' }, out: { type: 'string' }, keep: { type: 'boolean' },
-  'no-setup': { type: 'boolean' }, 'no-isolate': { type: 'boolean' }, 'sample-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'no-setup': { type: 'boolean' }, 'no-isolate': { type: 'boolean' }, 'sample-ms': { type: 'string' }, rtt: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   'in-ns': { type: 'boolean' }, 'node-bin': { type: 'string' }, 'notes-file': { type: 'string' }, 'trace-file': { type: 'string' },
 } as const;
 
@@ -198,6 +209,7 @@ function readArgs(argv: string[]): Args {
     rounds: 5, clients: [...CLIENT_IDS], cases: new Set(ALL_CASES), timeoutS: 120, slow: v.slow === true, out: v.out ?? null,
     keep: v.keep === true, setup: v['no-setup'] !== true, isolate: v['no-isolate'] !== true, sampleMs: 10, inNs: v['in-ns'] === true,
     nodeBin: v['node-bin'] ?? process.execPath, notesFile: v['notes-file'] ?? null, traceFile: v['trace-file'] ?? null, full: true,
+    rttMs: v.rtt === undefined ? null : Number(v.rtt),
   };
   // --only and --clients are one option under two names; given both, the clients of both run.
   const wantedClients = [v.only, v.clients].filter((x): x is string => x !== undefined).flatMap(list);
@@ -219,6 +231,7 @@ function readArgs(argv: string[]): Args {
   if (!Number.isInteger(a.rounds) || a.rounds < 1 || a.rounds > 100) throw new Error('--rounds must be an integer 1..100');
   if (!(a.timeoutS > 0)) throw new Error('--timeout must be a positive number of seconds');
   if (!(a.sampleMs >= 0)) throw new Error('--sample-ms must be a number of milliseconds (0: no PSS sampling)');
+  if (a.rttMs !== null && !(Number.isInteger(a.rttMs) && a.rttMs >= 0 && a.rttMs <= 10_000)) throw new Error('--rtt must be a whole number of milliseconds 0..10000');
   if (v.out === undefined) a.out = a.full ? join(ROOT, 'bench', 'RESULTS.md') : null;
   return a;
 }
@@ -632,6 +645,8 @@ interface Measured {
   maxRssKiB: number;
   samples: number;
   requests: number;
+  /** With --rtt: from the client's start to its first connection to the relay (its first request), ms. */
+  firstRequestMs?: number;
   /** Processes still running 2 s after the client exited (killed by the wrapper). */
   leftover?: string[];
   procs?: ProcRun;
@@ -657,6 +672,8 @@ interface Ctx {
   trace: ProcTrace | null;
   /** The ARI proxy in front of the lab's Pebble, for the noop-ari case (null: not run). */
   ari: AriProxyProcess | null;
+  /** With --rtt: the delaying relay every client reaches Pebble through. */
+  relay: RelayProcess | null;
 }
 
 /** Counts the ACME requests Pebble logged, reading only what was appended since last time. */
@@ -689,6 +706,7 @@ async function measure(ctx: Ctx, spec: RunSpec, label: string, timeoutS: number)
   const logFd = openSync(logFile, 'a');
   const outFd = spec.stdout !== undefined ? openSync(spec.stdout, 'w') : logFd;
   const before = ctx.requests();
+  await ctx.relay?.accepted(); // set-up runs' connections are not this run's
   let report = '';
   let exited = false;
   const stampFile = spec.perRequest ? logFile.replace(/\.log$/, '.stderr') : '-';
@@ -744,6 +762,8 @@ async function measure(ctx: Ctx, spec: RunSpec, label: string, timeoutS: number)
   try { r = JSON.parse(line) as typeof r; } catch { return fail(`the wrapper died (${end.signal ?? `status ${end.code}`}) without a report`); }
   if (r.error) return fail(r.error);
   const m: Measured = { ok: true, exit: r.exit ?? null, wall: r.wall ?? 0, cpu: r.cpu ?? 0, pssKiB: peak, maxRssKiB: r.maxRssKiB ?? 0, samples, requests };
+  const accepted = ctx.relay === null ? [] : await ctx.relay.accepted();
+  if (accepted.length > 0 && r.t0ns !== undefined) m.firstRequestMs = Number(accepted.reduce((a, b) => (b < a ? b : a)) - BigInt(r.t0ns)) / 1e6;
   if (procs) {
     m.procs = procs;
     if (procs.problems.length > 0) writeFileSync(logFile, `bench: process trace incomplete: ${procs.problems.join('; ')}\n`, { flag: 'a' });
@@ -1162,6 +1182,45 @@ async function startAriProxyProcess(lab: Lab): Promise<AriProxyProcess> {
   };
 }
 
+/** scripts/latency-relay.ts, running in front of Pebble: its directory URL, and the connections it accepted. */
+interface RelayProcess {
+  directoryUrl: string;
+  /** CLOCK_MONOTONIC ns of each connection accepted since the last call. */
+  accepted(): Promise<bigint[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the delaying relay in front of the lab's Pebble, in a node process of its own started
+ * before the bench lowers its priority (its timers are the latency: they must not wait for a core
+ * behind the bench's sampling).
+ */
+async function startRelayProcess(lab: Lab, rttMs: number): Promise<RelayProcess> {
+  const upstream = new URL(lab.directoryUrl);
+  const child = spawn(process.execPath, [RELAY, upstream.port, String(rttMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.once('error', () => resolve()); });
+  const next = async (): Promise<string> => {
+    const line = await lines.next();
+    if (line.done === true) throw new Error(`the relay (${RELAY}) ended`);
+    return line.value;
+  };
+  const port = Number(await next());
+  return {
+    directoryUrl: `${upstream.protocol}//${upstream.hostname}:${port}${upstream.pathname}`,
+    async accepted() {
+      child.stdin.write('\n');
+      return (JSON.parse(await next()) as string[]).map((ns) => BigInt(ns));
+    },
+    async stop() {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
 // ---- 7. the inner process: lab, clients, rounds, report --------------------------------------------
 
 interface Cell { runs: Measured[]; failures: string[]; na?: string; skipped?: string; setupFailed?: boolean; leftovers?: string[]; }
@@ -1205,6 +1264,7 @@ async function inner(args: Args, notes: string[]): Promise<number> {
   args = { ...args, nodeBin };
   let lab: Lab | undefined;
   let ariStarted: AriProxyProcess | null = null;
+  let relay: RelayProcess | null = null;
   let ctx: Ctx | undefined;
   const cleanup = (): void => {
     if (ctx?.currentGroup) { try { process.kill(-ctx.currentGroup, 'SIGKILL'); } catch { /* gone */ } }
@@ -1219,6 +1279,12 @@ async function inner(args: Args, notes: string[]): Promise<number> {
   try {
     log('starting the lab (Pebble, pebble-challtestsrv, nginx on 127.0.0.1)');
     lab = await startLab({ authzReuse: 0, nonceReject: 0 });
+    if (args.rttMs !== null) {
+      relay = await startRelayProcess(lab, args.rttMs);
+      // Pebble names every URL after the Host header: a client that starts at the relay stays on it.
+      lab = { ...lab, directoryUrl: relay.directoryUrl };
+      notes.push(`Every client reached Pebble through scripts/latency-relay.ts (--rtt ${args.rttMs}): each chunk held ${args.rttMs / 2} ms each way, and a new connection's first bytes a round trip more (its TCP handshake), so that each round trip to the CA costs ${args.rttMs} ms. Pebble's validation of the http-01 answers does not go through it. **1st req. ms**: from the client's start to its first connection to the relay.`);
+    }
     let ari: AriProxyProcess | null = null;
     if (args.cases.has(NOOP_ARI) && args.clients.includes(OURS)) {
       try { ari = await startAriProxyProcess(lab); } catch (e) { notes.push(`No ARI no-op: the ARI proxy did not start (${(e as Error).message}).`); }
@@ -1238,13 +1304,14 @@ async function inner(args: Args, notes: string[]): Promise<number> {
     ctx = {
       args, lab, work, wrapper, python, sampler: new TreeSampler(), webroot, pebbleRoots: await lab.issuerPems(), isolated,
       requests: requestCounter(join(lab.logDir, 'pebble.log')), samplerMs: { total: 0, ticks: 0 }, currentGroup: null, runCounter: 0, cpuCounted: false,
-      trace: args.traceFile ? new ProcTrace(args.traceFile) : null, ari,
+      trace: args.traceFile ? new ProcTrace(args.traceFile) : null, ari, relay,
     };
     return await benchmark(ctx, notes);
   } finally {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
     ctx?.trace?.close();
     await ariStarted?.stop();
+    await relay?.stop();
     if (lab) await lab.stop();
     if (isolated) { try { execFileSync('umount', [SYSTEM_BUNDLE], { stdio: 'ignore' }); } catch { /* the namespace goes with us */ } }
     cleanup();
@@ -1540,12 +1607,13 @@ async function keygenRound(ctx: Ctx, cell: (client: string, c: string) => Cell, 
 
 // ---- 8. the report -----------------------------------------------------------------------------
 
-interface Stats { wall: number[]; cpu: number[]; pss: number[]; rss: number[]; req: number[]; samples: number[] }
+interface Stats { wall: number[]; cpu: number[]; pss: number[]; rss: number[]; req: number[]; samples: number[]; first: number[] }
 
 function stats(runs: Measured[]): Stats {
   return {
     wall: runs.map((r) => r.wall), cpu: runs.map((r) => r.cpu), pss: runs.filter((r) => r.pssKiB !== null).map((r) => r.pssKiB!),
     rss: runs.map((r) => r.maxRssKiB), req: runs.map((r) => r.requests), samples: runs.map((r) => r.samples),
+    first: runs.flatMap((r) => (r.firstRequestMs === undefined ? [] : [r.firstRequestMs])),
   };
 }
 
@@ -1679,7 +1747,7 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   p('# acme-client and its peers, side by side');
   p();
-  p(`Measured ${date} by \`npm run bench -- --rounds ${args.rounds}\` (scripts/bench.ts) on ${cpu.length} CPUs`
+  p(`Measured ${date} by \`npm run bench -- --rounds ${args.rounds}${args.rttMs === null ? '' : ` --rtt ${args.rttMs}`}\` (scripts/bench.ts) on ${cpu.length} CPUs`
     + ` (${cpu[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Debian ${debian},`
     + ` Node ${process.version}, Pebble ${debVersion('pebble') ?? '?'}: ${args.rounds} round(s) per case, all clients interleaved.`
     + ` Our client: ${clientRevision()}.`);
@@ -1696,8 +1764,11 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
     p();
     p(`## ${CASE_TITLE[c]}`);
     p();
-    p('| client | ok | wall s | CPU s | PSS MiB | RSS max MiB | req. | ours/peer wall | CPU | PSS |');
-    p('|---|---|---|---|---|---|---|---|---|---|');
+    // With --rtt, one more column: when the first request left.
+    const firstCol = ctx.relay !== null;
+    const blank = firstCol ? ' |' : '';
+    p(`| client | ok | wall s | CPU s | PSS MiB | RSS max MiB | req. |${firstCol ? ' 1st req. ms |' : ''} ours/peer wall | CPU | PSS |`);
+    p(`|---|---|---|---|---|---|---|${firstCol ? '---|' : ''}---|---|---|`);
     const o = ours(c);
     const os = o ? stats(o.runs) : undefined;
     const rows: [string, Cell | undefined][] = clients.map((cl) => {
@@ -1716,16 +1787,16 @@ function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, notes: st
     for (const [label, x] of rows) {
       if (!x) continue;
       const tried = x.runs.length + x.failures.length;
-      if (x.na) { p(`| ${label} | n/a | | | | | | | | |`); continue; }
-      if (x.skipped && tried === 0) { p(`| ${label} | ${x.setupFailed ? 'failed (set-up)' : x.skipped.startsWith('not installed') ? 'not installed' : 'skipped'} | | | | | | | | |`); continue; }
-      if (x.runs.length === 0) { p(`| ${label} | failed (0/${tried}) | | | | | | | | |`); continue; }
+      if (x.na) { p(`| ${label} | n/a | | | | | | | | |${blank}`); continue; }
+      if (x.skipped && tried === 0) { p(`| ${label} | ${x.setupFailed ? 'failed (set-up)' : x.skipped.startsWith('not installed') ? 'not installed' : 'skipped'} | | | | | | | | |${blank}`); continue; }
+      if (x.runs.length === 0) { p(`| ${label} | failed (0/${tried}) | | | | | | | | |${blank}`); continue; }
       const s = stats(x.runs);
       const r = (a: number[] | undefined, b: number[]): string => (x === o ? '1' : a ? ratio(a, b) : '—');
       // A run too short for most samples to see it: its PSS is a glimpse, not a peak; no ratio.
       const pssRatio = s.pss.length < x.runs.length ? '—' : r(os?.pss, s.pss);
       const pss = spread(s.pss, fmtMiB) + (s.pss.length > 0 && s.pss.length < x.runs.length ? ` [${s.pss.length} of ${x.runs.length} runs sampled]` : '');
       p(`| ${label} | ${x.runs.length}/${tried} | ${spread(s.wall, fmtS)} | ${spread(s.cpu, fmtS)} | ${pss} | ${spread(s.rss, fmtMiB)}`
-        + ` | ${spread(s.req, (v) => v.toFixed(0))} | ${r(os?.wall, s.wall)} | ${r(os?.cpu, s.cpu)} | ${pssRatio} |`);
+        + ` | ${spread(s.req, (v) => v.toFixed(0))} |${firstCol ? ` ${spread(s.first, (v) => v.toFixed(0))} |` : ''} ${r(os?.wall, s.wall)} | ${r(os?.cpu, s.cpu)} | ${pssRatio} |`);
     }
   }
   if (args.cases.has('keygen') && args.clients.includes(OURS)) {

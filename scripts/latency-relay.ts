@@ -4,15 +4,19 @@
 // answered). TLS passes through untouched. Pebble builds every URL from the Host header, so a client
 // that starts at the relay's directory stays on the relay.
 //
-// `npm run bench -- --rtt MS` puts one in front of Pebble; run alone (node
-// build/scripts/latency-relay.js UPSTREAM_PORT RTT_MS) it prints its port and relays until killed.
+// `npm run bench -- --rtt MS` runs one in a process of its own, at nice 0 like Pebble (node
+// build/scripts/latency-relay.js UPSTREAM_PORT RTT_MS): it prints its port, then answers each line
+// on stdin with the CLOCK_MONOTONIC nanoseconds at which it accepted each connection since the
+// last line, as JSON (the bench's timing wrapper stamps a run's start with the same clock), and
+// ends with stdin.
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export interface Relay {
   port: number;
-  /** When each connection was accepted (Date.now()): the first is when a run's first request left. */
-  readonly accepted: number[];
+  /** When each connection was accepted (process.hrtime, ns): the first is when a run's first request left. */
+  readonly accepted: bigint[];
   close(): Promise<void>;
 }
 
@@ -38,11 +42,18 @@ function delayed(from: Socket, to: Socket, delayMs: number, notBefore: number): 
     queue.push({ at: Math.max(Date.now() + delayMs, notBefore), chunk });
     if (timer === null) timer = setTimeout(drain, Math.max(0, (queue[0] as { at: number }).at - Date.now()));
   };
+  let ended = false;
   from.on('data', (chunk: Buffer) => push(chunk));
-  from.on('end', () => push(null));
+  from.on('end', () => {
+    ended = true;
+    push(null);
+  });
   from.on('error', () => to.destroy());
   from.on('close', () => {
-    // Whatever is still queued goes first; then the other side is closed too.
+    // An orderly end travels as queued, and to.end() flushes what is written before it: destroying
+    // here would drop what the socket still buffers. A connection cut short is cut short there too,
+    // once what came before has been passed on.
+    if (ended) return;
     const last = queue.length > 0 ? (queue[queue.length - 1] as { at: number }).at : Date.now();
     setTimeout(() => to.destroy(), Math.max(0, last - Date.now()) + 1);
   });
@@ -51,9 +62,9 @@ function delayed(from: Socket, to: Socket, delayMs: number, notBefore: number): 
 export function startRelay(upstreamPort: number, rttMs: number, host = '127.0.0.1'): Promise<Relay> {
   const oneWay = rttMs / 2;
   const sockets = new Set<Socket>();
-  const accepted: number[] = [];
+  const accepted: bigint[] = [];
   const server: Server = createServer((client) => {
-    accepted.push(Date.now());
+    accepted.push(process.hrtime.bigint());
     const upstream = connect(upstreamPort, host);
     for (const s of [client, upstream]) {
       s.setNoDelay(true);
@@ -94,4 +105,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   const relay = await startRelay(upstream, rtt);
   process.stdout.write(`${relay.port}\n`);
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', () => {
+    process.stdout.write(`${JSON.stringify(relay.accepted.splice(0).map(String))}\n`);
+  });
+  lines.on('close', () => void relay.close());
 }

@@ -135,14 +135,14 @@ function gap(ca: FakeCa, route: Exchange['route'], n = 1): number {
 const TEST = { timeout: 60_000 };
 
 /** When each authorization URL was asked for, by the CA's clock. */
-function looksPerAuthorization(ca: FakeCa): Map<string, number[]> {
+function looksPer(ca: FakeCa, route: Exchange['route']): Map<string, number[]> {
   const looks = new Map<string, number[]>();
-  for (const ex of ca.requests('authz')) looks.set(ex.path, [...(looks.get(ex.path) ?? []), ex.at]);
+  for (const ex of ca.requests(route)) looks.set(ex.path, [...(looks.get(ex.path) ?? []), ex.at]);
   return looks;
 }
 
 /**
- * Whether some authorization was looked at `pollTimeoutMs` or more after newOrder reached the CA:
+ * Whether some resource was looked at `pollTimeoutMs` or more after newOrder reached the CA:
  * the poll deadline starts once the order is answered, so a client that looks until its deadline
  * makes such a look however loaded the machine, and one that gives up early cannot.
  */
@@ -599,30 +599,35 @@ describe('a hostile CA', { skip }, () => {
       const { ca } = await issued(on('newNonce', () => ({ status: 503, headers: { 'retry-after': '1', 'replay-nonce': '' }, body: '' }), 1, 1));
       assert.ok(gap(ca, 'newNonce') >= 950);
     });
-    test('while polling an authorization', TEST, async () => {
-      // Requests 1 and 2 are the first look at each authorization; 3 is the first poll.
-      const { ca } = await issued(on('authz', async (_ex, normal) => {
+    test('while waiting for the validation', TEST, async () => {
+      // The order's first look comes once the challenges are answered.
+      const { ca } = await issued(on('order', async (_ex, normal) => {
         const r = editJson(await normal(), (o) => {
           o.status = 'pending';
-          for (const c of challenges(o)) if (c.status === 'valid') c.status = 'processing';
         });
         return { ...r, headers: { ...r.headers, 'retry-after': '2' } };
-      }, 3, 3));
-      assert.ok(gap(ca, 'authz', 3) >= 1950, `waited ${gap(ca, 'authz', 3)} ms`);
+      }, 1, 1));
+      assert.ok(gap(ca, 'order', 1) >= 1950, `waited ${gap(ca, 'order', 1)} ms`);
     });
     test('an order in processing, with Retry-After', TEST, async () => {
+      let finalized = false;
+      let lookedAfterFinalize = 0;
       const { ca } = await issued((ex, normal) => {
-        if (ex.route === 'finalize') return normal().then((r) => editJson(r, (o) => { o.status = 'processing'; delete o.certificate; }));
-        // The order is first read after finalize, which answers "processing" (§7.1.6 lets finalize go without a read before).
-        if (ex.route === 'order' && ex.count <= 2) {
+        if (ex.route === 'finalize') {
+          finalized = true;
+          return normal().then((r) => editJson(r, (o) => { o.status = 'processing'; delete o.certificate; }));
+        }
+        // The first two looks after finalize: still processing, come back in a second.
+        if (ex.route === 'order' && finalized && ++lookedAfterFinalize <= 2) {
           return normal().then((r) => ({ ...editJson(r, (o) => { o.status = 'processing'; delete o.certificate; }), headers: { 'content-type': 'application/json', 'retry-after': '1' } }));
         }
         return undefined;
       });
-      const orders = ca.requests('order');
-      assert.equal(orders.length, 3);
-      assert.ok(gap(ca, 'order', 1) >= 950, `waited ${gap(ca, 'order', 1)} ms`);
-      assert.ok(gap(ca, 'order', 2) >= 950, `waited ${gap(ca, 'order', 2)} ms`);
+      const finalizedAt = ca.requests('finalize')[0]?.at ?? Infinity;
+      const after = ca.requests('order').filter((ex) => ex.at > finalizedAt);
+      assert.equal(after.length, 3);
+      assert.ok((after[1]?.at ?? 0) - (after[0]?.at ?? 0) >= 950, 'waited the first Retry-After');
+      assert.ok((after[2]?.at ?? 0) - (after[1]?.at ?? 0) >= 950, 'waited the second Retry-After');
       assert.equal(ca.requests('finalize').length, 1);
     });
     test('the finalize answer\'s own Retry-After, before the first look at the order', TEST, async () => {
@@ -693,18 +698,18 @@ describe('a hostile CA', { skip }, () => {
     // Would fail if --poll-timeout were not the deadline (a longer one makes more looks than the
     // backoff allows within 3 s; none, this test's timeout), if the backoff were lost (a look every
     // few ms), or if the client gave up before the deadline.
-    test('an authorization pending for ever: the client gives up at --poll-timeout, backing off', TEST, async () => {
+    // Validation is watched through the order (§7.1.6), one look for every name.
+    test('an order whose authorizations stay pending for ever: the client gives up at --poll-timeout, backing off', TEST, async () => {
       const { ca } = await rejected({
-        script: edit('authz', (o) => {
+        script: edit('order', (o) => {
           o.status = 'pending';
-          for (const c of challenges(o)) c.status = 'pending';
         }),
         extra: ['--poll-timeout', '3'],
-        expect: (ca) => new RegExp(`^${escape(ca.base)}/authz/1/\\d: authorization still pending, giving up$`),
+        expect: (ca) => `${ca.base}/order/1: authorizations still pending, giving up`,
       });
       // Looks 10, 20, 40 ... 2560 ms apart fit 9 in 3 s (load only makes them fewer), a 10th if a
-      // timer fires a millisecond early, plus the first fetch.
-      const looks = looksPerAuthorization(ca);
+      // timer fires a millisecond early.
+      const looks = looksPer(ca, 'order');
       for (const [path, times] of looks) assert.ok(times.length <= 11, `${path} looked at ${times.length} times`);
       assert.ok(lastLookAfterDeadline(ca, looks, 3000), 'looked at until the deadline');
     });
@@ -712,19 +717,18 @@ describe('a hostile CA', { skip }, () => {
     // deadline (a minute, or a day: this test's timeout), or the look at the deadline skipped.
     test('a day-long Retry-After while polling is cut to the poll deadline', TEST, async () => {
       const { ca } = await rejected({
-        script: on('authz', async (_ex, normal) => {
+        script: on('order', async (_ex, normal) => {
           const r = editJson(await normal(), (o) => {
             o.status = 'pending';
-            for (const c of challenges(o)) c.status = 'pending';
           });
           return { ...r, headers: { ...r.headers, 'retry-after': '86400' } };
         }),
         extra: ['--poll-timeout', '3'],
-        expect: (ca) => new RegExp(`^${escape(ca.base)}/authz/1/\\d: authorization still pending, giving up$`),
+        expect: (ca) => `${ca.base}/order/1: authorizations still pending, giving up`,
       });
-      // Each authorization: fetched (answering the day-long Retry-After), then looked at once, at the
+      // The order: looked at once (answering the day-long Retry-After), then once more at the
       // deadline (twice if a timer fires a millisecond early).
-      const looks = looksPerAuthorization(ca);
+      const looks = looksPer(ca, 'order');
       for (const [path, times] of looks) assert.ok(times.length <= 3, `${path} looked at ${times.length} times`);
       assert.ok(lastLookAfterDeadline(ca, looks, 3000), 'looked at again at the deadline');
     });
@@ -754,13 +758,14 @@ describe('a hostile CA', { skip }, () => {
       let published: string[] = [];
       await rejected({
         script: {
-          withArea: (a) => on('authz', () => {
+          // The first look at the order comes once every challenge is answered.
+          withArea: (a) => on('order', () => {
             published = readdirSync(a.www);
             return 'hang';
-          }, 3),
+          }, 1),
         },
         extra: ['--timeout', '2'],
-        expect: (ca) => new RegExp(`^${escape(ca.base)}/authz/1/\\d: no complete answer within 2 s$`),
+        expect: (ca) => `${ca.base}/order/1: no complete answer within 2 s`,
       });
       assert.equal(published.length, 2, 'both challenges were published when the CA stopped answering');
     });
@@ -776,12 +781,12 @@ describe('a hostile CA', { skip }, () => {
             // keyproc reads the key at its start: held until the challenges are out, so that its
             // failure comes while the CA holds its answer, whatever the machine's load.
             keyproc = holdKeyproc(a.certs);
-            return on('authz', async (): Promise<'hang'> => {
+            return on('order', async (): Promise<'hang'> => {
               published = readdirSync(a.www);
               const pid = await keyproc;
               if (pid !== null) process.kill(pid, 'SIGCONT');
               return 'hang';
-            }, 3);
+            }, 1);
           },
         },
         // Waited out, the CA's silence would add its own line: only keyproc's end gives one line.

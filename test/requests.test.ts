@@ -1,13 +1,14 @@
 // The requests of an issuance, counted in Pebble's log (issue #23, point 4): none that RFC 8555
-// does not need. A known account is not looked up (its URL is kept beside its key), finalize goes
-// as soon as every authorization is valid, and one newNonce serves a one-name run. Each holds with
+// does not need. A known account is not looked up (its URL is kept beside its key), validation is
+// watched through the order (one request a look, however many names) and finalize follows its
+// "ready" at once, and one newNonce serves a one-name run. Each holds with
 // 30% of nonces rejected (npm test runs with ACME_TEST_NONCE_REJECT=30): a retried request is the
 // same request again, never a lookup.
 //
 // What would make each fail: netproc ignoring the kept URL (a POST to newAccount on the second
-// run); no lookup when the kept URL is refused (the run fails with accountDoesNotExist); the order
-// read before finalize again (POST /my-order/ before POST /finalize-order/); Replay-Nonce of the
-// answers not kept (a newNonce GET per signed request).
+// run); no lookup when the kept URL is refused (the run fails with accountDoesNotExist); each
+// authorization polled again after its challenge (POST /authZ/ after the first POST /chalZ/);
+// Replay-Nonce of the answers not kept (a newNonce GET per signed request).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,13 +72,15 @@ describe('requests of an issuance', { skip }, () => {
     assert.deepEqual(keptAccount(acct), right);
   });
 
-  test('finalize goes once every authorization is valid, without reading the order first', async () => {
+  test('once the challenges are answered, the order is watched, not each authorization; finalize goes once it is ready', async () => {
     const w = workDir();
     const { acct, dom } = ecKeys(w);
-    const requests = await issue(['-c', w.certs, '-f', acct, '-k', dom, 'a.finalize.example.test', 'b.finalize.example.test']);
-    const firstFinalize = requests.findIndex((r) => r.method === 'POST' && r.path.startsWith('/finalize-order/'));
-    const firstOrderRead = requests.findIndex((r) => r.method === 'POST' && r.path.startsWith('/my-order/'));
-    assert.ok(firstFinalize >= 0, JSON.stringify(requests));
-    assert.ok(firstOrderRead === -1 || firstOrderRead > firstFinalize, JSON.stringify(requests));
+    const requests = await issue(['-c', w.certs, '-f', acct, '-k', dom, 'a.finalize.example.test', 'b.finalize.example.test', 'c.finalize.example.test']);
+    const at = (prefix: string, from = 0): number => requests.findIndex((r, i) => i >= from && r.method === 'POST' && r.path.startsWith(prefix));
+    const firstChallenge = at('/chalZ/');
+    const firstFinalize = at('/finalize-order/');
+    assert.ok(firstChallenge >= 0 && firstFinalize > firstChallenge, JSON.stringify(requests));
+    assert.equal(at('/authZ/', firstChallenge), -1, `no authorization read after the challenges: ${JSON.stringify(requests)}`);
+    assert.ok(at('/my-order/', firstChallenge) < firstFinalize, `the order read before finalize: ${JSON.stringify(requests)}`);
   });
 });

@@ -31,6 +31,14 @@ export interface HttpOptions {
 const MAX_REDIRECTS = 3;
 
 /**
+ * Requests in flight at once, at most (one per kept-alive connection): Let's Encrypt's published
+ * per-endpoint limits allow newNonce 20 a second with a burst of 10, and its other ACME endpoints
+ * 250 a second with a burst of 125. Ten at once never outruns the nonce burst (each may have
+ * needed a fresh nonce), and stays under 250 a second wherever a round trip takes 40 ms or more.
+ */
+export const MAX_IN_FLIGHT = 10;
+
+/**
  * The connection was reset or closed while a request was in flight: a kept-alive connection the
  * server had closed meanwhile (Boulder closes idle ones after 120 s), or a load balancer's reset.
  * Whether the server acted on the request is unknown; the caller may send it again, once.
@@ -64,7 +72,7 @@ export class HttpClient {
   private readonly freshPlainAgent = new http.Agent({ keepAlive: false });
 
   constructor(private readonly options: HttpOptions) {
-    this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, secureContext: options.secureContext });
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT, secureContext: options.secureContext });
     this.freshAgent = new https.Agent({ keepAlive: false, secureContext: options.secureContext });
   }
 

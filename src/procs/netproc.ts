@@ -29,7 +29,7 @@ import {
   parseAcctToNet, parseCertToNet, parseChngToNet, parseKeyToNet,
 } from '../ipc/messages.js';
 import { AcmeClient, AcmeProblem, Signer } from '../acme/client.js';
-import { HttpClient } from '../acme/http.js';
+import { HttpClient, MAX_IN_FLIGHT } from '../acme/http.js';
 import type { FlattenedJws } from '../acme/jws.js';
 import { Deadline, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
 import { checkTrustDirectories, loadTrust } from '../acme/trust.js';
@@ -38,8 +38,8 @@ import { PERSIST_CHALLENGE, persistProblem, persistRecordName, persistRecords, r
 import { Failure, debug, warn } from '../log.js';
 import { topIssuerCommonName } from '../x509/chain.js';
 
-/** Authorizations worked on at once: enough that 100 names cost little more than one. */
-const CONCURRENT_AUTHORIZATIONS = 16;
+/** Authorizations worked on at once: as many as requests may be in flight (MAX_IN_FLIGHT, why there). */
+const CONCURRENT_AUTHORIZATIONS = MAX_IN_FLIGHT;
 const CONNECT_TIMEOUT_MS = 30_000;
 /** orderNotReady on finalize (the CA does not see the order as ready yet): finalize again this often. */
 const ORDER_NOT_READY_RETRIES = 3;
@@ -278,10 +278,11 @@ async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, conf
   try {
     if (verdict.pendingOrder !== undefined) valid = await resumeOrder(acme, verdict.pendingOrder, await request, config, pollDeadline());
     if (valid === null) {
-      const { url, order } = await createOrder(acme, config, verdict.replaces);
+      const { url, order: created } = await createOrder(acme, config, verdict.replaces);
       const deadline = pollDeadline();
+      let order: Order;
       try {
-        await authorize(acme, order, signer, peers.chng, config, deadline, accountUrl);
+        order = await authorize(acme, url, created, signer, peers.chng, config, deadline, accountUrl);
       } finally {
         // Validation is over, or failed: chngproc may now remove what it published.
         peers.chng?.close();
@@ -392,11 +393,12 @@ async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string
 
 /**
  * §7.5: every authorization of the order made valid, in three passes, each concurrent where it
- * may be: fetch every authorization; publish and answer the pending ones; poll until each is
- * valid. With -t the caller sees one challenge at a time, in command-line order, each confirmed
- * before the CA is told. chngproc may remove what it published once this returns or throws.
+ * may be: fetch every authorization; publish and answer the pending ones; then watch the order
+ * until it is no longer pending (settledAuthorizations). With -t the caller sees one challenge at a
+ * time, in command-line order, each confirmed before the CA is told. chngproc may remove what it
+ * published once this returns or throws. Returns the order as last read.
  */
-async function authorize(acme: AcmeClient, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline, accountUrl: string): Promise<void> {
+async function authorize(acme: AcmeClient, url: string, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline, accountUrl: string): Promise<Order> {
   const fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => ({ url, ...(await acme.authorization(url)) }));
   const pending = fetched.filter((f) => f.authz.status === 'pending');
   if (pending.length > 0 && chng === null) {
@@ -410,20 +412,36 @@ async function authorize(acme: AcmeClient, order: Order, signer: AccountSigner, 
       await mapLimited(pending, CONCURRENT_AUTHORIZATIONS, (f) => publish(f.url, f.authz));
     }
   }
-  await mapLimited(fetched, CONCURRENT_AUTHORIZATIONS, async ({ url, authz, retryAfter }) => {
-    const settled = await pollUntil(deadline, url, { value: authz, retryAfter },
-      async () => {
-        const next = await acme.authorization(url);
-        return { value: next.authz, retryAfter: next.retryAfter };
-      },
-      (a) => a.status !== 'pending', () => 'authorization still pending');
-    if (settled.status !== 'valid') {
-      const failed = settled.challenges.find((c) => c.error !== null);
-      const why = failed?.error ? describeProblem(failed.error) : `authorization ${settled.status}`;
-      throw new Failure(settled.identifier, `validation failed: ${why}`);
-    }
-    debug(settled.identifier, 'authorization valid');
-  });
+  for (const { authz } of fetched) if (authz.status !== 'pending' && authz.status !== 'valid') throw validationFailed(authz);
+  if (pending.length === 0) return order;
+  return settledAuthorizations(acme, url, order, pending.map((f) => f.url), deadline);
+}
+
+function validationFailed(authz: Authorization): Failure {
+  const failed = authz.challenges.find((c) => c.error !== null);
+  const why = failed?.error ? describeProblem(failed.error) : `authorization ${authz.status}`;
+  return new Failure(authz.identifier, `validation failed: ${why}`);
+}
+
+/**
+ * Waits for the CA to validate: by the order, which is ready once every authorization is valid
+ * and invalid once one is not (§7.1.6), so each look is one request however many names. An
+ * invalid order's authorizations are then read for which name failed, and why.
+ */
+async function settledAuthorizations(acme: AcmeClient, url: string, order: Order, answered: string[], deadline: Deadline): Promise<Order> {
+  const settled = await pollUntil(deadline, url, { value: { ...order, status: 'pending' as const }, retryAfter: null },
+    async () => {
+      const next = await acme.order(url);
+      return { value: next.order, retryAfter: next.retryAfter };
+    },
+    (o) => o.status !== 'pending', () => 'authorizations still pending');
+  if (settled.status === 'invalid') {
+    const authzs = await mapLimited(answered, CONCURRENT_AUTHORIZATIONS, async (authzUrl) => (await acme.authorization(authzUrl)).authz);
+    const failed = authzs.find((a) => a.status !== 'valid' && a.status !== 'pending');
+    if (failed !== undefined) throw validationFailed(failed);
+  }
+  if (settled.status !== 'invalid') debug(url, `authorizations valid, order ${settled.status}`);
+  return settled;
 }
 
 /** The name as the command line gives it: a wildcard authorization is for `*.<identifier>`. */
@@ -564,9 +582,9 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
     last = next.order.status;
     return { value: next.order, retryAfter: next.retryAfter };
   };
-  // The order as newOrder returned it predates the authorizations just done, all valid now: by
-  // §7.1.6 it is ready, and finalize goes without reading it first. A CA that has not caught up
-  // answers orderNotReady, and the order is then read and waited for (below).
+  // Every authorization is valid now: by §7.1.6 the order is ready, and finalize goes without
+  // reading it again (newOrder's answer, when none needed validating, may still say pending). A CA
+  // that has not caught up answers orderNotReady, and the order is then read and waited for (below).
   let current = { value: order.status === 'pending' ? { ...order, status: 'ready' as const } : order, retryAfter: null as number | null };
   for (let attempt = 1; ; attempt++) {
     const ready = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'pending', (o) => `order still ${o.status}`);
