@@ -68,7 +68,7 @@ export class HttpClient {
   /** For a request sent again after a lost connection: a new connection, never a kept one that may be as dead. */
   private readonly freshAgent: https.Agent;
   /** The same two for plain HTTP to the loopback. */
-  private readonly plainAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly plainAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
   private readonly freshPlainAgent = new http.Agent({ keepAlive: false });
 
   constructor(private readonly options: HttpOptions) {

@@ -66,8 +66,10 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
     const pem = await loadOrCreateKey(config.keyFile, config.create, 'account', config.keyType);
     const next = config.rollover === null ? null
       : { file: config.rollover.newKeyFile, pem: await loadOrCreateKey(config.rollover.newKeyFile, config.rollover.create, 'account', config.keyType) };
-    // Opened as root; a key change keeps the account's URL, and certbot's directory is left as it is.
-    accountFile = next === null && !isJsonWebKey(pem) ? AccountFile.open(accountFilePath(config.keyFile)) : null;
+    // Opened (made, when missing) as root. Not for a key made in this run: should the run fail, an
+    // empty file would be left beside a key that may be removed; its account's URL is kept by the
+    // next run. A key change keeps the account's URL, and certbot's directory is left as it is.
+    accountFile = next === null && !config.create && !isJsonWebKey(pem) ? AccountFile.open(accountFilePath(config.keyFile)) : null;
     await confine();
     const key = parseAccountKey(pem, config.keyFile);
     // Another program's file (certbot's private_key.json) is read, never rewritten.
@@ -78,8 +80,7 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
     const jwk = publicJwk(key);
     debug(config.keyFile, `loaded ${keyDescription(key)} account key`);
     const newKey = next === null ? null : parseNewKey(next.file, next.pem, jwk);
-    // A key made in this run has no account yet, whatever an older file says.
-    const account = config.create ? null : (accountFile?.known ?? null);
+    const account = accountFile?.known ?? null;
     if (!(await net.send({ op: 'ready', alg, created: config.create, account }))) return;
 
     for (;;) {
