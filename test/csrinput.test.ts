@@ -137,12 +137,13 @@ describe('acme-client --csr against Pebble', { skip }, () => {
       [['--csr', notCsr], new RegExp(`^acme-client: ${notCsr}: not a PEM certificate request$`)],
     ];
     for (const [extra, line] of cases) {
-      const requests = lab.requestCount();
+      const requests = lab.requests().length;
       const run = await runClient([...args, ...extra], { env: env() });
       assert.equal(run.status, 1, extra.join(' '));
       assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
       assert.match(run.stderr.trim(), line);
-      assert.equal(lab.requestCount(), requests, `${extra.join(' ')}: the CA was not asked`);
+      // netproc starts first when work is certain and may have fetched the directory: nothing else.
+      assert.deepEqual(lab.requests().slice(requests).filter((r) => !(r.method === 'GET' && r.path === '/dir')), [], `${extra.join(' ')}: the CA was not asked`);
       assert.deepEqual(readdirSync(w.certs), []);
     }
   });

@@ -396,13 +396,16 @@ const PARSERS: ParserCase[] = [
       { valid: { op: 'keyChange', id: 8, url: 'https://ca.example/key-change', account: 'https://ca.example/acct/1' },
         fields: { id: { kind: 'id' }, url: { kind: 'string', max: 4096 }, account: { kind: 'string', max: 4096 } } },
       { valid: { op: 'keyChanged' }, fields: {} },
+      { valid: { op: 'account', server: 'https://ca.example/dir', url: 'https://ca.example/acct/1' },
+        fields: { server: { kind: 'string', max: 4096 }, url: { kind: 'string', max: 4096 } } },
     ],
   },
   {
     name: 'parseAcctToNet', parse: parseAcctToNet, shapes: [
-      { valid: { op: 'ready', alg: 'RS256', created: false }, fields: { alg: { kind: 'alg' }, created: { kind: 'bool' } } },
-      { valid: { op: 'ready', alg: 'ES256', created: true }, fields: {} },
-      { valid: { op: 'ready', alg: 'ES384', created: false }, fields: {} },
+      { valid: { op: 'ready', alg: 'RS256', created: false, account: null }, fields: { alg: { kind: 'alg' }, created: { kind: 'bool' } } },
+      { valid: { op: 'ready', alg: 'ES256', created: true, account: null }, fields: {} },
+      // The account URL kept beside the key, for its CA (src/fsutil/accountfile.ts).
+      { valid: { op: 'ready', alg: 'ES384', created: false, account: { server: 'https://ca.example/dir', url: 'https://ca.example/acct/1' } }, fields: {} },
       { valid: { op: 'signature', id: 1, jws: JWS }, fields: { id: { kind: 'id' }, jws: { kind: 'jws' } } },
       { valid: { op: 'thumbprint', id: 2, thumbprint: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' },
         fields: { id: { kind: 'id' }, thumbprint: { kind: 'b64', max: 64 } } },
@@ -594,9 +597,9 @@ test('parseAcctToNet: each jws field must be base64url, and the signature has it
 });
 
 test('parseAcctToNet: alg must be one of RS256, ES256, ES384', () => {
-  for (const alg of ['RS256', 'ES256', 'ES384']) assert.deepEqual(parseAcctToNet({ op: 'ready', alg, created: false }), { op: 'ready', alg, created: false });
+  for (const alg of ['RS256', 'ES256', 'ES384']) assert.deepEqual(parseAcctToNet({ op: 'ready', alg, created: false, account: null }), { op: 'ready', alg, created: false, account: null });
   for (const alg of ['HS256', 'none', 'ES512', 'PS256', 'RS256 ']) {
-    assert.throws(() => parseAcctToNet({ op: 'ready', alg, created: false }), /^Error: alg is not one of RS256, ES256, ES384$/, alg);
+    assert.throws(() => parseAcctToNet({ op: 'ready', alg, created: false, account: null }), /^Error: alg is not one of RS256, ES256, ES384$/, alg);
   }
 });
 

@@ -6,7 +6,7 @@
 // written later through the same descriptor. It holds no secret. Anything unreadable in it is as
 // if there were nothing: the run looks the account up, as without the file, and writes it anew.
 
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import type { KnownAccount } from '../ipc/messages.js';
 import { debug } from '../log.js';
 
@@ -51,12 +51,15 @@ export class AccountFile {
     return new AccountFile(path, fd, known);
   }
 
-  /** Keeps `account` for the next runs. A failure costs the next run one lookup: said with -v only. */
+  /**
+   * Keeps `account` for the next runs. Not synced (the permission model refuses fsync, and the file
+   * is only a shortcut): a write lost in a crash costs the next run one lookup, as any failure here,
+   * which is said with -v only.
+   */
   keep(account: KnownAccount): void {
     try {
       ftruncateSync(this.fd, 0);
       writeSync(this.fd, `${JSON.stringify(account)}\n`, 0);
-      fsyncSync(this.fd);
       debug(this.path, 'account URL kept');
     } catch (err) {
       debug(this.path, `account URL not kept: ${(err as Error).message}`);

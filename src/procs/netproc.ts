@@ -414,7 +414,7 @@ async function authorize(acme: AcmeClient, url: string, order: Order, signer: Ac
   }
   for (const { authz } of fetched) if (authz.status !== 'pending' && authz.status !== 'valid') throw validationFailed(authz);
   if (pending.length === 0) return order;
-  return settledAuthorizations(acme, url, order, pending.map((f) => f.url), deadline);
+  return settledAuthorizations(acme, url, order, pending, deadline);
 }
 
 function validationFailed(authz: Authorization): Failure {
@@ -428,7 +428,7 @@ function validationFailed(authz: Authorization): Failure {
  * and invalid once one is not (§7.1.6), so each look is one request however many names. An
  * invalid order's authorizations are then read for which name failed, and why.
  */
-async function settledAuthorizations(acme: AcmeClient, url: string, order: Order, answered: string[], deadline: Deadline): Promise<Order> {
+async function settledAuthorizations(acme: AcmeClient, url: string, order: Order, answered: { url: string; authz: Authorization }[], deadline: Deadline): Promise<Order> {
   const settled = await pollUntil(deadline, url, { value: { ...order, status: 'pending' as const }, retryAfter: null },
     async () => {
       const next = await acme.order(url);
@@ -436,11 +436,12 @@ async function settledAuthorizations(acme: AcmeClient, url: string, order: Order
     },
     (o) => o.status !== 'pending', () => 'authorizations still pending');
   if (settled.status === 'invalid') {
-    const authzs = await mapLimited(answered, CONCURRENT_AUTHORIZATIONS, async (authzUrl) => (await acme.authorization(authzUrl)).authz);
+    const authzs = await mapLimited(answered, CONCURRENT_AUTHORIZATIONS, async (f) => (await acme.authorization(f.url)).authz);
     const failed = authzs.find((a) => a.status !== 'valid' && a.status !== 'pending');
     if (failed !== undefined) throw validationFailed(failed);
   }
-  if (settled.status !== 'invalid') debug(url, `authorizations valid, order ${settled.status}`);
+  // Not invalid: every authorization is valid (§7.1.6).
+  if (settled.status !== 'invalid') for (const { authz } of answered) debug(authz.identifier, 'authorization valid');
   return settled;
 }
 
