@@ -149,6 +149,9 @@ describe('dns-persist-01 against Pebble 2.10', { skip }, () => {
     const persist = challenges.find((c) => c.type === 'dns-persist-01');
     assert.deepEqual(persist?.['issuer-domain-names'], ['pebble.letsencrypt.org']);
     assert.equal(persist?.token, undefined);
+    // Would fail if the order made to read the issuer's name left its authorization pending.
+    const last = [...traced.stderr.matchAll(/authZ\/\S+: 200 (\{.*\})$/gm)].at(-1)?.[1] as string;
+    assert.equal((JSON.parse(last) as { status: string }).status, 'deactivated');
   });
 
   test('every missing or wrong record is said, in command-line order, and no challenge is answered', async () => {

@@ -464,6 +464,11 @@ export class AcmeClient {
     return { authz, retryAfter: retryAfterMs(res) };
   }
 
+  /** §7.5.2: give up an authorization that will not be used, rather than leave it pending at the CA. */
+  async deactivateAuthorization(url: string): Promise<void> {
+    await this.post(url, { status: 'deactivated' });
+  }
+
   /** §7.5.1: tell the CA the challenge is ready; the payload is exactly {}. */
   async respond(challengeUrl: string): Promise<void> {
     await this.post(challengeUrl, {});

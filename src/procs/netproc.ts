@@ -532,8 +532,9 @@ async function printPersistRecords(acme: AcmeClient, signer: AccountSigner, conf
   const accountUrl = await findAccount(acme, signer, config, false);
   if (!recordSafe(accountUrl)) throw new Failure(accountUrl, 'the account URL cannot stand in a TXT record (space, quote, ";" or "\\" in it)');
   const { order } = await acme.newOrder(config.names, { profile: null, replaces: null });
-  const pending = (await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => (await acme.authorization(url)).authz))
-    .filter((authz) => authz.status === 'pending');
+  const read = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => ({ url, authz: (await acme.authorization(url)).authz }));
+  const pendingUrls = read.filter(({ authz }) => authz.status === 'pending').map(({ url }) => url);
+  const pending = read.map(({ authz }) => authz).filter((authz) => authz.status === 'pending');
   for (const authz of pending) {
     if (!authz.challenges.some((c) => c.type === PERSIST_CHALLENGE)) throw new Failure(displayName(authz), 'the CA offers no dns-persist-01 challenge for this name');
   }
@@ -546,6 +547,16 @@ async function printPersistRecords(acme: AcmeClient, signer: AccountSigner, conf
   const lines = persistRecords(config.names, issuer, accountUrl);
   await new Promise<void>((resolve, reject) => {
     process.stdout.write(`${lines.join('\n')}\n`, (err) => (err ? reject(new Failure('<stdout>', err.message)) : resolve()));
+  });
+  // The order was only a way to read the issuer's name: its authorizations would otherwise stay
+  // pending at the CA (Let's Encrypt limits how many an account may hold). Printed already, the
+  // records stand whether or not the CA takes this.
+  await mapLimited(pendingUrls, CONCURRENT_AUTHORIZATIONS, async (url) => {
+    try {
+      await acme.deactivateAuthorization(url);
+    } catch (err) {
+      debug(url, `not deactivated: ${err instanceof Failure ? err.problem : String(err)}`);
+    }
   });
 }
 
