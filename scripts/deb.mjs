@@ -242,18 +242,20 @@ if [ "$1" = purge ]; then
         rm -f ${CREATED}
     fi
     rmdir /var/lib/acme-client 2>/dev/null || true
+    # A process still running as the user (a run started before the purge) makes userdel refuse:
+    # the purge still completes, and says what is left to do.
     if getent passwd _acme-client >/dev/null; then
         if command -v deluser >/dev/null; then
-            deluser --system --quiet _acme-client
+            deluser --system --quiet _acme-client || echo "acme-client: _acme-client: not removed (in use?): deluser --system _acme-client once its processes are gone" >&2
         else
-            userdel _acme-client
+            userdel _acme-client || echo "acme-client: _acme-client: not removed (in use?): userdel _acme-client once its processes are gone" >&2
         fi
     fi
     if getent group _acme-client >/dev/null; then
         if command -v delgroup >/dev/null; then
-            delgroup --system --quiet _acme-client
+            delgroup --system --quiet _acme-client || echo "acme-client: _acme-client: group not removed: delgroup --system _acme-client once the user is gone" >&2
         else
-            groupdel _acme-client
+            groupdel _acme-client || echo "acme-client: _acme-client: group not removed: groupdel _acme-client once the user is gone" >&2
         fi
     fi
 fi

@@ -166,6 +166,19 @@ describe('npm run deb: the Debian package', () => {
       assert.ok(!existsSync('/usr/bin/acme-client') && !existsSync('/usr/lib/acme-client'));
       // Removed, not purged: the user stays, as Debian keeps a removed package's configuration.
       assert.equal(account(), made.account);
+      // A run still going at purge time: userdel refuses its user. The purge must still complete
+      // (not leave the package half-purged) and say what is left to do. Would fail with a postrm
+      // that let deluser's failure end it. Its postrm is what dpkg -P runs; run here by hand, first.
+      const sleeper = spawn('sleep', ['600'], { uid: Number(uid), gid: Number(gid), stdio: 'ignore' });
+      try {
+        const busy = spawnSync('/var/lib/dpkg/info/acme-client.postrm', ['purge'], { encoding: 'utf8' });
+        assert.equal(busy.status, 0, busy.stderr);
+        assert.match(busy.stderr, /^acme-client: _acme-client: not removed \(in use\?\): deluser --system _acme-client once its processes are gone$/m);
+        assert.equal(spawnSync('getent', ['passwd', '_acme-client']).status, 0, 'the user in use is kept');
+      } finally {
+        sleeper.kill('SIGKILL');
+        await new Promise((resolve) => sleeper.once('exit', resolve));
+      }
       const purged = spawnSync('dpkg', ['-P', 'acme-client'], { encoding: 'utf8' });
       assert.equal(purged.status, 0, purged.stderr);
       assert.equal(spawnSync('getent', ['passwd', '_acme-client']).status, 2, 'no user _acme-client');

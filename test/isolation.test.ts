@@ -149,7 +149,8 @@ describe('users, namespaces and memory of the running children', { skip: rootOnl
       // other children's attempts all fail, as the test above checks), so that it is there to look at.
       const hook = { accountKey: acct, domainKey: dom, certDir: w.certs, challengeDir: w.www, outside: join(w.dir, 'outside'), symlink: join(w.www, 'none'), port: 9, stop: 'keyproc' };
       // At the first -t line every other child is alive and confined: look, then end the run with EOF.
-      const run = await runWithHook(['--server', lab.directoryUrl, '-t', 'dns-01', '-c', w.certs, '-f', acct, '-k', dom, 'tree.example.test'],
+      // --user nobody: the control is nobody, whatever users this machine has (_acme-client comes first).
+      const run = await runWithHook(['--server', lab.directoryUrl, '--user', 'nobody', '-t', 'dns-01', '-c', w.certs, '-f', acct, '-k', dom, 'tree.example.test'],
         { NODE_EXTRA_CA_CERTS: lab.tlsCaFile, ACME_CLIENT_BREAKOUT: JSON.stringify(hook) }, async (_line, pid) => {
           tree = childrenOf(pid);
           const keyproc = tree.get('keyproc');
