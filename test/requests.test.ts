@@ -12,8 +12,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ecKeys, makeKey, needsRootAndLab, runClient, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 const skip = needsRootAndLab(labUnavailable);
@@ -36,7 +36,7 @@ describe('requests of an issuance', { skip }, () => {
   }
   const count = (requests: { method: string; path: string }[], method: string, prefix: string): number =>
     requests.filter((r) => r.method === method && r.path.startsWith(prefix)).length;
-  const keptAccount = (acct: string): { server: string; url: string } => JSON.parse(readFileSync(`${acct}.account.json`, 'utf8')) as { server: string; url: string };
+  const keptAccount = (acct: string): { server: string; url: string; key: string } => JSON.parse(readFileSync(`${acct}.account.json`, 'utf8')) as { server: string; url: string; key: string };
 
   test('the account URL is kept beside its key: the next run signs with it without asking newAccount', async () => {
     const w = workDir();
@@ -62,11 +62,11 @@ describe('requests of an issuance', { skip }, () => {
     await issue(args);
     const right = keptAccount(acct);
     // Pebble answers accountDoesNotExist for a kid it never issued (a database reset looks so).
-    writeFileSync(`${acct}.account.json`, JSON.stringify({ server: lab.directoryUrl, url: `${new URL(lab.directoryUrl).origin}/my-account/ffffffffffffffff` }));
+    writeFileSync(`${acct}.account.json`, JSON.stringify({ server: lab.directoryUrl, url: `${new URL(lab.directoryUrl).origin}/my-account/ffffffffffffffff`, key: right.key }));
     const stale = await issue(args);
     assert.ok(count(stale, 'POST', '/sign-me-up') >= 1, 'looked up after the refusal');
     assert.deepEqual(keptAccount(acct), right);
-    writeFileSync(`${acct}.account.json`, JSON.stringify({ server: 'https://ca.example.test/dir', url: 'https://ca.example.test/acct/1' }));
+    writeFileSync(`${acct}.account.json`, JSON.stringify({ server: 'https://ca.example.test/dir', url: 'https://ca.example.test/acct/1', key: right.key }));
     const elsewhere = await issue(args);
     assert.ok(count(elsewhere, 'POST', '/sign-me-up') >= 1, 'another CA\'s URL is not used here');
     assert.deepEqual(keptAccount(acct), right);
@@ -81,6 +81,34 @@ describe('requests of an issuance', { skip }, () => {
     const firstFinalize = at('/finalize-order/');
     assert.ok(firstChallenge >= 0 && firstFinalize > firstChallenge, JSON.stringify(requests));
     assert.equal(at('/authZ/', firstChallenge), -1, `no authorization read after the challenges: ${JSON.stringify(requests)}`);
-    assert.ok(at('/my-order/', firstChallenge) < firstFinalize, `the order read before finalize: ${JSON.stringify(requests)}`);
+    const look = at('/my-order/', firstChallenge);
+    assert.ok(look > firstChallenge && look < firstFinalize, `the order read before finalize: ${JSON.stringify(requests)}`);
+  });
+
+  // Would fail if the kept URL were used for whatever key lies beside it: the CA refuses the
+  // signature (malformed, not accountDoesNotExist), and every run after a key replaced by hand, or
+  // made anew with -n once the old one was removed, would fail.
+  test('a key replaced by hand, or made anew with -n: the kept URL is the old key\'s, so the account is looked up', async () => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    const args = ['-c', w.certs, '-f', acct, '-k', dom, 'rekeyed.example.test'];
+    await issue(args);
+    const old = keptAccount(acct);
+    makeKey(acct, 'ec-p256-sec1');
+    const replaced = await issue(args);
+    assert.ok(count(replaced, 'POST', '/sign-me-up') >= 1, 'looked up: the kept URL is another key\'s');
+    const renewed = keptAccount(acct);
+    assert.notEqual(renewed.url, old.url, 'a new key, a new account');
+    assert.notEqual(renewed.key, old.key);
+    rmSync(acct);
+    const made = await issue(['-n', ...args]);
+    assert.ok(count(made, 'POST', '/sign-me-up') >= 1);
+    // The run that made the key kept nothing (it might have failed, and the key been removed):
+    // the next one looks the account up, and keeps it for the one after.
+    const again = await issue(args);
+    assert.ok(count(again, 'POST', '/sign-me-up') >= 1, 'the file still names the removed key\'s account');
+    assert.notEqual(keptAccount(acct).key, renewed.key);
+    const third = await issue(args);
+    assert.equal(count(third, 'POST', '/sign-me-up'), 0, 'the new key\'s account is kept once known');
   });
 });

@@ -289,6 +289,11 @@ export class AcmeClient {
     }
   }
 
+  /** The account's URL, as the CA last confirmed it (after a lookup that replaced a kept one too). */
+  get accountUrl(): string {
+    return this.requireKid();
+  }
+
   private requireKid(): string {
     if (this.kid === null) throw new Error('no account URL yet');
     return this.kid;

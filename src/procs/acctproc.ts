@@ -80,7 +80,8 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
     const jwk = publicJwk(key);
     debug(config.keyFile, `loaded ${keyDescription(key)} account key`);
     const newKey = next === null ? null : parseNewKey(next.file, next.pem, jwk);
-    const account = accountFile?.known ?? null;
+    const keyThumbprint = thumbprint(jwk);
+    const account = accountFile?.accountOf(keyThumbprint) ?? null;
     if (!(await net.send({ op: 'ready', alg, created: config.create, account }))) return;
 
     for (;;) {
@@ -93,7 +94,7 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
           break;
         }
         case 'thumbprint':
-          await net.send({ op: 'thumbprint', id: request.id, thumbprint: thumbprint(jwk) });
+          await net.send({ op: 'thumbprint', id: request.id, thumbprint: keyThumbprint });
           break;
         case 'eab': {
           const jws = eab === null ? null : externalAccountBinding(eab.macKey, eab.kid, request.url, jwk);
@@ -108,7 +109,7 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
           break;
         }
         case 'account':
-          accountFile?.keep({ server: request.server, url: request.url });
+          accountFile?.keep({ server: request.server, url: request.url }, keyThumbprint);
           break;
         case 'keyChanged': {
           if (next === null) throw new Failure('netproc', 'reported a key change that was not asked for');

@@ -269,7 +269,7 @@ async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: stri
  */
 async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>, budget: Deadline): Promise<void> {
   await loadDirectory(acme, config);
-  const accountUrl = await findAccount(acme, signer, config, true);
+  await findAccount(acme, signer, config, true);
   // --poll-timeout from the order on (its first authorization is fetched next), but never past the
   // run's budget less one request: retried server errors may have used some of it, and an order
   // still processing must be handed to certproc to keep before the parent's deadline stops the run.
@@ -282,7 +282,7 @@ async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, conf
       const deadline = pollDeadline();
       let order: Order;
       try {
-        order = await authorize(acme, url, created, signer, peers.chng, config, deadline, accountUrl);
+        order = await authorize(acme, url, created, signer, peers.chng, config, deadline);
       } finally {
         // Validation is over, or failed: chngproc may now remove what it published.
         peers.chng?.close();
@@ -398,11 +398,12 @@ async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string
  * time, in command-line order, each confirmed before the CA is told. chngproc may remove what it
  * published once this returns or throws. Returns the order as last read.
  */
-async function authorize(acme: AcmeClient, url: string, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline, accountUrl: string): Promise<Order> {
+async function authorize(acme: AcmeClient, url: string, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline): Promise<Order> {
   const fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => ({ url, ...(await acme.authorization(url)) }));
   const pending = fetched.filter((f) => f.authz.status === 'pending');
   if (pending.length > 0 && chng === null) {
-    await answerFromRecords(acme, pending, config, accountUrl);
+    // The account as the CA knows it now: a kept URL it did not know was replaced by newOrder's lookup.
+    await answerFromRecords(acme, pending, config, acme.accountUrl);
   } else if (pending.length > 0 && chng !== null) {
     const publish = publisher(acme, chng, config, await signer.thumbprint());
     if (config.external) {
