@@ -59,6 +59,7 @@ function main() {
     const control = join(stage, 'DEBIAN');
     mkdirSync(control);
     writeFileSync(join(control, 'postinst'), POSTINST);
+    writeFileSync(join(control, 'prerm'), PRERM);
     writeFileSync(join(control, 'postrm'), POSTRM);
     chmodSync(stage, 0o755);
     normaliseModes(stage);
@@ -121,7 +122,7 @@ function normaliseModes(dir) {
       chmodSync(path, 0o755);
       normaliseModes(path);
     } else {
-      const executable = ['postinst', 'postrm'].includes(entry.name) || COMMANDS.some((c) => entry.name === `${c}.js`);
+      const executable = ['postinst', 'prerm', 'postrm'].includes(entry.name) || COMMANDS.some((c) => entry.name === `${c}.js`);
       chmodSync(path, executable ? 0o755 : 0o644);
     }
   }
@@ -229,6 +230,19 @@ fi
 exit 0
 `;
 
+// Before the files go (remove, or an upgrade): the units this package runs are stopped, as
+// dh_installsystemd's prerm does, so that no service keeps running from deleted files. The nightly
+// instances' timers are stopped too; their enablement is the administrator's and stays.
+const PRERM = `#!/bin/sh
+set -e
+
+if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
+    systemctl stop acme-client-server.service 'acme-client@*.timer' 'acme-client@*.service' >/dev/null 2>&1 || true
+fi
+
+exit 0
+`;
+
 // On purge: the directories the postinst made, last first, each only if it is empty (keys and
 // certificates are the administrator's and stay), then the user and its group.
 const POSTRM = `#!/bin/sh
@@ -258,6 +272,16 @@ if [ "$1" = purge ]; then
             groupdel _acme-client || echo "acme-client: _acme-client: group not removed: groupdel _acme-client once the user is gone" >&2
         fi
     fi
+fi
+
+# The administrator's enablement of this package's units, as deb-systemd-helper purge removes it:
+# links to units that are gone.
+if [ "$1" = purge ]; then
+    for link in /etc/systemd/system/*.wants/acme-client-server.service /etc/systemd/system/*.wants/acme-client@*.timer /etc/systemd/system/*.wants/acme-client@*.service; do
+        if [ -L "$link" ]; then
+            rm -f "$link"
+        fi
+    done
 fi
 
 if [ -d /run/systemd/system ]; then

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { labUnavailable, startLab } from '../scripts/pebble-lab.js';
@@ -56,6 +56,16 @@ function machineFiles(): string[] {
   const accounts = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow']
     .flatMap((file) => readFileSync(file, 'utf8').split('\n').filter((line) => line.startsWith('_acme-client:')).map((line) => `${file}: ${line.split(':')[0]}`));
   return [...found, ...dpkgInfo, ...accounts].filter((f) => f !== '' && !/^\/etc\/(passwd|group|shadow|gshadow)-$/.test(f)).sort();
+}
+
+/** Whether anything, a dangling link included, has this name. */
+function lstatExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The installed command itself, as a shell starts it: its #! line finds the system's node. */
@@ -161,6 +171,14 @@ describe('npm run deb: the Debian package', () => {
       const users = Object.fromEntries([...run.stderr.matchAll(/^acme-client: (\w+): user (\S+)/gm)].map(([, role, user]) => [role, user]));
       assert.deepEqual(users, { acctproc: '_acme-client', certproc: '_acme-client', chngproc: 'root', fileproc: 'root', keyproc: '_acme-client', netproc: '_acme-client' });
 
+      // A nightly instance enabled as `systemctl enable acme-client@example.org.timer` would: the
+      // purge removes the link (would fail with a postrm that left it dangling).
+      const wants = '/etc/systemd/system/timers.target.wants';
+      const madeWants = !existsSync(wants);
+      mkdirSync(wants, { recursive: true });
+      symlinkSync('/lib/systemd/system/acme-client@.timer', join(wants, 'acme-client@example.org.timer'));
+      assert.equal(spawnSync('sh', ['-n', '/var/lib/dpkg/info/acme-client.prerm']).status, 0, 'the prerm is a shell script');
+
       const removed = spawnSync('dpkg', ['-r', 'acme-client'], { encoding: 'utf8' });
       assert.equal(removed.status, 0, removed.stderr);
       assert.ok(!existsSync('/usr/bin/acme-client') && !existsSync('/usr/lib/acme-client'));
@@ -183,13 +201,16 @@ describe('npm run deb: the Debian package', () => {
       assert.equal(purged.status, 0, purged.stderr);
       assert.equal(spawnSync('getent', ['passwd', '_acme-client']).status, 2, 'no user _acme-client');
       assert.equal(spawnSync('getent', ['group', '_acme-client']).status, 2, 'no group _acme-client');
+      assert.ok(!existsSync(join(wants, 'acme-client@example.org.timer')) && !lstatExists(join(wants, 'acme-client@example.org.timer')), 'the enablement link is gone');
+      if (madeWants) rmdirSync(wants);
       const left = machineFiles();
       const [was, is] = [new Set(before), new Set(left)];
       assert.deepEqual({ added: left.filter((f) => !was.has(f)), removed: before.filter((f) => !is.has(f)) }, { added: [], removed: [] });
     } finally {
       await lab.stop();
-      // A failed step must not leave the package on the machine.
+      // A failed step must not leave the package, or the link the test made, on the machine.
       if (packageState() !== 'not-installed') spawnSync('dpkg', ['-P', 'acme-client'], { stdio: 'ignore' });
+      rmSync('/etc/systemd/system/timers.target.wants/acme-client@example.org.timer', { force: true });
     }
   });
 });
