@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import forge from 'node-forge';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { FakeCa } from './fakeca.js';
-import { CLIENT, STATE_FILE, contents, ecKeys, isRoot, makeKey, needsRootAndLab, prerequisite, runClient, snapshot, workDir } from './helpers.js';
+import { CLIENT, STATE_FILE, contents, ecKeys, isRoot, makeKey, needsRootAndLab, outcome, prerequisite, runClient, snapshot, workDir } from './helpers.js';
 
 const DAY_MS = 86_400_000;
 
@@ -101,15 +101,7 @@ describe('acme-client --user and its default', { skip: prerequisite(isRoot ? fal
     const command = [process.execPath, CLIENT, '--isolation-report', '-C', w.www, '-c', w.certs, '-f', join(w.priv, 'a.pem'), '-k', join(w.priv, 'd.pem'), ...args];
     const [file, argv] = passwd === undefined ? [command[0] as string, command.slice(1)]
       : ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/passwd && exec "$@"', passwd, ...command]];
-    return new Promise((resolve, reject) => {
-      const child = spawn(file, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+    return outcome(spawn(file, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] }));
   };
   const passwdWith = (lines: string[]): string => {
     const file = join(workDir().dir, 'passwd');

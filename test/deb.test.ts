@@ -10,7 +10,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { ISSUED_SET, ROOT, RunResult, childrenStarted, ecKeys, isRoot, prerequisite, workDir } from './helpers.js';
+import { ISSUED_SET, ROOT, RunResult, childrenStarted, ecKeys, isRoot, outcome, prerequisite, workDir } from './helpers.js';
 
 const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const COMMANDS = ['acme-client', 'acme-client-dns01', 'acme-client-server'];
@@ -70,15 +70,7 @@ function lstatExists(path: string): boolean {
 
 /** The installed command itself, as a shell starts it: its #! line finds the system's node. */
 function runInstalled(args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(`/usr/bin/${COMMANDS[0]}`, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
-  });
+  return outcome(spawn(`/usr/bin/${COMMANDS[0]}`, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 describe('npm run deb: the Debian package', () => {

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, lchownSync, lstatSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
@@ -32,13 +32,20 @@ export function runClient(args: string[], options: { env?: NodeJS.ProcessEnv; in
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),
     });
+    child.stdin.end(options.input ?? '');
+    outcome(child).then(resolve, reject);
+  });
+}
+
+/** What a child with piped stdout and stderr said, and how it ended. */
+export function outcome(child: ChildProcess): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
   });
 }
 
