@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Capabilities, childCommand, permissionFlagOf, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
 import { Failure } from '../src/log.js';
+import { parseCommandLine } from '../src/args.js';
+import { resolvePaths } from '../src/defaults.js';
+import { planAll, roleConfigs } from '../src/parent/plans.js';
 import { NOBODY, nobodyHasNoUserNamespaces, prerequisite } from './helpers.js';
 
 const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
@@ -137,4 +140,18 @@ test('the permission model\'s flag follows the Node version, and this Node knows
   assert.equal(permissionFlagOf('24.11.1'), '--permission');
   const flag = permissionFlagOf(process.versions.node);
   assert.ok(flag !== null && process.allowedNodeEnvironmentFlags.has(flag), `${process.version} takes ${flag}`);
+});
+
+// Would fail if acctproc were allowed the account URL file in a run that makes the key (it opens
+// none then), or not allowed it in a run that reads one (it could keep no URL).
+test('acctproc may open the account URL file beside a key it reads, not beside one it makes', () => {
+  const opts = parseCommandLine(['-f', '/etc/acme/a.pem', 'example.org']);
+  const paths = resolvePaths(opts, 'example.org');
+  for (const create of [false, true]) {
+    const configs = roleConfigs(opts, ['example.org'], paths, 'https://ca.example.test/dir', { createAccountKey: create, createDomainKey: false });
+    const acct = planAll(opts, paths, configs, nobody, full).acctproc;
+    const file = '/etc/acme/a.pem.account.json';
+    assert.deepEqual([acct.reads.includes(file), acct.writes.includes(file)], [!create, !create], `create: ${create}`);
+    assert.equal(acct.writes.includes('/etc/acme/a.pem'), create);
+  }
 });

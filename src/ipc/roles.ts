@@ -80,6 +80,11 @@ export interface ChngConfig { challengeDir: string | null; challengeType: string
  */
 export interface CertFiles { cert: string | null; chain: string | null; fullchain: string | null; state: string }
 
+/** The certificate files there are, and the state file. */
+export function certFileNames(files: CertFiles): string[] {
+  return [files.cert, files.chain, files.fullchain, files.state].filter((name): name is string => name !== null);
+}
+
 export interface CertConfig {
   certDir: string; files: CertFiles; names: string[]; expand: boolean; force: boolean; revoke: boolean;
   /** acme-client.conf: a certificate with names the block no longer lists is renewed too (OpenBSD's "domain list changed"), not refused. */

@@ -3,7 +3,7 @@
 
 import { dirname, join, resolve } from 'node:path';
 import type { Options } from '../args.js';
-import type { CertFiles, Role, RoleConfig } from '../ipc/roles.js';
+import { Role, RoleConfig, certFileNames } from '../ipc/roles.js';
 import { USER_AGENT } from '../version.js';
 import { Paths, accountFilePath, keyTempPath, oldKeyPath, trustStore } from '../defaults.js';
 import { Account, Capabilities, ChildPlan, RoleNeeds, planChild } from '../isolation.js';
@@ -66,9 +66,10 @@ export function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: 
   const withAccountFile = (role: RoleNeeds, key: string): RoleNeeds => ({ ...role, reads: [...role.reads, accountFilePath(key)], writes: [...role.writes, accountFilePath(key)] });
   const needs: Record<Role, RoleNeeds> = {
     netproc: { reads: trustFiles(configs.netproc.caFile), writes: [], root: false, jailDir: null },
-    acctproc: configs.acctproc.rollover === null
-      ? withAccountFile(withReads(keyFile(paths.accountKey, configs.acctproc.create), configs.acctproc.eab === null ? [] : [configs.acctproc.eab.keyFile]), paths.accountKey)
-      : rolloverNeeds(paths.accountKey, configs.acctproc.rollover),
+    // A key made in this run has no account file opened beside it (src/procs/acctproc.ts).
+    acctproc: configs.acctproc.rollover !== null ? rolloverNeeds(paths.accountKey, configs.acctproc.rollover)
+      : configs.acctproc.create ? withReads(keyFile(paths.accountKey, true), configs.acctproc.eab === null ? [] : [configs.acctproc.eab.keyFile])
+      : withAccountFile(withReads(keyFile(paths.accountKey, false), configs.acctproc.eab === null ? [] : [configs.acctproc.eab.keyFile]), paths.accountKey),
     keyproc: keyFile(paths.domainKey, configs.keyproc.create),
     chngproc: external ? { reads: [], writes: [], root: false, jailDir: null } : dir(paths.challengeDir),
     certproc: {
@@ -78,11 +79,6 @@ export function planAll(opts: Options, paths: Paths, configs: RoleConfig, user: 
     fileproc: dir(paths.certDir),
   };
   return Object.fromEntries(ROLES.map((role) => [role, planChild(role, needs[role], user, caps)])) as Record<Role, ChildPlan>;
-}
-
-/** The certificate files there are, and the state file. */
-export function certFileNames(files: CertFiles): string[] {
-  return [files.cert, files.chain, files.fullchain, files.state].filter((name): name is string => name !== null);
 }
 
 /**

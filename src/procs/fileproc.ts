@@ -11,7 +11,7 @@ import { promises as fs, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { atTermination, runChild } from '../ipc/child.js';
 import { Channel } from '../ipc/channel.js';
-import { CertFiles, EXIT_CHANGED, FD, FileConfig } from '../ipc/roles.js';
+import { CertFiles, EXIT_CHANGED, FD, FileConfig, certFileNames } from '../ipc/roles.js';
 import { CertToFile, FileToCert, parseCertToFile } from '../ipc/messages.js';
 import { splitPemCertificates } from '../x509/chain.js';
 import { removeStaleTemps, removeTempsInFlight, syncDirectory, writeFileAtomic, writeFilesAtomic } from '../fsutil/atomic.js';
@@ -60,7 +60,7 @@ function datedStamps(certDir: string): string[] {
 
 /** Whether `name` is one of this certificate's files (a dated one included), which fileproc writes. */
 function writesHere(files: CertFiles, name: string): boolean {
-  const own = [files.cert, files.chain, files.fullchain, files.state].filter((n): n is string => n !== null);
+  const own = certFileNames(files);
   return own.includes(name) || own.includes(name.replace(/-\d{8}T\d{6}Z\.pem$/, '.pem'));
 }
 
@@ -158,7 +158,7 @@ runChild('fileproc', async (config: FileConfig, confine) => {
       // After the certificate: a crash in between leaves no state, and the next run asks afresh.
       if (order.state !== null) await writeState(config.certDir, config.files.state, order.state);
     } else {
-      for (const name of [config.files.cert, config.files.chain, config.files.fullchain, config.files.state].filter((n): n is string => n !== null)) {
+      for (const name of certFileNames(config.files)) {
         const path = join(config.certDir, name);
         await fs.unlink(path).then(
           () => debug(path, 'removed'),
