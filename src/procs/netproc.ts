@@ -617,7 +617,7 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
       }
       if (!(err instanceof AcmeProblem && err.is('orderNotReady')) || attempt > ORDER_NOT_READY_RETRIES) throw err;
       debug(ready.finalize, 'order not ready yet, reading it again');
-      await deadline.pause(pollDelay(attempt, err.retryAfter));
+      await deadline.pause(pollDelay(attempt + 1, err.retryAfter));
       current = await lookAtOrder();
     }
   }
