@@ -28,7 +28,7 @@ function accountOf(path: string, key: string): unknown {
 }
 
 test('the kept account is the key\'s own, at the directory\'s origin, https, of a size a message carries', () => {
-  assert.deepEqual(accountOf(fileWith({ server: SERVER, url: URL_OF, key: 'k1' }), 'k1'), { server: SERVER, url: URL_OF });
+  assert.deepEqual(accountOf(fileWith({ server: SERVER, url: URL_OF, key: 'k1' }), 'k1'), { server: SERVER, url: URL_OF, newNonce: null });
   assert.equal(accountOf(fileWith({ server: SERVER, url: URL_OF, key: 'k1' }), 'k2'), null, 'another key\'s account');
   assert.equal(accountOf(fileWith({ server: SERVER, url: URL_OF }), 'k1'), null, 'no key named');
   assert.equal(accountOf(fileWith({ server: SERVER, url: 'https://elsewhere.example.test/acct/1', key: 'k1' }), 'k1'), null, 'another origin');
@@ -36,7 +36,17 @@ test('the kept account is the key\'s own, at the directory\'s origin, https, of 
   assert.equal(accountOf(fileWith({ server: SERVER, url: `${URL_OF}/${'x'.repeat(5000)}`, key: 'k1' }), 'k1'), null, 'longer than netproc takes');
   assert.equal(accountOf(fileWith('{"server": '), 'k1'), null, 'not JSON');
   // The URL as the CA gave it, normalised: stray spaces would be sent as the kid and refused.
-  assert.deepEqual(accountOf(fileWith({ server: SERVER, url: ` ${URL_OF} `, key: 'k1' }), 'k1'), { server: SERVER, url: URL_OF });
+  assert.deepEqual(accountOf(fileWith({ server: SERVER, url: ` ${URL_OF} `, key: 'k1' }), 'k1'), { server: SERVER, url: URL_OF, newNonce: null });
+});
+
+// Would fail if netproc were handed a nonce URL of anywhere: its first request would go there.
+test('the kept newNonce URL is taken only when https and of the directory\'s origin; without it the account is still known', () => {
+  const nonce = 'https://ca.example.test/new-nonce';
+  assert.deepEqual(accountOf(fileWith({ server: SERVER, url: URL_OF, key: 'k1', newNonce: nonce }), 'k1'), { server: SERVER, url: URL_OF, newNonce: nonce });
+  for (const [newNonce, why] of [['https://elsewhere.example.test/new-nonce', 'another origin'], ['http://ca.example.test/new-nonce', 'plain http'],
+    [`${nonce}/${'x'.repeat(5000)}`, 'longer than netproc takes'], ['not a URL', 'not a URL'], [7, 'not a string']] as const) {
+    assert.deepEqual(accountOf(fileWith({ server: SERVER, url: URL_OF, key: 'k1', newNonce }), 'k1'), { server: SERVER, url: URL_OF, newNonce: null }, why);
+  }
 });
 
 test('a hard link, a FIFO or another user\'s file is neither read nor written', () => {

@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ecKeys, makeKey, needsRootAndLab, runClient, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { proxyInFrontOf, readBody } from '../scripts/proxyutil.js';
 
 const skip = needsRootAndLab(labUnavailable);
 
@@ -36,7 +37,8 @@ describe('requests of an issuance', { skip }, () => {
   }
   const count = (requests: { method: string; path: string }[], method: string, prefix: string): number =>
     requests.filter((r) => r.method === method && r.path.startsWith(prefix)).length;
-  const keptAccount = (acct: string): { server: string; url: string; key: string } => JSON.parse(readFileSync(`${acct}.account.json`, 'utf8')) as { server: string; url: string; key: string };
+  type Kept = { server: string; url: string; key: string; newNonce?: string };
+  const keptAccount = (acct: string): Kept => JSON.parse(readFileSync(`${acct}.account.json`, 'utf8')) as Kept;
 
   test('the account URL is kept beside its key: the next run signs with it without asking newAccount', async () => {
     const w = workDir();
@@ -53,6 +55,55 @@ describe('requests of an issuance', { skip }, () => {
     // One name, one request at a time: every answer carries the nonce for the next, a badNonce
     // refusal too (§6.5), and newNonce is asked once.
     assert.equal(count(second, 'GET', '/nonce-plz') + count(second, 'HEAD', '/nonce-plz'), 1, JSON.stringify(second));
+  });
+
+  // Would fail if the first nonce waited for the directory: the proxy holds the directory's answer
+  // until a newNonce request has come, and the run would end at --timeout.
+  test('the newNonce URL is kept too: the next run asks its first nonce while the directory is on its way', async () => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    let holdDirectory = false;
+    let releaseDirectory: () => void = () => undefined;
+    const nonceAsked = new Promise<void>((resolve) => (releaseDirectory = resolve));
+    const proxy = await proxyInFrontOf(lab, 'holddirectory', async (req, res, forward) => {
+      const path = req.url ?? '/';
+      const body = await readBody(req);
+      if (path === new URL(lab.directoryUrl).pathname && holdDirectory) await nonceAsked;
+      if (path.startsWith('/nonce-plz')) releaseDirectory();
+      const answer = await forward(req.method ?? 'GET', path, req.headers, body);
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body);
+    });
+    try {
+      const run = (): Promise<Awaited<ReturnType<typeof runClient>>> => runClient(['-F', '--timeout', '20', '--server', proxy.directoryUrl, '-C', lab.challengeDir,
+        '-c', w.certs, '-f', acct, '-k', dom, 'nonceurl.example.test'], { env: { NODE_EXTRA_CA_CERTS: lab.tlsCaFile } });
+      const first = await run();
+      assert.equal(first.status, 0, first.stderr);
+      assert.equal(keptAccount(acct).newNonce, `${new URL(proxy.directoryUrl).origin}/nonce-plz`);
+      holdDirectory = true;
+      const second = await run();
+      assert.equal(second.status, 0, second.stderr);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('a kept newNonce URL the CA no longer answers costs one request: the directory\'s is asked, and kept', async () => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    const args = ['-c', w.certs, '-f', acct, '-k', dom, 'movednonce.example.test'];
+    await issue(args);
+    const kept = keptAccount(acct);
+    writeFileSync(`${acct}.account.json`, JSON.stringify({ ...kept, newNonce: `${new URL(lab.directoryUrl).origin}/nonce-moved` }));
+    const from = lab.requests().length;
+    // Pebble logs no request for a path it does not serve: the client's own trace says it was asked.
+    const run = await runClient(['-F', '-vv', '--server', lab.directoryUrl, '-C', lab.challengeDir, ...args], { env: { NODE_EXTRA_CA_CERTS: lab.tlsCaFile } });
+    assert.equal(run.status, 0, run.stderr);
+    const moved = lab.requests().slice(from);
+    assert.equal(run.stderr.match(/\/nonce-moved: GET$/gm)?.length, 1, run.stderr);
+    assert.equal(count(moved, 'GET', '/nonce-plz'), 1, JSON.stringify(moved));
+    assert.equal(count(moved, 'POST', '/sign-me-up'), 0, 'the account itself is still known');
+    assert.deepEqual(keptAccount(acct), kept);
   });
 
   test('a kept URL the CA does not know, or one of another CA: the account is looked up, used, and kept anew', async () => {

@@ -180,6 +180,15 @@ export class AcmeClient {
     return this.dir;
   }
 
+  /**
+   * The directory, fetched at once; for a run sure to sign, a second connection is opened beside
+   * it, for the first nonce to come on while the directory is on its way (prefetchNonce).
+   */
+  openConversation(signs: boolean): void {
+    this.loadDirectory().catch(() => undefined);
+    if (signs) this.http.preconnect(this.directoryUrl);
+  }
+
   private keepNonce(res: HttpResponse): void {
     const nonce = res.headers['replay-nonce'];
     if (typeof nonce === 'string' && TOKEN.test(nonce) && this.nonces.length < 64) this.nonces.push(nonce);
@@ -188,19 +197,42 @@ export class AcmeClient {
   /**
    * Fetches a nonce now, for the first signed request, whose signature acctproc may still be
    * unable to make: the round trip is then off the conversation's path. Not when one is kept.
+   * `keptUrl`: the newNonce URL an earlier run kept (the account file): asked at once, without
+   * waiting for the directory; one that gives no nonce (the CA has moved it) costs that request,
+   * and the directory's is asked then.
    */
-  prefetchNonce(): void {
+  prefetchNonce(keptUrl: string | null = null): void {
     if (this.nonces.length > 0 || this.nonceAhead !== null) return;
-    this.nonceAhead = this.loadDirectory().then(() => this.freshNonce());
+    const fromDirectory = (): Promise<string> => this.loadDirectory().then(() => this.freshNonce());
+    this.nonceAhead = keptUrl === null ? fromDirectory() : this.keptNonce(keptUrl).then((nonce) => nonce ?? fromDirectory());
     this.nonceAhead.catch(() => undefined);
+  }
+
+  /** A nonce from a kept newNonce URL of the directory's origin, or null. */
+  private async keptNonce(url: string): Promise<string | null> {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return null;
+    }
+    if (target.origin !== new URL(this.directoryUrl).origin) return null;
+    try {
+      const res = await this.http.get(url);
+      const nonce = res.headers['replay-nonce'];
+      return res.status < 300 && typeof nonce === 'string' && TOKEN.test(nonce) ? nonce : null;
+    } catch {
+      return null;
+    }
   }
 
   private async nonce(): Promise<string> {
     const kept = this.nonces.pop();
     if (kept !== undefined) return kept;
-    const ahead = this.nonceAhead;
+    this.prefetchNonce();
+    const ahead = this.nonceAhead as Promise<string>;
     this.nonceAhead = null;
-    return ahead ?? this.freshNonce();
+    return ahead;
   }
 
   private async freshNonce(): Promise<string> {

@@ -6,7 +6,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { SecureContext } from 'node:tls';
+import tls, { type SecureContext } from 'node:tls';
+import { connect, isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Failure, trace } from '../log.js';
 import { caNamedUrlAllowed } from './caurl.js';
 
@@ -26,6 +28,8 @@ export interface HttpOptions {
   secureContext: SecureContext;
   /** The CA's directory is plain http on the loopback: its other URLs may be too. An https CA's never are. */
   plainHttp: boolean;
+  /** Opened before the trust was loaded (connectEarly), for the first connections. */
+  early: EarlyConnections | null;
 }
 
 const MAX_REDIRECTS = 3;
@@ -63,8 +67,95 @@ export function httpsUrl(value: string, subject: string): URL {
   return url;
 }
 
+/**
+ * TCP connections to the CA opened first thing (netproc's first step, before it loads its trust
+ * and drops root): their handshakes run meanwhile, and the first connections' TLS starts on them.
+ */
+export interface EarlyConnections {
+  key: string;
+  sockets: Socket[];
+}
+
+/** Host and port as the agent names a connection (an IPv6 address without its brackets). */
+function endpointOf(url: URL): { host: string; port: number; key: string } {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || 443);
+  return { host, port, key: `${host}:${port}` };
+}
+
+/** `count` TCP connections to an https URL's server; null for anything else. One that fails is dropped. */
+export function connectEarly(url: string, count: number): EarlyConnections | null {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return null;
+  }
+  if (target.protocol !== 'https:') return null;
+  const { host, port, key } = endpointOf(target);
+  const sockets = Array.from({ length: count }, () => {
+    const socket = connect({ host, port });
+    // Its failure is nobody's yet: the request that would have used it connects anew, and says why.
+    socket.on('error', () => socket.destroy());
+    return socket;
+  });
+  return { key, sockets };
+}
+
+/**
+ * An https.Agent whose first connections go over the early TCP connections, and that can open one
+ * connection ahead of need (preconnect): the next request that finds every kept connection busy
+ * takes it, already through its handshakes.
+ */
+class PreconnectingAgent extends https.Agent {
+  private spare: { key: string; socket: tls.TLSSocket } | null = null;
+
+  constructor(options: https.AgentOptions, private readonly early: EarlyConnections | null) {
+    super(options);
+  }
+
+  /** TLS over an early connection to `key` still standing, or null. */
+  private overEarly(options: tls.ConnectionOptions, key: string): tls.TLSSocket | null {
+    if (this.early === null || this.early.key !== key) return null;
+    for (let raw = this.early.sockets.shift(); raw !== undefined; raw = this.early.sockets.shift()) {
+      if (!raw.destroyed) return tls.connect({ ...options, socket: raw });
+    }
+    return null;
+  }
+
+  preconnect(url: URL): void {
+    if (this.spare !== null) return;
+    const { host, port, key } = endpointOf(url);
+    const options: tls.ConnectionOptions = { ...this.options, host, port, ...(isIP(host) === 0 ? { servername: host } : {}) };
+    const socket = this.overEarly(options, key) ?? tls.connect(options);
+    const spare = { key, socket };
+    // Until a request takes it, its failure is nobody's: it is dropped, and the request opens its own.
+    socket.on('error', () => {
+      if (this.spare === spare) this.spare = null;
+    });
+    this.spare = spare;
+  }
+
+  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, socket: Duplex) => void): Duplex | null | undefined {
+    const key = `${options.host ?? ''}:${options.port ?? 443}`;
+    const spare = this.spare;
+    if (spare !== null && !spare.socket.destroyed && spare.key === key) {
+      this.spare = null;
+      return spare.socket;
+    }
+    return this.overEarly(options as tls.ConnectionOptions, key) ?? super.createConnection(options, callback);
+  }
+
+  override destroy(): void {
+    this.spare?.socket.destroy();
+    this.spare = null;
+    for (const raw of this.early?.sockets.splice(0) ?? []) raw.destroy();
+    super.destroy();
+  }
+}
+
 export class HttpClient {
-  private readonly agent: https.Agent;
+  private readonly agent: PreconnectingAgent;
   /** For a request sent again after a lost connection: a new connection, never a kept one that may be as dead. */
   private readonly freshAgent: https.Agent;
   /** The same two for plain HTTP to the loopback. */
@@ -72,8 +163,17 @@ export class HttpClient {
   private readonly freshPlainAgent = new http.Agent({ keepAlive: false });
 
   constructor(private readonly options: HttpOptions) {
-    this.agent = new https.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT, secureContext: options.secureContext });
+    this.agent = new PreconnectingAgent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT, secureContext: options.secureContext }, options.early);
     this.freshAgent = new https.Agent({ keepAlive: false, secureContext: options.secureContext });
+  }
+
+  /**
+   * Opens a second connection to `url`'s server now, for a request that will come while the first
+   * is busy (src/acme/client.ts, openConversation). Not for plain http, nor a URL not allowed.
+   */
+  preconnect(url: string): void {
+    const target = new URL(url);
+    if (target.protocol === 'https:') this.agent.preconnect(target);
   }
 
   close(): void {

@@ -11,7 +11,7 @@ import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync, wri
 import type { KnownAccount } from '../ipc/messages.js';
 import { debug } from '../log.js';
 
-/** Two URLs and a thumbprint: far less than this. */
+/** Three URLs and a thumbprint: far less than this. */
 const MAX_ACCOUNT_FILE = 16 * 1024;
 /** As netproc takes them over the channel (src/ipc/messages.ts). */
 const MAX_URL = 4096;
@@ -29,13 +29,25 @@ function parse(text: string): KeptAccount | null {
   try {
     const v: unknown = JSON.parse(text);
     if (typeof v !== 'object' || v === null) return null;
-    const { server, url, key } = v as Record<string, unknown>;
+    const { server, url, key, newNonce } = v as Record<string, unknown>;
     if (typeof server !== 'string' || typeof url !== 'string' || typeof key !== 'string') return null;
     const [directory, account] = [new URL(server), new URL(url)];
     if (account.protocol !== 'https:' || account.origin !== directory.origin) return null;
     if (server.length > MAX_URL || account.href.length > MAX_URL) return null;
-    // The server as written, for findAccount to compare with --server as given.
-    return { server, url: account.href, key };
+    // The server as written, for findAccount to compare with --server as given. A nonce URL that
+    // is not the directory's origin's is dropped: the account stays known.
+    return { server, url: account.href, key, newNonce: sameOrigin(newNonce, directory) };
+  } catch {
+    return null;
+  }
+}
+
+/** `value` as an https URL of `directory`'s origin, or null. */
+function sameOrigin(value: unknown, directory: URL): string | null {
+  if (typeof value !== 'string' || value.length > MAX_URL) return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && url.origin === directory.origin ? url.href : null;
   } catch {
     return null;
   }
@@ -87,7 +99,7 @@ export class AccountFile {
       debug(this.path, 'kept for another key: ignored, and written anew');
       return null;
     }
-    return { server: this.kept.server, url: this.kept.url };
+    return { server: this.kept.server, url: this.kept.url, newNonce: this.kept.newNonce };
   }
 
   /**

@@ -24,7 +24,7 @@ export type NetToAcct =
   | { op: 'eab'; id: number; url: string }
   | { op: 'keyChange'; id: number; url: string; account: string }
   | { op: 'keyChanged' }
-  | { op: 'account'; server: string; url: string };
+  | ({ op: 'account' } & KnownAccount);
 export type AcctToNet =
   | { op: 'ready'; alg: AccountAlg; created: boolean; account: KnownAccount | null }
   | { op: 'signature'; id: number; jws: FlattenedJws }
@@ -32,14 +32,19 @@ export type AcctToNet =
   | { op: 'eab'; id: number; jws: FlattenedJws | null }
   | { op: 'keyChange'; id: number; jws: FlattenedJws };
 
-/** An account's URL at a CA (`server`: its directory URL), as kept beside the account key. */
+/**
+ * An account's URL at a CA (`server`: its directory URL), as kept beside the account key, and the
+ * CA's newNonce URL as its directory named it then (null: not kept), for the next run's first
+ * nonce to be asked while the directory is on its way.
+ */
 export interface KnownAccount {
   server: string;
   url: string;
+  newNonce: string | null;
 }
 
 export function knownAccount(m: c.Fields): KnownAccount {
-  return { server: c.string(m, 'server', 4096), url: c.string(m, 'url', 4096) };
+  return { server: c.string(m, 'server', 4096), url: c.string(m, 'url', 4096), newNonce: c.optionalString(m, 'newNonce', 4096) };
 }
 
 export function parseNetToAcct(v: unknown): NetToAcct {

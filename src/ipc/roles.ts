@@ -57,6 +57,11 @@ export interface NetConfig {
   preferredChain: string | null;
   /** --rollover-account-key: change the account's key, and nothing else; only acctproc is there. */
   rolloverAccountKey: boolean;
+  /**
+   * The run will sign requests, as the parent knew when it started netproc (-F, -r, no certificate
+   * yet, or certproc's "work"): the first nonce is asked for beside the directory.
+   */
+  signs: boolean;
 }
 export interface AcctConfig {
   keyFile: string; create: boolean; verbose: number;
@@ -160,7 +165,7 @@ export const parseConfig: { [R in AnyRole]: (v: unknown) => ChildConfig[R] } = {
       contact: c.stringArray(m, 'contact', 100),
       acceptTerms: c.stringArray(m, 'acceptTerms', 100),
       preferredChain: c.optionalString(m, 'preferredChain', 1024),
-      rolloverAccountKey: c.boolean(m, 'rolloverAccountKey'),
+      rolloverAccountKey: c.boolean(m, 'rolloverAccountKey'), signs: c.boolean(m, 'signs'),
       requestFromCertproc: c.boolean(m, 'requestFromCertproc'), registerOnly: c.boolean(m, 'registerOnly'),
       persistRecords: c.boolean(m, 'persistRecords'), dnsServer: c.optionalString(m, 'dnsServer', 64) };
   },

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Options } from '../args.js';
 import { PERSIST_CHALLENGE } from '../acme/persist.js';
-import { EXIT_CHANGED, FD, Role } from '../ipc/roles.js';
+import { EXIT_CHANGED, FD, NetConfig, Role } from '../ipc/roles.js';
 import { Failure, debug, warn } from '../log.js';
 import type { Paths } from '../defaults.js';
 import { readable, writable } from '../fsutil/access.js';
@@ -32,7 +32,7 @@ export async function issue({ opts, names, paths, csrFile, configs, user, caps }
   try {
     // Every request and the wait for the CA are bounded; this bounds the whole run, whatever hangs.
     const deadlineMs = configs.netproc.pollTimeoutMs + 5 * configs.netproc.requestTimeoutMs;
-    return await runChildren(spawner, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths), csrFile === null,
+    return await runChildren(spawner, configs.netproc, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths), csrFile === null,
       opts.challengeType !== PERSIST_CHALLENGE);
   } finally {
     spawner.cleanUp();
@@ -145,7 +145,7 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
  * hold the keys or publish challenges come only on "work". Sure of work, netproc comes first, so
  * that the first request leaves while the others start.
  */
-async function runChildren(spawner: Spawner, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean,
+async function runChildren(spawner: Spawner, netConfig: NetConfig, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean,
   withChngproc: boolean): Promise<number> {
   // Each child's end is listened for from its start: one may end while the parent awaits another.
   const run = new Run();
@@ -165,12 +165,14 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
   const netStdio = (toCert: Readable | 'pipe'): StdioOptions => ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', 'pipe', toCert, 'pipe'];
   // Sure of work, netproc comes first: it connects to the CA and fetches the directory while the
   // others start; it signs nothing before certproc's verdict.
+  netConfig.signs = certain;
   let early: ChildProcess | null = certain ? spawnOne('netproc', netStdio('pipe')) : null;
   const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', early === null ? 'pipe' : end(early, FD.netproc.cert), 'pipe', 'pipe']);
   // Until netproc's first request has left, the others only compete with it for the CPU.
   if (early !== null) startsInBackground(cert);
   drop(early, FD.netproc.cert);
-  const startNetAndFile = (): ChildProcess => {
+  const startNetAndFile = (signs: boolean): ChildProcess => {
+    netConfig.signs ||= signs;
     const net = early ?? spawnOne('netproc', netStdio(end(cert, 3)));
     early = null;
     const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
@@ -201,7 +203,7 @@ async function runChildren(spawner: Spawner, external: boolean, certDir: string,
     const outcomes = await Promise.all(run.ends);
     return word === 'current' && outcomes.every((o) => o.code === 0 && o.signal === null) ? 2 : 1;
   }
-  const net = startNetAndFile();
+  const net = startNetAndFile(word === 'work');
   if (word === 'ask') word = await words.next();
   if (word === 'work' && !run.isStopped) startKeyHolders(net);
   for (const fd of [3, 4, 5]) drop(net, fd);

@@ -40,6 +40,8 @@ export function roleConfigs(opts: Options, names: string[], paths: Paths, server
       registerOnly: opts.register,
       persistRecords: opts.persistRecords,
       dnsServer: opts.dnsServer ?? null,
+      // Set by the issuing mode, which knows by then (src/modes/issue.ts).
+      signs: false,
     },
     acctproc: { keyFile: paths.accountKey, create: keys.createAccountKey, verbose, keyType: opts.accountKeyType ?? DEFAULT_KEY_TYPE,
       eab: opts.eabKid === undefined || opts.eabHmacKeyFile === undefined ? null : { kid: opts.eabKid, keyFile: resolve(opts.eabHmacKeyFile) },

@@ -109,7 +109,7 @@ runChild('acctproc', async (config: AcctConfig, confine) => {
           break;
         }
         case 'account':
-          accountFile?.keep({ server: request.server, url: request.url }, keyThumbprint);
+          accountFile?.keep({ server: request.server, url: request.url, newNonce: request.newNonce }, keyThumbprint);
           break;
         case 'keyChanged': {
           if (next === null) throw new Failure('netproc', 'reported a key change that was not asked for');

@@ -29,7 +29,7 @@ import {
   parseAcctToNet, parseCertToNet, parseChngToNet, parseKeyToNet,
 } from '../ipc/messages.js';
 import { AcmeClient, AcmeProblem, Signer } from '../acme/client.js';
-import { HttpClient, MAX_IN_FLIGHT } from '../acme/http.js';
+import { HttpClient, MAX_IN_FLIGHT, connectEarly } from '../acme/http.js';
 import type { FlattenedJws } from '../acme/jws.js';
 import { Deadline, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
 import { checkTrustDirectories, loadTrust } from '../acme/trust.js';
@@ -147,9 +147,9 @@ class AccountSigner implements Signer {
     return (await reply).jws;
   }
 
-  /** The account's URL at `server`, for acctproc to keep beside the key. */
-  async keepAccount(server: string, url: string): Promise<void> {
-    await send(this.acct, { op: 'account', server, url });
+  /** The account's URL at `server`, and its newNonce URL, for acctproc to keep beside the key. */
+  async keepAccount(server: string, url: string, newNonce: string): Promise<void> {
+    await send(this.acct, { op: 'account', server, url, newNonce });
   }
 
   /** The CA has the new key: acctproc may replace the key file. */
@@ -244,12 +244,17 @@ async function loadDirectory(acme: AcmeClient, config: NetConfig): Promise<void>
 async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetConfig, useKept: boolean): Promise<string> {
   const { alg, created, account } = await signer.ready;
   const kept = useKept && account !== null && account.server === config.directoryUrl ? account.url : null;
+  const keep = (url: string): Promise<void> => signer.keepAccount(config.directoryUrl, url, acme.directory.newNonce);
   const accountUrl = await acme.account(created, {
     contact: config.contact,
     externalAccountBinding: (url) => signer.externalAccountBinding(url),
-    keep: (url) => signer.keepAccount(config.directoryUrl, url),
+    keep,
   }, kept);
-  if (accountUrl === kept) debug(accountUrl, 'account URL as kept beside its key: not looked up');
+  if (accountUrl === kept) {
+    debug(accountUrl, 'account URL as kept beside its key: not looked up');
+    // Kept before the nonce URL was, or the CA has moved it since: kept anew.
+    if (account?.newNonce !== acme.directory.newNonce) await keep(accountUrl);
+  }
   debug(accountUrl, `using account (${alg})`);
   return accountUrl;
 }
@@ -672,6 +677,7 @@ async function withAccountOnly(config: NetConfig, http: HttpClient, budget: Dead
   try {
     const signer = new AccountSigner(acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl, budget);
+    acme.openConversation(true);
     await loadDirectory(acme, config);
     await step(acme, signer);
   } catch (err) {
@@ -700,13 +706,16 @@ runChild('netproc', async (config: NetConfig, confine) => {
   // The parent stops a run after --poll-timeout plus five --timeout, an account-only run after five
   // --timeout (src/parent/plans.ts): a retry's wait must leave at least one request's time before that.
   const accountOnly = config.rolloverAccountKey || config.registerOnly || config.persistRecords;
+  // Connected first: the TCP handshakes go on while the trust is loaded and root dropped; a second
+  // for the first nonce of a run that signs (AcmeClient.openConversation).
+  const early = connectEarly(config.directoryUrl, config.signs || accountOnly ? 2 : 1);
   const budget = new Deadline((accountOnly ? 0 : config.pollTimeoutMs) + 4 * config.requestTimeoutMs);
   const secureContext = loadTrust(config.caFile, process.env);
   await confine();
   checkTrustDirectories(process.env);
   const http = new HttpClient({
     userAgent: config.userAgent, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, config.requestTimeoutMs), requestTimeoutMs: config.requestTimeoutMs,
-    maxBodyBytes: 4 << 20, secureContext, plainHttp: new URL(config.directoryUrl).protocol === 'http:',
+    maxBodyBytes: 4 << 20, secureContext, plainHttp: new URL(config.directoryUrl).protocol === 'http:', early,
   });
   if (accountOnly) {
     try {
@@ -732,11 +741,16 @@ runChild('netproc', async (config: NetConfig, confine) => {
     const signer = new AccountSigner(peers.acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl, budget);
     // Every run that starts netproc asks the CA something: the connection is opened and the
-    // directory fetched (unsigned, anonymous) while the other children start and certproc decides.
-    acme.loadDirectory().catch(() => undefined);
+    // directory fetched (unsigned, anonymous) while the other children start and certproc decides;
+    // a run the parent knows will sign asks for its first nonce at the same time.
+    acme.openConversation(config.signs);
     const { verdict, request: checked } = await unlessPeerGone(askCertproc(peers.cert, acme, config), [peers.cert]);
     if (verdict.op === 'current') return; // certproc has said why
-    acme.prefetchNonce();
+    // The first nonce. Sure to sign from the start, from the newNonce URL acctproc kept, on the
+    // second connection, while the directory may still be on its way; otherwise (or without one)
+    // once the directory has named it.
+    if (config.signs) signer.ready.then((ready) => acme.prefetchNonce(ready.account?.server === config.directoryUrl ? ready.account.newNonce : null), () => undefined);
+    else acme.prefetchNonce();
     // With --csr the names are the request's, as certproc read them.
     if (checked !== null) config = { ...config, names: checked.names };
     if (verdict.op === 'revoke') {
