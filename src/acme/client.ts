@@ -270,15 +270,16 @@ export class AcmeClient {
    * error response (§6.5), at most BAD_NONCE_RETRIES times; server errors and 429 are waited out
    * at most BUSY_RETRIES times (busyWait); a connection lost in flight is sent again once, on a new
    * connection and signed with another nonce (the lost one may have been used). A redirect is an
-   * error: the JWS is bound to its URL.
+   * error: the JWS is bound to its URL. `sendAfter`: signed meanwhile, sent only once it has settled.
    */
-  async post(url: string, payload: unknown | null, useJwk = false, maxBytes?: number, resendWhenLost = true): Promise<HttpResponse> {
+  async post(url: string, payload: unknown | null, useJwk = false, maxBytes?: number, resendWhenLost = true, sendAfter?: Promise<void>): Promise<HttpResponse> {
     const body = payload === null ? '' : JSON.stringify(payload);
     let badNonces = 0;
     let waits = 0;
     let lost = false;
     for (;;) {
       const jws = await this.signer.sign(url, await this.nonce(), body, useJwk ? null : this.requireKid());
+      await sendAfter;
       let res: HttpResponse;
       try {
         res = await this.http.post(url, JSON.stringify(jws), maxBytes, lost);
@@ -507,8 +508,8 @@ export class AcmeClient {
   }
 
   /** §7.5.1: tell the CA the challenge is ready; the payload is exactly {}. */
-  async respond(challengeUrl: string): Promise<void> {
-    await this.post(challengeUrl, {});
+  async respond(challengeUrl: string, published?: Promise<void>): Promise<void> {
+    await this.post(challengeUrl, {}, false, undefined, true, published);
   }
 
   /** §7.4: finalize with the CSR (base64url DER); the order as it left it, and the wait the CA asks for. */

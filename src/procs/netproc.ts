@@ -97,6 +97,7 @@ class AccountSigner implements Signer {
   private readonly thumbprints = new Replies<Extract<AcctToNet, { op: 'thumbprint' }>>('acctproc');
   private readonly bindings = new Replies<Extract<AcctToNet, { op: 'eab' }>>('acctproc');
   private readonly keyChanges = new Replies<Extract<AcctToNet, { op: 'keyChange' }>>('acctproc');
+  private thumbprintAsked: Promise<string> | null = null;
 
   constructor(private readonly acct: Peers['acct']) {
     this.ready = this.readReady();
@@ -132,11 +133,15 @@ class AccountSigner implements Signer {
     return (await reply).jws;
   }
 
-  async thumbprint(): Promise<string> {
-    await this.ready;
-    const { id, reply } = this.thumbprints.take();
-    await send(this.acct, { op: 'thumbprint', id });
-    return (await reply).thumbprint;
+  /** Asked once, when first needed or ahead of need (issue): it never changes. */
+  thumbprint(): Promise<string> {
+    this.thumbprintAsked ??= (async () => {
+      await this.ready;
+      const { id, reply } = this.thumbprints.take();
+      await send(this.acct, { op: 'thumbprint', id });
+      return (await reply).thumbprint;
+    })();
+    return this.thumbprintAsked;
   }
 
   /** §7.3.5: the inner JWS of a key change, signed by acctproc with the new key. */
@@ -275,6 +280,8 @@ async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: stri
 async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>, budget: Deadline): Promise<void> {
   await loadDirectory(acme, config);
   await findAccount(acme, signer, config, true);
+  // Asked now, while the order is made: the challenges need it the moment their authorizations come.
+  if (peers.chng !== null) signer.thumbprint().catch(() => undefined);
   // --poll-timeout from the order on (its first authorization is fetched next), but never past the
   // run's budget less one request: retried server errors may have used some of it, and an order
   // still processing must be handed to certproc to keep before the parent's deadline stops the run.
@@ -579,9 +586,12 @@ function publisher(acme: AcmeClient, chng: Channel<ChngToNet, NetToChng>, config
     if (challenge.token === null) throw new Failure(challenge.url, 'challenge has no token');
     const identifier = displayName(authz);
     const { id, reply } = acks.take();
-    await send(chng, { op: 'challenge', id, identifier, token: challenge.token, keyAuthorization: `${challenge.token}.${thumbprint}` });
-    await reply;
-    await acme.respond(challenge.url);
+    const published = send(chng, { op: 'challenge', id, identifier, token: challenge.token, keyAuthorization: `${challenge.token}.${thumbprint}` }).then(() => reply);
+    published.catch(() => undefined);
+    // A file is written in a moment: the answer is signed meanwhile, and sent once it is there.
+    // With -t the caller may take minutes (DNS): the nonce is taken only once it has confirmed.
+    if (config.external) await published;
+    await acme.respond(challenge.url, config.external ? undefined : published.then(() => undefined));
     debug(identifier, `${config.challengeType} challenge answered`);
   };
 }
