@@ -1,11 +1,11 @@
 // node scripts/code-cache.cjs FILE.bundle.js...: writes each bundle's V8 code cache beside it
 // (FILE.bundle.cache), every function compiled, so that the functions a run calls need no compile
-// either. The file is the SHA-256 of the bundle and the data, then the data, which the loader
-// (scripts/bundle-loader.cjs) checks before V8 sees them. Run by scripts/build.mjs with the Node
+// either. The file is the CRC-32 of the bundle then the data (4 bytes, big-endian), then the data,
+// which the loader (scripts/bundle-loader.cjs) checks before V8 sees them. Run by scripts/build.mjs with the Node
 // that will run the bundles and no NODE_OPTIONS: V8 takes a cache only from its own version and
 // flags. --no-lazy is set for the compile alone, as V8 checks the flags the cache was written under.
 'use strict';
-const { createHash } = require('node:crypto');
+const { crc32 } = require('node:zlib');
 const { readFileSync, writeFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const v8 = require('node:v8');
@@ -16,6 +16,7 @@ for (const filename of process.argv.slice(2)) {
   const script = new Script(source.toString('utf8'), { filename });
   v8.setFlagsFromString('--lazy');
   const data = script.createCachedData();
-  const digest = createHash('sha256').update(source).update(data).digest();
-  writeFileSync(filename.replace(/\.js$/, '.cache'), Buffer.concat([digest, data]));
+  const check = Buffer.alloc(4);
+  check.writeUInt32BE(crc32(data, crc32(source)));
+  writeFileSync(filename.replace(/\.js$/, '.cache'), Buffer.concat([check, data]));
 }

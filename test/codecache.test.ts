@@ -23,14 +23,14 @@ function bundles(dir: string): string[] {
 // Run in a fresh Node with the flags the parent gives its children, as V8 checks its flags against
 // the cache's: prints, for each bundle, whether its cache matches it and whether V8 took it.
 const CHECK = `
-const { createHash } = require('node:crypto');
+const { crc32 } = require('node:zlib');
 const { readFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 for (const filename of JSON.parse(process.argv[1])) {
   const source = readFileSync(filename);
   const cache = readFileSync(filename.replace(/\\.js$/, '.cache'));
-  const matches = createHash('sha256').update(source).update(cache.subarray(32)).digest().equals(cache.subarray(0, 32));
-  const script = new Script(source.toString('utf8'), { filename, cachedData: cache.subarray(32) });
+  const matches = crc32(cache.subarray(4), crc32(source)) === cache.readUInt32BE(0);
+  const script = new Script(source.toString('utf8'), { filename, cachedData: cache.subarray(4) });
   console.log(filename, matches ? 'matches' : 'differs', script.cachedDataRejected ? 'rejected' : 'taken');
 }`;
 
