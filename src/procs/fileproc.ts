@@ -136,9 +136,10 @@ runChild('fileproc', async (config: FileConfig, confine) => {
   await confine(); // stays root to write the root-owned cert dir: its jail is what confines it
   const cert = new Channel<CertToFile, FileToCert>(FD.fileproc.cert, 'certproc', parseCertToFile);
   try {
+    // While certproc still works: the new certificate is written the moment it comes.
+    for (const name of await removeStaleTemps(config.certDir, (target) => writesHere(config.files, target))) debug(join(config.certDir, name), 'removed a temporary file left by a killed run');
     const order = await cert.recv();
     if (order === null) return 0;
-    for (const name of await removeStaleTemps(config.certDir, (target) => writesHere(config.files, target))) debug(join(config.certDir, name), 'removed a temporary file left by a killed run');
     if (order.op === 'state') {
       await writeState(config.certDir, config.files.state, order.state);
       return 0;
