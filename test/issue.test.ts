@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { ISSUED_SET, KeyKind, ecKeys, makeKey, needsRootAndLab, openssl, runClient, workDir } from './helpers.js';
@@ -110,5 +110,22 @@ describe('issuance against Pebble over http-01', { skip }, () => {
     assert.match(run.stderr, /^acme-client: fail\.example\.test: validation failed: urn:ietf:params:acme:error:unauthorized: .+$/m);
     assert.deepEqual(readdirSync(w.certs), []);
     assert.deepEqual(readdirSync(w.www), []);
+  });
+
+  // Would fail if chngproc removed every temporary file it found: a run beside it on the same
+  // directory (two crontab lines at the same minute) would lose its challenge file between the
+  // write and the rename, and fail.
+  test('in the challenge directory a killed run\'s temporary file (an hour old) is removed, one being written now is kept', async () => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    const [old, fresh] = ['.oldtoken.0123456789ab.tmp', '.freshtoken.0123456789ab.tmp'];
+    for (const name of [old, fresh]) writeFileSync(join(w.www, name), 'x');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(w.www, old), hourAgo, hourAgo);
+    // w.www is not what nginx serves: the validation fails, after chngproc has looked.
+    const run = await runClient(['-v', '--server', lab.directoryUrl, '-C', w.www, '-c', w.certs, '-f', acct, '-k', dom, 'temps.example.test'], { env: env() });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /\.oldtoken\.0123456789ab\.tmp: removed a temporary file left by a killed run$/m);
+    assert.deepEqual(readdirSync(w.www), [fresh]);
   });
 });

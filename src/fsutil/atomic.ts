@@ -20,13 +20,23 @@ const TEMP_NAME = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
 /**
  * Temporary files a killed writer left behind for the targets `isTarget` owns: another run may be
  * writing other files in the same directory right now, and its temporaries are not stale.
+ * `olderThanMs`: where the targets cannot be told apart (challenge tokens), only files last
+ * written that long ago: one being written lives milliseconds.
  */
-export async function removeStaleTemps(dir: string, isTarget: (target: string) => boolean): Promise<string[]> {
-  const stale = (await fs.readdir(dir)).filter((name) => {
+export async function removeStaleTemps(dir: string, isTarget: (target: string) => boolean, olderThanMs = 0): Promise<string[]> {
+  const candidates = (await fs.readdir(dir)).filter((name) => {
     const target = TEMP_NAME.exec(name)?.[1];
     return target !== undefined && isTarget(target);
   });
-  for (const name of stale) await fs.rm(join(dir, name), { force: true });
+  const stale: string[] = [];
+  for (const name of candidates) {
+    if (olderThanMs > 0) {
+      const written = await fs.lstat(join(dir, name)).then((stat) => stat.mtimeMs, () => null);
+      if (written === null || written > Date.now() - olderThanMs) continue;
+    }
+    await fs.rm(join(dir, name), { force: true });
+    stale.push(name);
+  }
   return stale;
 }
 

@@ -78,6 +78,9 @@ function writeStdout(line: string): Promise<void> {
   });
 }
 
+/** A temporary challenge file this old was left by a killed run. */
+const STALE_AFTER_MS = 10 * 60 * 1000;
+
 runChild('chngproc', async (config: ChngConfig, confine) => {
   // With -t only stdin and stdout are needed: drop at once. For http-01 chngproc stays root (it
   // writes a root-owned directory) and relies on its jail; confine() then changes nothing.
@@ -92,9 +95,12 @@ runChild('chngproc', async (config: ChngConfig, confine) => {
   });
   const stdin = config.challengeDir === null ? new StdinLines() : null;
   try {
-    // Any token's: tokens are the CA's and unknown in advance. A run beside this one on the same
-    // directory could lose a file in the instant between writing and renaming it, and fail.
-    if (config.challengeDir !== null) await removeStaleTemps(config.challengeDir, () => true);
+    // Any token's (tokens are the CA's and unknown in advance), but only one ten minutes old: a run
+    // beside this one on the same directory, two crontab lines at the same minute, may be between
+    // writing its file and renaming it.
+    if (config.challengeDir !== null) {
+      for (const name of await removeStaleTemps(config.challengeDir, () => true, STALE_AFTER_MS)) debug(join(config.challengeDir, name), 'removed a temporary file left by a killed run');
+    }
     for (;;) {
       const request = await net.recv();
       if (request === null) return;
