@@ -57,20 +57,20 @@ describe('requests of an issuance', { skip }, () => {
     assert.equal(count(second, 'GET', '/nonce-plz') + count(second, 'HEAD', '/nonce-plz'), 1, JSON.stringify(second));
   });
 
-  // Would fail if the first nonce waited for the directory: the proxy holds the directory's answer
-  // until a newNonce request has come, and the run would end at --timeout.
+  // Would fail if the first nonce waited for the directory: in the second run the proxy holds the
+  // directory's answer until a newNonce request has come, and the run would end at --timeout.
   test('the newNonce URL is kept too: the next run asks its first nonce while the directory is on its way', async () => {
     const w = workDir();
     const { acct, dom } = ecKeys(w);
-    let holdDirectory = false;
-    let releaseDirectory: () => void = () => undefined;
-    const nonceAsked = new Promise<void>((resolve) => (releaseDirectory = resolve));
+    /** Set for the second run: resolved by its first newNonce request. */
+    let hold: { nonceAsked: Promise<void>; release: () => void; answeredFirst: string | null } | null = null;
     const proxy = await proxyInFrontOf(lab, 'holddirectory', async (req, res, forward) => {
       const path = req.url ?? '/';
       const body = await readBody(req);
-      if (path === new URL(lab.directoryUrl).pathname && holdDirectory) await nonceAsked;
-      if (path.startsWith('/nonce-plz')) releaseDirectory();
+      if (hold !== null && path.startsWith('/nonce-plz')) hold.release();
+      if (hold !== null && path === new URL(lab.directoryUrl).pathname) await hold.nonceAsked;
       const answer = await forward(req.method ?? 'GET', path, req.headers, body);
+      if (hold !== null && (path === new URL(lab.directoryUrl).pathname || path.startsWith('/nonce-plz'))) hold.answeredFirst ??= path;
       res.writeHead(answer.status, answer.headers);
       res.end(answer.body);
     });
@@ -80,9 +80,12 @@ describe('requests of an issuance', { skip }, () => {
       const first = await run();
       assert.equal(first.status, 0, first.stderr);
       assert.equal(keptAccount(acct).newNonce, `${new URL(proxy.directoryUrl).origin}/nonce-plz`);
-      holdDirectory = true;
+      let release: () => void = () => undefined;
+      const nonceAsked = new Promise<void>((resolve) => (release = resolve));
+      hold = { nonceAsked, release, answeredFirst: null };
       const second = await run();
       assert.equal(second.status, 0, second.stderr);
+      assert.equal((hold as { answeredFirst: string | null }).answeredFirst, '/nonce-plz', 'the nonce was asked, and answered, before the directory');
     } finally {
       await proxy.stop();
     }

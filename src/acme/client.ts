@@ -274,6 +274,8 @@ export class AcmeClient {
    */
   async post(url: string, payload: unknown | null, useJwk = false, maxBytes?: number, resendWhenLost = true, sendAfter?: Promise<void>): Promise<HttpResponse> {
     const body = payload === null ? '' : JSON.stringify(payload);
+    // Its failure is taken below, once signed; meanwhile it must not count as unhandled.
+    sendAfter?.catch(() => undefined);
     let badNonces = 0;
     let waits = 0;
     let lost = false;

@@ -52,13 +52,14 @@ export function pollDelay(round: number, retryAfter: number | null): number {
 /**
  * Looks at a resource until `settled` says so: `first` is what is known already, each further look
  * comes after pollDelay. Gives up at the deadline with `<subject>: <what>, giving up`.
+ * `firstRound`: 2 when `first` is itself a look just made, so that the next waits its 10 ms.
  */
 export async function pollUntil<T>(
   deadline: Deadline, subject: string, first: { value: T; retryAfter: number | null },
-  look: () => Promise<{ value: T; retryAfter: number | null }>, settled: (value: T) => boolean, what: (value: T) => string,
+  look: () => Promise<{ value: T; retryAfter: number | null }>, settled: (value: T) => boolean, what: (value: T) => string, firstRound = 1,
 ): Promise<T> {
   let { value, retryAfter } = first;
-  for (let round = 1; !settled(value); round++) {
+  for (let round = firstRound; !settled(value); round++) {
     if (deadline.passed) throw new Failure(subject, `${what(value)}, giving up`);
     await deadline.pause(pollDelay(round, retryAfter));
     ({ value, retryAfter } = await look());

@@ -153,7 +153,7 @@ class AccountSigner implements Signer {
   }
 
   /** The account's URL at `server`, and its newNonce URL, for acctproc to keep beside the key. */
-  async keepAccount(server: string, url: string, newNonce: string): Promise<void> {
+  async keepAccount(server: string, url: string, newNonce: string | null): Promise<void> {
     await send(this.acct, { op: 'account', server, url, newNonce });
   }
 
@@ -249,7 +249,9 @@ async function loadDirectory(acme: AcmeClient, config: NetConfig): Promise<void>
 async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetConfig, useKept: boolean): Promise<string> {
   const { alg, created, account } = await signer.ready;
   const kept = useKept && account !== null && account.server === config.directoryUrl ? account.url : null;
-  const keep = (url: string): Promise<void> => signer.keepAccount(config.directoryUrl, url, acme.directory.newNonce);
+  // Kept only when of the directory's origin, as the account file takes it back (accountfile.ts).
+  const newNonce = new URL(acme.directory.newNonce).origin === new URL(config.directoryUrl).origin ? acme.directory.newNonce : null;
+  const keep = (url: string): Promise<void> => signer.keepAccount(config.directoryUrl, url, newNonce);
   const accountUrl = await acme.account(created, {
     contact: config.contact,
     externalAccountBinding: (url) => signer.externalAccountBinding(url),
@@ -258,7 +260,7 @@ async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetC
   if (accountUrl === kept) {
     debug(accountUrl, 'account URL as kept beside its key: not looked up');
     // Kept before the nonce URL was, or the CA has moved it since: kept anew.
-    if (account?.newNonce !== acme.directory.newNonce) await keep(accountUrl);
+    if (account?.newNonce !== newNonce) await keep(accountUrl);
   }
   debug(accountUrl, `using account (${alg})`);
   return accountUrl;
@@ -614,10 +616,14 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
   // reading it again (newOrder's answer, when none needed validating, may still say pending). A CA
   // that has not caught up answers orderNotReady, and the order is then read and waited for (below).
   let current = { value: order.status === 'pending' ? { ...order, status: 'ready' as const } : order, retryAfter: null as number | null };
+  // Whether `current` is a look just made: the next then waits (pollUntil's first round is at
+  // once, for an answer to a request that changed the order, such as finalize's).
+  let looked = false;
   for (let attempt = 1; ; attempt++) {
-    const ready = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'pending', (o) => `order still ${o.status}`);
+    const ready = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'pending', (o) => `order still ${o.status}`, looked ? 2 : 1);
     if (ready.status === 'processing') {
       current = { value: ready, retryAfter: null };
+      looked = true;
       break;
     }
     if (ready.status !== 'ready') return settledOrder(url, ready);
@@ -625,6 +631,7 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
       const finalized = await acme.finalize(ready.finalize, csr);
       debug(url, `finalized, order ${finalized.order.status}`);
       current = { value: finalized.order, retryAfter: finalized.retryAfter };
+      looked = false;
       break;
     } catch (err) {
       if (config.mustStaple && err instanceof AcmeProblem && /must.?staple/i.test(err.document.detail)) {
@@ -634,12 +641,13 @@ async function finalizeOrder(acme: AcmeClient, url: string, order: Order, csr: s
       debug(ready.finalize, 'order not ready yet, reading it again');
       await deadline.pause(pollDelay(attempt + 1, err.retryAfter));
       current = await lookAtOrder();
+      looked = true;
     }
   }
   let issued: Order;
   try {
     issued = await pollUntil(deadline, url, current, lookAtOrder, (o) => o.status !== 'ready' && o.status !== 'processing',
-      (o) => `order still ${o.status} after finalize`);
+      (o) => `order still ${o.status} after finalize`, looked ? 2 : 1);
   } catch (err) {
     if (err instanceof Failure && deadline.passed && (last === 'processing' || current.value.status === 'processing')) throw new StillProcessing(err.subject, err.problem);
     throw err;
@@ -687,7 +695,6 @@ async function withAccountOnly(config: NetConfig, http: HttpClient, budget: Dead
   try {
     const signer = new AccountSigner(acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl, budget);
-    acme.openConversation(true);
     await loadDirectory(acme, config);
     await step(acme, signer);
   } catch (err) {
@@ -717,8 +724,9 @@ runChild('netproc', async (config: NetConfig, confine) => {
   // --timeout (src/parent/plans.ts): a retry's wait must leave at least one request's time before that.
   const accountOnly = config.rolloverAccountKey || config.registerOnly || config.persistRecords;
   // Connected first: the TCP handshakes go on while the trust is loaded and root dropped; a second
-  // for the first nonce of a run that signs (AcmeClient.openConversation).
-  const early = connectEarly(config.directoryUrl, config.signs || accountOnly ? 2 : 1);
+  // for the first nonce of an issuance sure to sign (AcmeClient.openConversation). The account-only
+  // runs ask one request at a time.
+  const early = connectEarly(config.directoryUrl, config.signs ? 2 : 1);
   const budget = new Deadline((accountOnly ? 0 : config.pollTimeoutMs) + 4 * config.requestTimeoutMs);
   const secureContext = loadTrust(config.caFile, process.env);
   await confine();
