@@ -109,6 +109,22 @@ const PEBBLE_BIN_DIR = ((): string => {
   return join(fileURLToPath(new URL('../..', import.meta.url)), '.cache', 'pebble', 'root', 'usr', 'bin');
 })();
 const PEBBLE = join(PEBBLE_BIN_DIR, 'pebble');
+
+/**
+ * The version of the Pebble the lab runs (its binary says only "dev"): the installed package's, or
+ * that of the .deb scripts/setup.mjs unpacked into .cache/pebble/; null when neither says.
+ */
+export function pebbleVersion(): string | null {
+  if (PEBBLE_BIN_DIR === '/usr/bin') {
+    const installed = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'pebble'], { encoding: 'utf8' });
+    return installed.status === 0 && installed.stdout !== '' ? installed.stdout.trim() : null;
+  }
+  const debs = join(PEBBLE_BIN_DIR, '..', '..', '..', 'apt', 'debs');
+  const deb = existsSync(debs) ? readdirSync(debs).find((f) => f.startsWith('pebble_') && f.endsWith('.deb')) : undefined;
+  if (deb === undefined) return null;
+  const field = spawnSync('dpkg-deb', ['-f', join(debs, deb), 'Version'], { encoding: 'utf8' });
+  return field.status === 0 && field.stdout !== '' ? field.stdout.trim() : null;
+}
 const CHALLTESTSRV = join(PEBBLE_BIN_DIR, 'pebble-challtestsrv');
 const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx'];
 const READY_TIMEOUT_MS = 20_000;

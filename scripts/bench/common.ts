@@ -70,7 +70,12 @@ export function runSync(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: s
 export function debVersion(pkg: string): string | null {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8' });
   if (r.status !== 0 || !r.stdout) return null;
-  return r.stdout.trim().replace(/^\d+:/, '').replace(/[-+~](deb|ds|b\d|\d+$).*$/, '').replace(/-\d+$/, '');
+  return upstreamVersion(r.stdout);
+}
+
+/** A Debian version without its epoch, repack and revision: 2.10.0+ds1-2 is 2.10.0. */
+export function upstreamVersion(version: string | null): string | null {
+  return version === null ? null : version.trim().replace(/^\d+:/, '').replace(/[-+~](deb|ds|b\d|\d+$).*$/, '').replace(/-\d+$/, '');
 }
 
 export function median(v: number[]): number {

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { NOOP_STRETCHES, renderBreakdown, type Stretches, type Variant } from '../bench-trace.js';
 import { CASES, type CaseId, NODE_STARTS_NODE, NOOP_FLOOR, NOOP_ARI, CASE_TITLE } from './cases.js';
-import { STATE_FILE, debVersion, median, fmtS, fmtMiB } from './common.js';
+import { STATE_FILE, median, fmtS, fmtMiB, upstreamVersion } from './common.js';
+import { pebbleVersion } from '../pebble-lab.js';
 import { clientRevision, readPackageVersion } from './lab.js';
 import { type Measured, type Ctx } from './measure.js';
 import { type ClientId, OURS, OURS_RSA, isOurs, NO_ARI, type Client } from './peers.js';
@@ -152,7 +153,7 @@ export function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, no
   p();
   p(`Measured ${date} by \`npm run bench -- --rounds ${args.rounds}${args.rttMs === null ? '' : ` --rtt ${args.rttMs}`}\` (scripts/bench.ts) on ${cpu.length} CPUs`
     + ` (${cpu[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Debian ${debian},`
-    + ` Node ${process.version}, Pebble ${debVersion('pebble') ?? '?'}: ${args.rounds} round(s) per case, all clients interleaved.`
+    + ` Node ${process.version}, Pebble ${upstreamVersion(pebbleVersion()) ?? '?'}: ${args.rounds} round(s) per case, all clients interleaved.`
     + ` Our client: ${clientRevision()}.`);
   p();
   p('Each cell is the median over the rounds that succeeded, with the range (min–max). **wall**: elapsed seconds;'
@@ -258,7 +259,7 @@ export function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, no
   p();
   p('## Method');
   p();
-  p(`- Lab: Pebble ${debVersion('pebble') ?? ''} with pebble-challtestsrv as its DNS (every name is 127.0.0.1) and nginx serving http-01 from one`
+  p(`- Lab: Pebble ${upstreamVersion(pebbleVersion()) ?? ''} with pebble-challtestsrv as its DNS (every name is 127.0.0.1) and nginx serving http-01 from one`
     + ' challenge directory, all on loopback, started by `scripts/pebble-lab.ts`: no validation sleep (PEBBLE_VA_NOSLEEP=1),'
     + ' no injected badNonce (PEBBLE_WFE_NONCEREJECT=0), no authorization reuse (PEBBLE_AUTHZREUSE=0), so every issuance validates every name.');
   p('- Every client uses http-01, served by that nginx: the clients that write challenge files got its directory (or the webroot above it).'
