@@ -21,7 +21,7 @@ import forge from 'node-forge';
 import { Lab, freePorts, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { acmemsLayout } from '../src/server/orders.js';
 import { ROOT, eventually, needsRootAndLab, openssl, workDir } from './helpers.js';
-import { SERVER, ServerProcess, spawnServer } from './serverproc.js';
+import { SERVER, ServerProcess, postCsr, spawnServer } from './serverproc.js';
 
 const VIRTUAL_CLOCK = join(ROOT, 'build', 'test', 'virtual-clock.js');
 const GATE_ADDRESS = '127.0.0.7';
@@ -57,19 +57,6 @@ function lateAnswer(url: string, csrFile: string): Promise<{ status: number; ret
     });
     req.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? resolve('refused') : reject(err)));
     req.end(readFileSync(csrFile));
-  });
-}
-
-function post(url: string, csr: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('curl', ['-s', '-w', '\n%{http_code}', '--data-binary', `@${csr}`, url], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', () => {
-      const nl = out.lastIndexOf('\n');
-      resolve({ status: Number(out.slice(nl + 1)), body: out.slice(0, nl) });
-    });
   });
 }
 
@@ -229,7 +216,7 @@ domain = *.plain.example.test
         mkdirSync(join(c.dir, sha256));
         writeFileSync(join(c.dir, sha256, 'fullchain.pem'), planted);
         const requests = lab.requestCount();
-        const answer = await post(sign, csr);
+        const answer = await postCsr(sign, csr);
         assert.equal(answer.status, 200, `${c.name}: ${answer.body}`);
         if (c.fresh) {
           assert.equal(answer.body, planted, `${c.name}: the cached certificate`);
@@ -256,7 +243,7 @@ domain = *.plain.example.test
     try {
       const csrs = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => csrFor(`q${n}.plain.example.test`)));
       const ordering = (): number => server.stderr().split('\n').filter((l) => /: q\d\.plain\.example\.test: ordering \(http01\)$/.test(l)).length;
-      const answers = csrs.map(({ csr }) => post(sign, csr));
+      const answers = csrs.map(({ csr }) => postCsr(sign, csr));
       // The cache entry is made before an order waits for its turn: all six have arrived once all
       // six are there; four are being validated.
       assert.ok(await eventually(() => gate.held === 4 && csrs.every(({ sha256 }) => existsSync(join(cache, sha256)))),
@@ -282,7 +269,7 @@ domain = *.plain.example.test
   /** An order held in flight, SIGTERM, and what must follow (the test below). */
   const finishesInFlight = async (server: Instance): Promise<void> => {
     const { csr } = await csrFor('term.plain.example.test');
-    const answer = post(sign, csr);
+    const answer = postCsr(sign, csr);
     assert.ok(await eventually(() => gate.held === 1), server.stderr());
     const mark = server.stderr().length;
     server.proc.kill('SIGTERM');
@@ -321,7 +308,7 @@ domain = *.plain.example.test
     const server = await startServer(configFile, env, w.dir);
     try {
       const { csr } = await csrFor('late.plain.example.test');
-      const answer = post(sign, csr);
+      const answer = postCsr(sign, csr);
       assert.ok(await eventually(() => gate.held === 1), server.stderr());
       const mark = server.stderr().length;
       server.proc.kill('SIGTERM');

@@ -15,7 +15,7 @@ import { FakeCa, problem } from './fakeca.js';
 import { BindLab, bindUnavailable, startBind } from './bind-lab.js';
 import { acmemsLayout } from '../src/server/orders.js';
 import { childrenOf, eventually, needsRootAndLab, openssl, workDir } from './helpers.js';
-import { SERVER, ServerProcess, spawnServer } from './serverproc.js';
+import { SERVER, ServerProcess, postCsr, spawnServer } from './serverproc.js';
 
 const skip = needsRootAndLab(labUnavailable);
 const HMAC_KEY = 'n048aX0G2Gc8zAvUfcbz8fFIpRwi1D';
@@ -392,16 +392,7 @@ describe('acme-client-server: stopping and starting', { skip }, () => {
     await lab?.stop();
   });
 
-  const postInBackground = (csr: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
-    const child = spawn('curl', ['-s', '-w', '\n%{http_code}', '--data-binary', `@${csr}`, `http://127.0.0.1:${ports.sign}/sign`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', () => {
-      const nl = out.lastIndexOf('\n');
-      resolve({ status: Number(out.slice(nl + 1)), body: out.slice(0, nl) });
-    });
-  });
+  const postInBackground = (csr: string): Promise<{ status: number; body: string }> => postCsr(`http://127.0.0.1:${ports.sign}/sign`, csr);
 
   test('SIGTERM finishes the request in flight: answered, cached, and the server exits 0', async () => {
     const server = await startServer(configFile, env, ports.sign);

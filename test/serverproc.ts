@@ -50,3 +50,20 @@ export function spawnServer(args: string[], env: NodeJS.ProcessEnv, tmp: string,
   ]);
   return { proc, stderr: () => text, logged, exited };
 }
+
+/**
+ * curl posting a CSR file to the service, as its users' clients do, without blocking this process
+ * (the service and its children run while it waits): the HTTP status and the body.
+ */
+export function postCsr(url: string, csr: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('curl', ['-s', '-w', '\n%{http_code}', '--data-binary', `@${csr}`, url], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', () => {
+      const nl = out.lastIndexOf('\n');
+      resolve({ status: Number(out.slice(nl + 1)), body: out.slice(0, nl) });
+    });
+  });
+}

@@ -6,7 +6,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -15,7 +15,7 @@ import { Lab, freePorts, labUnavailable, startLab } from '../scripts/pebble-lab.
 import { parseServerConfig } from '../src/server/config.js';
 import { Failure } from '../src/log.js';
 import { needsRootAndLab, openssl, workDir } from './helpers.js';
-import { SERVER, spawnServer } from './serverproc.js';
+import { SERVER, postCsr, spawnServer } from './serverproc.js';
 
 const skip = needsRootAndLab(labUnavailable);
 
@@ -110,16 +110,7 @@ function sign(url: string, dir: string, name: string): Promise<{ status: number;
   writeFileSync(key, openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']));
   const csr = join(dir, `${name}.csr`);
   openssl(['req', '-new', '-key', key, '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-out', csr]);
-  return new Promise((resolve, reject) => {
-    const child = spawn('curl', ['-s', '-w', '\n%{http_code}', '--data-binary', `@${csr}`, url], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', () => {
-      const cut = out.lastIndexOf('\n');
-      resolve({ status: Number(out.slice(cut + 1)), body: out.slice(0, cut) });
-    });
-  });
+  return postCsr(url, csr);
 }
 
 function configText(account: string, acme: string, sign: number, challenge: number, extra: string): string {

@@ -180,15 +180,6 @@ export class AcmeClient {
     return this.dir;
   }
 
-  /**
-   * The directory, fetched at once; for a run sure to sign, a second connection is opened beside
-   * it, for the first nonce to come on while the directory is on its way (prefetchNonce).
-   */
-  openConversation(signs: boolean): void {
-    this.loadDirectory().catch(() => undefined);
-    if (signs) this.http.preconnect(this.directoryUrl);
-  }
-
   private keepNonce(res: HttpResponse): void {
     const nonce = res.headers['replay-nonce'];
     if (typeof nonce === 'string' && TOKEN.test(nonce) && this.nonces.length < 64) this.nonces.push(nonce);
@@ -208,15 +199,21 @@ export class AcmeClient {
     this.nonceAhead.catch(() => undefined);
   }
 
+  /**
+   * Whether `url` is of the directory's origin: a newNonce URL is kept (the account file) and asked
+   * (keptNonce) only then.
+   */
+  ofDirectoryOrigin(url: string): boolean {
+    try {
+      return new URL(url).origin === new URL(this.directoryUrl).origin;
+    } catch {
+      return false;
+    }
+  }
+
   /** A nonce from a kept newNonce URL of the directory's origin, or null. */
   private async keptNonce(url: string): Promise<string | null> {
-    let target: URL;
-    try {
-      target = new URL(url);
-    } catch {
-      return null;
-    }
-    if (target.origin !== new URL(this.directoryUrl).origin) return null;
+    if (!this.ofDirectoryOrigin(url)) return null;
     try {
       const res = await this.http.get(url);
       const nonce = res.headers['replay-nonce'];
@@ -272,7 +269,7 @@ export class AcmeClient {
    * connection and signed with another nonce (the lost one may have been used). A redirect is an
    * error: the JWS is bound to its URL. `sendAfter`: signed meanwhile, sent only once it has settled.
    */
-  async post(url: string, payload: unknown | null, useJwk = false, maxBytes?: number, resendWhenLost = true, sendAfter?: Promise<void>): Promise<HttpResponse> {
+  async post(url: string, payload: unknown | null, useJwk = false, maxBytes?: number, resendWhenLost = true, sendAfter?: Promise<unknown>): Promise<HttpResponse> {
     const body = payload === null ? '' : JSON.stringify(payload);
     // Its failure is taken below, once signed; meanwhile it must not count as unhandled.
     sendAfter?.catch(() => undefined);
@@ -510,7 +507,7 @@ export class AcmeClient {
   }
 
   /** §7.5.1: tell the CA the challenge is ready; the payload is exactly {}. */
-  async respond(challengeUrl: string, published?: Promise<void>): Promise<void> {
+  async respond(challengeUrl: string, published?: Promise<unknown>): Promise<void> {
     await this.post(challengeUrl, {}, false, undefined, true, published);
   }
 

@@ -69,18 +69,12 @@ export function httpsUrl(value: string, subject: string): URL {
 
 /**
  * TCP connections to the CA opened first thing (netproc's first step, before it loads its trust
- * and drops root): their handshakes run meanwhile, and the first connections' TLS starts on them.
+ * and drops root): their handshakes run meanwhile, and the first requests' connections are these.
  */
 export interface EarlyConnections {
-  key: string;
+  host: string;
+  port: number;
   sockets: Socket[];
-}
-
-/** Host and port as the agent names a connection (an IPv6 address without its brackets). */
-function endpointOf(url: URL): { host: string; port: number; key: string } {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(url.port || 443);
-  return { host, port, key: `${host}:${port}` };
 }
 
 /** `count` TCP connections to an https URL's server; null for anything else. One that fails is dropped. */
@@ -92,64 +86,57 @@ export function connectEarly(url: string, count: number): EarlyConnections | nul
     return null;
   }
   if (target.protocol !== 'https:') return null;
-  const { host, port, key } = endpointOf(target);
+  // As the agent names the server: an IPv6 address without its brackets.
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(target.port || 443);
   const sockets = Array.from({ length: count }, () => {
     const socket = connect({ host, port });
     // Its failure is nobody's yet: the request that would have used it connects anew, and says why.
     socket.on('error', () => socket.destroy());
     return socket;
   });
-  return { key, sockets };
+  return { host, port, sockets };
 }
 
 /**
- * An https.Agent whose first connections go over the early TCP connections, and that can open one
- * connection ahead of need (preconnect): the next request that finds every kept connection busy
- * takes it, already through its handshakes.
+ * An https.Agent whose first connections are the early ones, their TLS handshakes begun as soon as
+ * the agent (and so the trust) exists: a request that finds every kept connection busy, the first
+ * nonce's beside the directory's, takes one already through both handshakes.
  */
 class PreconnectingAgent extends https.Agent {
-  private spare: { key: string; socket: tls.TLSSocket } | null = null;
+  private readonly ready: { key: string; sockets: tls.TLSSocket[] } | null;
 
-  constructor(options: https.AgentOptions, private readonly early: EarlyConnections | null) {
+  constructor(options: https.AgentOptions, early: EarlyConnections | null) {
     super(options);
-  }
-
-  /** TLS over an early connection to `key` still standing, or null. */
-  private overEarly(options: tls.ConnectionOptions, key: string): tls.TLSSocket | null {
-    if (this.early === null || this.early.key !== key) return null;
-    for (let raw = this.early.sockets.shift(); raw !== undefined; raw = this.early.sockets.shift()) {
-      if (!raw.destroyed) return tls.connect({ ...options, socket: raw });
+    if (early === null) {
+      this.ready = null;
+      return;
     }
-    return null;
-  }
-
-  preconnect(url: URL): void {
-    if (this.spare !== null) return;
-    const { host, port, key } = endpointOf(url);
-    const options: tls.ConnectionOptions = { ...this.options, host, port, ...(isIP(host) === 0 ? { servername: host } : {}) };
-    const socket = this.overEarly(options, key) ?? tls.connect(options);
-    const spare = { key, socket };
-    // Until a request takes it, its failure is nobody's: it is dropped, and the request opens its own.
-    socket.on('error', () => {
-      if (this.spare === spare) this.spare = null;
-    });
-    this.spare = spare;
+    const { host, port } = early;
+    const ready = { key: `${host}:${port}`, sockets: [] as tls.TLSSocket[] };
+    for (const raw of early.sockets) {
+      if (raw.destroyed) continue;
+      const socket = tls.connect({ ...options, host, port, ...(isIP(host) === 0 ? { servername: host } : {}), socket: raw });
+      // Until a request takes it, its failure is nobody's: it is dropped, and the request opens its own.
+      socket.on('error', () => {
+        ready.sockets = ready.sockets.filter((s) => s !== socket);
+      });
+      ready.sockets.push(socket);
+    }
+    this.ready = ready;
   }
 
   override createConnection(options: https.RequestOptions, callback?: (err: Error | null, socket: Duplex) => void): Duplex | null | undefined {
-    const key = `${options.host ?? ''}:${options.port ?? 443}`;
-    const spare = this.spare;
-    if (spare !== null && !spare.socket.destroyed && spare.key === key) {
-      this.spare = null;
-      return spare.socket;
+    if (this.ready !== null && this.ready.key === `${options.host ?? ''}:${options.port ?? 443}`) {
+      for (let socket = this.ready.sockets.shift(); socket !== undefined; socket = this.ready.sockets.shift()) {
+        if (!socket.destroyed) return socket;
+      }
     }
-    return this.overEarly(options as tls.ConnectionOptions, key) ?? super.createConnection(options, callback);
+    return super.createConnection(options, callback);
   }
 
   override destroy(): void {
-    this.spare?.socket.destroy();
-    this.spare = null;
-    for (const raw of this.early?.sockets.splice(0) ?? []) raw.destroy();
+    for (const socket of this.ready?.sockets.splice(0) ?? []) socket.destroy();
     super.destroy();
   }
 }
@@ -165,15 +152,6 @@ export class HttpClient {
   constructor(private readonly options: HttpOptions) {
     this.agent = new PreconnectingAgent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT, secureContext: options.secureContext }, options.early);
     this.freshAgent = new https.Agent({ keepAlive: false, secureContext: options.secureContext });
-  }
-
-  /**
-   * Opens a second connection to `url`'s server now, for a request that will come while the first
-   * is busy (src/acme/client.ts, openConversation). Not for plain http, nor a URL not allowed.
-   */
-  preconnect(url: string): void {
-    const target = new URL(url);
-    if (target.protocol === 'https:') this.agent.preconnect(target);
   }
 
   close(): void {

@@ -250,7 +250,7 @@ async function findAccount(acme: AcmeClient, signer: AccountSigner, config: NetC
   const { alg, created, account } = await signer.ready;
   const kept = useKept && account !== null && account.server === config.directoryUrl ? account.url : null;
   // Kept only when of the directory's origin, as the account file takes it back (accountfile.ts).
-  const newNonce = new URL(acme.directory.newNonce).origin === new URL(config.directoryUrl).origin ? acme.directory.newNonce : null;
+  const newNonce = acme.ofDirectoryOrigin(acme.directory.newNonce) ? acme.directory.newNonce : null;
   const keep = (url: string): Promise<void> => signer.keepAccount(config.directoryUrl, url, newNonce);
   const accountUrl = await acme.account(created, {
     contact: config.contact,
@@ -589,11 +589,10 @@ function publisher(acme: AcmeClient, chng: Channel<ChngToNet, NetToChng>, config
     const identifier = displayName(authz);
     const { id, reply } = acks.take();
     const published = send(chng, { op: 'challenge', id, identifier, token: challenge.token, keyAuthorization: `${challenge.token}.${thumbprint}` }).then(() => reply);
-    published.catch(() => undefined);
     // A file is written in a moment: the answer is signed meanwhile, and sent once it is there.
     // With -t the caller may take minutes (DNS): the nonce is taken only once it has confirmed.
     if (config.external) await published;
-    await acme.respond(challenge.url, config.external ? undefined : published.then(() => undefined));
+    await acme.respond(challenge.url, config.external ? undefined : published);
     debug(identifier, `${config.challengeType} challenge answered`);
   };
 }
@@ -724,8 +723,8 @@ runChild('netproc', async (config: NetConfig, confine) => {
   // --timeout (src/parent/plans.ts): a retry's wait must leave at least one request's time before that.
   const accountOnly = config.rolloverAccountKey || config.registerOnly || config.persistRecords;
   // Connected first: the TCP handshakes go on while the trust is loaded and root dropped; a second
-  // for the first nonce of an issuance sure to sign (AcmeClient.openConversation). The account-only
-  // runs ask one request at a time.
+  // for the first nonce of an issuance sure to sign, asked beside the directory (prefetchNonce).
+  // The account-only runs ask one request at a time.
   const early = connectEarly(config.directoryUrl, config.signs ? 2 : 1);
   const budget = new Deadline((accountOnly ? 0 : config.pollTimeoutMs) + 4 * config.requestTimeoutMs);
   const secureContext = loadTrust(config.caFile, process.env);
@@ -759,9 +758,8 @@ runChild('netproc', async (config: NetConfig, confine) => {
     const signer = new AccountSigner(peers.acct);
     const acme = new AcmeClient(http, signer, config.directoryUrl, budget);
     // Every run that starts netproc asks the CA something: the connection is opened and the
-    // directory fetched (unsigned, anonymous) while the other children start and certproc decides;
-    // a run the parent knows will sign asks for its first nonce at the same time.
-    acme.openConversation(config.signs);
+    // directory fetched (unsigned, anonymous) while the other children start and certproc decides.
+    acme.loadDirectory().catch(() => undefined);
     const { verdict, request: checked } = await unlessPeerGone(askCertproc(peers.cert, acme, config), [peers.cert]);
     if (verdict.op === 'current') return; // certproc has said why
     // The first nonce. Sure to sign from the start, from the newNonce URL acctproc kept, on the
