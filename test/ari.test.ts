@@ -191,11 +191,16 @@ describe('ARI, a refused profile and must-staple through a proxy in front of Peb
 
   // Pebble's own profiles (its directory's meta.profiles); the proxy records what was sent.
   test('--profile: sent in newOrder when the CA offers it; without it no profile is sent', async () => {
+    // issued() orders once more for the one certificate in 200 Pebble cannot take as "replaces".
     const orders = proxy.newOrders.length;
     await issued('profile.example.test', ['--profile', 'default']);
+    const between = proxy.newOrders.length;
     await issued('noprofile.example.test');
-    assert.deepEqual(proxy.newOrders.slice(orders).map((o) => o.profile), ['default', undefined]);
-    assert.ok(!('profile' in (proxy.newOrders.at(-1) as object)));
+    const withProfile = proxy.newOrders.slice(orders, between);
+    const without = proxy.newOrders.slice(between);
+    assert.ok(withProfile.length > 0 && without.length > 0);
+    assert.deepEqual(withProfile.map((o) => o.profile), withProfile.map(() => 'default'));
+    assert.deepEqual(without.filter((o) => 'profile' in o), []);
   });
 
   test('a CA refusing the profile (invalidProfile): its problem in one line, exit 1', async () => {
