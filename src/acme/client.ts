@@ -1,6 +1,7 @@
 // The ACME conversation (RFC 8555), one function per resource, over HttpClient and a Signer. The
 // signer is acctproc on the other end of a channel: this module never holds a key. Nonces come
-// from every Replay-Nonce the CA sends (§7.2) and newNonce only when none is left.
+// from every Replay-Nonce the CA sends (§7.2) and newNonce only when none is left, at its published
+// rate (src/acme/ratelimit.ts).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TOKEN } from '../check.js';
@@ -9,6 +10,7 @@ import type { FlattenedJws } from './jws.js';
 import { ConnectionLost, HttpClient, HttpResponse } from './http.js';
 import { caNamedUrlAllowed } from './caurl.js';
 import { Deadline } from './poll.js';
+import { NEW_NONCE_LIMIT, TokenBucket } from './ratelimit.js';
 import { canonicalIp } from '../x509/ip.js';
 import {
   Authorization, Directory, ERROR_PREFIX, Order, Problem, RenewalInfo, describeProblem, parseAccount, parseAuthorization, parseDirectory,
@@ -118,6 +120,12 @@ export function busyWait(res: HttpResponse): number | null {
 
 export class AcmeClient {
   private readonly nonces: string[] = [];
+  /** Requests waiting for a nonce, served in turn by the next answer's or newNonce's. */
+  private readonly waiting: { resolve: (nonce: string) => void; reject: (err: unknown) => void }[] = [];
+  /** newNonce requests on their way (or waiting for their turn) for those waiting. */
+  private asking = 0;
+  /** newNonce at most at the CA's published rate: a large order's first wave asks for many. */
+  private readonly newNonces = new TokenBucket(NEW_NONCE_LIMIT);
   private dir: Directory | null = null;
   private directoryLoad: Promise<Directory> | null = null;
   /** A newNonce fetched ahead (prefetchNonce), taken by the first request that finds no nonce kept. */
@@ -182,7 +190,14 @@ export class AcmeClient {
 
   private keepNonce(res: HttpResponse): void {
     const nonce = res.headers['replay-nonce'];
-    if (typeof nonce === 'string' && TOKEN.test(nonce) && this.nonces.length < 64) this.nonces.push(nonce);
+    if (typeof nonce === 'string' && TOKEN.test(nonce)) this.giveNonce(nonce);
+  }
+
+  /** To the request that has waited longest for one, or kept. */
+  private giveNonce(nonce: string): void {
+    const waiter = this.waiting.shift();
+    if (waiter !== undefined) waiter.resolve(nonce);
+    else if (this.nonces.length < 64) this.nonces.push(nonce);
   }
 
   /**
@@ -194,9 +209,28 @@ export class AcmeClient {
    */
   prefetchNonce(keptUrl: string | null = null): void {
     if (this.nonces.length > 0 || this.nonceAhead !== null) return;
-    const fromDirectory = (): Promise<string> => this.loadDirectory().then(() => this.freshNonce());
+    const fromDirectory = (): Promise<string> => this.loadDirectory().then(() => this.newNonces.take()).then(() => this.freshNonce());
     this.nonceAhead = keptUrl === null ? fromDirectory() : this.keptNonce(keptUrl).then((nonce) => nonce ?? fromDirectory());
     this.nonceAhead.catch(() => undefined);
+  }
+
+  /**
+   * Fetches `count` more nonces to keep, once the first (prefetchNonce) has come: an order of many
+   * names then starts its authorizations with as many requests in flight as the newNonce burst
+   * allows, not with one. After the first, so that a CA refusing it is not asked again before
+   * its Retry-After. A failure is nobody's: the request that finds none kept asks itself.
+   */
+  stockNonces(count: number): void {
+    if (count <= 0) return;
+    const first = this.nonceAhead ?? this.loadDirectory();
+    first.then(() => {
+      for (let i = 0; i < count; i++) {
+        (async () => {
+          await this.newNonces.take();
+          this.giveNonce(await this.freshNonce());
+        })().catch(() => undefined);
+      }
+    }, () => undefined);
   }
 
   /**
@@ -215,6 +249,7 @@ export class AcmeClient {
   private async keptNonce(url: string): Promise<string | null> {
     if (!this.ofDirectoryOrigin(url)) return null;
     try {
+      await this.newNonces.take();
       const res = await this.http.get(url);
       const nonce = res.headers['replay-nonce'];
       return res.status < 300 && typeof nonce === 'string' && TOKEN.test(nonce) ? nonce : null;
@@ -223,13 +258,38 @@ export class AcmeClient {
     }
   }
 
-  private async nonce(): Promise<string> {
+  /**
+   * A nonce for the next signed request: one kept, the one fetched ahead, or the next to come, from
+   * an answer to a request in flight or from newNonce, asked for those waiting at most at its
+   * published rate. So a large order's requests in flight grow with its nonces: ten at first (the
+   * newNonce burst), then twenty more a second.
+   */
+  private nonce(): Promise<string> {
     const kept = this.nonces.pop();
-    if (kept !== undefined) return kept;
-    this.prefetchNonce();
-    const ahead = this.nonceAhead as Promise<string>;
-    this.nonceAhead = null;
-    return ahead;
+    if (kept !== undefined) return Promise.resolve(kept);
+    const ahead = this.nonceAhead;
+    if (ahead !== null) {
+      this.nonceAhead = null;
+      return ahead;
+    }
+    const next = new Promise<string>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    if (this.waiting.length > this.asking) void this.askNonce();
+    return next;
+  }
+
+  /** One newNonce for those waiting, at its turn; none once an answer has served them meanwhile. */
+  private async askNonce(): Promise<void> {
+    this.asking++;
+    try {
+      await this.newNonces.take();
+      if (this.waiting.length === 0) return;
+      await this.loadDirectory();
+      this.giveNonce(await this.freshNonce());
+    } catch (err) {
+      this.waiting.shift()?.reject(err);
+    } finally {
+      this.asking--;
+    }
   }
 
   private async freshNonce(): Promise<string> {

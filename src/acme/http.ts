@@ -11,6 +11,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Failure, trace } from '../log.js';
 import { caNamedUrlAllowed } from './caurl.js';
+import { REQUEST_LIMIT, TokenBucket } from './ratelimit.js';
 
 export interface HttpResponse {
   url: string;
@@ -35,12 +36,11 @@ export interface HttpOptions {
 const MAX_REDIRECTS = 3;
 
 /**
- * Requests in flight at once, at most (one per kept-alive connection): Let's Encrypt's published
- * per-endpoint limits allow newNonce 20 a second with a burst of 10, and its other ACME endpoints
- * 250 a second with a burst of 125. Ten at once never outruns the nonce burst (each may have
- * needed a fresh nonce), and stays under 250 a second wherever a round trip takes 40 ms or more.
+ * Connections to the CA at once, at most, and so requests in flight. What a large order keeps in
+ * flight is bounded before that by its nonces (every signed request needs one, and newNonce is
+ * asked at most at its published rate) and by the CA's request rate (src/acme/ratelimit.ts).
  */
-export const MAX_IN_FLIGHT = 10;
+export const MAX_IN_FLIGHT = 32;
 
 /**
  * The connection was reset or closed while a request was in flight: a kept-alive connection the
@@ -148,6 +148,8 @@ export class HttpClient {
   /** The same two for plain HTTP to the loopback. */
   private readonly plainAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
   private readonly freshPlainAgent = new http.Agent({ keepAlive: false });
+  /** Every request waits its turn here: never faster than the CA's published request rate. */
+  private readonly rate = new TokenBucket(REQUEST_LIMIT);
 
   constructor(private readonly options: HttpOptions) {
     this.agent = new PreconnectingAgent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT, secureContext: options.secureContext }, options.early);
@@ -186,9 +188,14 @@ export class HttpClient {
     return this.request('POST', url, body, maxBytes, fresh);
   }
 
-  private request(method: string, url: string, body?: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
+  private async request(method: string, url: string, body?: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
     const target = httpsUrl(url, url);
-    if (target.protocol === 'http:' && !this.options.plainHttp) return Promise.reject(new Failure(url, 'plain http URL from a CA reached over https'));
+    if (target.protocol === 'http:' && !this.options.plainHttp) throw new Failure(url, 'plain http URL from a CA reached over https');
+    await this.rate.take();
+    return this.send(target, method, url, body, maxBytes, fresh);
+  }
+
+  private send(target: URL, method: string, url: string, body?: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
     const { connectTimeoutMs, requestTimeoutMs, userAgent } = this.options;
     const maxBodyBytes = Math.min(maxBytes ?? Infinity, this.options.maxBodyBytes);
     const headers: Record<string, string> = { 'user-agent': userAgent, accept: '*/*' };

@@ -32,6 +32,7 @@ import { AcmeClient, AcmeProblem, Signer } from '../acme/client.js';
 import { HttpClient, MAX_IN_FLIGHT, connectEarly } from '../acme/http.js';
 import type { FlattenedJws } from '../acme/jws.js';
 import { Deadline, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
+import { NEW_NONCE_LIMIT } from '../acme/ratelimit.js';
 import { checkTrustDirectories, loadTrust } from '../acme/trust.js';
 import { Authorization, Challenge, Order, describeProblem } from '../acme/types.js';
 import { PERSIST_CHALLENGE, persistProblem, persistRecordName, persistRecords, recordSafe } from '../acme/persist.js';
@@ -406,28 +407,45 @@ async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string
 }
 
 /**
- * §7.5: every authorization of the order made valid, in three passes, each concurrent where it
- * may be: fetch every authorization; publish and answer the pending ones; then watch the order
- * until it is no longer pending (settledAuthorizations). With -t the caller sees one challenge at a
- * time, in command-line order, each confirmed before the CA is told. chngproc may remove what it
- * published once this returns or throws. Returns the order as last read.
+ * §7.5: every authorization of the order made valid: each read, and a pending one's challenge
+ * published and answered as soon as it is read, as many at once as may be in flight; then the
+ * order watched until it is no longer pending (settledAuthorizations). With -t every
+ * authorization is read first: the caller sees one challenge at a time, in command-line order,
+ * each confirmed before the CA is told. chngproc may remove what it published once this returns
+ * or throws. Returns the order as last read.
  */
 async function authorize(acme: AcmeClient, url: string, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline): Promise<Order> {
-  const fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => ({ url, ...(await acme.authorization(url)) }));
-  const pending = fetched.filter((f) => f.authz.status === 'pending');
-  if (pending.length > 0 && chng === null) {
-    // The account as the CA knows it now: a kept URL it did not know was replaced by newOrder's lookup.
-    await answerFromRecords(acme, pending, config, acme.accountUrl);
-  } else if (pending.length > 0 && chng !== null) {
-    const publish = publisher(acme, chng, config, await signer.thumbprint());
-    if (config.external) {
+  const read = async (url: string): Promise<{ url: string; authz: Authorization }> => {
+    const { authz } = await acme.authorization(url);
+    if (authz.status !== 'pending' && authz.status !== 'valid') throw validationFailed(authz);
+    return { url, authz };
+  };
+  // One publisher (it reads chngproc's acks), made when the first challenge is to be published.
+  let publishing: Promise<(url: string, authz: Authorization) => Promise<void>> | null = null;
+  const publish = async (url: string, authz: Authorization): Promise<void> => {
+    if (chng === null) return;
+    publishing ??= signer.thumbprint().then((thumbprint) => publisher(acme, chng, config, thumbprint));
+    await (await publishing)(url, authz);
+  };
+  let fetched: { url: string; authz: Authorization }[];
+  if (chng !== null && !config.external) {
+    fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => {
+      const f = await read(url);
+      if (f.authz.status === 'pending') await publish(f.url, f.authz);
+      return f;
+    });
+  } else {
+    fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, read);
+    const pending = fetched.filter((f) => f.authz.status === 'pending');
+    if (chng === null && pending.length > 0) {
+      // The account as the CA knows it now: a kept URL it did not know was replaced by newOrder's lookup.
+      await answerFromRecords(acme, pending, config, acme.accountUrl);
+    } else {
       const position = (a: Authorization): number => config.names.indexOf(displayName(a));
       for (const f of pending.sort((a, b) => position(a.authz) - position(b.authz))) await publish(f.url, f.authz);
-    } else {
-      await mapLimited(pending, CONCURRENT_AUTHORIZATIONS, (f) => publish(f.url, f.authz));
     }
   }
-  for (const { authz } of fetched) if (authz.status !== 'pending' && authz.status !== 'valid') throw validationFailed(authz);
+  const pending = fetched.filter((f) => f.authz.status === 'pending');
   if (pending.length === 0) return order;
   return settledAuthorizations(acme, url, order, pending, deadline);
 }
@@ -723,9 +741,10 @@ runChild('netproc', async (config: NetConfig, confine) => {
   // --timeout (src/parent/plans.ts): a retry's wait must leave at least one request's time before that.
   const accountOnly = config.rolloverAccountKey || config.registerOnly || config.persistRecords;
   // Connected first: the TCP handshakes go on while the trust is loaded and root dropped; a second
-  // for the first nonce of an issuance sure to sign, asked beside the directory (prefetchNonce).
+  // for the first nonce of an issuance sure to sign, asked beside the directory (prefetchNonce),
+  // and one for each further name, whose authorizations are worked on side by side (authorize).
   // The account-only runs ask one request at a time.
-  const early = connectEarly(config.directoryUrl, config.signs ? 2 : 1);
+  const early = connectEarly(config.directoryUrl, config.signs ? Math.min(MAX_IN_FLIGHT, Math.max(2, config.names.length)) : 1);
   const budget = new Deadline((accountOnly ? 0 : config.pollTimeoutMs) + 4 * config.requestTimeoutMs);
   const secureContext = loadTrust(config.caFile, process.env);
   await confine();
@@ -762,13 +781,19 @@ runChild('netproc', async (config: NetConfig, confine) => {
     acme.loadDirectory().catch(() => undefined);
     const { verdict, request: checked } = await unlessPeerGone(askCertproc(peers.cert, acme, config), [peers.cert]);
     if (verdict.op === 'current') return; // certproc has said why
-    // The first nonce. Sure to sign from the start, from the newNonce URL acctproc kept, on the
-    // second connection, while the directory may still be on its way; otherwise (or without one)
-    // once the directory has named it.
-    if (config.signs) signer.ready.then((ready) => acme.prefetchNonce(ready.account?.server === config.directoryUrl ? ready.account.newNonce : null), () => undefined);
-    else acme.prefetchNonce();
     // With --csr the names are the request's, as certproc read them.
     if (checked !== null) config = { ...config, names: checked.names };
+    // The first nonce. Sure to sign from the start, from the newNonce URL acctproc kept, on the
+    // second connection, while the directory may still be on its way; otherwise (or without one)
+    // once the directory has named it. Many names: as many more as the newNonce burst allows, for
+    // the first authorizations at once.
+    const stock = verdict.op === 'revoke' ? 0 : Math.min(NEW_NONCE_LIMIT.burst, config.names.length) - 1;
+    const firstNonces = (keptUrl: string | null): void => {
+      acme.prefetchNonce(keptUrl);
+      acme.stockNonces(stock);
+    };
+    if (config.signs) signer.ready.then((ready) => firstNonces(ready.account?.server === config.directoryUrl ? ready.account.newNonce : null), () => undefined);
+    else firstNonces(null);
     if (verdict.op === 'revoke') {
       return await unlessPeerGone(revoke(acme, signer, verdict.certificate, peers.cert, config), [peers.acct, peers.cert]);
     }

@@ -1,0 +1,40 @@
+// The CA's published request limits, kept by the client itself so that a large order never runs
+// into them. Let's Encrypt publishes per-endpoint limits for each client address, as token
+// buckets: newNonce 20 a second with a burst of 10, every other ACME endpoint 250 a second with a
+// burst of 125 (https://letsencrypt.org/docs/rate-limits/, "Overall Requests Limit"). Other CAs
+// publish none or looser ones. Used by netproc alone (src/acme/http.ts, src/acme/client.ts).
+
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** newNonce: 20 a second, a burst of 10. */
+export const NEW_NONCE_LIMIT = { burst: 10, perSecond: 20 } as const;
+/** Every request to the CA: 250 a second, a burst of 125 (newNonce's counted here too). */
+export const REQUEST_LIMIT = { burst: 125, perSecond: 250 } as const;
+
+/**
+ * A token bucket: `burst` requests at once, then `perSecond`. A token is reserved when asked for,
+ * so requests waiting for one go in the order they asked, each 1/perSecond after the one before.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private at: number;
+
+  constructor(private readonly limit: { burst: number; perSecond: number }, private readonly now: () => number = () => performance.now()) {
+    this.tokens = limit.burst;
+    this.at = now();
+  }
+
+  /** Reserves the next token: how many milliseconds from now it is there (0: at once). */
+  reserve(): number {
+    const now = this.now();
+    this.tokens = Math.min(this.limit.burst, this.tokens + ((now - this.at) * this.limit.perSecond) / 1000) - 1;
+    this.at = now;
+    return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.limit.perSecond;
+  }
+
+  /** Resolves once the reserved token is there. */
+  async take(): Promise<void> {
+    const wait = this.reserve();
+    if (wait > 0) await sleep(wait);
+  }
+}
