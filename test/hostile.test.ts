@@ -715,6 +715,25 @@ describe('a hostile CA', { skip }, () => {
     });
     // Would fail if the Retry-After were ignored (the backoff's many looks), or waited past the
     // deadline (a minute, or a day: this test's timeout), or the look at the deadline skipped.
+    // Would fail if the authorizations were not read at the deadline: the line would name the
+    // order's URL only ("authorizations still pending"), not the name that failed and why. They
+    // read pending at first and invalid once the challenges are answered.
+    test('an order left pending after an authorization has failed: at --poll-timeout the line names it, and why', TEST, async () => {
+      const orderPending = edit('order', (o) => {
+        o.status = 'pending';
+      });
+      const authzInvalid = on('authz', async (_ex, normal) => editJson(await normal(), (o) => {
+        o.status = 'invalid';
+        const c = challenges(o)[0] as Record<string, unknown>;
+        c.status = 'invalid';
+        c.error = { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'wrong key authorization' };
+      }), NAMES.length + 1);
+      await rejected({
+        script: async (ex, normal, ca) => (await orderPending(ex, normal, ca)) ?? authzInvalid(ex, normal, ca),
+        extra: ['--poll-timeout', '2'],
+        expect: () => new RegExp(`^(${NAMES.map(escape).join('|')}): validation failed: urn:ietf:params:acme:error:unauthorized: wrong key authorization$`),
+      });
+    });
     test('a day-long Retry-After while polling is cut to the poll deadline', TEST, async () => {
       const { ca } = await rejected({
         script: on('order', async (_ex, normal) => {

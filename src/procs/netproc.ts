@@ -459,18 +459,29 @@ function validationFailed(authz: Authorization): Failure {
 /**
  * Waits for the CA to validate: by the order, which is ready once every authorization is valid
  * and invalid once one is not (§7.1.6), so each look is one request however many names. An
- * invalid order's authorizations are then read for which name failed, and why.
+ * invalid order's authorizations are then read for which name failed, and why; so are those of an
+ * order still pending at the deadline, as a CA may leave it so when one has failed.
  */
 async function settledAuthorizations(acme: AcmeClient, url: string, order: Order, answered: { url: string; authz: Authorization }[], deadline: Deadline): Promise<Order> {
-  const settled = await pollUntil(deadline, url, { value: { ...order, status: 'pending' as const }, retryAfter: null },
-    async () => {
-      const next = await acme.order(url);
-      return { value: next.order, retryAfter: next.retryAfter };
-    },
-    (o) => o.status !== 'pending', () => 'authorizations still pending');
-  if (settled.status === 'invalid') {
+  const failedAuthorization = async (): Promise<Authorization | undefined> => {
     const authzs = await mapLimited(answered, CONCURRENT_AUTHORIZATIONS, async (f) => (await acme.authorization(f.url)).authz);
-    const failed = authzs.find((a) => a.status !== 'valid' && a.status !== 'pending');
+    return authzs.find((a) => a.status !== 'valid' && a.status !== 'pending');
+  };
+  let settled: Order;
+  try {
+    settled = await pollUntil(deadline, url, { value: { ...order, status: 'pending' as const }, retryAfter: null },
+      async () => {
+        const next = await acme.order(url);
+        return { value: next.order, retryAfter: next.retryAfter };
+      },
+      (o) => o.status !== 'pending', () => 'authorizations still pending');
+  } catch (err) {
+    if (!deadline.passed) throw err;
+    const failed = await failedAuthorization().catch(() => undefined);
+    throw failed === undefined ? err : validationFailed(failed);
+  }
+  if (settled.status === 'invalid') {
+    const failed = await failedAuthorization();
     if (failed !== undefined) throw validationFailed(failed);
   }
   // Not invalid: every authorization is valid (§7.1.6).
