@@ -16,8 +16,6 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ecKeys, makeKey, needsRootAndLab, runClient, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { proxyInFrontOf, readBody } from '../scripts/proxyutil.js';
-import { MAX_IN_FLIGHT } from '../src/acme/http.js';
-import { NEW_NONCE_LIMIT, REQUEST_LIMIT } from '../src/acme/ratelimit.js';
 
 const skip = needsRootAndLab(labUnavailable);
 
@@ -133,12 +131,13 @@ describe('requests of an issuance', { skip }, () => {
     const { acct, dom } = ecKeys(w);
     const requests = await issue(['-c', w.certs, '-f', acct, '-k', dom, 'a.finalize.example.test', 'b.finalize.example.test', 'c.finalize.example.test']);
     const at = (prefix: string, from = 0): number => requests.findIndex((r, i) => i >= from && r.method === 'POST' && r.path.startsWith(prefix));
-    const firstChallenge = at('/chalZ/');
+    // Each challenge goes as its authorization comes (one may be read after another's is answered).
+    const lastChallenge = requests.map((r) => r.method === 'POST' && r.path.startsWith('/chalZ/')).lastIndexOf(true);
     const firstFinalize = at('/finalize-order/');
-    assert.ok(firstChallenge >= 0 && firstFinalize > firstChallenge, JSON.stringify(requests));
-    assert.equal(at('/authZ/', firstChallenge), -1, `no authorization read after the challenges: ${JSON.stringify(requests)}`);
-    const look = at('/my-order/', firstChallenge);
-    assert.ok(look > firstChallenge && look < firstFinalize, `the order read before finalize: ${JSON.stringify(requests)}`);
+    assert.ok(lastChallenge >= 0 && firstFinalize > lastChallenge, JSON.stringify(requests));
+    assert.equal(at('/authZ/', lastChallenge), -1, `no authorization read after the challenges: ${JSON.stringify(requests)}`);
+    const look = at('/my-order/', lastChallenge);
+    assert.ok(look > lastChallenge && look < firstFinalize, `the order read before finalize: ${JSON.stringify(requests)}`);
   });
 
   // Would fail if the kept URL were used for whatever key lies beside it: the CA refuses the
@@ -167,54 +166,29 @@ describe('requests of an issuance', { skip }, () => {
     const third = await issue(args);
     assert.equal(count(third, 'POST', '/sign-me-up'), 0, 'the new key\'s account is kept once known');
   });
-  // Would fail if newNonce were asked faster than Let's Encrypt's published 20 a second (burst 10):
-  // a 100-name order's first wave wants some thirty nonces at once; if every request together
-  // went past 250 a second (burst 125): on loopback a run sends its 230 or so in a fraction of a
-  // second; if more connections were open at once than MAX_IN_FLIGHT; or if every authorization
-  // were read before the first challenge was answered (the old three passes, a round trip in
-  // three wasted at RTT 50 ms). A request may reach the proxy (a busy Node process itself) a little
-  // sooner or later than the client let it go: each window is allowed one request and 25 ms over.
-  test('a 100-name order keeps to the CA\'s published request rates, and answers challenges as their authorizations come', { timeout: 120_000 }, async () => {
+  // Would fail if every authorization were read before the first challenge was answered (the
+  // three passes of before: a round trip in three wasted at RTT 50 ms), or if a 100-name order
+  // lost its way among nonces rejected (npm test has Pebble reject 30%) and requests waiting for
+  // them. The request rates are ratelimit.test's: on loopback a run goes too little over them
+  // for a test of the whole to tell.
+  test('a 100-name order answers each challenge as its authorization comes', { timeout: 120_000 }, async () => {
     const w = workDir();
     const { acct, dom } = ecKeys(w);
-    const seen: { method: string; path: string; at: number }[] = [];
-    let inFlight = 0;
-    let mostInFlight = 0;
-    const proxy = await proxyInFrontOf(lab, 'ratelog', async (req, res, forward) => {
-      seen.push({ method: req.method ?? 'GET', path: req.url ?? '/', at: performance.now() });
-      mostInFlight = Math.max(mostInFlight, ++inFlight);
-      try {
-        const answer = await forward(req.method ?? 'GET', req.url ?? '/', req.headers, await readBody(req));
-        res.writeHead(answer.status, answer.headers);
-        res.end(answer.body);
-      } finally {
-        inFlight--;
-      }
+    const seen: { method: string; path: string }[] = [];
+    const proxy = await proxyInFrontOf(lab, 'requestlog', async (req, res, forward) => {
+      seen.push({ method: req.method ?? 'GET', path: req.url ?? '/' });
+      const answer = await forward(req.method ?? 'GET', req.url ?? '/', req.headers, await readBody(req));
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body);
     });
     try {
-      const names = Array.from({ length: 100 }, (_, i) => `n${i + 1}.rate.example.test`);
+      const names = Array.from({ length: 100 }, (_, i) => `n${i + 1}.many.example.test`);
       const run = await runClient(['-F', '--server', proxy.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, ...names],
         { env: { NODE_EXTRA_CA_CERTS: lab.tlsCaFile } });
       assert.equal(run.status, 0, run.stderr);
     } finally {
       await proxy.stop();
     }
-    /** The first window of `times` (sorted) holding more than the limit allows (and the slack), or null. */
-    const overLimit = (times: number[], limit: { burst: number; perSecond: number }): string | null => {
-      for (let i = 0; i < times.length; i++) {
-        for (let j = i; j < times.length; j++) {
-          const allowed = limit.burst + 1 + (limit.perSecond * ((times[j] as number) - (times[i] as number) + 25)) / 1000;
-          if (j - i + 1 > allowed) return `${j - i + 1} requests in ${((times[j] as number) - (times[i] as number)).toFixed(1)} ms`;
-        }
-      }
-      return null;
-    };
-    const nonces = seen.filter((r) => r.path.startsWith('/nonce-plz')).map((r) => r.at);
-    assert.ok(nonces.length > 10, `the first wave wanted more nonces than the burst: ${nonces.length}`);
-    assert.equal(overLimit(nonces, NEW_NONCE_LIMIT), null, 'newNonce');
-    assert.ok(seen.length > REQUEST_LIMIT.burst, `more requests than the burst: ${seen.length}`);
-    assert.equal(overLimit(seen.map((r) => r.at), REQUEST_LIMIT), null, 'every request');
-    assert.ok(mostInFlight <= MAX_IN_FLIGHT, `at most ${MAX_IN_FLIGHT} in flight: ${mostInFlight}`);
     const firstChallenge = seen.findIndex((r) => r.method === 'POST' && r.path.startsWith('/chalZ/'));
     const lastAuthorization = seen.map((r) => r.method === 'POST' && r.path.startsWith('/authZ/')).lastIndexOf(true);
     assert.ok(firstChallenge >= 0 && firstChallenge < lastAuthorization, `a challenge answered (request ${firstChallenge}) before the last authorization was read (${lastAuthorization})`);

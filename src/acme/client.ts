@@ -125,7 +125,7 @@ export class AcmeClient {
   /** newNonce requests on their way (or waiting for their turn) for those waiting. */
   private asking = 0;
   /** newNonce at most at the CA's published rate: a large order's first wave asks for many. */
-  private readonly newNonces = new TokenBucket(NEW_NONCE_LIMIT);
+  private readonly newNonceRate = new TokenBucket(NEW_NONCE_LIMIT);
   private dir: Directory | null = null;
   private directoryLoad: Promise<Directory> | null = null;
   /** A newNonce fetched ahead (prefetchNonce), taken by the first request that finds no nonce kept. */
@@ -155,10 +155,15 @@ export class AcmeClient {
     return this.dir;
   }
 
-  /** An unsigned GET, with server errors, 429 and a lost connection retried as post() does. */
-  private async unsigned(url: string, maxBytes?: number): Promise<HttpResponse> {
+  /**
+   * An unsigned GET, with server errors, 429 and a lost connection retried as post() does.
+   * `retryRate`: a rate each request after the first also keeps (newNonce's: the caller's first
+   * took its turn already).
+   */
+  private async unsigned(url: string, maxBytes?: number, retryRate?: TokenBucket): Promise<HttpResponse> {
     let lost = false;
     for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await retryRate?.take();
       let res: HttpResponse;
       try {
         res = await this.http.get(url, maxBytes, lost);
@@ -209,7 +214,7 @@ export class AcmeClient {
    */
   prefetchNonce(keptUrl: string | null = null): void {
     if (this.nonces.length > 0 || this.nonceAhead !== null) return;
-    const fromDirectory = (): Promise<string> => this.loadDirectory().then(() => this.newNonces.take()).then(() => this.freshNonce());
+    const fromDirectory = (): Promise<string> => this.loadDirectory().then(() => this.newNonceRate.take()).then(() => this.freshNonce());
     this.nonceAhead = keptUrl === null ? fromDirectory() : this.keptNonce(keptUrl).then((nonce) => nonce ?? fromDirectory());
     this.nonceAhead.catch(() => undefined);
   }
@@ -218,15 +223,15 @@ export class AcmeClient {
    * Fetches `count` more nonces to keep, once the first (prefetchNonce) has come: an order of many
    * names then starts its authorizations with as many requests in flight as the newNonce burst
    * allows, not with one. After the first, so that a CA refusing it is not asked again before
-   * its Retry-After. A failure is nobody's: the request that finds none kept asks itself.
+   * its Retry-After; and after the directory, which the first (from a kept URL) may not wait for.
+   * A failure is nobody's: a request finding no nonce waits for the next one, as always.
    */
   stockNonces(count: number): void {
     if (count <= 0) return;
-    const first = this.nonceAhead ?? this.loadDirectory();
-    first.then(() => {
+    Promise.all([this.nonceAhead, this.loadDirectory()]).then(() => {
       for (let i = 0; i < count; i++) {
         (async () => {
-          await this.newNonces.take();
+          await this.newNonceRate.take();
           this.giveNonce(await this.freshNonce());
         })().catch(() => undefined);
       }
@@ -249,7 +254,7 @@ export class AcmeClient {
   private async keptNonce(url: string): Promise<string | null> {
     if (!this.ofDirectoryOrigin(url)) return null;
     try {
-      await this.newNonces.take();
+      await this.newNonceRate.take();
       const res = await this.http.get(url);
       const nonce = res.headers['replay-nonce'];
       return res.status < 300 && typeof nonce === 'string' && TOKEN.test(nonce) ? nonce : null;
@@ -281,7 +286,7 @@ export class AcmeClient {
   private async askNonce(): Promise<void> {
     this.asking++;
     try {
-      await this.newNonces.take();
+      await this.newNonceRate.take();
       if (this.waiting.length === 0) return;
       await this.loadDirectory();
       this.giveNonce(await this.freshNonce());
@@ -292,11 +297,12 @@ export class AcmeClient {
     }
   }
 
+  /** A newNonce request, its turn at the newNonce rate taken already by the caller. */
   private async freshNonce(): Promise<string> {
     const { newNonce } = this.directory;
     // GET (204), not HEAD (200): a HEAD answer has no length, after which some servers (Pebble, and
     // Go's HTTP server under it) close the connection, and the next request pays a TLS handshake.
-    const res = await this.unsigned(newNonce);
+    const res = await this.unsigned(newNonce, undefined, this.newNonceRate);
     if (res.status >= 400) throw this.failure(res);
     const nonce = res.headers['replay-nonce'];
     if (typeof nonce !== 'string' || !TOKEN.test(nonce)) throw new Failure(newNonce, 'no usable Replay-Nonce');

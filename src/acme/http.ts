@@ -36,9 +36,10 @@ export interface HttpOptions {
 const MAX_REDIRECTS = 3;
 
 /**
- * Connections to the CA at once, at most, and so requests in flight. What a large order keeps in
- * flight is bounded before that by its nonces (every signed request needs one, and newNonce is
- * asked at most at its published rate) and by the CA's request rate (src/acme/ratelimit.ts).
+ * Kept-alive connections to the CA at once, at most (a request sent again after a lost connection
+ * goes on a new one of its own). What a large order keeps in flight is bounded before that by its
+ * nonces (every signed request needs one, and newNonce is asked at most at its published rate)
+ * and by the CA's request rate (src/acme/ratelimit.ts).
  */
 export const MAX_IN_FLIGHT = 32;
 

@@ -67,22 +67,26 @@ export async function pollUntil<T>(
   return value;
 }
 
-/** Maps fn over items with at most `limit` running at once; the first failure rejects the whole. */
+/**
+ * Maps fn over items with at most `limit` running at once. The first failure starts no further
+ * item and is thrown once those running have ended: a caller that cleans up after it (chngproc
+ * removing challenge files) then never does so under a request still on its way.
+ */
 export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
-  let failed = false;
+  const failures: unknown[] = [];
   const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
+    while (failures.length === 0 && next < items.length) {
       const index = next++;
       try {
         results[index] = await fn(items[index] as T);
       } catch (err) {
-        failed = true;
-        throw err;
+        failures.push(err);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failures.length > 0) throw failures[0];
   return results;
 }

@@ -32,9 +32,10 @@ export class TokenBucket {
     return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.limit.perSecond;
   }
 
-  /** Resolves once the reserved token is there. */
+  /** Resolves once the reserved token is there (a timer may fire early: it is waited out anew). */
   async take(): Promise<void> {
     const wait = this.reserve();
-    if (wait > 0) await sleep(wait);
+    const due = this.at + wait; // reserve() set `at` to the time the wait counts from
+    for (let left = wait; left > 0; left = due - this.now()) await sleep(left);
   }
 }

@@ -420,29 +420,30 @@ async function authorize(acme: AcmeClient, url: string, order: Order, signer: Ac
     if (authz.status !== 'pending' && authz.status !== 'valid') throw validationFailed(authz);
     return { url, authz };
   };
-  // One publisher (it reads chngproc's acks), made when the first challenge is to be published.
-  let publishing: Promise<(url: string, authz: Authorization) => Promise<void>> | null = null;
-  const publish = async (url: string, authz: Authorization): Promise<void> => {
-    if (chng === null) return;
-    publishing ??= signer.thumbprint().then((thumbprint) => publisher(acme, chng, config, thumbprint));
-    await (await publishing)(url, authz);
-  };
   let fetched: { url: string; authz: Authorization }[];
-  if (chng !== null && !config.external) {
-    fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => {
-      const f = await read(url);
-      if (f.authz.status === 'pending') await publish(f.url, f.authz);
-      return f;
-    });
-  } else {
+  if (chng === null) {
     fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, read);
     const pending = fetched.filter((f) => f.authz.status === 'pending');
-    if (chng === null && pending.length > 0) {
-      // The account as the CA knows it now: a kept URL it did not know was replaced by newOrder's lookup.
-      await answerFromRecords(acme, pending, config, acme.accountUrl);
-    } else {
+    // The account as the CA knows it now: a kept URL it did not know was replaced by newOrder's lookup.
+    if (pending.length > 0) await answerFromRecords(acme, pending, config, acme.accountUrl);
+  } else {
+    // One publisher (it reads chngproc's acks), made when the first challenge is to be published.
+    let publishing: Promise<(url: string, authz: Authorization) => Promise<void>> | null = null;
+    const publish = async (f: { url: string; authz: Authorization }): Promise<void> => {
+      publishing ??= signer.thumbprint().then((thumbprint) => publisher(acme, chng, config, thumbprint));
+      await (await publishing)(f.url, f.authz);
+    };
+    if (config.external) {
+      fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, read);
       const position = (a: Authorization): number => config.names.indexOf(displayName(a));
-      for (const f of pending.sort((a, b) => position(a.authz) - position(b.authz))) await publish(f.url, f.authz);
+      const pending = fetched.filter((f) => f.authz.status === 'pending');
+      for (const f of pending.sort((a, b) => position(a.authz) - position(b.authz))) await publish(f);
+    } else {
+      fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => {
+        const f = await read(url);
+        if (f.authz.status === 'pending') await publish(f);
+        return f;
+      });
     }
   }
   const pending = fetched.filter((f) => f.authz.status === 'pending');
@@ -798,7 +799,8 @@ runChild('netproc', async (config: NetConfig, confine) => {
     // second connection, while the directory may still be on its way; otherwise (or without one)
     // once the directory has named it. Many names: as many more as the newNonce burst allows, for
     // the first authorizations at once.
-    const stock = verdict.op === 'revoke' ? 0 : Math.min(NEW_NONCE_LIMIT.burst, config.names.length) - 1;
+    // Not for a revocation, nor for an order an earlier run left processing (two requests).
+    const stock = verdict.op !== 'renew' || verdict.pendingOrder !== undefined ? 0 : Math.min(NEW_NONCE_LIMIT.burst, config.names.length) - 1;
     const firstNonces = (keptUrl: string | null): void => {
       acme.prefetchNonce(keptUrl);
       acme.stockNonces(stock);
