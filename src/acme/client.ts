@@ -10,7 +10,7 @@ import type { FlattenedJws } from './jws.js';
 import { ConnectionLost, HttpClient, HttpResponse } from './http.js';
 import { caNamedUrlAllowed } from './caurl.js';
 import { Deadline } from './poll.js';
-import { NEW_NONCE_LIMIT, TokenBucket } from './ratelimit.js';
+import { NEW_NONCE_LIMIT, SIGNED_REQUEST_LIMIT, TokenBucket } from './ratelimit.js';
 import { canonicalIp } from '../x509/ip.js';
 import {
   Authorization, Directory, ERROR_PREFIX, Order, Problem, RenewalInfo, describeProblem, parseAccount, parseAuthorization, parseDirectory,
@@ -126,6 +126,8 @@ export class AcmeClient {
   private asking = 0;
   /** newNonce at most at the CA's published rate: a large order's first wave asks for many. */
   private readonly newNonceRate = new TokenBucket(NEW_NONCE_LIMIT);
+  /** Every signed request, each sending of it, at most at the CA's published rate. */
+  private readonly signedRate = new TokenBucket(SIGNED_REQUEST_LIMIT);
   private dir: Directory | null = null;
   private directoryLoad: Promise<Directory> | null = null;
   /** A newNonce fetched ahead (prefetchNonce), taken by the first request that finds no nonce kept. */
@@ -345,6 +347,7 @@ export class AcmeClient {
     for (;;) {
       const jws = await this.signer.sign(url, await this.nonce(), body, useJwk ? null : this.requireKid());
       await sendAfter;
+      await this.signedRate.take();
       let res: HttpResponse;
       try {
         res = await this.http.post(url, JSON.stringify(jws), maxBytes, lost);

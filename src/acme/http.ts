@@ -11,7 +11,6 @@ import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Failure, trace } from '../log.js';
 import { caNamedUrlAllowed } from './caurl.js';
-import { REQUEST_LIMIT, TokenBucket } from './ratelimit.js';
 
 export interface HttpResponse {
   url: string;
@@ -39,7 +38,7 @@ const MAX_REDIRECTS = 3;
  * Kept-alive connections to the CA at once, at most (a request sent again after a lost connection
  * goes on a new one of its own). What a large order keeps in flight is bounded before that by its
  * nonces (every signed request needs one, and newNonce is asked at most at its published rate)
- * and by the CA's request rate (src/acme/ratelimit.ts).
+ * and by the CA's request rates (src/acme/ratelimit.ts).
  */
 export const MAX_IN_FLIGHT = 32;
 
@@ -149,8 +148,6 @@ export class HttpClient {
   /** The same two for plain HTTP to the loopback. */
   private readonly plainAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
   private readonly freshPlainAgent = new http.Agent({ keepAlive: false });
-  /** Every request waits its turn here: never faster than the CA's published request rate. */
-  private readonly rate = new TokenBucket(REQUEST_LIMIT);
 
   constructor(private readonly options: HttpOptions) {
     this.agent = new PreconnectingAgent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT, secureContext: options.secureContext }, options.early);
@@ -189,14 +186,9 @@ export class HttpClient {
     return this.request('POST', url, body, maxBytes, fresh);
   }
 
-  private async request(method: string, url: string, body?: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
+  private request(method: string, url: string, body?: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
     const target = httpsUrl(url, url);
-    if (target.protocol === 'http:' && !this.options.plainHttp) throw new Failure(url, 'plain http URL from a CA reached over https');
-    await this.rate.take();
-    return this.send(target, method, url, body, maxBytes, fresh);
-  }
-
-  private send(target: URL, method: string, url: string, body?: string, maxBytes?: number, fresh = false): Promise<HttpResponse> {
+    if (target.protocol === 'http:' && !this.options.plainHttp) return Promise.reject(new Failure(url, 'plain http URL from a CA reached over https'));
     const { connectTimeoutMs, requestTimeoutMs, userAgent } = this.options;
     const maxBodyBytes = Math.min(maxBytes ?? Infinity, this.options.maxBodyBytes);
     const headers: Record<string, string> = { 'user-agent': userAgent, accept: '*/*' };
