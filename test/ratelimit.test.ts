@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AcmeClient, type Signer } from '../src/acme/client.js';
-import type { HttpClient, HttpResponse } from '../src/acme/http.js';
-import { Deadline } from '../src/acme/poll.js';
+import { MAX_IN_FLIGHT, type HttpClient, type HttpResponse } from '../src/acme/http.js';
+import { Deadline, mapLimited } from '../src/acme/poll.js';
 import { NEW_NONCE_LIMIT, SIGNED_REQUEST_LIMIT, TokenBucket } from '../src/acme/ratelimit.js';
 
 // Would fail if the burst were larger or smaller than asked, if waiting requests did not queue
@@ -148,7 +148,8 @@ test('every signed request waits its turn: 125 at once, then 250 a second', asyn
   });
   await acme.loadDirectory();
   await useAccount();
-  await Promise.all(Array.from({ length: 300 }, (_, i) => acme.post(`${CA}/authz/${i}`, null)));
+  // As netproc sends them: at most MAX_IN_FLIGHT at once.
+  await mapLimited(Array.from({ length: 300 }, (_, i) => i), MAX_IN_FLIGHT, (i) => acme.post(`${CA}/authz/${i}`, null));
   assert.equal(sent.length, 300);
   sent.forEach((at, i) => {
     const earliest = start + (Math.max(0, i + 1 - SIGNED_REQUEST_LIMIT.burst) * 1000) / SIGNED_REQUEST_LIMIT.perSecond;

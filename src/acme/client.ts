@@ -332,7 +332,8 @@ export class AcmeClient {
 
   /**
    * A signed POST (§6.2). payload null is POST-as-GET. badNonce is retried with the nonce of the
-   * error response (§6.5), at most BAD_NONCE_RETRIES times; server errors and 429 are waited out
+   * error response (§6.5; another request's, when one was waiting for a nonce before it), at most
+   * BAD_NONCE_RETRIES times; server errors and 429 are waited out
    * at most BUSY_RETRIES times (busyWait); a connection lost in flight is sent again once, on a new
    * connection and signed with another nonce (the lost one may have been used). A redirect is an
    * error: the JWS is bound to its URL. `sendAfter`: signed meanwhile, sent only once it has settled.
