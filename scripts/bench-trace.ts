@@ -478,7 +478,7 @@ export function renderBreakdown(variants: Variant[], stretches: Stretches = ISSU
     out.push('');
     out.push(`Per ACME request (from ${withReqs.map((v) => `${v.requestRuns.length} -vv run(s) with the ${v.name}`).join(' and ')}, one per round after the timed runs;`
       + ' tracing makes them a little slower). **n**: requests per run (median); **median / max ms**: from the request\'s trace line to its answer\'s, over every request of'
-      + ' that kind in those runs; **sum ms**: per run (median). Requests overlap (as many in flight as there are nonces, up to MAX_IN_FLIGHT in src/acme/http.ts), so sums exceed the wall time.');
+      + ' that kind in those runs; **sum ms**: per run (median). Requests overlap (as many in flight as there are nonces, up to MAX_CONNECTIONS in src/acme/http.ts), so sums exceed the wall time.');
     out.push('');
     const kinds = KIND_ORDER.filter((k) => withReqs.some((v) => v.requestRuns.some((r) => r.requests.some((q) => q.kind === k))));
     out.push(`| request | ${withReqs.map((v) => `n (${v.name}) | median ms | max ms | sum ms`).join(' | ')} |`);

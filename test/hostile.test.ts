@@ -10,8 +10,9 @@ import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Exchange, FakeCa, Reply, Script, editJson, problem } from './fakeca.js';
-import { RunResult, isRoot, makeKey, openssl, prerequisite, runClient, snapshot, workDir } from './helpers.js';
+import { RunResult, isRoot, makeKey, openssl, prerequisite, runClient, runWithHook, snapshot, workDir } from './helpers.js';
 
 const NAMES = ['hostile.example.test', 'www.hostile.example.test'];
 const skip = prerequisite(isRoot ? false : 'needs root (these tests run acme-client as root)');
@@ -713,8 +714,6 @@ describe('a hostile CA', { skip }, () => {
       for (const [path, times] of looks) assert.ok(times.length <= 11, `${path} looked at ${times.length} times`);
       assert.ok(lastLookAfterDeadline(ca, looks, 3000), 'looked at until the deadline');
     });
-    // Would fail if the Retry-After were ignored (the backoff's many looks), or waited past the
-    // deadline (a minute, or a day: this test's timeout), or the look at the deadline skipped.
     // Would fail if the authorizations were not read at the deadline: the line would name the
     // order's URL only ("authorizations still pending"), not the name that failed and why. They
     // read pending at first and invalid once the challenges are answered.
@@ -734,6 +733,30 @@ describe('a hostile CA', { skip }, () => {
         expect: () => new RegExp(`^(${NAMES.map(escape).join('|')}): validation failed: urn:ietf:params:acme:error:unauthorized: wrong key authorization$`),
       });
     });
+    // Would fail if authorizations read valid at the deadline were not followed by a look at the
+    // order: with -t a caller may take the whole --poll-timeout, and the run then ended with
+    // "authorizations still pending", the order never looked at, though the CA had validated
+    // every name. The wait is the scenario itself: a caller that confirms after the deadline.
+    test('-t confirmed after --poll-timeout: names the CA has validated still get their certificate', TEST, async () => {
+      const ca = await FakeCa.start(() => undefined);
+      const a = area();
+      try {
+        const extra = ['-t', 'dns-01', '--poll-timeout', '1'];
+        const cli = args(ca, a, extra).filter((arg, i, all) => arg !== '-C' && all[i - 1] !== '-C');
+        const run = await runWithHook(cli, { NODE_EXTRA_CA_CERTS: ca.caFile }, async (line) => {
+          await sleep(1200);
+          return `${line}\n`;
+        });
+        assert.equal(run.status, 0, run.stderr);
+        assert.equal(run.stderr, '');
+        assert.ok(ca.requests('order').length >= 1, 'the order looked at once more');
+      } finally {
+        await ca.stop();
+        rmSync(a.dir, { recursive: true, force: true });
+      }
+    });
+    // Would fail if the Retry-After were ignored (the backoff's many looks), or waited past the
+    // deadline (a minute, or a day: this test's timeout), or the look at the deadline skipped.
     test('a day-long Retry-After while polling is cut to the poll deadline', TEST, async () => {
       const { ca } = await rejected({
         script: on('order', async (_ex, normal) => {

@@ -1,7 +1,7 @@
 // The ACME conversation (RFC 8555), one function per resource, over HttpClient and a Signer. The
 // signer is acctproc on the other end of a channel: this module never holds a key. Nonces come
-// from every Replay-Nonce the CA sends (§7.2) and newNonce only when none is left, at its published
-// rate (src/acme/ratelimit.ts).
+// from every Replay-Nonce the CA sends (§7.2) and from newNonce when none is left (for a large
+// order, a few ahead), at its published rate (src/acme/ratelimit.ts).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TOKEN } from '../check.js';

@@ -40,7 +40,7 @@ const MAX_REDIRECTS = 3;
  * nonces (every signed request needs one, and newNonce is asked at most at its published rate)
  * and by the CA's request rates (src/acme/ratelimit.ts).
  */
-export const MAX_IN_FLIGHT = 32;
+export const MAX_CONNECTIONS = 32;
 
 /**
  * The connection was reset or closed while a request was in flight: a kept-alive connection the
@@ -146,11 +146,11 @@ export class HttpClient {
   /** For a request sent again after a lost connection: a new connection, never a kept one that may be as dead. */
   private readonly freshAgent: https.Agent;
   /** The same two for plain HTTP to the loopback. */
-  private readonly plainAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
+  private readonly plainAgent = new http.Agent({ keepAlive: true, maxSockets: MAX_CONNECTIONS });
   private readonly freshPlainAgent = new http.Agent({ keepAlive: false });
 
   constructor(private readonly options: HttpOptions) {
-    this.agent = new PreconnectingAgent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT, secureContext: options.secureContext }, options.early);
+    this.agent = new PreconnectingAgent({ keepAlive: true, maxSockets: MAX_CONNECTIONS, secureContext: options.secureContext }, options.early);
     this.freshAgent = new https.Agent({ keepAlive: false, secureContext: options.secureContext });
   }
 

@@ -49,9 +49,12 @@ export function pollDelay(round: number, retryAfter: number | null): number {
   return Math.min(MAX_INTERVAL_MS, FIRST_INTERVAL_MS * 2 ** (round - 2));
 }
 
+/** pollUntil's own giving up at the deadline (a look that failed is that look's error). */
+export class GaveUp extends Failure {}
+
 /**
  * Looks at a resource until `settled` says so: `first` is what is known already, each further look
- * comes after pollDelay. Gives up at the deadline with `<subject>: <what>, giving up`.
+ * comes after pollDelay. Gives up at the deadline with `<subject>: <what>, giving up` (GaveUp).
  * `firstRound`: 2 when `first` is itself a look just made, so that the next waits its 10 ms.
  */
 export async function pollUntil<T>(
@@ -60,7 +63,7 @@ export async function pollUntil<T>(
 ): Promise<T> {
   let { value, retryAfter } = first;
   for (let round = firstRound; !settled(value); round++) {
-    if (deadline.passed) throw new Failure(subject, `${what(value)}, giving up`);
+    if (deadline.passed) throw new GaveUp(subject, `${what(value)}, giving up`);
     await deadline.pause(pollDelay(round, retryAfter));
     ({ value, retryAfter } = await look());
   }

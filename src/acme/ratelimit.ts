@@ -2,10 +2,11 @@
 // into them. Let's Encrypt publishes per-endpoint limits for each client address, as token
 // buckets (https://letsencrypt.org/docs/rate-limits/, "Overall Requests Limit"), each endpoint
 // counted in its own: newNonce 20 a second with a burst of 10; /acme/*, the endpoints without a
-// row of their own (accounts, authorizations, challenges, orders, finalize, certificates), 250 a
-// second with a burst of 125. The directory (40, 40), newOrder (300, 200) and renewalInfo (1000,
-// 100), asked once or twice a run, cannot be outrun; newOrder goes in /acme/*'s bucket, which is
-// the stricter. Other CAs publish none or their own. Used by netproc alone (src/acme/client.ts).
+// row of their own (orders, authorizations, challenges, finalize, certificates), 250 a second
+// with a burst of 125. newAccount (5, 15), revokeCert (10, 100) and newOrder (300, 200), one to
+// three requests a run, go in /acme/*'s bucket too; the directory (40, 40) and renewalInfo (1000,
+// 100), once or twice a run, in none. Other CAs publish none or their own. Used by netproc alone
+// (src/acme/client.ts).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 

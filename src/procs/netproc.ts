@@ -29,9 +29,9 @@ import {
   parseAcctToNet, parseCertToNet, parseChngToNet, parseKeyToNet,
 } from '../ipc/messages.js';
 import { AcmeClient, AcmeProblem, Signer } from '../acme/client.js';
-import { HttpClient, MAX_IN_FLIGHT, connectEarly } from '../acme/http.js';
+import { HttpClient, MAX_CONNECTIONS, connectEarly } from '../acme/http.js';
 import type { FlattenedJws } from '../acme/jws.js';
-import { Deadline, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
+import { Deadline, GaveUp, mapLimited, pollDelay, pollUntil } from '../acme/poll.js';
 import { NEW_NONCE_LIMIT } from '../acme/ratelimit.js';
 import { checkTrustDirectories, loadTrust } from '../acme/trust.js';
 import { Authorization, Challenge, Order, describeProblem } from '../acme/types.js';
@@ -39,8 +39,8 @@ import { PERSIST_CHALLENGE, persistProblem, persistRecordName, persistRecords, r
 import { Failure, debug, warn } from '../log.js';
 import { topIssuerCommonName } from '../x509/chain.js';
 
-/** Authorizations worked on at once: as many as requests may be in flight (MAX_IN_FLIGHT, why there). */
-const CONCURRENT_AUTHORIZATIONS = MAX_IN_FLIGHT;
+/** Authorizations worked on at once: one for each connection (MAX_CONNECTIONS); the nonces bound them first. */
+const CONCURRENT_AUTHORIZATIONS = MAX_CONNECTIONS;
 const CONNECT_TIMEOUT_MS = 30_000;
 /** orderNotReady on finalize (the CA does not see the order as ready yet): finalize again this often. */
 const ORDER_NOT_READY_RETRIES = 3;
@@ -410,19 +410,25 @@ async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string
  * §7.5: every authorization of the order made valid: each read, and a pending one's challenge
  * published and answered as soon as it is read, as many at once as may be in flight; then the
  * order watched until it is no longer pending (settledAuthorizations). With -t every
- * authorization is read first: the caller sees one challenge at a time, in command-line order,
- * each confirmed before the CA is told. chngproc may remove what it published once this returns
- * or throws. Returns the order as last read.
+ * authorization is read first: an external caller sees one challenge at a time, in command-line
+ * order, each confirmed before the CA is told; dns-persist-01's records are checked, and their
+ * challenges answered, side by side. chngproc may remove what it published once this returns or
+ * throws. Returns the order as last read.
  */
 async function authorize(acme: AcmeClient, url: string, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline): Promise<Order> {
-  const read = async (url: string): Promise<{ url: string; authz: Authorization }> => {
-    const { authz } = await acme.authorization(url);
-    if (authz.status !== 'pending' && authz.status !== 'valid') throw validationFailed(authz);
-    return { url, authz };
+  const read = async (url: string): Promise<{ url: string; authz: Authorization }> => ({ url, authz: (await acme.authorization(url)).authz });
+  const usable = (f: { authz: Authorization }): void => {
+    if (f.authz.status !== 'pending' && f.authz.status !== 'valid') throw validationFailed(f.authz);
+  };
+  /** Every authorization read first, then each checked in the order's order. */
+  const readAll = async (): Promise<{ url: string; authz: Authorization }[]> => {
+    const all = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, read);
+    all.forEach(usable);
+    return all;
   };
   let fetched: { url: string; authz: Authorization }[];
   if (chng === null) {
-    fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, read);
+    fetched = await readAll();
     const pending = fetched.filter((f) => f.authz.status === 'pending');
     // The account as the CA knows it now: a kept URL it did not know was replaced by newOrder's lookup.
     if (pending.length > 0) await answerFromRecords(acme, pending, config, acme.accountUrl);
@@ -434,15 +440,24 @@ async function authorize(acme: AcmeClient, url: string, order: Order, signer: Ac
       await (await publishing)(f.url, f.authz);
     };
     if (config.external) {
-      fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, read);
+      fetched = await readAll();
       const position = (a: Authorization): number => config.names.indexOf(displayName(a));
       const pending = fetched.filter((f) => f.authz.status === 'pending');
       for (const f of pending.sort((a, b) => position(a.authz) - position(b.authz))) await publish(f);
     } else {
+      // Once one has failed, those still running publish nothing more: the CA would look at a
+      // file chngproc is about to remove, a failed validation to its count.
+      let failed = false;
       fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => {
-        const f = await read(url);
-        if (f.authz.status === 'pending') await publish(f);
-        return f;
+        try {
+          const f = await read(url);
+          usable(f);
+          if (f.authz.status === 'pending' && !failed) await publish(f);
+          return f;
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
       });
     }
   }
@@ -477,9 +492,16 @@ async function settledAuthorizations(acme: AcmeClient, url: string, order: Order
       },
       (o) => o.status !== 'pending', () => 'authorizations still pending');
   } catch (err) {
-    if (!deadline.passed) throw err;
-    const failed = await failedAuthorization().catch(() => undefined);
-    throw failed === undefined ? err : validationFailed(failed);
+    // Given up at the deadline, the order still pending (or not looked at: with -t a caller may
+    // have taken the whole --poll-timeout): the authorizations say which name failed, if one did;
+    // if every one is valid, the order has one more look.
+    if (!(err instanceof GaveUp)) throw err;
+    const authzs = await mapLimited(answered, CONCURRENT_AUTHORIZATIONS, async (f) => (await acme.authorization(f.url)).authz).catch(() => null);
+    const failed = authzs?.find((a) => a.status !== 'valid' && a.status !== 'pending');
+    if (failed !== undefined) throw validationFailed(failed);
+    if (authzs === null || authzs.some((a) => a.status !== 'valid')) throw err;
+    settled = (await acme.order(url)).order;
+    if (settled.status === 'pending') throw err;
   }
   if (settled.status === 'invalid') {
     const failed = await failedAuthorization();
@@ -754,9 +776,9 @@ runChild('netproc', async (config: NetConfig, confine) => {
   const accountOnly = config.rolloverAccountKey || config.registerOnly || config.persistRecords;
   // Connected first: the TCP handshakes go on while the trust is loaded and root dropped; a second
   // for the first nonce of an issuance sure to sign, asked beside the directory (prefetchNonce),
-  // and one for each further name, whose authorizations are worked on side by side (authorize).
-  // The account-only runs ask one request at a time.
-  const early = connectEarly(config.directoryUrl, config.signs ? Math.min(MAX_IN_FLIGHT, Math.max(2, config.names.length)) : 1);
+  // and, issuing, one for each further name, whose authorizations are worked on side by side
+  // (authorize). The account-only runs start with one.
+  const early = connectEarly(config.directoryUrl, !config.signs ? 1 : config.revoke ? 2 : Math.min(MAX_CONNECTIONS, Math.max(2, config.names.length)));
   const budget = new Deadline((accountOnly ? 0 : config.pollTimeoutMs) + 4 * config.requestTimeoutMs);
   const secureContext = loadTrust(config.caFile, process.env);
   await confine();
