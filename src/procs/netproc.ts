@@ -282,10 +282,6 @@ async function revoke(acme: AcmeClient, signer: AccountSigner, certificate: stri
  */
 async function issue(acme: AcmeClient, signer: AccountSigner, peers: Peers, config: NetConfig, verdict: Extract<Verdict, { op: 'renew' }>, request: Promise<{ csr: string; publicKey: string }>, budget: Deadline): Promise<void> {
   await loadDirectory(acme, config);
-  // Many names: as many nonces more as the newNonce burst allows, for the first authorizations at
-  // once; asked once the directory's terms and profiles are agreed to, and not for an order an
-  // earlier run left processing (two requests).
-  if (verdict.pendingOrder === undefined) acme.stockNonces(Math.min(NEW_NONCE_LIMIT.burst, config.names.length) - 1);
   await findAccount(acme, signer, config, true);
   // Asked now, while the order is made: the challenges need it the moment their authorizations come.
   if (peers.chng !== null) signer.thumbprint().catch(() => undefined);
@@ -823,9 +819,16 @@ runChild('netproc', async (config: NetConfig, confine) => {
     if (checked !== null) config = { ...config, names: checked.names };
     // The first nonce. Sure to sign from the start, from the newNonce URL acctproc kept, on the
     // second connection, while the directory may still be on its way; otherwise (or without one)
-    // once the directory has named it.
-    if (config.signs) signer.ready.then((ready) => acme.prefetchNonce(ready.account?.server === config.directoryUrl ? ready.account.newNonce : null), () => undefined);
-    else acme.prefetchNonce();
+    // once the directory has named it. Many names: as many more as the newNonce burst allows, for
+    // the first authorizations at once.
+    // Not for a revocation, nor for an order an earlier run left processing (two requests).
+    const stock = verdict.op !== 'renew' || verdict.pendingOrder !== undefined ? 0 : Math.min(NEW_NONCE_LIMIT.burst, config.names.length) - 1;
+    const firstNonces = (keptUrl: string | null): void => {
+      acme.prefetchNonce(keptUrl);
+      acme.stockNonces(stock);
+    };
+    if (config.signs) signer.ready.then((ready) => firstNonces(ready.account?.server === config.directoryUrl ? ready.account.newNonce : null), () => undefined);
+    else firstNonces(null);
     if (verdict.op === 'revoke') {
       return await unlessPeerGone(revoke(acme, signer, verdict.certificate, peers.cert, config), [peers.acct, peers.cert]);
     }
