@@ -418,7 +418,7 @@ async function createOrder(acme: AcmeClient, config: NetConfig, replaces: string
 async function authorize(acme: AcmeClient, url: string, order: Order, signer: AccountSigner, chng: Peers['chng'], config: NetConfig, deadline: Deadline): Promise<Order> {
   const read = async (url: string): Promise<{ url: string; authz: Authorization }> => ({ url, authz: (await acme.authorization(url)).authz });
   const usable = (f: { authz: Authorization }): void => {
-    if (f.authz.status !== 'pending' && f.authz.status !== 'valid') throw validationFailed(f.authz);
+    if (hasFailed(f.authz)) throw validationFailed(f.authz);
   };
   /** Every authorization read first, then each checked in the order's order. */
   const readAll = async (): Promise<{ url: string; authz: Authorization }[]> => {
@@ -466,6 +466,11 @@ async function authorize(acme: AcmeClient, url: string, order: Order, signer: Ac
   return settledAuthorizations(acme, url, order, pending, deadline);
 }
 
+/** An authorization that will not become valid: invalid, deactivated, expired or revoked (§7.1.6). */
+function hasFailed(authz: Authorization): boolean {
+  return authz.status !== 'pending' && authz.status !== 'valid';
+}
+
 function validationFailed(authz: Authorization): Failure {
   const failed = authz.challenges.find((c) => c.error !== null);
   const why = failed?.error ? describeProblem(failed.error) : `authorization ${authz.status}`;
@@ -479,10 +484,7 @@ function validationFailed(authz: Authorization): Failure {
  * order still pending at the deadline, as a CA may leave it so when one has failed.
  */
 async function settledAuthorizations(acme: AcmeClient, url: string, order: Order, answered: { url: string; authz: Authorization }[], deadline: Deadline): Promise<Order> {
-  const failedAuthorization = async (): Promise<Authorization | undefined> => {
-    const authzs = await mapLimited(answered, CONCURRENT_AUTHORIZATIONS, async (f) => (await acme.authorization(f.url)).authz);
-    return authzs.find((a) => a.status !== 'valid' && a.status !== 'pending');
-  };
+  const readAnswered = (): Promise<Authorization[]> => mapLimited(answered, CONCURRENT_AUTHORIZATIONS, async (f) => (await acme.authorization(f.url)).authz);
   let settled: Order;
   try {
     settled = await pollUntil(deadline, url, { value: { ...order, status: 'pending' as const }, retryAfter: null },
@@ -496,15 +498,15 @@ async function settledAuthorizations(acme: AcmeClient, url: string, order: Order
     // have taken the whole --poll-timeout): the authorizations say which name failed, if one did;
     // if every one is valid, the order has one more look.
     if (!(err instanceof GaveUp)) throw err;
-    const authzs = await mapLimited(answered, CONCURRENT_AUTHORIZATIONS, async (f) => (await acme.authorization(f.url)).authz).catch(() => null);
-    const failed = authzs?.find((a) => a.status !== 'valid' && a.status !== 'pending');
+    const authzs = await readAnswered().catch(() => null);
+    const failed = authzs?.find(hasFailed);
     if (failed !== undefined) throw validationFailed(failed);
     if (authzs === null || authzs.some((a) => a.status !== 'valid')) throw err;
     settled = (await acme.order(url)).order;
     if (settled.status === 'pending') throw err;
   }
   if (settled.status === 'invalid') {
-    const failed = await failedAuthorization();
+    const failed = (await readAnswered()).find(hasFailed);
     if (failed !== undefined) throw validationFailed(failed);
   }
   // Not invalid: every authorization is valid (§7.1.6).
