@@ -21,11 +21,16 @@ const procs = readdirSync(join(root, 'src/procs')).filter((f) => f.endsWith('.ts
 // project's own says "module". Our code and yargs ask for import.meta.url, which a CommonJS file spells this way:
 const BUNDLE_URL = "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;";
 
-/** yargs' node:assert, as scripts/assert-standin.mjs: the two checks it uses, without the module. */
+/**
+ * yargs' node:assert, as scripts/assert-standin.mjs: the two checks it uses, without the module;
+ * and its platform shim, as scripts/yargs-shim-standin.mjs: without what it reads at every start
+ * for features acme-client does not use.
+ */
 const assertStandIn = {
   name: 'assert-standin',
   setup(build) {
     build.onResolve({ filter: /^(node:)?assert$/ }, () => ({ path: join(root, 'scripts/assert-standin.mjs') }));
+    build.onResolve({ filter: /\/platform-shims\/esm\.mjs$/ }, () => ({ path: join(root, 'scripts/yargs-shim-standin.mjs') }));
   },
 };
 
