@@ -1,10 +1,10 @@
 // The account URL file beside the account key (src/fsutil/accountfile.ts): what is taken from it,
 // and what is not. Each case would fail if the file were trusted further than it is here.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { linkSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccountFile } from '../src/fsutil/accountfile.js';
@@ -12,8 +12,12 @@ import { AccountFile } from '../src/fsutil/accountfile.js';
 const SERVER = 'https://ca.example.test/dir';
 const URL_OF = 'https://ca.example.test/acct/1';
 
+// Every case's directory is made under one, removed at the end.
+const top = mkdtempSync(join(tmpdir(), 'acme-accountfile-test-'));
+after(() => rmSync(top, { recursive: true, force: true }));
+
 function fileWith(content: unknown): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'acme-accountfile-test-')), 'account.pem.account.json');
+  const path = join(mkdtempSync(join(top, 'case-')), 'account.pem.account.json');
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content), { mode: 0o600 });
   return path;
 }
@@ -53,7 +57,7 @@ test('a hard link, a FIFO or another user\'s file is neither read nor written', 
   const path = fileWith({ server: SERVER, url: URL_OF, key: 'k1' });
   linkSync(path, `${path}.second-name`);
   assert.equal(AccountFile.open(path), null, 'two names: root would write through a planted link');
-  const fifo = join(mkdtempSync(join(tmpdir(), 'acme-accountfile-test-')), 'account.pem.account.json');
+  const fifo = join(mkdtempSync(join(top, 'case-')), 'account.pem.account.json');
   execFileSync('mkfifo', [fifo]);
   assert.equal(AccountFile.open(fifo), null, 'a FIFO');
   if (process.getuid?.() === 0) {

@@ -1,15 +1,19 @@
 // The acme-client.conf(5) reader: OpenBSD's grammar (macros, include, line continuation, the two
 // blocks) and every problem named by file and line.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, parseConfig, printConfig } from '../src/conf/parse.js';
 
+// Every case's directory is made under one, removed at the end.
+const top = mkdtempSync(join(tmpdir(), 'acme-conf-test-'));
+after(() => rmSync(top, { recursive: true, force: true }));
+
 function dir(): string {
-  return mkdtempSync(join(tmpdir(), 'acme-conf-test-'));
+  return mkdtempSync(join(top, 'case-'));
 }
 
 function write(d: string, name: string, text: string): string {
