@@ -426,44 +426,73 @@ async function authorize(acme: AcmeClient, url: string, order: Order, signer: Ac
     all.forEach(usable);
     return all;
   };
-  let fetched: { url: string; authz: Authorization }[];
-  if (chng === null) {
-    fetched = await readAll();
-    const pending = fetched.filter((f) => f.authz.status === 'pending');
-    // The account as the CA knows it now: a kept URL it did not know was replaced by newOrder's lookup.
-    if (pending.length > 0) await answerFromRecords(acme, pending, config, acme.accountUrl);
-  } else {
-    // One publisher (it reads chngproc's acks), made when the first challenge is to be published.
-    let publishing: Promise<(url: string, authz: Authorization) => Promise<void>> | null = null;
-    const publish = async (f: { url: string; authz: Authorization }): Promise<void> => {
-      publishing ??= signer.thumbprint().then((thumbprint) => publisher(acme, chng, config, thumbprint));
-      await (await publishing)(f.url, f.authz);
-    };
-    if (config.external) {
+  /** Authorizations whose challenge this run answered: the CA may still be validating them. */
+  const answered: string[] = [];
+  try {
+    let fetched: { url: string; authz: Authorization }[];
+    if (chng === null) {
       fetched = await readAll();
-      const position = (a: Authorization): number => config.names.indexOf(displayName(a));
       const pending = fetched.filter((f) => f.authz.status === 'pending');
-      for (const f of pending.sort((a, b) => position(a.authz) - position(b.authz))) await publish(f);
+      // The account as the CA knows it now: a kept URL it did not know was replaced by newOrder's lookup.
+      if (pending.length > 0) await answerFromRecords(acme, pending, config, acme.accountUrl);
     } else {
-      // Once one has failed, those still running publish nothing more: the CA would look at a
-      // file chngproc is about to remove, a failed validation to its count.
-      let failed = false;
-      fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => {
-        try {
-          const f = await read(url);
-          usable(f);
-          if (f.authz.status === 'pending' && !failed) await publish(f);
-          return f;
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-      });
+      // One publisher (it reads chngproc's acks), made when the first challenge is to be published.
+      let publishing: Promise<(url: string, authz: Authorization) => Promise<boolean>> | null = null;
+      const publish = async (f: { url: string; authz: Authorization }): Promise<void> => {
+        publishing ??= signer.thumbprint().then((thumbprint) => publisher(acme, chng, config, thumbprint));
+        if (await (await publishing)(f.url, f.authz)) answered.push(f.url);
+      };
+      if (config.external) {
+        fetched = await readAll();
+        const position = (a: Authorization): number => config.names.indexOf(displayName(a));
+        const pending = fetched.filter((f) => f.authz.status === 'pending');
+        for (const f of pending.sort((a, b) => position(a.authz) - position(b.authz))) await publish(f);
+      } else {
+        // Once one has failed, those still running publish nothing more: the CA would look at a
+        // file chngproc is about to remove, a failed validation to its count.
+        let failed = false;
+        fetched = await mapLimited(order.authorizations, CONCURRENT_AUTHORIZATIONS, async (url) => {
+          try {
+            const f = await read(url);
+            usable(f);
+            if (f.authz.status === 'pending' && !failed) await publish(f);
+            return f;
+          } catch (err) {
+            failed = true;
+            throw err;
+          }
+        });
+      }
     }
+    const pending = fetched.filter((f) => f.authz.status === 'pending');
+    if (pending.length === 0) return order;
+    return await settledAuthorizations(acme, url, order, pending, deadline);
+  } catch (err) {
+    await untilValidated(acme, answered, deadline);
+    throw err;
   }
-  const pending = fetched.filter((f) => f.authz.status === 'pending');
-  if (pending.length === 0) return order;
-  return settledAuthorizations(acme, url, order, pending, deadline);
+}
+
+/**
+ * A run failing after it answered challenges (another name's validation failed, say) waits, before
+ * chngproc removes what it published, until the CA has finished validating them, at most until
+ * the deadline: a file removed under a validation fails it, which Let's Encrypt counts against the
+ * account and the name, where one left in place leaves a valid authorization the next order reuses.
+ * Each look reads the authorizations still pending; any failure to read ends the wait.
+ */
+async function untilValidated(acme: AcmeClient, answered: readonly string[], deadline: Deadline): Promise<void> {
+  let waiting = [...answered];
+  if (waiting.length === 0) return;
+  debug(waiting[0] as string, `waiting for the CA to finish validating ${waiting.length} answered challenge(s) before they are removed`);
+  try {
+    await pollUntil(deadline, waiting[0] as string, { value: waiting, retryAfter: null }, async () => {
+      const statuses = await mapLimited(waiting, CONCURRENT_AUTHORIZATIONS, async (url) => (await acme.authorization(url)).authz.status);
+      waiting = waiting.filter((_, i) => statuses[i] === 'pending');
+      return { value: waiting, retryAfter: null };
+    }, (left) => left.length === 0, (left) => `${left.length} validation(s) still running`);
+  } catch {
+    // At the deadline, or the CA cannot be asked any more: what is left is removed now.
+  }
 }
 
 /** An authorization that will not become valid: invalid, deactivated, expired or revoked (§7.1.6). */
@@ -630,7 +659,7 @@ async function printPersistRecords(acme: AcmeClient, signer: AccountSigner, conf
 }
 
 /** Publishes one authorization's challenge through chngproc, then tells the CA to look (§7.5.1). */
-function publisher(acme: AcmeClient, chng: Channel<ChngToNet, NetToChng>, config: NetConfig, thumbprint: string): (url: string, authz: Authorization) => Promise<void> {
+function publisher(acme: AcmeClient, chng: Channel<ChngToNet, NetToChng>, config: NetConfig, thumbprint: string): (url: string, authz: Authorization) => Promise<boolean> {
   // chngproc acks each published challenge by id.
   const acks = new Replies<ChngToNet>('chngproc');
   (async () => {
@@ -638,7 +667,7 @@ function publisher(acme: AcmeClient, chng: Channel<ChngToNet, NetToChng>, config
   })().catch((err: Error) => acks.abandon(err));
   return async (url, authz) => {
     const challenge = pendingChallenge(url, authz, config);
-    if (challenge === null) return;
+    if (challenge === null) return false;
     if (challenge.token === null) throw new Failure(challenge.url, 'challenge has no token');
     const identifier = displayName(authz);
     const { id, reply } = acks.take();
@@ -648,6 +677,7 @@ function publisher(acme: AcmeClient, chng: Channel<ChngToNet, NetToChng>, config
     if (config.external) await published;
     await acme.respond(challenge.url, config.external ? undefined : published);
     debug(identifier, `${config.challengeType} challenge answered`);
+    return true;
   };
 }
 

@@ -1,0 +1,78 @@
+// A run that fails after it answered challenges keeps what it published until the CA has looked:
+// a challenge file removed under a validation fails it (Let's Encrypt counts that against the
+// account and the name), where one left in place gives a valid authorization the next order reuses.
+// nginx in front of Pebble passes the challenges to a server of this test, which fails one name at
+// once and holds the other's until its file is gone or the run had ample time to remove it.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
+import { ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
+
+const skip = needsRootAndLab(labUnavailable);
+
+const FAILING = 'fails.settle.example.test';
+const HELD = 'held.settle.example.test';
+/** Far more than a run takes to remove its files once the other name has failed (some 0.1 s). */
+const HOLD_MS = 3_000;
+
+describe('a failing run and the validations still running', { skip }, () => {
+  let lab: Lab;
+  let server: Server;
+  let challengeDir = '';
+  /** What the held name's validation was answered: the key authorization, or 404. */
+  let heldAnswer: Promise<string>;
+  let answerHeld: (answer: string) => void;
+
+  before(async () => {
+    server = createServer((req, res) => {
+      const token = (req.url ?? '').split('/').pop() ?? '';
+      const file = join(challengeDir, token);
+      const reply = (): void => {
+        const body = existsSync(file) ? readFileSync(file, 'utf8') : null;
+        res.writeHead(body === null ? 404 : 200).end(body ?? '');
+        if (req.headers.host?.startsWith(HELD)) answerHeld(body ?? '404');
+      };
+      if (!req.headers.host?.startsWith(HELD)) {
+        res.writeHead(404).end();
+        return;
+      }
+      // Answered as soon as the run removes the file (the failure this test is for), or once it
+      // has had ample time to: it must then still be there.
+      const started = Date.now();
+      const look = setInterval(() => {
+        if (!existsSync(file) || Date.now() - started >= HOLD_MS) {
+          clearInterval(look);
+          reply();
+        }
+      }, 20);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    lab = await startLab({ challengeUpstreams: [`127.0.0.1:${address.port}`] });
+  });
+  after(async () => {
+    await lab?.stop();
+    server?.close();
+  });
+
+  test('the other name\'s challenge file stays until the CA has validated it, then goes', async () => {
+    const w = workDir();
+    challengeDir = w.www;
+    heldAnswer = new Promise((resolve) => {
+      answerHeld = resolve;
+    });
+    const { acct, dom } = ecKeys(w);
+    const run = await runClient(['--server', lab.directoryUrl, '-C', w.www, '-c', w.certs, '-f', acct, '-k', dom, HELD, FAILING],
+      { env: { NODE_EXTRA_CA_CERTS: lab.tlsCaFile } });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, new RegExp(`^acme-client: ${FAILING.replaceAll('.', '\\.')}: validation failed: `, 'm'));
+    assert.match(await heldAnswer, /^[\w-]+\.[\w-]+$/, `${HELD}'s validation found no file`);
+    assert.deepEqual(readdirSync(w.www), [], 'challenge files removed in the end');
+    assert.deepEqual(readdirSync(w.certs), []);
+  });
+});
