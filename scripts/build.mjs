@@ -30,7 +30,7 @@ const assertStandIn = {
   name: 'assert-standin',
   setup(build) {
     build.onResolve({ filter: /^(node:)?assert$/ }, () => ({ path: join(root, 'scripts/assert-standin.mjs') }));
-    build.onResolve({ filter: /\/platform-shims\/esm\.mjs$/ }, () => ({ path: join(root, 'scripts/yargs-shim-standin.mjs') }));
+    build.onResolve({ filter: /\/platform-shims\/esm\.mjs$/ }, (args) => (args.importer.includes('/node_modules/yargs/') ? { path: join(root, 'scripts/yargs-shim-standin.mjs') } : undefined));
   },
 };
 

@@ -23,7 +23,8 @@ export default {
   getEnv: (key) => process.env[key],
   inspect,
   getProcessArgvBin,
-  mainFilename: process.cwd(),
+  // Where yargs would start looking for a package.json: nowhere now (see findUp).
+  mainFilename: '/',
   Parser,
   path: { basename, dirname, extname, relative, resolve, join },
   process: {

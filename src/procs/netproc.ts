@@ -48,6 +48,9 @@ const ORDER_NOT_READY_RETRIES = 3;
 /** The order was still processing at --poll-timeout: kept for the next run (ZeroSSL can take minutes). */
 class StillProcessing extends Failure {}
 
+/** A name the CA could not validate: the one failure after which the others' validations are waited for. */
+class ValidationFailed extends Failure {}
+
 /** Thrown when a peer hung up: it has reported its own failure, netproc just stops. */
 class PeerGone extends Error {
   constructor(readonly peer: string) {
@@ -468,28 +471,36 @@ async function authorize(acme: AcmeClient, url: string, order: Order, signer: Ac
     if (pending.length === 0) return order;
     return await settledAuthorizations(acme, url, order, pending, deadline);
   } catch (err) {
-    await untilValidated(acme, answered, deadline);
+    // Only after a name failed: a CA failing or out of reach is not asked again.
+    if (err instanceof ValidationFailed) await untilValidated(acme, answered, deadline);
     throw err;
   }
 }
 
 /**
- * A run failing after it answered challenges (another name's validation failed, say) waits, before
- * chngproc removes what it published, until the CA has finished validating them, at most until
- * the deadline: a file removed under a validation fails it, which Let's Encrypt counts against the
- * account and the name, where one left in place leaves a valid authorization the next order reuses.
- * Each look reads the authorizations still pending; any failure to read ends the wait.
+ * After a name failed validation, the challenges this run answered for the others stay published
+ * until the CA has finished validating them, at most until the deadline: a file removed under a
+ * validation fails it, which Let's Encrypt counts against the account and the name, where one
+ * left in place gives a valid authorization that the next order reuses. The first still pending
+ * is looked at (pollUntil's backoff, or the CA's Retry-After) until it is settled, then the rest
+ * are read once, side by side; any failure to read ends the wait.
  */
 async function untilValidated(acme: AcmeClient, answered: readonly string[], deadline: Deadline): Promise<void> {
   let waiting = [...answered];
-  if (waiting.length === 0) return;
-  debug(waiting[0] as string, `waiting for the CA to finish validating ${waiting.length} answered challenge(s) before they are removed`);
+  if (waiting.length > 0) debug(waiting[0] as string, `waiting for the CA to finish validating the ${waiting.length} challenge(s) answered`);
   try {
-    await pollUntil(deadline, waiting[0] as string, { value: waiting, retryAfter: null }, async () => {
-      const statuses = await mapLimited(waiting, CONCURRENT_AUTHORIZATIONS, async (url) => (await acme.authorization(url)).authz.status);
-      waiting = waiting.filter((_, i) => statuses[i] === 'pending');
-      return { value: waiting, retryAfter: null };
-    }, (left) => left.length === 0, (left) => `${left.length} validation(s) still running`);
+    // The first is looked at straight away (answered a moment ago); a later pass's first, just
+    // read as pending, waits its 10 ms.
+    for (let firstRound = 1; waiting.length > 0; firstRound = 2) {
+      const first = waiting[0] as string;
+      await pollUntil(deadline, first, { value: 'pending', retryAfter: null }, async () => {
+        const { authz, retryAfter } = await acme.authorization(first);
+        return { value: authz.status, retryAfter };
+      }, (status) => status !== 'pending', () => 'validation still running', firstRound);
+      const rest = waiting.slice(1);
+      const statuses = await mapLimited(rest, CONCURRENT_AUTHORIZATIONS, async (url) => (await acme.authorization(url)).authz.status);
+      waiting = rest.filter((_, i) => statuses[i] === 'pending');
+    }
   } catch {
     // At the deadline, or the CA cannot be asked any more: what is left is removed now.
   }
@@ -500,10 +511,10 @@ function hasFailed(authz: Authorization): boolean {
   return authz.status !== 'pending' && authz.status !== 'valid';
 }
 
-function validationFailed(authz: Authorization): Failure {
+function validationFailed(authz: Authorization): ValidationFailed {
   const failed = authz.challenges.find((c) => c.error !== null);
   const why = failed?.error ? describeProblem(failed.error) : `authorization ${authz.status}`;
-  return new Failure(authz.identifier, `validation failed: ${why}`);
+  return new ValidationFailed(authz.identifier, `validation failed: ${why}`);
 }
 
 /**
@@ -555,7 +566,7 @@ function displayName(authz: Authorization): string {
 function pendingChallenge(url: string, authz: Authorization, config: NetConfig): Challenge | null {
   const challenge = authz.challenges.find((c) => c.type === config.challengeType);
   if (!challenge) throw new Failure(url, `no ${config.challengeType} challenge`);
-  if (challenge.status === 'invalid') throw new Failure(authz.identifier, `validation failed: ${challenge.error ? describeProblem(challenge.error) : 'no detail'}`);
+  if (challenge.status === 'invalid') throw new ValidationFailed(authz.identifier, `validation failed: ${challenge.error ? describeProblem(challenge.error) : 'no detail'}`);
   return challenge.status === 'pending' ? challenge : null;
 }
 
@@ -812,8 +823,9 @@ runChild('netproc', async (config: NetConfig, confine) => {
   // (authorize). The account-only runs start with one.
   const early = connectEarly(config.directoryUrl, !config.signs ? 1 : config.revoke ? 2 : Math.min(MAX_CONNECTIONS, Math.max(2, config.names.length)));
   const budget = new Deadline((accountOnly ? 0 : config.pollTimeoutMs) + 4 * config.requestTimeoutMs);
-  // net.connect sends its SYN on the next tick, and the rest of this start (the trust, the agent,
-  // the channels) would otherwise come first: at 50 ms from the CA, 5 ms off every run.
+  // net.connect sends its SYN on the next tick (for a CA named by address; a name is resolved
+  // first), and the rest of this start (the trust, the agent, the channels) would otherwise come
+  // first: at 50 ms from the CA, some 5 ms off every run.
   await new Promise((resolve) => setImmediate(resolve));
   const secureContext = loadTrust(config.caFile, process.env);
   await confine();
