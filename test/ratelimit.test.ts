@@ -134,6 +134,33 @@ test('nonces kept for many names are fetched even when the first, from a kept UR
   assert.deepEqual(asked.map((a) => a.url), [`${CA}/kept-nonce`, ...Array.from({ length: 5 }, () => `${CA}/nonce`)]);
 });
 
+// Would fail if the first nonce, asked from a kept newNonce URL, took no turn at the newNonce
+// rate: with the burst's worth kept for a large order beside it, burst + 1 newNonce requests
+// would go at once. With its turn, the last goes no sooner than one interval after the start: a
+// lower bound, which a slow machine only makes easier to meet.
+test('a nonce from a kept newNonce URL takes its turn at the newNonce rate', { timeout: 20_000 }, async () => {
+  const { burst, perSecond } = NEW_NONCE_LIMIT;
+  const start = performance.now();
+  let stocked = 0;
+  let allAsked: () => void = () => undefined;
+  const all = new Promise<void>((resolve) => (allAsked = resolve));
+  const { acme, asked } = fakeClient({
+    post: async (_url, answer) => answer(200),
+    newNonceStatus: () => {
+      if (++stocked === burst) allAsked();
+      return 204;
+    },
+  });
+  await acme.loadDirectory();
+  acme.prefetchNonce(`${CA}/kept-nonce`);
+  acme.stockNonces(burst);
+  await all;
+  assert.equal(asked[0]?.url, `${CA}/kept-nonce`);
+  const last = asked[burst] as { at: number };
+  const earliest = start + 1000 / perSecond;
+  assert.ok(last.at >= earliest, `newNonce ${burst + 1} asked ${(last.at - start).toFixed(1)} ms after the start, before ${(earliest - start).toFixed(1)}`);
+});
+
 // Would fail without the bucket in front of every sending of a signed request: 300 sendings
 // answered at once (each request refused badNonce once, then accepted) go out in a fraction of a
 // second; or with the bucket taken once a request, not once a sending: the retries would go at
