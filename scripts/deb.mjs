@@ -42,7 +42,9 @@ function main() {
       writeFileSync(join(dir, `${basename(page)}.gz`), gzip(readFileSync(join(root, page))));
     }
 
-    const units = join(stage, 'lib/systemd/system');
+    // Under /usr, as DEP 17 has every package ship its files (trixie's debhelper does; lintian
+    // calls it the canonical place): /lib is only a link to usr/lib on a merged-/usr system.
+    const units = join(stage, 'usr/lib/systemd/system');
     mkdirSync(units, { recursive: true });
     for (const unit of UNITS) cpSync(join(root, 'contrib/systemd', unit), join(units, unit));
 

@@ -106,7 +106,7 @@ describe('npm run deb: the Debian package', () => {
     const manuals = readdirSync(join(ROOT, 'man'));
     assert.ok(manuals.length >= 5);
     for (const page of manuals) assert.ok(files.has(`/usr/share/man/man${page.slice(-1)}/${page}.gz`), page);
-    for (const unit of readdirSync(join(ROOT, 'contrib', 'systemd'))) assert.ok(files.has(`/lib/systemd/system/${unit}`), unit);
+    for (const unit of readdirSync(join(ROOT, 'contrib', 'systemd'))) assert.ok(files.has(`/usr/lib/systemd/system/${unit}`), unit);
   });
 
   // Would fail on a missing copyright file or changelog, uncompressed manuals, a GPL text copied
@@ -168,7 +168,7 @@ describe('npm run deb: the Debian package', () => {
       const wants = '/etc/systemd/system/timers.target.wants';
       const madeWants = !existsSync(wants);
       mkdirSync(wants, { recursive: true });
-      symlinkSync('/lib/systemd/system/acme-client@.timer', join(wants, 'acme-client@example.org.timer'));
+      symlinkSync('/usr/lib/systemd/system/acme-client@.timer', join(wants, 'acme-client@example.org.timer'));
       assert.equal(spawnSync('sh', ['-n', '/var/lib/dpkg/info/acme-client.prerm']).status, 0, 'the prerm is a shell script');
 
       const removed = spawnSync('dpkg', ['-r', 'acme-client'], { encoding: 'utf8' });
