@@ -28,7 +28,11 @@ import { randomBytes } from 'node:crypto';
 export interface LabOptions {
   /** PEBBLE_WFE_NONCEREJECT: percentage of good nonces rejected as badNonce (default $ACME_TEST_NONCE_REJECT or 0; Pebble's own default is 5). */
   nonceReject?: number;
-  /** PEBBLE_AUTHZREUSE: percentage chance a still-valid authorization is reused in a new order (default 50). */
+  /**
+   * PEBBLE_AUTHZREUSE: percentage chance a still-valid authorization is reused in a new order
+   * (default 50). 0 is not never: Pebble 2.10 makes a new one only when rand.Intn(100) exceeds it,
+   * so one order in a hundred still reuses; a test that needs a challenge uses a fresh account.
+   */
   authzReuse?: number;
   /** Validity in seconds of certificates under Pebble's "default" profile (default 90 days, as Pebble's own). */
   certificateValidityPeriod?: number;
