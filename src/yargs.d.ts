@@ -1,5 +1,5 @@
-// yargs 18 ships no type declarations; this covers only the calls src/args.ts and
-// src/dns01/main.ts make.
+// yargs 18 ships no type declarations; this covers only the calls src/args.ts,
+// src/dns01/main.ts and src/server/main.ts make.
 declare module 'yargs' {
   export interface ParsedArguments {
     readonly _: readonly (string | number)[];
@@ -26,4 +26,22 @@ declare module 'yargs' {
   }
 
   export default function yargs(processArgs?: readonly string[]): Argv;
+}
+
+// yargs' own parser (yargs-parser), as yargs/helpers exports it; only what src/args.ts uses.
+declare module 'yargs/helpers' {
+  import type { ParsedArguments } from 'yargs';
+
+  export interface ParserOptions {
+    configuration?: Readonly<Record<string, boolean>>;
+    boolean?: readonly string[];
+    count?: readonly string[];
+    string?: readonly string[];
+    array?: readonly string[];
+    narg?: Readonly<Record<string, number>>;
+  }
+
+  export const Parser: {
+    detailed(args: readonly string[], options: ParserOptions): { argv: ParsedArguments; error: Error | null };
+  };
 }
