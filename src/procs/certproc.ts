@@ -20,7 +20,7 @@ import { Channel } from '../ipc/channel.js';
 import { CertConfig, CertFiles, FD } from '../ipc/roles.js';
 import { CertToFile, CertToNet, FileToCert, NetToCert, parseNetToCert, parseNever } from '../ipc/messages.js';
 import { base64url } from '../acme/jws.js';
-import { ChainError, splitPemCertificates } from '../x509/chain.js';
+import { ChainError, PemCertificate, readPemCertificates } from '../x509/chain.js';
 import { CertificateFields, certificateFields, certificateNames } from '../x509/names.js';
 import { certificateCertId } from '../x509/certid.js';
 import {
@@ -99,7 +99,7 @@ function readState(path: string): RenewalState | null {
 
 function readInstalled(path: string, text: string, revoke: boolean): Installed | null {
   try {
-    const leaf = new X509Certificate(splitPemCertificates(text)[0] as string);
+    const leaf = (readPemCertificates(text)[0] as PemCertificate).certificate;
     const fields = certificateFields(leaf.raw);
     return {
       leaf, names: certificateNames(fields), certId: certIdOf(path, fields),
@@ -153,7 +153,7 @@ function judgeExisting(config: CertConfig, path: string, disk: OnDisk, request: 
   const byDate = judgeByDate(config, installed, disk.state, replaces, path);
   // A run killed between two renames leaves a new chain beside an old cert (or the reverse): a
   // set that does not hang together is renewed even when its dates say it is current.
-  if (byDate.op !== 'renew' && !consistentSet(config.files, disk)) {
+  if (byDate.op !== 'renew' && !consistentSet(config.files, disk, installed.leaf)) {
     const names = [config.files.cert, config.files.chain, config.files.fullchain].filter((name) => name !== null);
     warn(config.certDir, `${names.join(', ')} do not match, renewing`);
     return { op: 'renew', reason: 'mismatched certificate files', replaces };
@@ -183,10 +183,11 @@ function verdictOf(path: string, verdict: Verdict, replaces: string | null): Cer
 
 /**
  * Whether the files hang together: each configured one is there, the full chain is the
- * certificate then the chain, and the chain's first certificate issued the leaf. A certificate
- * kept alone (acme-client.conf without chain nor full chain) has nothing to match.
+ * certificate then the chain, and the chain's first certificate issued the leaf (the installed
+ * one, as judgeExisting read it). A certificate kept alone (acme-client.conf without chain nor
+ * full chain) has nothing to match.
  */
-function consistentSet(files: CertFiles, { cert, chain, fullchain }: OnDisk): boolean {
+function consistentSet(files: CertFiles, { cert, chain, fullchain }: OnDisk, leaf: X509Certificate): boolean {
   if ((files.cert !== null && cert === null) || (files.chain !== null && chain === null) || (files.fullchain !== null && fullchain === null)) return false;
   if (fullchain !== null) {
     if (cert !== null && !fullchain.startsWith(cert)) return false;
@@ -194,12 +195,10 @@ function consistentSet(files: CertFiles, { cert, chain, fullchain }: OnDisk): bo
     if (cert !== null && chain !== null && fullchain.length !== cert.length + chain.length) return false;
   }
   try {
-    const leaf = new X509Certificate(splitPemCertificates((cert ?? fullchain) as string)[0] as string);
-    const issuerPem = chain !== null ? splitPemCertificates(chain)[0] : fullchain !== null ? splitPemCertificates(fullchain)[1] : null;
-    if (issuerPem === null) return true;
-    if (issuerPem === undefined) return false;
-    const issuer = new X509Certificate(issuerPem);
-    return leaf.checkIssued(issuer) && leaf.verify(issuer.publicKey);
+    const issuer = chain !== null ? readPemCertificates(chain)[0] : fullchain !== null ? readPemCertificates(fullchain)[1] : null;
+    if (issuer === null) return true;
+    if (issuer === undefined) return false;
+    return leaf.checkIssued(issuer.certificate) && leaf.verify(issuer.certificate.publicKey);
   } catch {
     return false;
   }
@@ -234,14 +233,14 @@ function judgeByRenewalInfo(config: CertConfig, path: string, asked: Extract<Jud
 
 /** Checks the CA's chain; returns the leaf and the rest as PEM text for fileproc. */
 function checkIssued(config: CertConfig, pem: string, publicKey: string, subject: string): { cert: string; chain: string; fields: CertificateFields } {
-  let blocks: string[];
+  let blocks: PemCertificate[];
   try {
-    blocks = splitPemCertificates(pem);
+    blocks = readPemCertificates(pem);
   } catch (err) {
     throw new Failure(subject, `bad certificate chain: ${err instanceof ChainError ? err.problem : (err as Error).message}`);
   }
   if (blocks.length < 2) throw new Failure(subject, 'bad certificate chain: no issuer certificate');
-  const [leaf, issuer] = [new X509Certificate(blocks[0] as string), new X509Certificate(blocks[1] as string)];
+  const [leaf, issuer] = [(blocks[0] as PemCertificate).certificate, (blocks[1] as PemCertificate).certificate];
   let names: string[];
   let fields: CertificateFields;
   try {
@@ -259,7 +258,7 @@ function checkIssued(config: CertConfig, pem: string, publicKey: string, subject
   }
   if (!leaf.checkIssued(issuer) || !leaf.verify(issuer.publicKey)) throw new Failure(subject, 'certificate is not signed by the next in the chain');
   if (Date.parse(leaf.validTo) <= Date.now()) throw new Failure(subject, 'certificate has already expired');
-  return { cert: blocks[0] as string, chain: blocks.slice(1).join(''), fields };
+  return { cert: (blocks[0] as PemCertificate).pem, chain: blocks.slice(1).map((block) => block.pem).join(''), fields };
 }
 
 /** The state a new certificate starts with: whether its CA offers renewal information, nothing asked yet. */

@@ -24,8 +24,14 @@ function describeStray(text: string): string {
   return `${text.trim().length} bytes of non-PEM text`;
 }
 
+/** One block of a chain, normalised, with the certificate it holds. */
+export interface PemCertificate {
+  pem: string;
+  certificate: X509Certificate;
+}
+
 /** Decodes one block's body and checks it is exactly one X.509 certificate; returns the block. */
-function checkedBlock(body: string, number: number): string {
+function checkedBlock(body: string, number: number): PemCertificate {
   const lines = body
     .split('\n')
     .map((line) => line.trimEnd())
@@ -42,21 +48,27 @@ function checkedBlock(body: string, number: number): string {
   // OpenSSL ignores bytes after the DER structure; a block must hold one certificate and no more.
   if (!certificate.raw.equals(Buffer.from(lines.join(''), 'base64')))
     throw new ChainError(`certificate ${number} is not valid PEM: data follows the certificate`);
-  return block;
+  return { pem: block, certificate };
+}
+
+/** splitPemCertificates' blocks as text. */
+export function splitPemCertificates(text: string): string[] {
+  return readPemCertificates(text).map((block) => block.pem);
 }
 
 /**
  * Splits a PEM chain into its certificates, each normalised to '\n' line endings with a trailing
- * '\n'. Throws ChainError if there is no certificate, if anything but whitespace lies before,
- * between or after the blocks, or if a block is not exactly one well-formed X.509 certificate.
+ * '\n', and returns them parsed as well: a caller that needs them parses each once. Throws
+ * ChainError if there is no certificate, if anything but whitespace lies before, between or after
+ * the blocks, or if a block is not exactly one well-formed X.509 certificate.
  */
-export function splitPemCertificates(text: string): string[] {
+export function readPemCertificates(text: string): PemCertificate[] {
   const normalised = text.replace(/\r\n/g, '\n');
   if (normalised.trim() === '') throw new ChainError('no certificate: the chain is empty');
 
   // A linear scan with indexOf rather than a global regex: a lazy regex retried at every stray
   // BEGIN line would make hostile input quadratic.
-  const blocks: string[] = [];
+  const blocks: PemCertificate[] = [];
   let position = 0;
   for (;;) {
     const begin = normalised.indexOf(BEGIN, position);
