@@ -290,7 +290,7 @@ export function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, no
     + ' descendant (anything still running 2 s after the client exits is killed and noted) and reports getrusage(RUSAGE_CHILDREN):'
     + ' CPU is user+system of every process of the run, counted once each has been waited for.'
     + ` ${ctx.cpuCounted ? 'A self-check confirmed that a grandchild\'s CPU is counted.' : 'The self-check that a grandchild\'s CPU is counted FAILED.'}`);
-  if (args.sampleMs === 0) p('- Memory: PSS was not sampled (--sample-ms 0); RSS max comes from getrusage.');
+  if (args.sampleMs === 0) p(`- Memory: PSS was not sampled (--sample-ms 0${args.rttMs !== null ? ', the default with --rtt: these runs measure time, which the sampler skews' : ''}); RSS max comes from getrusage.`);
   else p(`- Memory: every ~${args.sampleMs} ms the bench reads /proc/PID/smaps_rollup of every process under the wrapper and keeps the`
     + ' largest sum of Pss. PSS splits each shared page between all processes mapping it, so the sum is what the run adds to the machine'
     + ' (libraries shared with the rest of the system, such as libc, count only for their share). The clients\' node and the wrapper\'s python3'
@@ -298,7 +298,8 @@ export function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, no
     + ' goes to the bench, the wrapper or node processes that happen to run on the machine. Sampling can miss a peak shorter than the interval and cannot see a process'
     + ' that lives less than one (a very short run may show no PSS at all: then only RSS max, from getrusage, is there).'
     + ` ${zeroSampled} of ${allRuns.length} runs ended before any sample. One sample took ${tickMs.toFixed(2)} ms on average;`
-    + ' the bench samples at nice 19 and the wrapper runs the client at nice 0, so sampling takes little CPU from the client.');
+    + ' the bench samples at nice 19 and the wrapper runs the client at nice 0, yet sampling slows a client of many processes: ours, one name'
+    + ' at RTT 50, took 684 ms sampled against 659 ms not (15 interleaved rounds), which is why runs through the relay (--rtt) are not sampled.');
   p(`- Order: in every round each case runs every client once, the order rotated by one each round. Time limit ${args.timeoutS} s per run.`);
   p('- Sub-second figures drift by tens of percent on a shared machine: compare within one run, through the ratios.');
   p();
