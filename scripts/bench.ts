@@ -5,7 +5,7 @@
 // row every ratio divides) and with an RSA-4096 one (acme-client-rsa: each signature costs more).
 //
 //   npm run bench [-- --rounds N] [--only CLIENT | --clients a,b] [--cases issue1,noop,...]
-//                    [--timeout S] [--slow] [--out FILE] [--keep] [--no-setup] [--no-isolate] [--rtt MS]
+//                    [--timeout S] [--slow] [--out FILE] [--keep] [--no-setup] [--no-isolate] [--sample-ms MS] [--rtt MS]
 //
 // Cases: issue1 (a new certificate for b1.example.test, forced), issue100 (one certificate for
 // n1..n100.bench.example.test, forced), noop (the nightly run: the certificate is valid, nothing to
@@ -40,8 +40,10 @@
 //     reaping every descendant, reports getrusage(RUSAGE_CHILDREN): user+sys CPU of the whole
 //     process tree (microsecond resolution, unlike /usr/bin/time's 10 ms) and the largest
 //     single-process RSS. Meanwhile this process sums the PSS (/proc/PID/smaps_rollup) of every
-//     process under the wrapper every ~10 ms and keeps the largest sum. It does so at nice 19
-//     (the wrapper puts the client back to nice 0), so sampling barely takes CPU from the client.
+//     process under the wrapper every ~10 ms and keeps the largest sum, at nice 19 (the wrapper
+//     puts the client back to nice 0). Even so the reads slow a client of many processes (ours,
+//     one name at RTT 50: 684 against 659 ms), so runs through the relay (--rtt) sample nothing
+//     unless --sample-ms says otherwise.
 //     Each run has a time limit (default 120 s); whatever is left is killed.
 //
 //  6. Where our time goes (bench-trace.ts): a python3 collector, started by the outer process
@@ -62,7 +64,8 @@
 //     bytes one round trip more, for its handshake); every client is given its directory URL, and
 //     Pebble names every other URL after the Host header, so each client stays on it. The relay
 //     notes when it accepts each connection: a run's first is when its first request left, timed
-//     from the wrapper's start of the client (both CLOCK_MONOTONIC).
+//     from the wrapper's start of the client (both CLOCK_MONOTONIC). These runs measure time: PSS
+//     is not sampled (see 5) unless --sample-ms is given.
 //
 // The tables go to stdout and, for a run of every client and case, to bench/RESULTS.md (--out to
 // choose; a subset run writes only where --out says). A summary comes first: each job, our two

@@ -14,7 +14,6 @@ declare module 'yargs' {
     array(keys: readonly string[]): Argv;
     requiresArg(keys: readonly string[]): Argv;
     nargs(counts: Readonly<Record<string, number>>): Argv;
-    strict(): Argv;
     /** Unknown options are errors; operands are left to the caller. */
     strictOptions(): Argv;
     help(enable: false): Argv;

@@ -299,7 +299,7 @@ export function report(ctx: Ctx, clients: Client[], cells: Map<string, Cell>, no
     + ' that lives less than one (a very short run may show no PSS at all: then only RSS max, from getrusage, is there).'
     + ` ${zeroSampled} of ${allRuns.length} runs ended before any sample. One sample took ${tickMs.toFixed(2)} ms on average;`
     + ' the bench samples at nice 19 and the wrapper runs the client at nice 0, yet sampling slows a client of many processes: ours, one name'
-    + ' at RTT 50, took 684 ms sampled against 659 ms not (15 interleaved rounds), which is why runs through the relay (--rtt) are not sampled.');
+    + ` at RTT 50, took 684 ms sampled against 659 ms not (15 interleaved rounds)${args.rttMs === null ? '' : ', which is why runs through the relay are not sampled unless --sample-ms is given, as here'}.`);
   p(`- Order: in every round each case runs every client once, the order rotated by one each round. Time limit ${args.timeoutS} s per run.`);
   p('- Sub-second figures drift by tens of percent on a shared machine: compare within one run, through the ratios.');
   p();

@@ -30,7 +30,7 @@ export interface PemCertificate {
   certificate: X509Certificate;
 }
 
-/** Decodes one block's body and checks it is exactly one X.509 certificate; returns the block. */
+/** Decodes one block's body and checks it is exactly one X.509 certificate; returns the block and the certificate. */
 function checkedBlock(body: string, number: number): PemCertificate {
   const lines = body
     .split('\n')
@@ -51,7 +51,7 @@ function checkedBlock(body: string, number: number): PemCertificate {
   return { pem: block, certificate };
 }
 
-/** splitPemCertificates' blocks as text. */
+/** readPemCertificates' blocks, as text. */
 export function splitPemCertificates(text: string): string[] {
   return readPemCertificates(text).map((block) => block.pem);
 }
