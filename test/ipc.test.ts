@@ -430,6 +430,7 @@ const PARSERS: ParserCase[] = [
   {
     name: 'parseChngToNet', parse: parseChngToNet, shapes: [
       { valid: { op: 'ack', id: 7 }, fields: { id: { kind: 'id' } } },
+      { valid: { op: 'failed', id: 8 }, fields: { id: { kind: 'id' } } },
     ],
   },
   {

@@ -2,20 +2,24 @@
 // a challenge file removed under a validation fails it (Let's Encrypt counts that against the
 // account and the name), where one left in place gives a valid authorization the next order reuses.
 // nginx in front of Pebble passes the challenges to a server of this test, which fails one name at
-// once and holds the other's until its file is gone or the run had ample time to remove it.
+// once and holds the other's until its file is gone or the run had ample time to remove it. With
+// -t the other name fails earlier, at the caller, and the test is the caller: it removes what it
+// published once the run is over, as acme-client(1) asks.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
+import { ecKeys, needsRootAndLab, runClient, runWithHook, workDir } from './helpers.js';
 
 const skip = needsRootAndLab(labUnavailable);
 
 const FAILING = 'fails.settle.example.test';
 const HELD = 'held.settle.example.test';
+/** With -t: the name whose challenge the caller fails to publish. */
+const UNPUBLISHED = 'unpublished.settle.example.test';
 /** Far more than a run takes to remove its files once the other name has failed (some 0.1 s). */
 const HOLD_MS = 3_000;
 
@@ -60,20 +64,45 @@ describe('a failing run and the validations still running', { skip }, () => {
     await new Promise((resolve) => server?.close(resolve));
   });
 
-  // A client that never has the held name fetched must fail, not hang the suite.
-  test('the other name\'s challenge file stays until the CA has validated it, then goes', { timeout: 60_000 }, async () => {
+  /** A run's directories and keys, its challenge directory the one the server looks in, a new held answer awaited. */
+  const freshRun = (): { w: ReturnType<typeof workDir>; keys: string[] } => {
     const w = workDir();
     challengeDir = w.www;
     heldAnswer = new Promise((resolve) => {
       answerHeld = resolve;
     });
     const { acct, dom } = ecKeys(w);
-    const run = await runClient(['--server', lab.directoryUrl, '-C', w.www, '-c', w.certs, '-f', acct, '-k', dom, HELD, FAILING],
+    return { w, keys: ['-f', acct, '-k', dom] };
+  };
+
+  // A client that never has the held name fetched must fail, not hang the suite.
+  test('the other name\'s challenge file stays until the CA has validated it, then goes', { timeout: 60_000 }, async () => {
+    const { w, keys } = freshRun();
+    const run = await runClient(['--server', lab.directoryUrl, '-C', w.www, '-c', w.certs, ...keys, HELD, FAILING],
       { env: { NODE_EXTRA_CA_CERTS: lab.tlsCaFile } });
     assert.equal(run.status, 1, run.stderr);
     assert.match(run.stderr, new RegExp(`^acme-client: ${FAILING.replaceAll('.', '\\.')}: validation failed: `, 'm'));
     assert.match(await heldAnswer, /^[\w-]+\.[\w-]+$/, `${HELD}'s validation found no file`);
     assert.deepEqual(readdirSync(w.www), [], 'challenge files removed in the end');
+    assert.deepEqual(readdirSync(w.certs), []);
+  });
+
+  test('-t: when the caller fails a name, the one it published before stays until the CA has validated it', { timeout: 60_000 }, async () => {
+    const { w, keys } = freshRun();
+    // Published in command-line order: the held name's file, then end of file for the other.
+    const run = await runWithHook(['-t', 'http-01', '--server', lab.directoryUrl, '-c', w.certs, ...keys, HELD, UNPUBLISHED],
+      { NODE_EXTRA_CA_CERTS: lab.tlsCaFile }, async (line) => {
+        const [, name, keyAuthorization = ''] = line.split(' ');
+        if (name !== HELD) return null;
+        writeFileSync(join(w.www, keyAuthorization.split('.')[0] ?? ''), keyAuthorization);
+        return `${line}\n`;
+      });
+    // What a caller does once the run is over.
+    for (const name of readdirSync(w.www)) rmSync(join(w.www, name));
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /^acme-client: <stdin>: short read$/m);
+    assert.deepEqual(run.lines.map((line) => line.split(' ')[1]), [HELD, UNPUBLISHED]);
+    assert.match(await heldAnswer, /^[\w-]+\.[\w-]+$/, `${HELD}'s validation found no file: the run was over before the CA had looked`);
     assert.deepEqual(readdirSync(w.certs), []);
   });
 });

@@ -106,9 +106,11 @@ export function parseNever(v: unknown): never {
   return c.unknownOp(c.object(v).op);
 }
 
-// ---- netproc <-> chngproc: one request per authorization; the ack means "the CA may look now".
+// ---- netproc <-> chngproc: one request per authorization; the ack means "the CA may look now",
+// "failed" that it could not be published (chngproc has said why, and keeps what it published
+// until netproc hangs up).
 export type NetToChng = { op: 'challenge'; id: number; identifier: string; token: string; keyAuthorization: string };
-export type ChngToNet = { op: 'ack'; id: number };
+export type ChngToNet = { op: 'ack' | 'failed'; id: number };
 
 export function parseNetToChng(v: unknown): NetToChng {
   const m = c.object(v);
@@ -119,8 +121,8 @@ export function parseNetToChng(v: unknown): NetToChng {
 
 export function parseChngToNet(v: unknown): ChngToNet {
   const m = c.object(v);
-  if (m.op !== 'ack') return c.unknownOp(m.op);
-  return { op: 'ack', id: c.integer(m, 'id') };
+  if (m.op !== 'ack' && m.op !== 'failed') return c.unknownOp(m.op);
+  return { op: m.op, id: c.integer(m, 'id') };
 }
 
 // ---- certproc <-> netproc: certproc judges the certificate on disk before any network traffic,

@@ -2,7 +2,10 @@
 // the key authorization, mode 0444, and removes every file it wrote when netproc hangs up, on
 // success and on failure alike. With -t it owns stdin and stdout instead: it prints
 // `<type> <identifier> <key authorization>` and waits for the caller to echo the line back.
-// It talks to netproc only and needs no network.
+// A challenge it cannot publish (a file it cannot write, a caller that fails) it reports, and
+// tells netproc, but it stays until netproc hangs up: the CA may still be validating the others,
+// and their files (with -t, the caller's records, removed once the run is over) must be there
+// until it has. It then exits 1. It talks to netproc only and needs no network.
 
 import { promises as fs, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +16,7 @@ import { TOKEN } from '../check.js';
 import { canonicalIp } from '../x509/ip.js';
 import { ChngToNet, NetToChng, parseNetToChng } from '../ipc/messages.js';
 import { removeStaleTemps, removeTempsInFlight, writeFileAtomic } from '../fsutil/atomic.js';
-import { Failure, debug, trace, warn } from '../log.js';
+import { Failure, debug, reportError, trace, warn } from '../log.js';
 
 /** A SHA-256 RFC 7638 thumbprint in base64url. */
 const THUMBPRINT_LENGTH = 43;
@@ -94,6 +97,8 @@ runChild('chngproc', async (config: ChngConfig, confine) => {
     removeTempsInFlight();
   });
   const stdin = config.challengeDir === null ? new StdinLines() : null;
+  /** Whether a challenge could not be published: the run fails once netproc is done. */
+  let failed = false;
   try {
     // Any token's (tokens are the CA's and unknown in advance), but only one ten minutes old: a run
     // beside this one on the same directory, two crontab lines at the same minute, may be between
@@ -103,24 +108,33 @@ runChild('chngproc', async (config: ChngConfig, confine) => {
     }
     for (;;) {
       const request = await net.recv();
-      if (request === null) return;
+      if (request === null) return failed ? 1 : 0;
+      // netproc's own mistake ends chngproc at once; a failure to publish is reported and told.
       checkChallenge(request);
-      if (stdin !== null) {
-        const line = `${config.challengeType} ${request.identifier} ${request.keyAuthorization}`;
-        await writeStdout(`${line}\n`);
-        trace(request.token, 'challenge written');
-        const echo = await stdin.next();
-        if (echo === null) throw new Failure('<stdin>', 'short read');
-        if (echo.replace(/\r$/, '') !== line) throw new Failure('<stdin>', 'token mismatch');
-        trace(request.token, 'challenge read');
-      } else {
-        const dir = config.challengeDir as string;
-        // Recorded before it exists: a signal in the middle of the write must still remove it.
-        written.push(join(dir, request.token));
-        await writeFileAtomic(dir, request.token, request.keyAuthorization, { mode: 0o444, durable: false });
-        debug(join(dir, request.token), 'created');
+      try {
+        if (stdin !== null) {
+          const line = `${config.challengeType} ${request.identifier} ${request.keyAuthorization}`;
+          await writeStdout(`${line}\n`);
+          trace(request.token, 'challenge written');
+          const echo = await stdin.next();
+          if (echo === null) throw new Failure('<stdin>', 'short read');
+          if (echo.replace(/\r$/, '') !== line) throw new Failure('<stdin>', 'token mismatch');
+          trace(request.token, 'challenge read');
+        } else {
+          const dir = config.challengeDir as string;
+          // Recorded before it exists: a signal in the middle of the write must still remove it.
+          written.push(join(dir, request.token));
+          await writeFileAtomic(dir, request.token, request.keyAuthorization, { mode: 0o444, durable: false });
+          debug(join(dir, request.token), 'created');
+        }
+      } catch (err) {
+        if (!(err instanceof Failure)) throw err;
+        if (!failed) reportError('chngproc', err);
+        failed = true;
+        if (!(await net.send({ op: 'failed', id: request.id }))) return 1;
+        continue;
       }
-      if (!(await net.send({ op: 'ack', id: request.id }))) return;
+      if (!(await net.send({ op: 'ack', id: request.id }))) return failed ? 1 : 0;
     }
   } finally {
     net.close();

@@ -48,8 +48,14 @@ const ORDER_NOT_READY_RETRIES = 3;
 /** The order was still processing at --poll-timeout: kept for the next run (ZeroSSL can take minutes). */
 class StillProcessing extends Failure {}
 
-/** A name the CA could not validate: the one failure after which the others' validations are waited for. */
+/** A name the CA could not validate: after it, the challenges answered for the others are waited for. */
 class ValidationFailed extends Failure {}
+
+/**
+ * chngproc could not publish a name's challenge, and has said why: the others answered are waited
+ * for likewise, then netproc stops as for a peer gone (PeerGone).
+ */
+class PublishFailed extends Failure {}
 
 /** Thrown when a peer hung up: it has reported its own failure, netproc just stops. */
 class PeerGone extends Error {
@@ -471,19 +477,22 @@ async function authorize(acme: AcmeClient, url: string, order: Order, signer: Ac
     if (pending.length === 0) return order;
     return await settledAuthorizations(acme, url, order, pending, deadline);
   } catch (err) {
-    // Only after a name failed: a CA failing or out of reach is not asked again.
-    if (err instanceof ValidationFailed) await untilValidated(acme, answered, deadline);
+    // Only after a name failed or could not be published: a CA failing or out of reach is not asked again.
+    if (err instanceof ValidationFailed || err instanceof PublishFailed) await untilValidated(acme, answered, deadline);
+    // chngproc has said why.
+    if (err instanceof PublishFailed) throw new PeerGone('chngproc');
     throw err;
   }
 }
 
 /**
- * After a name failed validation, the challenges this run answered for the others stay published
- * until the CA has finished validating them, at most until the deadline: a file removed under a
- * validation fails it, which Let's Encrypt counts against the account and the name, where one
- * left in place gives a valid authorization that the next order reuses. The first still pending
- * is looked at (pollUntil's backoff, or the CA's Retry-After) until it is settled, then the rest
- * are read once, side by side; any failure to read ends the wait.
+ * After a name failed validation, or its challenge could not be published, the challenges this
+ * run answered for the others stay published until the CA has finished validating them, at most
+ * until the deadline: a file removed under a validation fails it, which Let's Encrypt counts
+ * against the account and the name, where one left in place gives a valid authorization that the
+ * next order reuses. The first still pending is looked at (pollUntil's backoff, or the CA's
+ * Retry-After) until it is settled, then the rest are read once, side by side; any failure to
+ * read ends the wait.
  */
 async function untilValidated(acme: AcmeClient, answered: readonly string[], deadline: Deadline): Promise<void> {
   let waiting = [...answered];
@@ -682,7 +691,11 @@ function publisher(acme: AcmeClient, chng: Channel<ChngToNet, NetToChng>, config
     if (challenge.token === null) throw new Failure(challenge.url, 'challenge has no token');
     const identifier = displayName(authz);
     const { id, reply } = acks.take();
-    const published = send(chng, { op: 'challenge', id, identifier, token: challenge.token, keyAuthorization: `${challenge.token}.${thumbprint}` }).then(() => reply);
+    const published = send(chng, { op: 'challenge', id, identifier, token: challenge.token, keyAuthorization: `${challenge.token}.${thumbprint}` })
+      .then(() => reply)
+      .then((ack) => {
+        if (ack.op === 'failed') throw new PublishFailed(identifier, 'challenge not published');
+      });
     // A file is written in a moment: the answer is signed meanwhile, and sent once it is there.
     // With -t the caller may take minutes (DNS): the nonce is taken only once it has confirmed.
     if (config.external) await published;
