@@ -230,7 +230,8 @@ async function runAcmeClient(opts: Dns01Options, acmeClientArgs: string[], provi
       failed = true;
       // A wait cut short by acme-client's end: that end is said below.
       if (!acmeClientGone.signal.aborted) reportError(COMMAND, err);
-      // acme-client reads end of file, stops with "<stdin>: short read" and gives up the order.
+      // acme-client reads end of file, says "<stdin>: short read" and gives up the order, once the
+      // CA has checked the names answered before: their records are removed only after it exits.
       child.stdin.end();
     }
   }

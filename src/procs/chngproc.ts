@@ -97,6 +97,9 @@ runChild('chngproc', async (config: ChngConfig, confine) => {
     removeTempsInFlight();
   });
   const stdin = config.challengeDir === null ? new StdinLines() : null;
+  // A caller gone makes a write to stdout fail: writeStdout's callback has the error, and without
+  // a listener the stream's 'error' event would end chngproc before it has told netproc.
+  if (stdin !== null) process.stdout.on('error', () => undefined);
   /** Whether a challenge could not be published: the run fails once netproc is done. */
   let failed = false;
   try {

@@ -680,7 +680,7 @@ async function printPersistRecords(acme: AcmeClient, signer: AccountSigner, conf
 
 /** Publishes one authorization's challenge through chngproc, then tells the CA to look (§7.5.1). */
 function publisher(acme: AcmeClient, chng: Channel<ChngToNet, NetToChng>, config: NetConfig, thumbprint: string): (url: string, authz: Authorization) => Promise<boolean> {
-  // chngproc acks each published challenge by id.
+  // chngproc answers each challenge by id: published ('ack'), or not ('failed', said by chngproc).
   const acks = new Replies<ChngToNet>('chngproc');
   (async () => {
     for (;;) acks.deliver(await receive(chng));
