@@ -4,10 +4,12 @@
 // nginx in front of Pebble passes the challenges to a server of this test, which fails one name at
 // once and holds the other's until its file is gone or the run had ample time to remove it. With
 // -t the other name fails earlier, at the caller, and the test is the caller: it removes what it
-// published once the run is over, as acme-client(1) asks.
+// published once the run is over, as acme-client(1) asks. Last, a challenge directory that cannot
+// be written (a read-only bind mount): said once, and nothing to wait for.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -104,6 +106,26 @@ describe('a failing run and the validations still running', { skip }, () => {
     assert.deepEqual(run.stderr.split('\n').filter((line) => line.startsWith('acme-client:')), ['acme-client: <stdin>: short read'], run.stderr);
     assert.deepEqual(run.lines.map((line) => line.split(' ')[1]), [HELD, UNPUBLISHED]);
     assert.match(await heldAnswer, /^[\w-]+\.[\w-]+$/, `${HELD}'s validation found no file: the run was over before the CA had looked`);
+    assert.deepEqual(readdirSync(w.certs), []);
+  });
+
+  // Would fail if chngproc also said it could not remove the files it never wrote, or if the run
+  // waited for anything: nothing was answered.
+  test('a challenge directory that cannot be written: one line, the run over at once', { timeout: 60_000 }, async () => {
+    const { w, keys } = freshRun();
+    execFileSync('mount', ['--bind', w.www, w.www]);
+    try {
+      execFileSync('mount', ['-o', 'remount,bind,ro', w.www]);
+      const run = await runClient(['--server', lab.directoryUrl, '-C', w.www, '-c', w.certs, ...keys, 'ro1.settle.example.test', 'ro2.settle.example.test'],
+        { env: { NODE_EXTRA_CA_CERTS: lab.tlsCaFile } });
+      assert.equal(run.status, 1, run.stderr);
+      const lines = run.stderr.split('\n').filter((line) => line.startsWith('acme-client:'));
+      assert.deepEqual(lines.map((line) => line.replace(/\/[\w-]+: cannot write/, '/<token>: cannot write')),
+        [`acme-client: ${w.www}/<token>: cannot write: read-only file system`], run.stderr);
+    } finally {
+      execFileSync('umount', [w.www]);
+    }
+    assert.deepEqual(readdirSync(w.www), []);
     assert.deepEqual(readdirSync(w.certs), []);
   });
 });

@@ -125,10 +125,18 @@ runChild('chngproc', async (config: ChngConfig, confine) => {
           trace(request.token, 'challenge read');
         } else {
           const dir = config.challengeDir as string;
+          const path = join(dir, request.token);
           // Recorded before it exists: a signal in the middle of the write must still remove it.
-          written.push(join(dir, request.token));
-          await writeFileAtomic(dir, request.token, request.keyAuthorization, { mode: 0o444, durable: false });
-          debug(join(dir, request.token), 'created');
+          written.push(path);
+          try {
+            await writeFileAtomic(dir, request.token, request.keyAuthorization, { mode: 0o444, durable: false });
+          } catch (err) {
+            // Nothing was written (writeFileAtomic leaves no file behind): nothing to remove, and
+            // no second line about it (on a read-only directory, "cannot remove" too).
+            written.splice(written.indexOf(path), 1);
+            throw err;
+          }
+          debug(path, 'created');
         }
       } catch (err) {
         if (!(err instanceof Failure)) throw err;
