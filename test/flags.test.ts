@@ -5,9 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { contents, ecKeys, needsRootAndLab, openssl, runClient, runWithHook, workDir } from './helpers.js';
+import { CLIENT, contents, ecKeys, needsRootAndLab, openssl, runClient, runWithHook, workDir } from './helpers.js';
 
 const skip = needsRootAndLab(labUnavailable);
 
@@ -57,6 +58,25 @@ describe('classic flags against Pebble', { skip }, () => {
       assert.match(run.stderr, new RegExp(`^acme-client: ${message.replace(/[<>]/g, '.')}$`, 'm'));
       assert.deepEqual(readdirSync(w.certs), []);
     }
+  });
+
+  // Would fail if the write's error event had no listener in chngproc: Node's stack trace for an
+  // unhandled 'error' event, and no line of ours.
+  test('-t: a caller that stops reading is one line, <stdout>: write EPIPE', async () => {
+    const { w, args } = setup();
+    const run = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLIENT, '-t', 'dns-01', ...args, 'epipe.example.test'],
+        { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env() }, stdio: ['pipe', 'pipe', 'pipe'] });
+      // The caller is gone before acme-client writes its first line.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, stderr }));
+    });
+    assert.equal(run.status, 1);
+    assert.deepEqual(run.stderr.split('\n').filter((line) => line !== ''), ['acme-client: <stdout>: write EPIPE'], run.stderr);
+    assert.deepEqual(readdirSync(w.certs), []);
   });
 
   test('-t with a type the CA does not offer: <authorization url>: no <type> challenge', async () => {

@@ -73,8 +73,7 @@ export function readArgs(argv: string[]): Args {
   }
   if (v.rounds !== undefined) a.rounds = Number(v.rounds);
   if (v.timeout !== undefined) a.timeoutS = Number(v.timeout);
-  // Through the relay the figures are times, which the sampler skews: ours, one name at RTT 50, took
-  // 684 ms sampled against 659 ms not (15 interleaved rounds); lego's one process hardly notices.
+  // Through the relay the figures are times, which the sampler skews (scripts/bench.ts, 5).
   if (v['sample-ms'] !== undefined) a.sampleMs = Number(v['sample-ms']);
   else if (a.rttMs !== null) a.sampleMs = 0;
   if (!Number.isInteger(a.rounds) || a.rounds < 1 || a.rounds > 100) throw new Error('--rounds must be an integer 1..100');
