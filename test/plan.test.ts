@@ -70,7 +70,8 @@ test('the jail, started by a user who is not root: the same, built in a user nam
 function tryTheJail(caps: Capabilities, user?: { uid: number; gid: number }): void {
   const top = mkdtempSync(join(tmpdir(), 'acme-client-jailtest-'));
   try {
-    const [code, work, root] = ['code', 'work', 'root'].map((d) => join(top, d)) as [string, string, string];
+    // Names that fstab(5) must carry escaped (the jail's bind mounts are one such table).
+    const [code, work, root] = ['code #1', 'work \\ dir\t2', 'root'].map((d) => join(top, d)) as [string, string, string];
     for (const d of [code, work, root]) mkdirSync(d);
     // Stands in for a child: tries to create a file in each place and says which it could. A
     // jail that failed would let it write the host's /usr: what it made outside work/ it removes.
