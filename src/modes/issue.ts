@@ -16,7 +16,7 @@ import { Failure, debug, warn } from '../log.js';
 import type { Paths } from '../defaults.js';
 import { readable, writable } from '../fsutil/access.js';
 import { Invocation, planAll } from '../parent/plans.js';
-import { Run, Spawner, failed, lowerPriorityWhileSpawning, startsInBackground } from '../parent/spawn.js';
+import { Run, Spawner, failed, startsInBackground } from '../parent/spawn.js';
 import { sayMissing } from '../isolation.js';
 
 export async function issue({ opts, names, paths, csrFile, configs, user, caps }: Invocation): Promise<number> {
@@ -143,7 +143,7 @@ function workIsCertain(opts: Options, paths: Paths): boolean {
  * and alone unless work is certain: the nightly "nothing to do" costs one child and no request.
  * On "ask" (the CA's renewal window decides) netproc and fileproc follow, and the children that
  * hold the keys or publish challenges come only on "work". Sure of work, netproc comes first, so
- * that the first request leaves while the others start, in the background, fileproc last.
+ * that the first request leaves while the others start.
  */
 async function runChildren(spawner: Spawner, netConfig: NetConfig, external: boolean, certDir: string, deadlineMs: number, certain: boolean, withKeyproc: boolean,
   withChngproc: boolean): Promise<number> {
@@ -167,22 +167,18 @@ async function runChildren(spawner: Spawner, netConfig: NetConfig, external: boo
   // others start; it signs nothing before certproc's verdict.
   netConfig.signs = certain;
   let early: ChildProcess | null = certain ? spawnOne('netproc', netStdio('pipe')) : null;
-  // Every other child starts in the background then, and so does the parent while it starts them.
-  const restorePriority = early !== null ? lowerPriorityWhileSpawning() : null;
   const cert = spawnOne('certproc', ['ignore', 'ignore', 'inherit', early === null ? 'pipe' : end(early, FD.netproc.cert), 'pipe', 'pipe']);
   // Until netproc's first request has left, the others only compete with it for the CPU.
   if (early !== null) startsInBackground(cert);
   drop(early, FD.netproc.cert);
-  const startNet = (signs: boolean): ChildProcess => {
+  const startNetAndFile = (signs: boolean): ChildProcess => {
     netConfig.signs ||= signs;
     const net = early ?? spawnOne('netproc', netStdio(end(cert, 3)));
     early = null;
-    return net;
-  };
-  const startFile = (): void => {
     const file = spawnOne('fileproc', ['ignore', 'ignore', 'inherit', end(cert, 4), 'pipe']);
     startsInBackground(file);
     for (const fd of [3, 4]) drop(cert, fd);
+    return net;
   };
   const startKeyHolders = (from: ChildProcess): void => {
     const acct = spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(from, 3), 'pipe']);
@@ -201,22 +197,15 @@ async function runChildren(spawner: Spawner, netConfig: NetConfig, external: boo
   let word: Word | null = certain ? 'work' : await words.next();
   // A run stopped meanwhile (a signal, the deadline) starts nobody more, whatever certproc said.
   if (word === 'current' || word === null || run.isStopped) {
-    restorePriority?.();
     // netproc, when it came first, stops once its peers hang up.
     for (const fd of [3, 4, 5]) drop(early, fd);
     deadline.cancel();
     const outcomes = await Promise.all(run.ends);
     return word === 'current' && outcomes.every((o) => o.code === 0 && o.signal === null) ? 2 : 1;
   }
-  const net = startNet(word === 'work');
-  // fileproc writes last: sure of work, it starts after the children the conversation needs
-  // first, whose start its jail would delay (one name on loopback: 3 ms); on "ask", at once, for
-  // the renewal state that certproc may hand it when the CA's window says not yet.
-  if (!certain) startFile();
+  const net = startNetAndFile(word === 'work');
   if (word === 'ask') word = await words.next();
   if (word === 'work' && !run.isStopped) startKeyHolders(net);
-  if (certain) startFile();
-  restorePriority?.();
   for (const fd of [3, 4, 5]) drop(net, fd);
 
   const outcomes = await Promise.all(run.ends);

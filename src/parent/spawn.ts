@@ -4,7 +4,7 @@
 
 import { spawn, ChildProcess, StdioOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { getPriority, setPriority, tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
@@ -85,38 +85,6 @@ export function startsInBackground(child: ChildProcess): void {
   } catch {
     // Only an ordering hint: a run without it is slower, not wrong.
   }
-}
-
-/**
- * The parent's own nice value while it starts the children that netproc's first requests do not
- * need. Each start is a fork and an exec (three more through the jail's mounts), kernel work that
- * is not preempted: on two cores, five of them at nice 0 beside netproc's own start put its first
- * request some 7 ms later, and a CA 50 ms away answered the run that much later (bench/RESULTS.md).
- * At 19 the parent starts them on what netproc leaves of the CPU; each then gets BACKGROUND_NICE.
- */
-const SPAWNING_NICE = 19;
-
-/**
- * As root, lowers the parent's priority until the function returned is called, which gives it back.
- * Not root, nothing changes: only root may raise a priority again, and a parent left at 19 would
- * start acme-client.conf's next domain, netproc first, there too.
- */
-export function lowerPriorityWhileSpawning(): () => void {
-  if (process.getuid?.() !== 0) return () => undefined;
-  let before: number;
-  try {
-    before = getPriority();
-    setPriority(SPAWNING_NICE);
-  } catch {
-    return () => undefined;
-  }
-  return () => {
-    try {
-      setPriority(before);
-    } catch {
-      // As startsInBackground: an ordering hint.
-    }
-  };
 }
 
 export interface Outcome {
