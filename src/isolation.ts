@@ -278,9 +278,13 @@ export function childCommand(plan: ChildPlan, nodeFlags: string[], script: strin
   return { file: command[0] as string, args: command.slice(1) };
 }
 
-/** A path as a field of fstab(5): the characters that would end or start one, in octal. */
+/**
+ * A path as a field of fstab(5): every control character, space, backslash and '#' in octal,
+ * which libmount decodes in every version; older ones split fields at any whitespace (\v, \f and
+ * \r too), and a newline would start a line of its own.
+ */
 function fstabField(path: string): string {
-  return path.replace(/[\\ \t\n#]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return path.replace(/[\x00-\x20\x7f\\#]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 }
 
 /**
@@ -317,8 +321,10 @@ function nodePrefix(): string {
 // redirection for the two files, and one mount for every bind mount (jailMounts' table, which the
 // shell writes under usr, where the first of them hides it: mount has read the whole table by
 // then), each made read-only by mount itself (util-linux 2.27 and later) rather than by a second
-// remount; a mount each cost some 0.7 ms of CPU on the run's start-up. The tmpfs is made read-only
-// as a mount (bind), not as a file system: in a user namespace the kernel refuses the latter.
+// remount; a mount each cost some 0.7 ms of CPU on the run's start-up. mount -a may skip a line
+// (one it cannot parse, or takes for mounted) and still succeed: the shell's own tests then check
+// that each mount is in place. The tmpfs is made read-only as a mount (bind), not as a file
+// system: in a user namespace the kernel refuses the latter.
 const JAIL_SCRIPT = `trap 'exit 143' TERM INT HUP; [ "$PPID" = "$1" ] || exit 1; J=$2; W=$3; B=$4; N=$5; T=$6; shift 6
 mount -t tmpfs -o size=1m,mode=0755 acme-client-jail "$J"
 cd "$J"
@@ -326,6 +332,7 @@ mkdir -p usr dev ".$N" ".$B" ".$W"
 ln -s usr/lib usr/lib64 usr/bin .
 : > dev/null; : > dev/urandom; printf '%s' "$T" > usr/fstab
 mount --all --no-canonicalize --fstab usr/fstab
+[ usr -ef /usr ] && [ ".$N" -ef "$N" ] && [ -c dev/null ] && [ -c dev/urandom ] && [ ".$B" -ef "$B" ] && [ ".$W" -ef "$W" ] || { echo "acme-client: $W: cannot build the jail: mount left out a bind mount" >&2; exit 1; }
 mount -o remount,bind,ro .
 exec ${CHROOT} . "$@"`;
 

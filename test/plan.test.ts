@@ -71,7 +71,7 @@ function tryTheJail(caps: Capabilities, user?: { uid: number; gid: number }): vo
   const top = mkdtempSync(join(tmpdir(), 'acme-client-jailtest-'));
   try {
     // Names that fstab(5) must carry escaped (the jail's bind mounts are one such table).
-    const [code, work, root] = ['code #1', 'work \\ dir\t2', 'root'].map((d) => join(top, d)) as [string, string, string];
+    const [code, work, root] = ['code #1\v', 'work \\ dir\t2\nx y none bind 0 0', 'root'].map((d) => join(top, d)) as [string, string, string];
     for (const d of [code, work, root]) mkdirSync(d);
     // Stands in for a child: tries to create a file in each place and says which it could. A
     // jail that failed would let it write the host's /usr: what it made outside work/ it removes.
@@ -80,7 +80,8 @@ function tryTheJail(caps: Capabilities, user?: { uid: number; gid: number }): vo
 const places = ${JSON.stringify(['/x', '/usr/x', '/dev/x', join(code, 'x'), join(work, 'x')])};
 const made = places.filter((p) => { try { fs.writeFileSync(p, '', { flag: 'wx' }); return true; } catch { return false; } });
 for (const p of made) if (p !== ${JSON.stringify(join(work, 'x'))}) fs.unlinkSync(p);
-process.stdout.write(JSON.stringify(made));
+const devices = ['/dev/null', '/dev/urandom'].every((d) => fs.statSync(d).isCharacterDevice());
+process.stdout.write(JSON.stringify({ made, devices }));
 `);
     writeFileSync(join(code, 'package.json'), '{ "type": "commonjs" }\n');
     if (user !== undefined) {
@@ -91,7 +92,7 @@ process.stdout.write(JSON.stringify(made));
     const cmd = childCommand(plan, [], script, [], caps, root);
     const run = spawnSync(cmd.file, cmd.args, { encoding: 'utf8', ...user });
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout), [join(work, 'x')]);
+    assert.deepEqual(JSON.parse(run.stdout), { made: [join(work, 'x')], devices: true });
     assert.deepEqual(readdirSync(work), ['x'], 'the one directory is the real one');
     assert.deepEqual(readdirSync(root), [], 'the jail left nothing on the host');
   } finally {
