@@ -1,18 +1,30 @@
 // How a run starts, which decides what the nightly "nothing to do" and an issuance cost: the no-op
 // starts certproc alone; when work is certain the children start at once, netproc first, which
-// fetches the directory at once yet signs nothing before certproc's verdict.
+// fetches the directory at once yet signs nothing before certproc's verdict, and the others in the
+// background.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
-import { childrenStarted, ecKeys, needsRootAndLab, runClient, workDir } from './helpers.js';
+import { childrenOf, childrenStarted, ecKeys, needsRootAndLab, runClient, runWithHook, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 const skip = needsRootAndLab(labUnavailable);
 
 /** The child whose plan -v printed first: the first started. */
 const firstStarted = (stderr: string): string | undefined => /^acme-client: (\w+): user .*; network /m.exec(stderr)?.[1];
+
+/** A process's nice value (proc(5): the 19th field of /proc/PID/stat), or undefined once it is gone. */
+const niceOf = (pid: number): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  } catch {
+    return undefined;
+  }
+};
 
 describe('start-up', { skip }, () => {
   let lab: Lab;
@@ -44,6 +56,22 @@ describe('start-up', { skip }, () => {
     assert.deepEqual(childrenStarted(asking.stderr), ['certproc', 'fileproc', 'netproc']);
     assert.equal(firstStarted(asking.stderr), 'certproc');
     assert.equal(lab.requestCount(), requests + 2, 'the directory and the renewal information');
+  });
+
+  test('sure of work, every child but netproc starts in the background, at nice 10', async () => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    const own = getPriority();
+    let seen: Record<string, number | undefined> = {};
+    const run = await runWithHook(['-t', 'dns-01', '--server', lab.directoryUrl, '-c', w.certs, '-f', acct, '-k', dom, 'nice.example.test'], { SSL_CERT_FILE: lab.tlsCaFile }, async (_line, pid) => {
+      seen = { parent: niceOf(pid), ...Object.fromEntries([...childrenOf(pid)].map(([role, child]) => [role, niceOf(child)])) };
+      return null; // the challenge is not published: the run ends there
+    });
+    assert.equal(run.status, 1, run.stderr);
+    // keyproc ends once it has handed over the CSR, which may be before the first line.
+    const { keyproc, ...lasting } = seen;
+    assert.deepEqual(lasting, { parent: own, netproc: own, certproc: 10, acctproc: 10, chngproc: 10, fileproc: 10 });
+    if (keyproc !== undefined) assert.equal(keyproc, 10);
   });
 
   test('-r without a certificate: children started before certproc\'s verdict send the CA nothing but the directory GET', async () => {
