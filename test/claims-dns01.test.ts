@@ -17,7 +17,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { BindLab, bindUnavailable, startBind } from './bind-lab.js';
-import { ROOT, ecKeys, eventually, isRoot, prerequisite, workDir } from './helpers.js';
+import { ROOT, ecKeys, eventually, isRoot, prerequisite, workDir, procStat } from './helpers.js';
 
 const DNS01 = join(ROOT, 'dist', 'acme-client-dns01.js');
 const VIRTUAL_CLOCK = join(ROOT, 'build', 'test', 'virtual-clock.js');
@@ -145,14 +145,7 @@ describe('acme-client-dns01 claims against BIND and Pebble', { skip }, () => {
   const names = (certs: string): string => new X509Certificate(readFileSync(join(certs, 'cert.pem'))).subjectAltName ?? '';
   const ourLines = (stderr: string): string[] => stderr.split('\n').filter((line) => line.startsWith('acme-client-dns01:'));
   /** The processes whose parent is `pid`. */
-  const childrenOf = (pid: number): number[] => readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  const childrenOf = (pid: number): number[] => readdirSync('/proc').filter((e) => /^\d+$/.test(e) && Number(procStat(Number(e))?.[1]) === pid).map(Number);
 
   /** A run left behind by a failed test must not keep this process alive. */
   const stopped = (run: Run): void => {

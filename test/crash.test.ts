@@ -12,7 +12,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { splitPemCertificates } from '../src/x509/chain.js';
-import { ROOT, STATE_FILE, childrenOf, contents, ecKeys, eventually, needsRootAndLab, runClient, runWithHook, workDir } from './helpers.js';
+import { ROOT, STATE_FILE, childrenOf, contents, ecKeys, eventually, needsRootAndLab, runClient, runWithHook, workDir, procStat } from './helpers.js';
 
 /**
  * This file's own copy of the built client: every process of its runs (the parent, the children,
@@ -45,12 +45,7 @@ function pending(pid: number, signal: number): boolean {
 
 /** A process's state letter (R, S, T, Z...) from /proc, or null once it is gone. */
 function processState(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
+  return procStat(pid)?.[0] ?? null;
 }
 
 /** Processes that keep both cores busy until stopped, at normal priority. */

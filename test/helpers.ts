@@ -201,15 +201,28 @@ export async function eventually(condition: () => boolean): Promise<boolean> {
   return true;
 }
 
+/**
+ * A process's /proc/PID/stat fields from the state on (proc(5)'s third field: [0] the state letter,
+ * [1] the parent, [2] the process group, [16] the nice value), read past the command name, which
+ * may hold spaces and parentheses; null once the process is gone.
+ */
+export function procStat(pid: number): string[] | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** The process tree of a running client: role -> pid. */
 export function childrenOf(parent: number): Map<string, number> {
   const found = new Map<string, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== parent) continue;
+      if (Number(procStat(Number(entry))?.[1]) !== parent) continue;
       const role = /procs\/(\w+)\.js/.exec(readFileSync(`/proc/${entry}/cmdline`, 'utf8'))?.[1];
       if (role) found.set(role, Number(entry));
     } catch {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Exchange, FakeCa, Reply, Script, editJson, problem } from './fakeca.js';
-import { RunResult, isRoot, makeKey, openssl, prerequisite, runClient, runWithHook, snapshot, workDir } from './helpers.js';
+import { RunResult, isRoot, makeKey, openssl, prerequisite, runClient, runWithHook, snapshot, workDir, procStat } from './helpers.js';
 
 const NAMES = ['hostile.example.test', 'www.hostile.example.test'];
 const skip = prerequisite(isRoot ? false : 'needs root (these tests run acme-client as root)');
@@ -171,13 +171,8 @@ async function holdKeyproc(certs: string): Promise<number | null> {
   while (Date.now() < deadline) {
     for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
       if (!commandLine(pid)?.includes('procs/keyproc.js')) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      } catch {
-        continue;
-      }
-      const parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] as string;
+      const parent = procStat(Number(pid))?.[1];
+      if (parent === undefined) continue;
       if (!commandLine(parent)?.split('\0').includes(certs)) continue;
       process.kill(Number(pid), 'SIGSTOP');
       // Were the test to fail before letting it go, a stopped keyproc would keep its run alive.

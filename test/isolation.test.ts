@@ -11,7 +11,7 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeF
 import type { Duplex } from 'node:stream';
 import { FrameDecoder, encodeFrame } from '../src/ipc/frame.js';
 import { join } from 'node:path';
-import { NOBODY, ROOT, childrenOf, nobodyHasNoUserNamespaces, ecKeys, eventually, isRoot, ownedBy, prerequisite, makeKey, openssl, readableCopy, runWithHook, workDir } from './helpers.js';
+import { NOBODY, ROOT, childrenOf, nobodyHasNoUserNamespaces, ecKeys, eventually, isRoot, ownedBy, prerequisite, makeKey, openssl, readableCopy, runWithHook, workDir, procStat } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 import { DEFAULT_CERT_FILES } from '../src/defaults.js';
 
@@ -110,10 +110,7 @@ function status(pid: number, field: string): string {
 
 /** Whether the process has stopped (state T), waiting for it a bounded while. */
 function stopped(pid: number): Promise<boolean> {
-  return eventually(() => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
-  });
+  return eventually(() => procStat(pid)?.[0] === 'T');
 }
 
 /** Opens /proc/<pid>/mem as nobody, the way a compromised same-uid sibling would. */

@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { prerequisite } from './helpers.js';
+import { prerequisite, procStat } from './helpers.js';
 
 const skip = prerequisite(process.getuid?.() !== 0 ? 'needs root (nginx runs as root, as the client under test does)' : labUnavailable());
 
@@ -38,8 +38,8 @@ function leftovers(pgids: readonly number[], dir: string): string[] {
   for (const ent of readdirSync('/proc')) {
     if (!/^\d+$/.test(ent)) continue;
     try {
-      const stat = readFileSync(`/proc/${ent}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // state ppid pgrp ...
+      const fields = procStat(Number(ent));
+      if (fields === null) continue;
       const cmd = readFileSync(`/proc/${ent}/cmdline`, 'utf8').replace(/\0/g, ' ');
       if (pgids.includes(Number(ent)) || pgids.includes(Number(fields[2])) || cmd.includes(dir)) {
         found.push(`${ent} ${fields[0]} ${cmd}`);

@@ -14,7 +14,7 @@ import { Lab, freePorts, labUnavailable, startLab } from '../scripts/pebble-lab.
 import { FakeCa, problem } from './fakeca.js';
 import { BindLab, bindUnavailable, startBind } from './bind-lab.js';
 import { acmemsLayout } from '../src/server/orders.js';
-import { childrenOf, eventually, needsRootAndLab, openssl, workDir } from './helpers.js';
+import { childrenOf, eventually, needsRootAndLab, openssl, workDir, procStat } from './helpers.js';
 import { SERVER, ServerProcess, postCsr, spawnServer } from './serverproc.js';
 
 const skip = needsRootAndLab(labUnavailable);
@@ -99,12 +99,8 @@ function descendants(root: number): Map<number, string> {
   const parents = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
+    const parent = procStat(Number(entry))?.[1];
+    if (parent !== undefined) parents.set(Number(entry), Number(parent));
   }
   const found = new Map<number, string>();
   const visit = (pid: number): void => {
@@ -124,12 +120,8 @@ function descendants(root: number): Map<number, string> {
 
 /** Whether a process is gone (or a zombie: it has ended, its parent has not looked yet). */
 function ended(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
-  }
+  const state = procStat(pid)?.[0];
+  return state === undefined || state === 'Z';
 }
 
 function serialOf(pem: string): string {

@@ -5,10 +5,10 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { join } from 'node:path';
-import { childrenOf, childrenStarted, ecKeys, needsRootAndLab, runClient, runWithHook, workDir } from './helpers.js';
+import { childrenOf, childrenStarted, ecKeys, needsRootAndLab, procStat, runClient, runWithHook, workDir } from './helpers.js';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
 
 const skip = needsRootAndLab(labUnavailable);
@@ -16,14 +16,10 @@ const skip = needsRootAndLab(labUnavailable);
 /** The child whose plan -v printed first: the first started. */
 const firstStarted = (stderr: string): string | undefined => /^acme-client: (\w+): user .*; network /m.exec(stderr)?.[1];
 
-/** A process's nice value (proc(5): the 19th field of /proc/PID/stat), or undefined once it is gone. */
+/** A process's nice value, or undefined once it is gone. */
 const niceOf = (pid: number): number | undefined => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  } catch {
-    return undefined;
-  }
+  const nice = procStat(pid)?.[16];
+  return nice === undefined ? undefined : Number(nice);
 };
 
 describe('start-up', { skip }, () => {
