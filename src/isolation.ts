@@ -268,7 +268,7 @@ export function childCommand(plan: ChildPlan, nodeFlags: string[], script: strin
   const newUser = userns ? ['--user', '--map-root-user'] : [];
   if (plan.jail !== null && jailRoot !== null) {
     const code = dirname(script);
-    const prefix = nodePrefix();
+    const prefix = nodePrefixOf(realpathSync(process.execPath));
     command = [UNSHARE, ...newUser, '--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', JAIL_SCRIPT, 'acme-client-jail', String(process.pid), jailRoot, plan.jail, code, prefix,
       jailMounts(plan.jail, code, prefix), ...command];
   } else if (plan.network === 'none' || userns) {
@@ -299,10 +299,17 @@ function jailMounts(dir: string, code: string, prefix: string): string {
   return binds.map(([source, target, options]) => `${fstabField(source)} ${fstabField(target)} none ${options} 0 0\n`).join('');
 }
 
-/** The directory tree Node's binary and libraries live in, bound read-only into a jail. */
-function nodePrefix(): string {
-  const real = realpathSync(process.execPath);
-  return real.startsWith('/usr/') ? '/usr' : dirname(dirname(real));
+/**
+ * The directory tree Node's binary (at its real path) and libraries live in, bound read-only into
+ * a jail: /usr, or the directory above the binary's (/opt/node for /opt/node/bin/node). Never the
+ * host's root, which would put every file of the host back into the jail: a binary one level
+ * down (/opt/node) brings its own directory alone, and one at the root none.
+ */
+export function nodePrefixOf(real: string): string {
+  if (real.startsWith('/usr/')) return '/usr';
+  const [up, twoUp] = [dirname(real), dirname(dirname(real))];
+  if (up === '/') throw new Failure(real, 'Node\'s binary is at the root of the file system, which a jail cannot take in');
+  return twoUp === '/' ? up : twoUp;
 }
 
 // Runs as root (not root: as root of the child's own user namespace) inside fresh mount and network

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Capabilities, childCommand, permissionFlagOf, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
+import { Capabilities, childCommand, nodePrefixOf, permissionFlagOf, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
 import { Failure } from '../src/log.js';
 import { parseCommandLine } from '../src/args.js';
 import { resolvePaths } from '../src/defaults.js';
@@ -65,6 +65,18 @@ test('the jail: the one directory is writable; /, /usr, /dev and the code direct
 test('the jail, started by a user who is not root: the same, built in a user namespace of its own', {
   skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (to run the jail as nobody)' : nobodyHasNoUserNamespaces()),
 }, () => tryTheJail({ ...full, root: false, userns: true, permissionFlag: null }, NOBODY));
+
+// Would fail if a Node binary one level below the root (/opt/node) made the jail bind the host's
+// whole root read-only into itself, where every file of the host would be readable again.
+test('the jail binds the directory tree Node lives in, never the host\'s root', () => {
+  assert.equal(nodePrefixOf('/usr/bin/node'), '/usr');
+  assert.equal(nodePrefixOf('/usr/local/bin/node'), '/usr');
+  assert.equal(nodePrefixOf('/opt/node-v20.20.2/bin/node'), '/opt/node-v20.20.2');
+  assert.equal(nodePrefixOf('/home/ops/.nvm/versions/node/v20.20.2/bin/node'), '/home/ops/.nvm/versions/node/v20.20.2');
+  assert.equal(nodePrefixOf('/opt/node'), '/opt');
+  assert.equal(nodePrefixOf('/bin/node'), '/bin');
+  assert.throws(() => nodePrefixOf('/node'), (e: unknown) => e instanceof Failure && e.subject === '/node' && /root of the file system/.test(e.problem));
+});
 
 /** A stand-in child started under a fileproc's plan with `caps`, as root or as `user`. */
 function tryTheJail(caps: Capabilities, user?: { uid: number; gid: number }): void {
