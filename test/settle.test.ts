@@ -4,8 +4,10 @@
 // nginx in front of Pebble passes the challenges to a server of this test, which fails one name at
 // once and holds the other's until its file is gone or the run had ample time to remove it. With
 // -t the other name fails earlier, at the caller, and the test is the caller: it removes what it
-// published once the run is over, as acme-client(1) asks. Last, a challenge directory that cannot
-// be written (a read-only bind mount): said once, and nothing to wait for.
+// published once the run is over, as acme-client(1) asks. Then a challenge directory with room for
+// one file: the name written second fails, the first stays published until the CA has looked. Last,
+// a challenge directory that cannot be written (a read-only bind mount): said once, and nothing to
+// wait for.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,10 +22,14 @@ const skip = needsRootAndLab(labUnavailable);
 
 const FAILING = 'fails.settle.example.test';
 const HELD = 'held.settle.example.test';
+/** Its validation is held too: each name whose host starts "held" is. */
+const HELD_TOO = 'held-too.settle.example.test';
 /** With -t: the name whose challenge the caller fails to publish. */
 const UNPUBLISHED = 'unpublished.settle.example.test';
 /** Far more than a run takes to remove its files once the other name has failed (some 0.1 s). */
 const HOLD_MS = 3_000;
+
+const isHeld = (host: string | undefined): boolean => host?.startsWith('held') === true;
 
 describe('a failing run and the validations still running', { skip }, () => {
   let lab: Lab;
@@ -40,9 +46,9 @@ describe('a failing run and the validations still running', { skip }, () => {
       const reply = (): void => {
         const body = existsSync(file) ? readFileSync(file, 'utf8') : null;
         res.writeHead(body === null ? 404 : 200).end(body ?? '');
-        if (req.headers.host?.startsWith(HELD)) answerHeld(body ?? '404');
+        if (isHeld(req.headers.host)) answerHeld(body ?? '404');
       };
-      if (!req.headers.host?.startsWith(HELD)) {
+      if (!isHeld(req.headers.host)) {
         res.writeHead(404).end();
         return;
       }
@@ -106,6 +112,28 @@ describe('a failing run and the validations still running', { skip }, () => {
     assert.deepEqual(run.stderr.split('\n').filter((line) => line.startsWith('acme-client:')), ['acme-client: <stdin>: short read'], run.stderr);
     assert.deepEqual(run.lines.map((line) => line.split(' ')[1]), [HELD, UNPUBLISHED]);
     assert.match(await heldAnswer, /^[\w-]+\.[\w-]+$/, `${HELD}'s validation found no file: the run was over before the CA had looked`);
+    assert.deepEqual(readdirSync(w.certs), []);
+  });
+
+  // Would fail if a write that fails (a full disk) removed the challenge file of a name answered
+  // before it while the CA still looked at it, or the run waited for nothing, or said more than
+  // the one line. Which of the two names is written first is the run's affair: the other fails.
+  test('a challenge that cannot be written after another was answered: the answered one stays until the CA has validated it', { timeout: 60_000 }, async () => {
+    const { w, keys } = freshRun();
+    // Room for the directory and one file (tmpfs counts the directory among its inodes).
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'nr_inodes=2,size=64k,mode=0755', 'acme-client-settle', w.www]);
+    try {
+      const run = await runClient(['--server', lab.directoryUrl, '-C', w.www, '-c', w.certs, ...keys, HELD, HELD_TOO],
+        { env: { NODE_EXTRA_CA_CERTS: lab.tlsCaFile } });
+      assert.equal(run.status, 1, run.stderr);
+      const lines = run.stderr.split('\n').filter((line) => line.startsWith('acme-client:'));
+      assert.deepEqual(lines.map((line) => line.replace(/\/[\w-]+: cannot write/, '/<token>: cannot write')),
+        [`acme-client: ${w.www}/<token>: cannot write: no space left on device`], run.stderr);
+      assert.match(await heldAnswer, /^[\w-]+\.[\w-]+$/, 'the answered name\'s validation found no file: the run removed it before the CA had looked');
+      assert.deepEqual(readdirSync(w.www), [], 'challenge file removed in the end');
+    } finally {
+      execFileSync('umount', [w.www]);
+    }
     assert.deepEqual(readdirSync(w.certs), []);
   });
 
