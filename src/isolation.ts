@@ -299,16 +299,20 @@ function jailMounts(dir: string, code: string, prefix: string): string {
   return binds.map(([source, target, options]) => `${fstabField(source)} ${fstabField(target)} none ${options} 0 0\n`).join('');
 }
 
+/** The jail's links into its /usr (JAIL_SCRIPT), as on a system whose /bin and /lib are /usr's. */
+const JAIL_LINKS = ['/bin', '/lib', '/lib64'];
+
 /**
  * The directory tree Node's binary (at its real path) and libraries live in, bound read-only into
  * a jail: /usr, or the directory above the binary's (/opt/node for /opt/node/bin/node). Never the
  * host's root, which would put every file of the host back into the jail: a binary one level
- * down (/opt/node) brings its own directory alone, and one at the root none.
+ * down (/opt/node) brings its own directory alone. One at the root, or in a /bin or /lib that is
+ * not /usr's (where the jail has its links), cannot be jailed: the run stops with one line.
  */
 export function nodePrefixOf(real: string): string {
   if (real.startsWith('/usr/')) return '/usr';
   const [up, twoUp] = [dirname(real), dirname(dirname(real))];
-  if (up === '/') throw new Failure(real, 'Node\'s binary is at the root of the file system, which a jail cannot take in');
+  if (up === '/' || JAIL_LINKS.includes(up)) throw new Failure(real, `Node's binary is in ${up}, which a jail cannot take in: install Node under /usr or its own directory`);
   return twoUp === '/' ? up : twoUp;
 }
 
