@@ -4,11 +4,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
-import { CLIENT, contents, ecKeys, needsRootAndLab, openssl, runClient, runWithHook, workDir } from './helpers.js';
+import { CLIENT, contents, ecKeys, makeKey, needsRootAndLab, openssl, runClient, runWithHook, workDir } from './helpers.js';
 
 const skip = needsRootAndLab(labUnavailable);
 
@@ -132,6 +132,31 @@ describe('classic flags against Pebble', { skip }, () => {
     assert.equal(already.status, 0, already.stderr);
     assert.match(already.stderr, /already revoked/);
     assert.deepEqual(readdirSync(w.certs), []);
+  });
+
+  // Would fail if -r still asked for the domain key or the challenge directory (the pre-flight's
+  // "-k file must exist"), or with -N made a domain key: revoking after the key was deleted as
+  // compromised is what -r is for. Neither keyproc nor chngproc has a part in a revocation.
+  test('-r needs neither the domain key nor the challenge directory, and -N makes no key', async () => {
+    const { w } = setup();
+    const [acct, dom] = [join(w.priv, 'account.pem'), join(w.priv, 'domain.pem')];
+    const issued = await runClient(['--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'nokey.example.test'], { env: env() });
+    assert.equal(issued.status, 0, issued.stderr);
+    const serial = new X509Certificate(readFileSync(join(w.certs, 'cert.pem'))).serialNumber;
+    rmSync(dom);
+    const gone = ['--server', lab.directoryUrl, '-C', join(w.dir, 'no-such-dir'), '-c', w.certs, '-f', acct, '-k', dom];
+    const revoke = await runClient(['-r', ...gone, 'nokey.example.test'], { env: env() });
+    assert.equal(revoke.status, 0, revoke.stderr);
+    assert.equal(revoke.stderr, '');
+    assert.equal(await lab.certStatus(serial).then((s) => (s as { Status: string }).Status), 'Revoked');
+    assert.deepEqual(readdirSync(w.certs), []);
+    // Again with -N, after a new issuance: the key is not made.
+    makeKey(dom, 'ec-p256-sec1');
+    assert.equal((await runClient(['--server', lab.directoryUrl, '-C', lab.challengeDir, '-c', w.certs, '-f', acct, '-k', dom, 'nokey.example.test'], { env: env() })).status, 0);
+    rmSync(dom);
+    const withN = await runClient(['-r', '-N', ...gone, 'nokey.example.test'], { env: env() });
+    assert.equal(withN.status, 0, withN.stderr);
+    assert.equal(existsSync(dom), false, '-r -N made a domain key');
   });
 
   test('-r refuses a certificate whose names differ from the command line', async () => {

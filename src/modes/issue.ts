@@ -1,6 +1,7 @@
 // The issuing mode (acme-client [flags] domain [altnames...]): renews, issues or revokes the
 // certificate. Unless work is certain (-F, -r, no cert.pem; then netproc starts first, and the others
-// at once), certproc starts first and the parent waits for its word: "current" (nobody else starts), "work" (everybody does), or "ask" (netproc and
+// at once), certproc starts first and the parent waits for its word: "current" (nobody else starts), "work" (everybody does, but keyproc
+// and chngproc for a revocation, which signs with the account key alone), or "ask" (netproc and
 // fileproc start to fetch and keep the CA's renewal window; the children holding keys or publishing
 // challenges follow on a later "work"). Exit 0 when fileproc changed the certificate files, 2 when
 // there was nothing to do, 1 when any child failed.
@@ -32,8 +33,8 @@ export async function issue({ opts, names, paths, csrFile, configs, user, caps }
   try {
     // Every request and the wait for the CA are bounded; this bounds the whole run, whatever hangs.
     const deadlineMs = configs.netproc.pollTimeoutMs + 5 * configs.netproc.requestTimeoutMs;
-    return await runChildren(spawner, configs.netproc, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths), csrFile === null,
-      opts.challengeType !== PERSIST_CHALLENGE);
+    return await runChildren(spawner, configs.netproc, opts.challengeType !== undefined, paths.certDir, deadlineMs, workIsCertain(opts, paths),
+      csrFile === null && !opts.revoke, opts.challengeType !== PERSIST_CHALLENGE && !opts.revoke);
   } finally {
     spawner.cleanUp();
   }
@@ -61,11 +62,13 @@ function preflight(opts: Options, paths: Paths, csrFile: string | null): { creat
   const problems: [string, string][] = [];
   if (!readable(paths.certDir, true)) problems.push([paths.certDir, '-c directory must exist']);
   else if (!writable(paths.certDir)) problems.push([paths.certDir, '-c directory is not writable']);
-  // With --csr there is no domain key: the request is checked, by certproc, instead.
-  const domainKeyExists = csrFile === null && readable(paths.domainKey, false);
+  // With --csr there is no domain key: the request is checked, by certproc, instead. A revocation
+  // needs neither the domain key nor the challenges: the key may be gone, compromised.
+  const withDomainKey = csrFile === null && !opts.revoke;
+  const domainKeyExists = withDomainKey && readable(paths.domainKey, false);
   if (csrFile !== null && !readable(csrFile, false)) problems.push([csrFile, '--csr file must exist']);
-  if (csrFile === null && !domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
-  if (opts.challengeType === undefined && !readable(paths.challengeDir, true)) problems.push([paths.challengeDir, '-C directory must exist']);
+  if (withDomainKey && !domainKeyExists && !opts.newDomainKey) problems.push([paths.domainKey, '-k file must exist']);
+  if (opts.challengeType === undefined && !opts.revoke && !readable(paths.challengeDir, true)) problems.push([paths.challengeDir, '-C directory must exist']);
   if (opts.caFile !== undefined && !readable(opts.caFile, false)) problems.push([opts.caFile, '--ca-file file must exist']);
   if (opts.eabHmacKeyFile !== undefined && !readable(opts.eabHmacKeyFile, false)) problems.push([opts.eabHmacKeyFile, '--eab-hmac-key-file file must exist']);
   const accountKeyExists = readable(paths.accountKey, false);
@@ -75,7 +78,7 @@ function preflight(opts: Options, paths: Paths, csrFile: string | null): { creat
   // Decided here, once, so that two children never race over whether a key exists.
   if (opts.newDomainKey && domainKeyExists) debug(paths.domainKey, 'domain key exists (not creating)');
   if (opts.newAccountKey && accountKeyExists) debug(paths.accountKey, 'account key exists (not creating)');
-  return { createAccountKey: opts.newAccountKey && !accountKeyExists, createDomainKey: opts.newDomainKey && !domainKeyExists };
+  return { createAccountKey: opts.newAccountKey && !accountKeyExists, createDomainKey: withDomainKey && opts.newDomainKey && !domainKeyExists };
 }
 
 
@@ -182,9 +185,10 @@ async function runChildren(spawner: Spawner, netConfig: NetConfig, external: boo
   };
   const startKeyHolders = (from: ChildProcess): void => {
     const acct = spawnOne('acctproc', ['ignore', 'ignore', 'inherit', end(from, 3), 'pipe']);
-    // With --csr there is no keyproc: certproc hands netproc the request, and netproc leaves fd 4 alone.
+    // With --csr there is no keyproc: certproc hands netproc the request, and netproc leaves fd 4
+    // alone; nor with -r, whose request is the certificate.
     const key = withKeyproc ? spawnOne('keyproc', ['ignore', 'ignore', 'inherit', end(from, 4), 'pipe']) : null;
-    // dns-persist-01 publishes nothing: there is no chngproc, and netproc leaves fd 5 alone.
+    // dns-persist-01 and -r publish nothing: there is no chngproc, and netproc leaves fd 5 alone.
     const chng = withChngproc ? spawnOne('chngproc', [external ? 'inherit' : 'ignore', external ? 'inherit' : 'ignore', 'inherit', end(from, 5), 'pipe']) : null;
     // netproc's first requests need acctproc, and chngproc follows one order later; the CSR and
     // the writing come last. keyproc and fileproc start at a lower priority, so that on a machine

@@ -860,8 +860,9 @@ runChild('netproc', async (config: NetConfig, confine) => {
   }
   const peers: Peers = {
     acct: new Channel(FD.netproc.acct, 'acctproc', parseAcctToNet),
-    key: config.requestFromCertproc ? null : new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
-    chng: config.challengeType === PERSIST_CHALLENGE ? null : new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
+    // A revocation has neither keyproc nor chngproc; --csr no keyproc, dns-persist-01 no chngproc.
+    key: config.requestFromCertproc || config.revoke ? null : new Channel(FD.netproc.key, 'keyproc', parseKeyToNet),
+    chng: config.challengeType === PERSIST_CHALLENGE || config.revoke ? null : new Channel(FD.netproc.chng, 'chngproc', parseChngToNet),
     cert: new Channel(FD.netproc.cert, 'certproc', parseCertToNet),
   };
   try {
