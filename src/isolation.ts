@@ -17,7 +17,7 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { AnyRole } from './ipc/roles.js';
 import { Failure, debug, warn } from './log.js';
 
@@ -229,8 +229,13 @@ export function planChild(role: AnyRole, needs: RoleNeeds, user: Account | null,
   if (role !== 'netproc' && !caps.netns) missing.push('network namespace');
   let jail: string | null = null;
   if (needs.root && needs.jailDir !== null) {
-    if (caps.jail) jail = needs.jailDir;
-    else missing.push('mount namespace jail');
+    if (caps.jail) {
+      // Refused while planning, before any child has started, not half-way through a run.
+      jailedNodePrefix();
+      jail = needs.jailDir;
+    } else {
+      missing.push('mount namespace jail');
+    }
   }
   const invoker = caps.root ? null : { uid: process.getuid?.() ?? -1, userns: caps.userns };
   return { role, drop: needs.root || !caps.root ? null : user, invoker, network, jail, reads: needs.reads, writes: needs.writes, missing };
@@ -268,7 +273,7 @@ export function childCommand(plan: ChildPlan, nodeFlags: string[], script: strin
   const newUser = userns ? ['--user', '--map-root-user'] : [];
   if (plan.jail !== null && jailRoot !== null) {
     const code = dirname(script);
-    const prefix = nodePrefixOf(realpathSync(process.execPath));
+    const prefix = jailedNodePrefix();
     command = [UNSHARE, ...newUser, '--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', JAIL_SCRIPT, 'acme-client-jail', String(process.pid), jailRoot, plan.jail, code, prefix,
       jailMounts(plan.jail, code, prefix), ...command];
   } else if (plan.network === 'none' || userns) {
@@ -299,21 +304,34 @@ function jailMounts(dir: string, code: string, prefix: string): string {
   return binds.map(([source, target, options]) => `${fstabField(source)} ${fstabField(target)} none ${options} 0 0\n`).join('');
 }
 
-/** The jail's links into its /usr (JAIL_SCRIPT), as on a system whose /bin and /lib are /usr's. */
-const JAIL_LINKS = ['/bin', '/lib', '/lib64'];
+/** Top-level names a jail makes itself (JAIL_SCRIPT: bin, lib and lib64 are its links into usr) or the kernel fills. */
+const JAIL_OWN = ['bin', 'lib', 'lib64', 'dev', 'proc', 'sys'];
 
 /**
  * The directory tree Node's binary (at its real path) and libraries live in, bound read-only into
- * a jail: /usr, or the directory above the binary's (/opt/node for /opt/node/bin/node). Never the
- * host's root, which would put every file of the host back into the jail: a binary one level
- * down (/opt/node) brings its own directory alone. One at the root, or in a /bin or /lib that is
- * not /usr's (where the jail has its links), cannot be jailed: the run stops with one line.
+ * a jail: /usr; PREFIX for PREFIX/bin/node (a release tarball, nvm), where Node may keep
+ * libraries; else the binary's own directory. Never the host's root nor a directory of its first
+ * level (/opt, /root, /home), which hold far more than Node: each would put files of the host
+ * back into the jail. Nor a place the jail makes itself (a /bin or /lib that is not /usr's, where
+ * the jail has its links; /dev). Such a binary cannot be jailed: the run stops with one line.
  */
 export function nodePrefixOf(real: string): string {
   if (real.startsWith('/usr/')) return '/usr';
-  const [up, twoUp] = [dirname(real), dirname(dirname(real))];
-  if (up === '/' || JAIL_LINKS.includes(up)) throw new Failure(real, `Node's binary is in ${up}, which a jail cannot take in: install Node under /usr or its own directory`);
-  return twoUp === '/' ? up : twoUp;
+  const up = dirname(real);
+  const depth = (dir: string): number => dir.split('/').filter(Boolean).length;
+  const prefix = basename(up) === 'bin' && depth(dirname(up)) >= 2 ? dirname(up) : up;
+  if (depth(prefix) < 2 || JAIL_OWN.includes(prefix.split('/')[1] ?? '')) {
+    throw new Failure(real, `Node's binary cannot be taken into a jail from ${prefix}: install Node under /usr, or in a directory of its own such as /opt/node`);
+  }
+  return prefix;
+}
+
+let nodePrefix: string | null = null;
+
+/** nodePrefixOf this Node's binary: one real path a run, asked once. */
+function jailedNodePrefix(): string {
+  nodePrefix ??= nodePrefixOf(realpathSync(process.execPath));
+  return nodePrefix;
 }
 
 // Runs as root (not root: as root of the child's own user namespace) inside fresh mount and network

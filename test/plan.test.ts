@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { Failure } from '../src/log.js';
 import { parseCommandLine } from '../src/args.js';
 import { resolvePaths } from '../src/defaults.js';
 import { planAll, roleConfigs } from '../src/parent/plans.js';
-import { NOBODY, nobodyHasNoUserNamespaces, prerequisite } from './helpers.js';
+import { CLIENT, NOBODY, ecKeys, nobodyHasNoUserNamespaces, prerequisite, workDir } from './helpers.js';
 
 const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
 const full: Capabilities = { root: true, userns: false, permissionFlag: '--experimental-permission', netns: true, jail: true, parentDeathSignal: true, missing: [] };
@@ -66,17 +66,41 @@ test('the jail, started by a user who is not root: the same, built in a user nam
   skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (to run the jail as nobody)' : nobodyHasNoUserNamespaces()),
 }, () => tryTheJail({ ...full, root: false, userns: true, permissionFlag: null }, NOBODY));
 
-// Would fail if a Node binary one level below the root (/opt/node) made the jail bind the host's
-// whole root read-only into itself, where every file of the host would be readable again.
-test('the jail binds the directory tree Node lives in, never the host\'s root', () => {
+// Would fail if a Node binary outside /usr made the jail bind the host's root, or a directory of
+// its first level (/opt, /root), read-only into itself, where files of the host would be readable
+// again; or bind a place the jail makes itself (its bin and lib links, /dev).
+test('the jail binds the directory tree Node lives in, never the host\'s root nor a first-level directory', () => {
   assert.equal(nodePrefixOf('/usr/bin/node'), '/usr');
   assert.equal(nodePrefixOf('/usr/local/bin/node'), '/usr');
   assert.equal(nodePrefixOf('/opt/node-v20.20.2/bin/node'), '/opt/node-v20.20.2');
   assert.equal(nodePrefixOf('/home/ops/.nvm/versions/node/v20.20.2/bin/node'), '/home/ops/.nvm/versions/node/v20.20.2');
-  assert.equal(nodePrefixOf('/opt/node'), '/opt');
-  // The jail links /bin and /lib into its /usr: a real /bin (a system not merged into /usr) cannot be bound there.
-  for (const real of ['/node', '/bin/node', '/lib/node']) {
-    assert.throws(() => nodePrefixOf(real), (e: unknown) => e instanceof Failure && e.subject === real && /which a jail cannot take in/.test(e.problem), real);
+  assert.equal(nodePrefixOf('/opt/bin/node'), '/opt/bin');
+  assert.equal(nodePrefixOf('/root/bin/node'), '/root/bin');
+  assert.equal(nodePrefixOf('/srv/node/node'), '/srv/node');
+  for (const real of ['/node', '/opt/node', '/bin/node', '/lib/x/node', '/lib64/node', '/dev/shm/node', '/dev/shm/bin/node']) {
+    assert.throws(() => nodePrefixOf(real), (e: unknown) => e instanceof Failure && e.subject === real && /cannot be taken into a jail/.test(e.problem), real);
+  }
+});
+
+// Would fail if the refusal came as the first jailed child is spawned, with netproc and certproc
+// running already (the run then stalled until its deadline), or said more than one line.
+test('a Node binary no jail can take in: one line, exit 1, before any child starts', {
+  skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (a bind mount of node)' : process.platform !== 'linux' ? 'Linux only' : false),
+}, () => {
+  // This Node, seen at a path directly in /tmp, a directory of the file system's first level.
+  const node = `/tmp/acme-client-node-${process.pid}`;
+  writeFileSync(node, '');
+  execFileSync('mount', ['--bind', process.execPath, node]);
+  try {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    const run = spawnSync(node, [CLIENT, '--server', 'https://127.0.0.1:9/dir', '--timeout', '1', '--poll-timeout', '1', '-C', w.www, '-c', w.certs, '-f', acct, '-k', dom, 'jail.example.test'],
+      { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' }, timeout: 30_000 });
+    assert.equal(run.stderr, `acme-client: ${node}: Node's binary cannot be taken into a jail from /tmp: install Node under /usr, or in a directory of its own such as /opt/node\n`);
+    assert.equal(run.status, 1);
+  } finally {
+    execFileSync('umount', [node]);
+    rmSync(node);
   }
 });
 
