@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { AddressInfo, Socket, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Lab, labUnavailable, startLab } from '../scripts/pebble-lab.js';
@@ -176,9 +176,16 @@ domain broken.example.test {
     assert.equal(new X509Certificate(readFileSync(join(w.certs, 'one.example.test.crt'))).subjectAltName, 'DNS:one.example.test, DNS:www.one.example.test');
 
     const leaf = serial(join(w.certs, 'one.example.test.crt'));
+    // A revocation needs neither the domain key nor the challenge directory, and makes no key
+    // (where a run that issues makes the missing ones, as OpenBSD).
+    const domainKey = join(w.priv, 'one.example.test.key');
+    rmSync(domainKey);
+    writeFileSync(conf, openbsdStyle(lab, w).replace(', \\\n\t\tstatic.one.example.test }', ' }').replace(`acme="${lab.challengeDir}"`, `acme="${join(w.dir, 'no-such-dir')}"`));
     const revoked = await runClient(['--config', conf, '-r', 'one.example.test'], { env: env() });
     assert.equal(revoked.status, 0, revoked.stderr);
+    assert.equal(revoked.stderr, '');
     assert.deepEqual(readdirSync(w.certs), []);
+    assert.equal(existsSync(domainKey), false);
     assert.equal((await lab.certStatus(leaf) as { Status?: string }).Status, 'Revoked');
   });
 

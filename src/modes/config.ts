@@ -128,7 +128,8 @@ async function runDomain(conf: ConfigOptions, config: Config, domain: Domain, ea
   const problems: [string, string][] = [];
   if (!readable(paths.certDir, true)) problems.push([paths.certDir, 'certificate directory must exist']);
   else if (!writable(paths.certDir)) problems.push([paths.certDir, 'certificate directory is not writable']);
-  if (!readable(paths.challengeDir, true)) problems.push([paths.challengeDir, 'challenge directory must exist']);
+  // A revocation publishes no challenge (as in the issuing mode).
+  if (!conf.revoke && !readable(paths.challengeDir, true)) problems.push([paths.challengeDir, 'challenge directory must exist']);
   for (const [subject, problem] of problems) warn(subject, problem);
   if (problems.length > 0) return 1;
   try {
