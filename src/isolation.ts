@@ -17,7 +17,8 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import type { AnyRole } from './ipc/roles.js';
 import { Failure, debug, warn } from './log.js';
 
@@ -293,7 +294,7 @@ function fstabField(path: string): string {
 }
 
 /**
- * The jail's bind mounts as an fstab(5) table for one mount(8): /usr and Node's prefix read-only,
+ * The jail's bind mounts as an fstab(5) table for one mount(8): /usr and Node's (nodePrefixOf) read-only,
  * the two devices, the code read-only, the one directory read-write. Each target is relative to
  * the jail (mounted with --no-canonicalize, from the shell's working directory: see JAIL_SCRIPT).
  */
@@ -307,35 +308,39 @@ function jailMounts(dir: string, code: string, prefix: string): string {
 /** Top-level names a jail makes itself (JAIL_SCRIPT: bin, lib and lib64 are its links into usr) or the kernel fills. */
 const JAIL_OWN = ['bin', 'lib', 'lib64', 'dev', 'proc', 'sys'];
 
+/** A Node release's tree (a tarball, nvm): PREFIX/bin/node beside PREFIX/include/node. */
+const isNodeRelease = (prefix: string): boolean => existsSync(join(prefix, 'include', 'node', 'node_version.h'));
+
 /**
- * The directory tree Node's binary (at its real path) and libraries live in, bound read-only into
- * a jail: /usr; PREFIX for PREFIX/bin/node (a release tarball, nvm), where Node may keep
- * libraries; else the binary's own directory. Never the host's root nor a directory of its first
- * level (/opt, /root, /home), which hold far more than Node: each would put files of the host
- * back into the jail. Nor a place the jail makes itself (a /bin or /lib that is not /usr's, where
- * the jail has its links; /dev). Such a binary cannot be jailed: the run stops with one line.
+ * What of Node's installation (its binary at its real path) is bound read-only into a jail: /usr;
+ * the tree of a Node release (/opt/node for /opt/node/bin/node), where a build may keep its
+ * libraries, unless that is the host's root or a directory of its first level; else the binary
+ * alone, a static build needing nothing beside it. Never a directory that merely holds the binary
+ * (a home directory, /root/bin), whose other files the jail would bring back in. Refused, with one
+ * line: a place the jail makes itself (a /bin or /lib that is not /usr's, where the jail has its
+ * links; /dev), and a tree holding the temporary directory, where the jails are made.
  */
-export function nodePrefixOf(real: string): string {
+export function nodePrefixOf(real: string, isRelease = isNodeRelease, temporary = tmpdir()): string {
   if (real.startsWith('/usr/')) return '/usr';
-  const up = dirname(real);
-  const depth = (dir: string): number => dir.split('/').filter(Boolean).length;
-  const prefix = basename(up) === 'bin' && depth(dirname(up)) >= 2 ? dirname(up) : up;
-  if (depth(prefix) < 2 || JAIL_OWN.includes(prefix.split('/')[1] ?? '')) {
-    throw new Failure(real, `Node's binary cannot be taken into a jail from ${prefix}: install Node under /usr, or in a directory of its own such as /opt/node`);
+  const tree = dirname(dirname(real));
+  const taken = basename(dirname(real)) === 'bin' && tree.split('/').filter(Boolean).length >= 2 && isRelease(tree) ? tree : real;
+  if (JAIL_OWN.includes(taken.split('/')[1] ?? '') || `${temporary}/`.startsWith(`${taken}/`)) {
+    throw new Failure(real, `Node's binary cannot be taken into a jail from ${taken}: install Node under /usr, or in a directory of its own such as /opt/node`);
   }
-  return prefix;
+  return taken;
 }
 
 let nodePrefix: string | null = null;
 
-/** nodePrefixOf this Node's binary: one real path a run, asked once. */
+/** nodePrefixOf this Node's binary: one real path a run, asked once (a file or a directory). */
 function jailedNodePrefix(): string {
   nodePrefix ??= nodePrefixOf(realpathSync(process.execPath));
   return nodePrefix;
 }
 
 // Runs as root (not root: as root of the child's own user namespace) inside fresh mount and network
-// namespaces: a tmpfs root holding /usr and Node's prefix read-only, /dev/null and /dev/urandom,
+// namespaces: a tmpfs root holding /usr and Node's installation (a release's tree, or the binary
+// alone: nodePrefixOf) read-only, /dev/null and /dev/urandom,
 // the child's code read-only and its one directory read-write, each at its usual path; the tmpfs
 // itself is then made read-only, so its one writable place is that directory; then chroot into it.
 // Nothing else exists there. Once the tmpfs is mounted every path is relative to it (the shell's
@@ -357,9 +362,10 @@ function jailedNodePrefix(): string {
 const JAIL_SCRIPT = `trap 'exit 143' TERM INT HUP; [ "$PPID" = "$1" ] || exit 1; J=$2; W=$3; B=$4; N=$5; T=$6; shift 6
 mount -t tmpfs -o size=1m,mode=0755 acme-client-jail "$J"
 cd "$J"
-mkdir -p usr dev ".$N" ".$B" ".$W"
+if [ -d "$N" ]; then D=$N; else D=\${N%/*}; fi
+mkdir -p usr dev ".$D" ".$B" ".$W"
 ln -s usr/lib usr/lib64 usr/bin .
-: > dev/null; : > dev/urandom; printf '%s' "$T" > usr/fstab
+: > dev/null; : > dev/urandom; [ -d "$N" ] || : > ".$N"; printf '%s' "$T" > usr/fstab
 mount --all --no-canonicalize --fstab usr/fstab
 [ usr -ef /usr ] && [ ".$N" -ef "$N" ] && [ -c dev/null ] && [ -c dev/urandom ] && [ ".$B" -ef "$B" ] && [ ".$W" -ef "$W" ] || { echo "acme-client: $W: cannot build the jail: mount left out a bind mount" >&2; exit 1; }
 mount -o remount,bind,ro .

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Capabilities, childCommand, nodePrefixOf, permissionFlagOf, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
@@ -60,52 +60,84 @@ test('the jail: the one directory is writable; /, /usr, /dev and the code direct
   skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (mount namespaces)' : (await probeCapabilities()).jail ? false : 'no mount namespaces here'),
 }, () => tryTheJail({ ...full, permissionFlag: null }));
 
+// Would fail if a Node outside /usr that is no release (a binary copied to a directory of its own)
+// were bound as its directory, or could not run in the jail when bound alone (the jail's shell
+// makes its directory and an empty file to bind it on).
+test('the jail of a Node binary outside /usr: the binary alone is bound, and runs', {
+  skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (mount namespaces, a bind mount of node)' : (await probeCapabilities()).jail ? false : 'no mount namespaces here'),
+}, () => {
+  const dir = mkdtempSync('/var/tmp/acme-client-node-');
+  const node = join(dir, 'node');
+  try {
+    writeFileSync(node, '', { flag: 'wx' });
+    execFileSync('mount', ['--bind', process.execPath, node]);
+    try {
+      assert.equal(nodePrefixOf(node), node);
+      tryTheJail({ ...full, permissionFlag: null }, undefined, node);
+    } finally {
+      execFileSync('umount', ['--lazy', node]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // Would fail if the jail could not be built in the child's own user namespace (a mount the kernel
 // refuses there, as it refuses a read-only remount of the tmpfs itself), or left a way out.
 test('the jail, started by a user who is not root: the same, built in a user namespace of its own', {
   skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (to run the jail as nobody)' : nobodyHasNoUserNamespaces()),
 }, () => tryTheJail({ ...full, root: false, userns: true, permissionFlag: null }, NOBODY));
 
-// Would fail if a Node binary outside /usr made the jail bind the host's root, or a directory of
-// its first level (/opt, /root), read-only into itself, where files of the host would be readable
-// again; or bind a place the jail makes itself (its bin and lib links, /dev).
-test('the jail binds the directory tree Node lives in, never the host\'s root nor a first-level directory', () => {
-  assert.equal(nodePrefixOf('/usr/bin/node'), '/usr');
-  assert.equal(nodePrefixOf('/usr/local/bin/node'), '/usr');
-  assert.equal(nodePrefixOf('/opt/node-v20.20.2/bin/node'), '/opt/node-v20.20.2');
-  assert.equal(nodePrefixOf('/home/ops/.nvm/versions/node/v20.20.2/bin/node'), '/home/ops/.nvm/versions/node/v20.20.2');
-  assert.equal(nodePrefixOf('/opt/bin/node'), '/opt/bin');
-  assert.equal(nodePrefixOf('/root/bin/node'), '/root/bin');
-  assert.equal(nodePrefixOf('/srv/node/node'), '/srv/node');
-  for (const real of ['/node', '/opt/node', '/bin/node', '/lib/x/node', '/lib64/node', '/dev/shm/node', '/dev/shm/bin/node']) {
-    assert.throws(() => nodePrefixOf(real), (e: unknown) => e instanceof Failure && e.subject === real && /cannot be taken into a jail/.test(e.problem), real);
+// Would fail if a Node binary outside /usr made the jail bind the host's root, or any directory
+// that merely holds the binary (a home directory, /root/bin, /opt), read-only into itself, where
+// other files of the host would be readable again; or bind a place the jail makes itself (its bin
+// and lib links, /dev), or a tree holding the temporary directory where the jails are made.
+test('the jail binds a Node release\'s tree or the binary alone, never a directory that merely holds it', () => {
+  const releases = new Set(['/opt/node-v20.20.2', '/home/ops/.nvm/versions/node/v20.20.2', '/srv/tools/node']);
+  const prefixOf = (real: string): string => nodePrefixOf(real, (tree) => releases.has(tree), '/tmp');
+  assert.equal(prefixOf('/usr/bin/node'), '/usr');
+  assert.equal(prefixOf('/usr/local/bin/node'), '/usr');
+  assert.equal(prefixOf('/opt/node-v20.20.2/bin/node'), '/opt/node-v20.20.2');
+  assert.equal(prefixOf('/home/ops/.nvm/versions/node/v20.20.2/bin/node'), '/home/ops/.nvm/versions/node/v20.20.2');
+  for (const real of ['/home/ops/bin/node', '/home/ops/node', '/root/bin/node', '/opt/bin/node', '/opt/node', '/node', '/var/lib/ci/bin/node']) {
+    assert.equal(prefixOf(real), real, real);
   }
+  for (const real of ['/bin/node', '/lib/x/node', '/lib64/node', '/dev/shm/node', '/dev/shm/bin/node', '/proc/1/root/node']) {
+    assert.throws(() => prefixOf(real), (e: unknown) => e instanceof Failure && e.subject === real && /cannot be taken into a jail/.test(e.problem), real);
+  }
+  // A release whose tree holds the temporary directory: the jails' own tmpfs mounts would show.
+  assert.throws(() => nodePrefixOf('/srv/tools/node/bin/node', (tree) => releases.has(tree), '/srv/tools/node/tmp'), /cannot be taken into a jail/);
+  assert.equal(nodePrefixOf('/srv/tools/node/bin/node', (tree) => releases.has(tree), '/tmp'), '/srv/tools/node');
 });
 
 // Would fail if the refusal came as the first jailed child is spawned, with netproc and certproc
 // running already (the run then stalled until its deadline), or said more than one line.
 test('a Node binary no jail can take in: one line, exit 1, before any child starts', {
-  skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (a bind mount of node)' : process.platform !== 'linux' ? 'Linux only' : false),
+  skip: prerequisite(process.getuid?.() !== 0 ? 'needs root (a bind mount of node)' : !existsSync('/dev/shm') ? 'no /dev/shm'
+    : (await probeCapabilities()).jail ? false : 'no mount namespaces here'),
 }, () => {
-  // This Node, seen at a path directly in /tmp, a directory of the file system's first level.
-  const node = `/tmp/acme-client-node-${process.pid}`;
-  writeFileSync(node, '');
-  execFileSync('mount', ['--bind', process.execPath, node]);
+  // This Node, seen at a path under /dev, which a jail makes itself.
+  const node = `/dev/shm/acme-client-node-${process.pid}`;
   try {
-    const w = workDir();
-    const { acct, dom } = ecKeys(w);
-    const run = spawnSync(node, [CLIENT, '--server', 'https://127.0.0.1:9/dir', '--timeout', '1', '--poll-timeout', '1', '-C', w.www, '-c', w.certs, '-f', acct, '-k', dom, 'jail.example.test'],
-      { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' }, timeout: 30_000 });
-    assert.equal(run.stderr, `acme-client: ${node}: Node's binary cannot be taken into a jail from /tmp: install Node under /usr, or in a directory of its own such as /opt/node\n`);
-    assert.equal(run.status, 1);
+    writeFileSync(node, '', { flag: 'wx' });
+    execFileSync('mount', ['--bind', process.execPath, node]);
+    try {
+      const w = workDir();
+      const { acct, dom } = ecKeys(w);
+      const run = spawnSync(node, [CLIENT, '--server', 'https://127.0.0.1:9/dir', '--timeout', '1', '--poll-timeout', '1', '-C', w.www, '-c', w.certs, '-f', acct, '-k', dom, 'jail.example.test'],
+        { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' }, timeout: 30_000 });
+      assert.equal(run.stderr, `acme-client: ${node}: Node's binary cannot be taken into a jail from ${node}: install Node under /usr, or in a directory of its own such as /opt/node\n`);
+      assert.equal(run.status, 1);
+    } finally {
+      execFileSync('umount', ['--lazy', node]);
+    }
   } finally {
-    execFileSync('umount', [node]);
-    rmSync(node);
+    rmSync(node, { force: true });
   }
 });
 
 /** A stand-in child started under a fileproc's plan with `caps`, as root or as `user`. */
-function tryTheJail(caps: Capabilities, user?: { uid: number; gid: number }): void {
+function tryTheJail(caps: Capabilities, user?: { uid: number; gid: number }, node?: string): void {
   const top = mkdtempSync(join(tmpdir(), 'acme-client-jailtest-'));
   try {
     // Names that fstab(5) must carry escaped (the jail's bind mounts are one such table).
@@ -127,8 +159,20 @@ process.stdout.write(JSON.stringify({ made, devices }));
       for (const d of [code, work, root]) chownSync(d, user.uid, user.gid);
     }
     const plan = planChild('fileproc', { reads: [work], writes: [work], root: true, jailDir: work }, caps.root ? nobody : null, caps);
-    const cmd = childCommand(plan, [], script, [], caps, root);
-    const run = spawnSync(cmd.file, cmd.args, { encoding: 'utf8', ...user });
+    let run;
+    if (node === undefined) {
+      const cmd = childCommand(plan, [], script, [], caps, root);
+      run = spawnSync(cmd.file, cmd.args, { encoding: 'utf8', ...user });
+    } else {
+      // Another Node binary's path: the command is made by a parent that runs as that Node.
+      const parent = join(top, 'parent.mjs');
+      writeFileSync(parent, `import { spawnSync } from 'node:child_process';
+import { childCommand } from ${JSON.stringify(new URL('../src/isolation.js', import.meta.url).href)};
+const cmd = childCommand(${JSON.stringify(plan)}, [], ${JSON.stringify(script)}, [], ${JSON.stringify(caps)}, ${JSON.stringify(root)});
+process.exitCode = spawnSync(cmd.file, cmd.args, { stdio: 'inherit' }).status ?? 1;
+`);
+      run = spawnSync(node, [parent], { encoding: 'utf8', ...user });
+    }
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), { made: [join(work, 'x')], devices: true });
     assert.deepEqual(readdirSync(work), ['x'], 'the one directory is the real one');
