@@ -17,8 +17,7 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { AnyRole } from './ipc/roles.js';
 import { Failure, debug, warn } from './log.js';
 
@@ -308,26 +307,22 @@ function jailMounts(dir: string, code: string, prefix: string): string {
 /** Top-level names a jail makes itself (JAIL_SCRIPT: bin, lib and lib64 are its links into usr) or the kernel fills. */
 const JAIL_OWN = ['bin', 'lib', 'lib64', 'dev', 'proc', 'sys'];
 
-/** A Node release's tree (a tarball, nvm): PREFIX/bin/node beside PREFIX/include/node. */
-const isNodeRelease = (prefix: string): boolean => existsSync(join(prefix, 'include', 'node', 'node_version.h'));
-
 /**
- * What of Node's installation (its binary at its real path) is bound read-only into a jail: /usr;
- * the tree of a Node release (/opt/node for /opt/node/bin/node), where a build may keep its
- * libraries, unless that is the host's root or a directory of its first level; else the binary
- * alone, a static build needing nothing beside it. Never a directory that merely holds the binary
- * (a home directory, /root/bin), whose other files the jail would bring back in. Refused, with one
- * line: a place the jail makes itself (a /bin or /lib that is not /usr's, where the jail has its
- * links; /dev), and a tree holding the temporary directory, where the jails are made.
+ * What of Node's installation (its binary at its real path) is bound read-only into a jail: /usr,
+ * or, for a binary elsewhere (a release tarball, nvm, Volta), the binary alone. Node's releases
+ * carry V8, ICU and OpenSSL inside it and need only the C libraries of /usr beside it; the
+ * directories around it (a home directory, a PREFIX with npm's configuration and its tokens) hold
+ * files of the host that the jail must not bring back. A binary under a place the jail makes
+ * itself (a /bin or /lib that is not /usr's, where the jail has its links; /dev) is refused, with
+ * one line.
  */
-export function nodePrefixOf(real: string, isRelease = isNodeRelease, temporary = tmpdir()): string {
+export function nodePrefixOf(real: string): string {
   if (real.startsWith('/usr/')) return '/usr';
-  const tree = dirname(dirname(real));
-  const taken = basename(dirname(real)) === 'bin' && tree.split('/').filter(Boolean).length >= 2 && isRelease(tree) ? tree : real;
-  if (JAIL_OWN.includes(taken.split('/')[1] ?? '') || `${temporary}/`.startsWith(`${taken}/`)) {
-    throw new Failure(real, `Node's binary cannot be taken into a jail from ${taken}: install Node under /usr, or in a directory of its own such as /opt/node`);
+  const top = real.split('/')[1] ?? '';
+  if (JAIL_OWN.includes(top)) {
+    throw new Failure(real, `Node's binary cannot be taken into a jail from /${top}: install Node under /usr, or in a directory of its own such as /opt/node`);
   }
-  return taken;
+  return real;
 }
 
 let nodePrefix: string | null = null;
@@ -339,8 +334,8 @@ function jailedNodePrefix(): string {
 }
 
 // Runs as root (not root: as root of the child's own user namespace) inside fresh mount and network
-// namespaces: a tmpfs root holding /usr and Node's installation (a release's tree, or the binary
-// alone: nodePrefixOf) read-only, /dev/null and /dev/urandom,
+// namespaces: a tmpfs root holding /usr and Node's installation (nodePrefixOf: /usr, or the binary
+// alone) read-only, /dev/null and /dev/urandom,
 // the child's code read-only and its one directory read-write, each at its usual path; the tmpfs
 // itself is then made read-only, so its one writable place is that directory; then chroot into it.
 // Nothing else exists there. Once the tmpfs is mounted every path is relative to it (the shell's
