@@ -231,7 +231,7 @@ export function planChild(role: AnyRole, needs: RoleNeeds, user: Account | null,
   if (needs.root && needs.jailDir !== null) {
     if (caps.jail) {
       // Refused while planning, before any child has started, not half-way through a run.
-      jailedNodePrefix();
+      jailedNode();
       jail = needs.jailDir;
     } else {
       missing.push('mount namespace jail');
@@ -273,9 +273,9 @@ export function childCommand(plan: ChildPlan, nodeFlags: string[], script: strin
   const newUser = userns ? ['--user', '--map-root-user'] : [];
   if (plan.jail !== null && jailRoot !== null) {
     const code = dirname(script);
-    const prefix = jailedNodePrefix();
-    command = [UNSHARE, ...newUser, '--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', JAIL_SCRIPT, 'acme-client-jail', String(process.pid), jailRoot, plan.jail, code, prefix,
-      jailMounts(plan.jail, code, prefix), ...command];
+    const nodeFiles = jailedNode();
+    command = [UNSHARE, ...newUser, '--net', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', JAIL_SCRIPT, 'acme-client-jail', String(process.pid), jailRoot, plan.jail, code, nodeFiles,
+      jailMounts(plan.jail, code, nodeFiles), ...command];
   } else if (plan.network === 'none' || userns) {
     command = [UNSHARE, ...newUser, ...(plan.network === 'none' ? ['--net'] : []), '--', ...command];
   }
@@ -293,13 +293,13 @@ function fstabField(path: string): string {
 }
 
 /**
- * The jail's bind mounts as an fstab(5) table for one mount(8): /usr and Node's (nodePrefixOf) read-only,
+ * The jail's bind mounts as an fstab(5) table for one mount(8): /usr and Node's binary (nodeInJail) read-only,
  * the two devices, the code read-only, the one directory read-write. Each target is relative to
  * the jail (mounted with --no-canonicalize, from the shell's working directory: see JAIL_SCRIPT).
  */
-function jailMounts(dir: string, code: string, prefix: string): string {
+function jailMounts(dir: string, code: string, nodeFiles: string): string {
   const binds: [string, string, string][] = [['/usr', 'usr', 'rbind,ro']];
-  if (prefix !== '/usr') binds.push([prefix, `.${prefix}`, 'rbind,ro']);
+  if (nodeFiles !== '/usr') binds.push([nodeFiles, `.${nodeFiles}`, 'bind,ro']);
   binds.push(['/dev/null', 'dev/null', 'bind'], ['/dev/urandom', 'dev/urandom', 'bind'], [code, `.${code}`, 'bind,ro'], [dir, `.${dir}`, 'bind']);
   return binds.map(([source, target, options]) => `${fstabField(source)} ${fstabField(target)} none ${options} 0 0\n`).join('');
 }
@@ -316,7 +316,7 @@ const JAIL_OWN = ['bin', 'lib', 'lib64', 'dev', 'proc', 'sys'];
  * itself (a /bin or /lib that is not /usr's, where the jail has its links; /dev) is refused, with
  * one line.
  */
-export function nodePrefixOf(real: string): string {
+export function nodeInJail(real: string): string {
   if (real.startsWith('/usr/')) return '/usr';
   const top = real.split('/')[1] ?? '';
   if (JAIL_OWN.includes(top)) {
@@ -325,16 +325,16 @@ export function nodePrefixOf(real: string): string {
   return real;
 }
 
-let nodePrefix: string | null = null;
+let jailedNodeFiles: string | null = null;
 
-/** nodePrefixOf this Node's binary: one real path a run, asked once (a file or a directory). */
-function jailedNodePrefix(): string {
-  nodePrefix ??= nodePrefixOf(realpathSync(process.execPath));
-  return nodePrefix;
+/** nodeInJail for this Node's binary: its real path, asked once a run. */
+function jailedNode(): string {
+  jailedNodeFiles ??= nodeInJail(realpathSync(process.execPath));
+  return jailedNodeFiles;
 }
 
 // Runs as root (not root: as root of the child's own user namespace) inside fresh mount and network
-// namespaces: a tmpfs root holding /usr and Node's installation (nodePrefixOf: /usr, or the binary
+// namespaces: a tmpfs root holding /usr and Node's installation (nodeInJail: /usr, or the binary
 // alone) read-only, /dev/null and /dev/urandom,
 // the child's code read-only and its one directory read-write, each at its usual path; the tmpfs
 // itself is then made read-only, so its one writable place is that directory; then chroot into it.
@@ -347,8 +347,9 @@ function jailedNodePrefix(): string {
 // the helper it is running has finished (the trap), not under it: a helper left running would go on
 // after the parent has removed the jail directory, and say so on stderr. Each command is a process
 // to start, on the critical path of the run: hence one ln for the three links, the shell's own
-// redirection for the two files, and one mount for every bind mount (jailMounts' table, which the
-// shell writes under usr, where the first of them hides it: mount has read the whole table by
+// redirection for the files bound on (the two devices, Node's binary outside /usr), and one mount
+// for every bind mount (jailMounts' table, which the shell writes under usr, where the first of
+// them hides it: mount has read the whole table by
 // then), each made read-only by mount itself (util-linux 2.27 and later) rather than by a second
 // remount; a mount each cost some 0.7 ms of CPU on the run's start-up. mount -a may skip a line
 // (one it cannot parse, or takes for mounted) and still succeed: the shell's own tests then check
@@ -357,8 +358,7 @@ function jailedNodePrefix(): string {
 const JAIL_SCRIPT = `trap 'exit 143' TERM INT HUP; [ "$PPID" = "$1" ] || exit 1; J=$2; W=$3; B=$4; N=$5; T=$6; shift 6
 mount -t tmpfs -o size=1m,mode=0755 acme-client-jail "$J"
 cd "$J"
-if [ -d "$N" ]; then D=$N; else D=\${N%/*}; fi
-mkdir -p usr dev ".$D" ".$B" ".$W"
+mkdir -p usr dev ".\${N%/*}" ".$B" ".$W"
 ln -s usr/lib usr/lib64 usr/bin .
 : > dev/null; : > dev/urandom; [ -d "$N" ] || : > ".$N"; printf '%s' "$T" > usr/fstab
 mount --all --no-canonicalize --fstab usr/fstab

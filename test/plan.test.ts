@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Capabilities, childCommand, nodePrefixOf, permissionFlagOf, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
+import { Capabilities, childCommand, nodeInJail, permissionFlagOf, planChild, probeCapabilities, resolveUser } from '../src/isolation.js';
 import { Failure } from '../src/log.js';
 import { parseCommandLine } from '../src/args.js';
 import { resolvePaths } from '../src/defaults.js';
@@ -68,16 +68,11 @@ test('the jail of a Node binary outside /usr: the binary alone is bound, and run
     : (await probeCapabilities()).jail ? false : 'no mount namespaces here'),
 }, () => {
   const dir = mkdtempSync('/var/tmp/acme-client-node-');
-  const node = join(dir, 'node');
   try {
-    writeFileSync(node, '', { flag: 'wx' });
-    execFileSync('mount', ['--bind', process.execPath, node]);
-    try {
-      assert.equal(nodePrefixOf(node), node);
+    withNodeAt(join(dir, 'node'), (node) => {
+      assert.equal(nodeInJail(node), node);
       tryTheJail({ ...full, permissionFlag: null }, undefined, node);
-    } finally {
-      execFileSync('umount', ['--lazy', node]);
-    }
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -94,13 +89,13 @@ test('the jail, started by a user who is not root: the same, built in a user nam
 // files of the host would be readable again; or bind a place the jail makes itself (its bin and
 // lib links, /dev).
 test('the jail binds /usr, or a Node binary elsewhere alone, never a directory around it', () => {
-  assert.equal(nodePrefixOf('/usr/bin/node'), '/usr');
-  assert.equal(nodePrefixOf('/usr/local/bin/node'), '/usr');
+  assert.equal(nodeInJail('/usr/bin/node'), '/usr');
+  assert.equal(nodeInJail('/usr/local/bin/node'), '/usr');
   for (const real of ['/opt/node-v20.20.2/bin/node', '/home/ops/.nvm/versions/node/v20.20.2/bin/node', '/home/ops/bin/node', '/root/.local/bin/node', '/opt/node', '/node']) {
-    assert.equal(nodePrefixOf(real), real, real);
+    assert.equal(nodeInJail(real), real, real);
   }
   for (const [real, top] of [['/bin/node', '/bin'], ['/lib/x/node', '/lib'], ['/lib64/node', '/lib64'], ['/dev/shm/node', '/dev'], ['/proc/1/root/node', '/proc']]) {
-    assert.throws(() => nodePrefixOf(real as string), (e: unknown) => e instanceof Failure && e.subject === real && e.problem.startsWith(`Node's binary cannot be taken into a jail from ${top}:`), real);
+    assert.throws(() => nodeInJail(real as string), (e: unknown) => e instanceof Failure && e.subject === real && e.problem.startsWith(`Node's binary cannot be taken into a jail from ${top}:`), real);
   }
 });
 
@@ -111,24 +106,30 @@ test('a Node binary no jail can take in: one line, exit 1, before any child star
     : (await probeCapabilities()).jail ? false : 'no mount namespaces here'),
 }, () => {
   // This Node, seen at a path under /dev, which a jail makes itself.
-  const node = `/dev/shm/acme-client-node-${process.pid}`;
+  withNodeAt(`/dev/shm/acme-client-node-${process.pid}`, (node) => {
+    const w = workDir();
+    const { acct, dom } = ecKeys(w);
+    const run = spawnSync(node, [CLIENT, '--server', 'https://127.0.0.1:9/dir', '--timeout', '1', '--poll-timeout', '1', '-C', w.www, '-c', w.certs, '-f', acct, '-k', dom, 'jail.example.test'],
+      { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' }, timeout: 30_000 });
+    assert.equal(run.stderr, `acme-client: ${node}: Node's binary cannot be taken into a jail from /dev: install Node under /usr, or in a directory of its own such as /opt/node\n`);
+    assert.equal(run.status, 1);
+  });
+});
+
+/** `body` given this Node's binary bind-mounted at `path`, on an empty file made there and removed after. */
+function withNodeAt(path: string, body: (node: string) => void): void {
+  writeFileSync(path, '', { flag: 'wx' });
   try {
-    writeFileSync(node, '', { flag: 'wx' });
-    execFileSync('mount', ['--bind', process.execPath, node]);
+    execFileSync('mount', ['--bind', process.execPath, path]);
     try {
-      const w = workDir();
-      const { acct, dom } = ecKeys(w);
-      const run = spawnSync(node, [CLIENT, '--server', 'https://127.0.0.1:9/dir', '--timeout', '1', '--poll-timeout', '1', '-C', w.www, '-c', w.certs, '-f', acct, '-k', dom, 'jail.example.test'],
-        { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' }, timeout: 30_000 });
-      assert.equal(run.stderr, `acme-client: ${node}: Node's binary cannot be taken into a jail from /dev: install Node under /usr, or in a directory of its own such as /opt/node\n`);
-      assert.equal(run.status, 1);
+      body(path);
     } finally {
-      execFileSync('umount', ['--lazy', node]);
+      execFileSync('umount', ['--lazy', path]);
     }
   } finally {
-    rmSync(node, { force: true });
+    rmSync(path, { force: true });
   }
-});
+}
 
 /** A stand-in child started under a fileproc's plan with `caps`, as root or as `user`. */
 function tryTheJail(caps: Capabilities, user?: { uid: number; gid: number }, node?: string): void {
